@@ -1,0 +1,311 @@
+//! Error types: configuration errors (build time), verification and signing errors
+//! (request time), and the rejection kinds shared by the codec and the layer.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Why a request did not carry a usable session.
+///
+/// Every check in the verification pipeline has its own kind, so logs, metrics and tests can
+/// tell them apart. The kind is never sent to the client: the response body of a rejection is
+/// the same whatever failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectionKind {
+    /// No session token was found in the request.
+    Missing,
+    /// The token (or the cookie or header carrying it) is larger than its configured cap.
+    /// Checked before any decoding or MAC work.
+    Oversized,
+    /// The token is not a compact JWS: wrong number of segments, an empty segment,
+    /// non-canonical base64url, or a header that is not the JSON object we expect.
+    Malformed,
+    /// The header names an algorithm other than the one the key is for (`none`, `HS512`,
+    /// `RS256`, ...). The header never chooses the algorithm; this only reports a mismatch.
+    UnsupportedAlgorithm,
+    /// The header's `typ` is missing or is not the session token type.
+    WrongType,
+    /// The header's `kid` is missing or names no key in the key ring.
+    UnknownKey,
+    /// The MAC does not match the token's header and payload.
+    BadSignature,
+    /// The signature is valid but the payload is not a valid set of session claims (missing
+    /// or ill-typed registered claims, or data that does not decode into the session type).
+    InvalidClaims,
+    /// The token was written with another session data version and no migration accepted it.
+    UnsupportedVersion,
+    /// The token's `exp` has passed (after the clock-skew leeway).
+    Expired,
+    /// The token's `iat` lies in the future (beyond the clock-skew leeway).
+    IssuedInFuture,
+    /// The idle timeout of the current configuration, counted from `iat`, has passed.
+    IdleTimeout,
+    /// The absolute timeout of the current configuration, counted from `auth_time`, has passed.
+    AbsoluteTimeout,
+}
+
+impl RejectionKind {
+    /// A short, stable, lowercase name, fit for logs and metric labels.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RejectionKind::Missing => "missing",
+            RejectionKind::Oversized => "oversized",
+            RejectionKind::Malformed => "malformed",
+            RejectionKind::UnsupportedAlgorithm => "unsupported_algorithm",
+            RejectionKind::WrongType => "wrong_type",
+            RejectionKind::UnknownKey => "unknown_key",
+            RejectionKind::BadSignature => "bad_signature",
+            RejectionKind::InvalidClaims => "invalid_claims",
+            RejectionKind::UnsupportedVersion => "unsupported_version",
+            RejectionKind::Expired => "expired",
+            RejectionKind::IssuedInFuture => "issued_in_future",
+            RejectionKind::IdleTimeout => "idle_timeout",
+            RejectionKind::AbsoluteTimeout => "absolute_timeout",
+        }
+    }
+}
+
+impl fmt::Display for RejectionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A token failed verification.
+///
+/// Carries only the [`RejectionKind`]: never the token or any part of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct VerifyError {
+    kind: RejectionKind,
+}
+
+impl VerifyError {
+    pub(crate) const fn new(kind: RejectionKind) -> Self {
+        VerifyError { kind }
+    }
+
+    /// Which check failed.
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+}
+
+impl From<RejectionKind> for VerifyError {
+    fn from(kind: RejectionKind) -> Self {
+        VerifyError::new(kind)
+    }
+}
+
+impl fmt::Debug for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("VerifyError").field(&self.kind).finish()
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "session token rejected: {}", self.kind)
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// A session could not be signed.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum SignError {
+    /// The session data did not serialize into a JSON object, or one of its fields uses a
+    /// name reserved for the registered claims (`sid`, `iat`, `exp`, `auth_time`, `ver`).
+    Serialize(serde_json::Error),
+    /// The signed token would be longer than the configured maximum token length, so it
+    /// would be refused by every verifier with the same configuration.
+    Oversized {
+        /// Length of the token that would have been produced, in bytes.
+        len: usize,
+        /// The configured maximum, in bytes.
+        max: usize,
+    },
+    /// The operating system's random number generator failed while creating a session id.
+    Random(getrandom::Error),
+}
+
+impl fmt::Display for SignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignError::Serialize(e) => write!(f, "session data could not be serialized: {e}"),
+            SignError::Oversized { len, max } => write!(
+                f,
+                "signed session token would be {len} bytes, over the maximum of {max} bytes"
+            ),
+            SignError::Random(e) => write!(f, "could not generate a random session id: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SignError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SignError::Serialize(e) => Some(e),
+            SignError::Random(e) => Some(e),
+            SignError::Oversized { .. } => None,
+        }
+    }
+}
+
+/// A configuration value is invalid. Returned when keys are loaded or a layer is built,
+/// never at request time.
+///
+/// Messages name the offending key id, entry position, variable or file, but never a
+/// secret, nor any text that could be a misplaced secret.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A key id is empty, too long, or uses characters outside `A-Z a-z 0-9 . _ -`.
+    InvalidKeyId {
+        /// Position of the key in its source (1-based), since the id itself may be garbage.
+        position: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A key-ring entry has no `:` between the key id and the secret.
+    MissingSeparator {
+        /// Position of the entry (1-based, counting non-empty entries).
+        position: usize,
+    },
+    /// A secret is not valid base64url.
+    InvalidSecretEncoding {
+        /// The key id of the entry.
+        kid: String,
+    },
+    /// A secret is shorter than the minimum for its algorithm.
+    KeyTooShort {
+        /// The key id of the entry.
+        kid: String,
+        /// The secret's length in bytes.
+        len: usize,
+        /// The minimum length in bytes.
+        min: usize,
+    },
+    /// Two keys share a key id.
+    DuplicateKeyId {
+        /// The repeated id.
+        kid: String,
+    },
+    /// A key-ring source holds no key at all.
+    NoKeys,
+    /// An environment variable is not set or is not valid Unicode.
+    EnvVar {
+        /// The variable's name.
+        name: String,
+        /// `"is not set"` or `"is not valid unicode"`.
+        reason: &'static str,
+    },
+    /// A key file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The operating system's random number generator failed while generating a key.
+    Random(getrandom::Error),
+    /// A cookie name is not a valid cookie token, or breaks the rules of its prefix.
+    InvalidCookieName {
+        /// The rejected name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A cookie attribute value (such as `Path` or `Domain`) is invalid.
+    InvalidCookieAttribute {
+        /// The attribute.
+        attribute: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A header name is not a valid HTTP header name.
+    InvalidHeaderName {
+        /// The rejected name.
+        name: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::InvalidKeyId { position, reason } => {
+                write!(f, "key #{position}: invalid key id: {reason}")
+            }
+            ConfigError::MissingSeparator { position } => write!(
+                f,
+                "key #{position}: expected `kid:secret`, found no `:` separator"
+            ),
+            ConfigError::InvalidSecretEncoding { kid } => {
+                write!(f, "key `{kid}`: secret is not valid base64url")
+            }
+            ConfigError::KeyTooShort { kid, len, min } => write!(
+                f,
+                "key `{kid}`: secret is {len} bytes, at least {min} bytes are required"
+            ),
+            ConfigError::DuplicateKeyId { kid } => write!(f, "key id `{kid}` appears twice"),
+            ConfigError::NoKeys => f.write_str("no keys given: a key ring needs a signing key"),
+            ConfigError::EnvVar { name, reason } => {
+                write!(f, "environment variable `{name}` {reason}")
+            }
+            ConfigError::Io { path, source } => {
+                write!(f, "cannot read key file `{}`: {source}", path.display())
+            }
+            ConfigError::Random(e) => write!(f, "random number generator failed: {e}"),
+            ConfigError::InvalidCookieName { name, reason } => {
+                write!(f, "invalid cookie name {name:?}: {reason}")
+            }
+            ConfigError::InvalidCookieAttribute { attribute, reason } => {
+                write!(f, "invalid cookie {attribute}: {reason}")
+            }
+            ConfigError::InvalidHeaderName { name } => write!(f, "invalid header name {name:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Io { source, .. } => Some(source),
+            ConfigError::Random(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_are_distinct() {
+        let kinds = [
+            RejectionKind::Missing,
+            RejectionKind::Oversized,
+            RejectionKind::Malformed,
+            RejectionKind::UnsupportedAlgorithm,
+            RejectionKind::WrongType,
+            RejectionKind::UnknownKey,
+            RejectionKind::BadSignature,
+            RejectionKind::InvalidClaims,
+            RejectionKind::UnsupportedVersion,
+            RejectionKind::Expired,
+            RejectionKind::IssuedInFuture,
+            RejectionKind::IdleTimeout,
+            RejectionKind::AbsoluteTimeout,
+        ];
+        let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), kinds.len(), "two kinds share a name");
+    }
+
+    #[test]
+    fn verify_error_display_names_only_the_kind() {
+        let e = VerifyError::new(RejectionKind::BadSignature);
+        assert_eq!(e.to_string(), "session token rejected: bad_signature");
+        assert_eq!(format!("{e:?}"), "VerifyError(BadSignature)");
+    }
+}

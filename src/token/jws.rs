@@ -1,0 +1,332 @@
+//! The JWS compact serialization (RFC 7515 §7.1) with HS256: splitting, header checks and
+//! the MAC. Knows nothing about session claims.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use base64::engine::simd::Simd;
+use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
+use hmac::Mac;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::error::{RejectionKind, VerifyError};
+use crate::key::{Key, KeyRing};
+
+/// Strict base64url: no padding, no whitespace, zero unused trailing bits. Every byte string
+/// has exactly one accepted spelling, so a token cannot be re-spelled and still verify.
+/// (The engine picks AVX2 or NEON at first use when the CPU has them.)
+pub(crate) static B64: LazyLock<Simd> = LazyLock::new(|| {
+    Simd::url_safe(
+        GeneralPurposeConfig::new()
+            .with_encode_padding(false)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(false),
+    )
+});
+
+/// The `typ` of session tokens (RFC 8725 §3.11 explicit typing). Recipients compare media
+/// types case-insensitively and may see it with or without the `application/` prefix.
+pub const TOKEN_TYPE: &str = "sess+jwt";
+
+/// Length of an encoded HS256 signature: 32 bytes in unpadded base64url.
+pub(crate) const SIGNATURE_B64_LEN: usize = 43;
+
+/// Longest encoded header accepted on the slow path (headers that are not byte-identical
+/// to one of ours). Ours are under 100 bytes.
+const MAX_HEADER_B64_LEN: usize = 512;
+
+const fn reject(kind: RejectionKind) -> VerifyError {
+    VerifyError::new(kind)
+}
+
+/// The three segments of a compact JWS, as received.
+pub(crate) struct Segments<'a> {
+    pub(crate) header: &'a [u8],
+    pub(crate) payload: &'a [u8],
+    pub(crate) signature: &'a [u8],
+    /// `header "." payload`: the JWS signing input.
+    pub(crate) signing_input: &'a [u8],
+}
+
+/// Splits at the two dots; any other count, or an empty segment, is malformed.
+pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
+    let malformed = reject(RejectionKind::Malformed);
+    let mut dots = memchr::memchr_iter(b'.', token);
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+        return Err(malformed);
+    };
+    let signature = &token[second + 1..];
+    let header = &token[..first];
+    let payload = &token[first + 1..second];
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        return Err(malformed);
+    }
+    Ok(Segments {
+        header,
+        payload,
+        signature,
+        signing_input: &token[..second],
+    })
+}
+
+/// Decodes an HS256 signature segment; anything but a canonical 43-character spelling of 32
+/// bytes is malformed.
+fn decode_signature(segment: &[u8]) -> Result<[u8; 32], VerifyError> {
+    if segment.len() != SIGNATURE_B64_LEN {
+        return Err(reject(RejectionKind::Malformed));
+    }
+    let mut buf = [0u8; 33];
+    match B64.decode_slice(segment, &mut buf) {
+        Ok(32) => {
+            let mut tag = [0u8; 32];
+            tag.copy_from_slice(&buf[..32]);
+            Ok(tag)
+        }
+        _ => Err(reject(RejectionKind::Malformed)),
+    }
+}
+
+/// Checks the MAC of `signing_input` against `signature`, in constant time.
+fn check_mac(key: &Key, seg: &Segments<'_>) -> Result<(), VerifyError> {
+    let tag = decode_signature(seg.signature)?;
+    let mut mac = key.mac().clone();
+    mac.update(seg.signing_input);
+    mac.verify_slice(&tag)
+        .map_err(|_| reject(RejectionKind::BadSignature))
+}
+
+/// Signs `signing_input` and returns the encoded signature appended to `out` after a dot.
+pub(crate) fn append_signature(key: &Key, out: &mut String) {
+    let mut mac = key.mac().clone();
+    mac.update(out.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    out.push('.');
+    B64.encode_string(tag.as_slice(), out);
+}
+
+/// Decodes a header segment and parses it as a JSON object (a derived struct would also
+/// accept a JSON array; a JOSE header is an object).
+fn parse_header<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
+    let malformed = reject(RejectionKind::Malformed);
+    match json.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(json).map_err(|_| malformed),
+        _ => Err(malformed),
+    }
+}
+
+fn decode_header_json(segment: &[u8]) -> Result<Vec<u8>, VerifyError> {
+    if segment.len() > MAX_HEADER_B64_LEN {
+        return Err(reject(RejectionKind::Malformed));
+    }
+    B64.decode(segment)
+        .map_err(|_| reject(RejectionKind::Malformed))
+}
+
+/// A session token header. Exactly these members, each at most once.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+}
+
+/// A general JWS header: `alg` required, `kid` and `typ` read, `crit` refused (we implement
+/// no extensions), other members ignored.
+#[derive(Deserialize)]
+struct GeneralHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+/// Whether `typ` names the session token type: case-insensitive, `application/` optional
+/// (RFC 7515 §4.1.9).
+fn is_session_type(typ: &str) -> bool {
+    let bare = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    };
+    bare.eq_ignore_ascii_case(TOKEN_TYPE)
+}
+
+/// Finds the key for a session token header.
+///
+/// Fast path: the header is byte-identical to the precomputed header of a key in the ring
+/// (every token this crate signs). Slow path: decode it (tokens from other JWT libraries
+/// order members differently) and apply the same rules: `alg` must be the key's algorithm,
+/// `typ` ours, `kid` known, no other member.
+///
+/// Returns the key's index in the ring (0 is the signing key).
+fn find_session_key(ring: &KeyRing, header: &[u8]) -> Result<usize, VerifyError> {
+    if let Some(i) = ring
+        .keys()
+        .iter()
+        .position(|k| k.encoded_header().as_bytes() == header)
+    {
+        return Ok(i);
+    }
+    let json = decode_header_json(header)?;
+    let parsed: SessionHeader<'_> = parse_header(&json)?;
+    let kid = parsed.kid.ok_or(reject(RejectionKind::UnknownKey))?;
+    let index = ring
+        .keys()
+        .iter()
+        .position(|k| k.kid() == kid)
+        .ok_or(reject(RejectionKind::UnknownKey))?;
+    if parsed.alg != ring.keys()[index].algorithm().as_str() {
+        return Err(reject(RejectionKind::UnsupportedAlgorithm));
+    }
+    match parsed.typ {
+        Some(typ) if is_session_type(&typ) => Ok(index),
+        _ => Err(reject(RejectionKind::WrongType)),
+    }
+}
+
+/// Verifies a session token's structure, header and MAC. `max_len` is checked before
+/// anything else. Returns the index of the key that verified it and the raw payload segment.
+pub(crate) fn verify_session<'t>(
+    ring: &KeyRing,
+    token: &'t [u8],
+    max_len: usize,
+) -> Result<(usize, &'t [u8]), VerifyError> {
+    if token.len() > max_len {
+        return Err(reject(RejectionKind::Oversized));
+    }
+    let seg = split(token)?;
+    let index = find_session_key(ring, seg.header)?;
+    check_mac(&ring.keys()[index], &seg)?;
+    Ok((index, seg.payload))
+}
+
+/// Decodes a base64url segment (strictly) into `out`, replacing its contents.
+pub(crate) fn decode_segment_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(), VerifyError> {
+    out.clear();
+    B64.decode_vec(segment, out)
+        .map_err(|_| reject(RejectionKind::Malformed))
+}
+
+/// Verifies any HS256 compact JWS with `key` and returns its payload bytes.
+///
+/// This is the plain JWS check (RFC 7515), with none of the session rules: the header needs
+/// `alg` equal to the key's algorithm and may carry any `typ`; a `kid`, when present, must be
+/// the key's id; `crit` is refused, since no extension is understood. Segments must be
+/// canonical base64url. Use it to check JWS test vectors or tokens that are not sessions;
+/// sessions go through [`TokenCodec::verify`](crate::TokenCodec::verify).
+///
+/// ```
+/// use tower_stateless_session::{token::verify_jws, Key};
+///
+/// // RFC 7515, Appendix A.1.
+/// let key = Key::hs256_base64(
+///     "a1",
+///     "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow",
+/// )?;
+/// let token = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9\
+///     .eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ\
+///     .dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+/// let payload = verify_jws(token, &key).expect("the RFC example verifies");
+/// assert!(payload.starts_with(br#"{"iss":"joe","#));
+/// # Ok::<(), tower_stateless_session::ConfigError>(())
+/// ```
+///
+/// # Errors
+/// A [`VerifyError`] whose kind names the failed check.
+pub fn verify_jws(token: impl AsRef<[u8]>, key: &Key) -> Result<Vec<u8>, VerifyError> {
+    let seg = split(token.as_ref())?;
+    let json = decode_header_json(seg.header)?;
+    let header: GeneralHeader<'_> = parse_header(&json)?;
+    if header.crit.is_some() {
+        return Err(reject(RejectionKind::Malformed));
+    }
+    if header.alg != key.algorithm().as_str() {
+        return Err(reject(RejectionKind::UnsupportedAlgorithm));
+    }
+    if header.kid.is_some_and(|kid| kid != key.kid()) {
+        return Err(reject(RejectionKind::UnknownKey));
+    }
+    check_mac(key, &seg)?;
+    let mut payload = Vec::new();
+    decode_segment_into(seg.payload, &mut payload)?;
+    Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_counts_dots_and_refuses_empty_segments() {
+        assert!(split(b"a.b.c").is_ok());
+        for bad in [
+            &b""[..],
+            b"abc",
+            b"a.b",
+            b"a.b.c.d",
+            b"a.b.c.d.e",
+            b".b.c",
+            b"a..c",
+            b"a.b.",
+            b"..",
+        ] {
+            let e = split(bad).err().map(|e| e.kind());
+            assert_eq!(
+                e,
+                Some(RejectionKind::Malformed),
+                "{:?} should be malformed",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn signature_must_be_canonical() {
+        let good = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(decode_signature(good.as_bytes()).is_ok());
+        // 'k' -> 'l' changes only the two unused trailing bits: same bytes, other spelling.
+        let respelled = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl";
+        for bad in [
+            respelled.to_string(),
+            format!("{good}="),
+            good[..42].to_string(),
+            format!("{good}A"),
+            good.replace('-', "+"),
+            good.replacen('d', " ", 1),
+        ] {
+            assert!(
+                decode_signature(bad.as_bytes()).is_err(),
+                "{bad:?} should not decode"
+            );
+        }
+    }
+
+    #[test]
+    fn typ_comparison_follows_rfc_7515() {
+        for ok in [
+            "sess+jwt",
+            "SESS+JWT",
+            "application/sess+jwt",
+            "Application/Sess+JWT",
+        ] {
+            assert!(is_session_type(ok), "{ok} should match");
+        }
+        for bad in [
+            "JWT",
+            "at+jwt",
+            "application/",
+            "",
+            "application/jwt",
+            "xsess+jwt",
+        ] {
+            assert!(!is_session_type(bad), "{bad} should not match");
+        }
+    }
+}
