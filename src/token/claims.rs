@@ -19,7 +19,7 @@ use serde::ser::{
 use super::{Claims, SessionId};
 
 /// Claim names owned by the codec; session data may not use them.
-pub const RESERVED_CLAIMS: [&str; 5] = ["sid", "iat", "exp", "auth_time", "ver"];
+pub const RESERVED_CLAIMS: [&str; 6] = ["sid", "iat", "exp", "auth_time", "ver", "rem"];
 
 fn is_reserved(name: &str) -> bool {
     RESERVED_CLAIMS.contains(&name)
@@ -37,6 +37,9 @@ impl<T: Serialize> Serialize for Claims<T> {
         map.serialize_entry("exp", &self.exp)?;
         map.serialize_entry("auth_time", &self.auth_time)?;
         map.serialize_entry("ver", &self.ver)?;
+        if self.remember {
+            map.serialize_entry("rem", &true)?;
+        }
         self.data.serialize(Flatten { map: &mut map })?;
         map.end()
     }
@@ -359,6 +362,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             exp,
             auth_time,
             ver,
+            rem: None,
         };
         let data = T::deserialize(FlatDeserializer {
             access: &mut access,
@@ -370,6 +374,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             exp,
             auth_time,
             ver,
+            rem,
             ..
         } = access;
         Ok(Claims {
@@ -378,6 +383,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             exp: exp.ok_or_else(|| de::Error::missing_field("exp"))?,
             auth_time: auth_time.ok_or_else(|| de::Error::missing_field("auth_time"))?,
             ver: ver.ok_or_else(|| de::Error::missing_field("ver"))?,
+            remember: rem.unwrap_or(false),
             data,
         })
     }
@@ -392,6 +398,7 @@ struct Registered<A> {
     exp: Option<u64>,
     auth_time: Option<u64>,
     ver: Option<u32>,
+    rem: Option<bool>,
 }
 
 enum Claim {
@@ -400,6 +407,7 @@ enum Claim {
     Exp,
     AuthTime,
     Ver,
+    Rem,
 }
 
 enum MemberName<'de> {
@@ -414,6 +422,7 @@ fn classify(name: &str) -> Option<Claim> {
         "exp" => Claim::Exp,
         "auth_time" => Claim::AuthTime,
         "ver" => Claim::Ver,
+        "rem" => Claim::Rem,
         _ => return None,
     })
 }
@@ -470,6 +479,7 @@ impl<'de, A: MapAccess<'de>> Registered<A> {
             Claim::Exp => store(&mut self.map, &mut self.exp, "exp"),
             Claim::AuthTime => store(&mut self.map, &mut self.auth_time, "auth_time"),
             Claim::Ver => store(&mut self.map, &mut self.ver, "ver"),
+            Claim::Rem => store(&mut self.map, &mut self.rem, "rem"),
         }
     }
 
@@ -582,6 +592,7 @@ mod tests {
             exp: 200,
             auth_time: 50,
             ver: 1,
+            remember: false,
             data,
         }
     }
@@ -599,6 +610,17 @@ mod tests {
         );
         let back: Claims<User> = serde_json::from_str(&json).expect("deserializes");
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn remember_is_written_only_when_set() {
+        let mut c = claims(());
+        c.remember = true;
+        let json = serde_json::to_string(&c).expect("serializes");
+        assert!(json.ends_with(r#""ver":1,"rem":true}"#), "{json}");
+        assert_eq!(decode_str::<()>(&json).expect("decodes"), c);
+        let json = json.replace(r#","rem":true"#, r#","rem":1"#);
+        assert!(decode_str::<()>(&json).is_err(), "rem must be a boolean");
     }
 
     #[test]

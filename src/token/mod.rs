@@ -167,6 +167,9 @@ pub struct Claims<T> {
     pub auth_time: u64,
     /// Version of the session data's shape (see [`TokenCodec::with_data_version`]).
     pub ver: u32,
+    /// A persistent ("remember me") session: its cookie carries `Max-Age` and outlives the
+    /// browser session. Written as `"rem":true`, omitted when false.
+    pub remember: bool,
     /// The application's session data. It must serialize as a struct or map whose members
     /// avoid the names in [`RESERVED_CLAIMS`].
     pub data: T,
@@ -338,13 +341,18 @@ impl TokenCodec {
     /// # Errors
     /// [`SignError::Random`] when the random source fails.
     pub fn new_claims<T>(&self, data: T) -> Result<Claims<T>, SignError> {
+        self.fresh_claims(data).map_err(SignError::Random)
+    }
+
+    pub(crate) fn fresh_claims<T>(&self, data: T) -> Result<Claims<T>, getrandom::Error> {
         let now = self.now();
         Ok(Claims {
-            sid: SessionId::random().map_err(SignError::Random)?,
+            sid: SessionId::random()?,
             iat: now,
             exp: self.expiry(now, now),
             auth_time: now,
             ver: self.data_version,
+            remember: false,
             data,
         })
     }
@@ -454,6 +462,7 @@ impl TokenCodec {
                 exp: raw.exp,
                 auth_time: raw.auth_time,
                 ver: self.data_version,
+                remember: raw.remember,
                 data,
             },
             true,

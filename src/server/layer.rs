@@ -1,0 +1,432 @@
+//! [`SessionLayer`]: the configuration builder, and the Tower layer itself.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, Response};
+use tower_layer::Layer;
+
+use super::rejection::{Rejection, default_rejection_response, default_sign_failure_response};
+use super::service::SessionService;
+use crate::clock::Clock;
+use crate::config::{CookieSettings, SameSite, Transport};
+use crate::error::{ConfigError, SignError};
+use crate::key::KeyRingHandle;
+use crate::token::{Migration, TokenCodec};
+
+/// Default age after which a token is re-signed: 60 seconds.
+pub const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(60);
+
+/// The default response header carrying a new token for [`Transport::Bearer`].
+pub const DEFAULT_TOKEN_RESPONSE_HEADER: &str = "x-session-token";
+
+type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
+type SignFailureFn = dyn Fn(&SignError) -> Response<Bytes> + Send + Sync;
+
+/// Everything the service needs, shared behind one `Arc`.
+pub(crate) struct Config<T> {
+    pub(crate) codec: TokenCodec,
+    pub(crate) refresh_after: u64,
+    pub(crate) transport: Transport,
+    pub(crate) response_header: Option<HeaderName>,
+    pub(crate) cookie: CookieSettings,
+    pub(crate) require_session: bool,
+    pub(crate) verify_only: bool,
+    pub(crate) rejection_response: Arc<RejectionFn>,
+    pub(crate) sign_failure_response: Arc<SignFailureFn>,
+    pub(crate) migration: Option<Arc<Migration<T>>>,
+    _data: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Config<T> {
+    fn clone(&self) -> Self {
+        Config {
+            codec: self.codec.clone(),
+            refresh_after: self.refresh_after,
+            transport: self.transport.clone(),
+            response_header: self.response_header.clone(),
+            cookie: self.cookie.clone(),
+            require_session: self.require_session,
+            verify_only: self.verify_only,
+            rejection_response: Arc::clone(&self.rejection_response),
+            sign_failure_response: Arc::clone(&self.sign_failure_response),
+            migration: self.migration.clone(),
+            _data: PhantomData,
+        }
+    }
+}
+
+impl<T> Config<T> {
+    /// The header a new token goes out in, for the header transports.
+    pub(crate) fn token_response_header(&self) -> Option<HeaderName> {
+        match (&self.transport, &self.response_header) {
+            (Transport::Cookie, _) => None,
+            (_, Some(name)) => Some(name.clone()),
+            (Transport::Header(name), None) => Some(name.clone()),
+            (Transport::Bearer, None) => {
+                Some(HeaderName::from_static(DEFAULT_TOKEN_RESPONSE_HEADER))
+            }
+        }
+    }
+}
+
+/// A Tower layer that verifies a signed session token on every request, hands the handler a
+/// typed [`Session<T>`](crate::Session), and re-signs the token on the way out when the
+/// session changed or a refresh is due.
+///
+/// Cheap to clone: the configuration sits behind an `Arc`, and [`Layer::layer`] only
+/// clones it. Every `with_*` setter documents its default; the defaults are the secure
+/// choice.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_stateless_session::{KeyRing, SessionLayer};
+///
+/// #[derive(serde::Serialize, serde::Deserialize, Clone)]
+/// struct User { sub: String }
+///
+/// let keys = KeyRing::generate("k1")?;
+/// let sessions = SessionLayer::<User>::new(keys)
+///     .with_idle_timeout(Duration::from_secs(30 * 60))
+///     .with_absolute_timeout(Duration::from_secs(2 * 24 * 3600))
+///     .with_refresh_after(Duration::from_secs(60));
+/// # Ok::<(), tower_stateless_session::ConfigError>(())
+/// ```
+pub struct SessionLayer<T> {
+    config: Arc<Config<T>>,
+}
+
+impl<T> Clone for SessionLayer<T> {
+    fn clone(&self) -> Self {
+        SessionLayer {
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<T> SessionLayer<T> {
+    /// A layer signing and verifying with `keys`, with the default settings: cookie
+    /// `session` (`HttpOnly; Secure; SameSite=Lax; Path=/`), idle timeout 30 min, absolute
+    /// timeout 2 days, refresh after 60 s, leeway 60 s, tokens up to 4096 bytes, sessions
+    /// optional (a request without one reaches the handler).
+    ///
+    /// Pass a [`KeyRingHandle`] (or a clone of one) to rotate keys later.
+    pub fn new(keys: impl Into<KeyRingHandle>) -> Self {
+        let transport = Transport::Cookie;
+        SessionLayer {
+            config: Arc::new(Config {
+                codec: TokenCodec::new(keys),
+                refresh_after: DEFAULT_REFRESH_AFTER.as_secs(),
+                transport,
+                response_header: None,
+                cookie: CookieSettings::default(),
+                require_session: false,
+                verify_only: false,
+                rejection_response: Arc::new(default_rejection_response),
+                sign_failure_response: Arc::new(default_sign_failure_response),
+                migration: None,
+                _data: PhantomData,
+            }),
+        }
+    }
+
+    /// A verify-only layer for downstream services: it accepts the token from
+    /// `Authorization: Bearer` (change it with [`with_transport`](Self::with_transport)),
+    /// requires a valid session (401 otherwise), never re-signs and never sets a cookie.
+    /// The keys need only verify; the handle's changing methods return
+    /// [`SessionError::ReadOnly`](crate::SessionError::ReadOnly).
+    pub fn verify_only(keys: impl Into<KeyRingHandle>) -> Self {
+        let mut layer = Self::new(keys);
+        let config = layer.config_mut();
+        config.verify_only = true;
+        config.require_session = true;
+        config.transport = Transport::Bearer;
+        layer
+    }
+
+    fn config_mut(&mut self) -> &mut Config<T> {
+        Arc::make_mut(&mut self.config)
+    }
+
+    fn codec(mut self, f: impl FnOnce(TokenCodec) -> TokenCodec) -> Self {
+        let config = self.config_mut();
+        config.codec = f(config.codec.clone());
+        self
+    }
+
+    /// The idle (rolling) timeout: a session not seen for this long is over. Whole seconds,
+    /// at least 1 s. Default 30 minutes.
+    #[must_use]
+    pub fn with_idle_timeout(self, timeout: Duration) -> Self {
+        self.codec(|c| c.with_idle_timeout(timeout))
+    }
+
+    /// The absolute timeout: a session is over this long after login, however active.
+    /// Whole seconds, at least 1 s. Default 2 days.
+    #[must_use]
+    pub fn with_absolute_timeout(self, timeout: Duration) -> Self {
+        self.codec(|c| c.with_absolute_timeout(timeout))
+    }
+
+    /// How old a token must be before a request re-signs it (new `iat` and `exp`, same
+    /// `sid`). Younger tokens pass with no `Set-Cookie`, which keeps responses cacheable and
+    /// small. Whole seconds. Default 60 s. A value at or above the idle timeout means
+    /// sessions are never extended.
+    #[must_use]
+    pub fn with_refresh_after(mut self, age: Duration) -> Self {
+        self.config_mut().refresh_after = age.as_secs();
+        self
+    }
+
+    /// The clock-skew leeway applied to every time comparison. Default 60 s.
+    ///
+    /// # Security
+    /// Every deadline is extended by this much; keep it to the skew you expect between nodes.
+    #[must_use]
+    pub fn with_leeway(self, leeway: Duration) -> Self {
+        self.codec(|c| c.with_leeway(leeway))
+    }
+
+    /// The time source. Default: the system clock. Tests inject a
+    /// [`ManualClock`](crate::ManualClock).
+    #[must_use]
+    pub fn with_clock(self, clock: impl Clock) -> Self {
+        self.codec(|c| c.with_clock(clock))
+    }
+
+    /// The longest token accepted or produced, in bytes; checked before any decoding.
+    /// Default 4096.
+    #[must_use]
+    pub fn with_max_token_len(self, max: usize) -> Self {
+        self.codec(|c| c.with_max_token_len(max))
+    }
+
+    /// The version of the session data's shape (default 1). Tokens of another version are
+    /// refused ("start over") unless [`with_migration`](Self::with_migration) accepts them.
+    #[must_use]
+    pub fn with_data_version(self, version: u32) -> Self {
+        self.codec(|c| c.with_data_version(version))
+    }
+
+    /// Converts the data of tokens written with another data version: given that version
+    /// and the token's data members, return the data in the current shape, or `None` to
+    /// refuse the token. A migrated session is re-signed at once. Default: none.
+    #[must_use]
+    pub fn with_migration(
+        mut self,
+        migrate: impl Fn(u32, serde_json::Map<String, serde_json::Value>) -> Option<T>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.config_mut().migration = Some(Arc::new(migrate));
+        self
+    }
+
+    /// Where the token travels. Default [`Transport::Cookie`].
+    #[must_use]
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.config_mut().transport = transport;
+        self
+    }
+
+    /// The response header that carries a new token for [`Transport::Bearer`] (default
+    /// `x-session-token`) and [`Transport::Header`] (default: the request header's name).
+    /// Ignored for cookies.
+    #[must_use]
+    pub fn with_token_response_header(mut self, name: HeaderName) -> Self {
+        self.config_mut().response_header = Some(name);
+        self
+    }
+
+    /// Whether a request without a valid session is answered 401 by the layer instead of
+    /// reaching the handler. Default `false` (handlers decide, for example with the
+    /// [`Session<T>`](crate::Session) extractor); `true` in [`verify_only`](Self::verify_only).
+    #[must_use]
+    pub fn with_require_session(mut self, require: bool) -> Self {
+        self.config_mut().require_session = require;
+        self
+    }
+
+    /// Replaces the 401 response sent when a session is required and missing. The
+    /// [`Rejection`] tells why, for logs; keep that out of the body.
+    #[must_use]
+    pub fn with_rejection_response(
+        mut self,
+        response: impl Fn(&Rejection) -> Response<Bytes> + Send + Sync + 'static,
+    ) -> Self {
+        self.config_mut().rejection_response = Arc::new(response);
+        self
+    }
+
+    /// Replaces the 500 response sent when the handler changed the session but the new
+    /// token cannot be signed (its data does not serialize, or it is too large). The
+    /// previous cookie is left untouched. Default: a plain-text 500.
+    #[must_use]
+    pub fn with_sign_failure_response(
+        mut self,
+        response: impl Fn(&SignError) -> Response<Bytes> + Send + Sync + 'static,
+    ) -> Self {
+        self.config_mut().sign_failure_response = Arc::new(response);
+        self
+    }
+
+    /// The cookie's name. Default `session`.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidCookieName`] when `name` is not a cookie token, or breaks the
+    /// rules of its prefix (`__Host-` needs `Secure`, `Path=/` and no `Domain`; `__Secure-`
+    /// needs `Secure`) given the attributes set so far.
+    pub fn try_with_cookie_name(mut self, name: &str) -> Result<Self, ConfigError> {
+        self.config_mut().cookie.set_name(name)?;
+        Ok(self)
+    }
+
+    /// The cookie's name; see [`try_with_cookie_name`](Self::try_with_cookie_name).
+    ///
+    /// # Panics
+    /// When `name` is invalid: use the `try_` form for names that come from configuration.
+    #[must_use]
+    pub fn with_cookie_name(self, name: &str) -> Self {
+        self.try_with_cookie_name(name)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The cookie's `Path`. Default `/`.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidCookieAttribute`] when the path does not start with `/` or holds
+    /// `;` or control characters; [`ConfigError::InvalidCookieName`] when the name has the
+    /// `__Host-` prefix and the path is not `/`.
+    pub fn try_with_cookie_path(mut self, path: &str) -> Result<Self, ConfigError> {
+        self.config_mut().cookie.set_path(path)?;
+        Ok(self)
+    }
+
+    /// The cookie's `Path`; see [`try_with_cookie_path`](Self::try_with_cookie_path).
+    ///
+    /// # Panics
+    /// When the path is invalid.
+    #[must_use]
+    pub fn with_cookie_path(self, path: &str) -> Self {
+        self.try_with_cookie_path(path)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The cookie's `Domain`. Default: none (host-only, the safest).
+    ///
+    /// # Security
+    /// A `Domain` sends the cookie to every subdomain too.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidCookieAttribute`] for an invalid domain;
+    /// [`ConfigError::InvalidCookieName`] with the `__Host-` prefix.
+    pub fn try_with_cookie_domain(mut self, domain: &str) -> Result<Self, ConfigError> {
+        self.config_mut().cookie.set_domain(Some(domain))?;
+        Ok(self)
+    }
+
+    /// The cookie's `Domain`; see [`try_with_cookie_domain`](Self::try_with_cookie_domain).
+    ///
+    /// # Panics
+    /// When the domain is invalid.
+    #[must_use]
+    pub fn with_cookie_domain(self, domain: &str) -> Self {
+        self.try_with_cookie_domain(domain)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Whether the cookie is `Secure` (sent over HTTPS only). Default `true`.
+    ///
+    /// # Security
+    /// Turn it off only for plain-HTTP development on localhost.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidCookieName`] when turning it off with a `__Host-` or
+    /// `__Secure-` name; [`ConfigError::InvalidCookieAttribute`] with `SameSite=None`.
+    pub fn try_with_secure(mut self, secure: bool) -> Result<Self, ConfigError> {
+        self.config_mut().cookie.set_secure(secure)?;
+        Ok(self)
+    }
+
+    /// Whether the cookie is `Secure`; see [`try_with_secure`](Self::try_with_secure).
+    ///
+    /// # Security
+    /// Turn it off only for plain-HTTP development on localhost.
+    ///
+    /// # Panics
+    /// When the combination is invalid.
+    #[must_use]
+    pub fn with_secure(self, secure: bool) -> Self {
+        self.try_with_secure(secure)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Whether the cookie is `HttpOnly` (hidden from scripts). Default `true`.
+    ///
+    /// # Security
+    /// Without it, any script injected into a page can read the session token.
+    #[must_use]
+    pub fn with_http_only(mut self, http_only: bool) -> Self {
+        self.config_mut().cookie.set_http_only(http_only);
+        self
+    }
+
+    /// The cookie's `SameSite`. Default [`SameSite::Lax`].
+    ///
+    /// # Security
+    /// `None` sends the cookie on cross-site requests: pair it with CSRF protection.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidCookieAttribute`] for `None` on a cookie that is not `Secure`.
+    pub fn try_with_same_site(mut self, same_site: SameSite) -> Result<Self, ConfigError> {
+        self.config_mut().cookie.set_same_site(same_site)?;
+        Ok(self)
+    }
+
+    /// The cookie's `SameSite`; see [`try_with_same_site`](Self::try_with_same_site).
+    ///
+    /// # Panics
+    /// When the combination is invalid.
+    #[must_use]
+    pub fn with_same_site(self, same_site: SameSite) -> Self {
+        self.try_with_same_site(same_site)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The token codec this layer signs and verifies with (for tools and tests that mint
+    /// tokens outside a request).
+    pub fn codec_ref(&self) -> &TokenCodec {
+        &self.config.codec
+    }
+
+    /// The key ring handle; replace its ring to rotate keys.
+    pub fn keys(&self) -> &KeyRingHandle {
+        self.config.codec.keys()
+    }
+}
+
+impl<S, T> Layer<S> for SessionLayer<T> {
+    type Service = SessionService<S, T>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService::new(inner, Arc::clone(&self.config))
+    }
+}
+
+impl<T> fmt::Debug for SessionLayer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("SessionLayer")
+            .field("codec", &c.codec)
+            .field("refresh_after_secs", &c.refresh_after)
+            .field("transport", &c.transport)
+            .field("cookie", &c.cookie)
+            .field("require_session", &c.require_session)
+            .field("verify_only", &c.verify_only)
+            .finish_non_exhaustive()
+    }
+}

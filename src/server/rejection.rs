@@ -1,0 +1,61 @@
+//! What the layer answers by itself, and what it attaches to responses for logs and tests.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::error::{RejectionKind, SignError};
+
+/// Why the request's session token was not accepted.
+///
+/// Attached to the response's extensions whenever a token was rejected (or missing where
+/// one was required), so logging layers and tests can read the reason. It is never put in
+/// a response body: clients learn only that there is no valid session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    kind: RejectionKind,
+}
+
+impl Rejection {
+    pub(crate) fn new(kind: RejectionKind) -> Self {
+        Rejection { kind }
+    }
+
+    /// Which check failed.
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+}
+
+/// A plain-text response with `status` and `body`.
+pub(crate) fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Bytes> {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// 401, the same whatever failed.
+pub(crate) fn default_rejection_response(_: &Rejection) -> Response<Bytes> {
+    plain(
+        StatusCode::UNAUTHORIZED,
+        "401 Unauthorized: a valid session is required\n",
+    )
+}
+
+/// 500 for a session change that could not be signed.
+pub(crate) fn default_sign_failure_response(error: &SignError) -> Response<Bytes> {
+    let body = match error {
+        SignError::Oversized { len, max } => format!(
+            "500 Internal Server Error: the session would grow to {len} bytes, over its \
+             budget of {max} bytes; the change was not saved and the previous session \
+             stays as it was\n"
+        ),
+        _ => "500 Internal Server Error: the session could not be saved; the previous \
+              session stays as it was\n"
+            .to_owned(),
+    };
+    plain(StatusCode::INTERNAL_SERVER_ERROR, body)
+}

@@ -1,0 +1,104 @@
+//! [`SessionService`]: verifies on the way in, re-signs on the way out.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderValue, Request, Response, header};
+use tower_service::Service;
+
+use super::body::ResponseBody;
+use super::future::ResponseFuture;
+use super::layer::Config;
+use super::rejection::Rejection;
+use super::{inbound, outbound};
+use crate::config::Transport;
+use crate::error::RejectionKind;
+use crate::session::SessionData;
+
+/// The service built by [`SessionLayer`](crate::SessionLayer).
+///
+/// Errors of the inner service pass through unchanged; the layer's own answers (401 when a
+/// session is required, 500 when a changed session cannot be signed) are responses, never
+/// errors.
+pub struct SessionService<S, T> {
+    inner: S,
+    config: Arc<Config<T>>,
+}
+
+impl<S, T> SessionService<S, T> {
+    pub(crate) fn new(inner: S, config: Arc<Config<T>>) -> Self {
+        SessionService { inner, config }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, T> Clone for SessionService<S, T> {
+    fn clone(&self) -> Self {
+        SessionService {
+            inner: self.inner.clone(),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, T> std::fmt::Debug for SessionService<S, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S, T>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    T: SessionData,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, T>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let handle = inbound::begin(&self.config, request.headers());
+        if self.config.require_session && !handle.is_active() {
+            let kind = handle.rejection().unwrap_or(RejectionKind::Missing);
+            let mut response = (self.config.rejection_response)(&Rejection::new(kind));
+            if self.config.transport == Transport::Bearer
+                && !response.headers().contains_key(header::WWW_AUTHENTICATE)
+            {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            return ResponseFuture::rejected(response, handle);
+        }
+        request.extensions_mut().insert(handle.clone());
+        ResponseFuture::called(self.inner.call(request), handle)
+    }
+}
+
+/// Applies the outcome to a response (used by the future).
+pub(crate) fn complete<T: SessionData, B>(
+    handle: &crate::session::SessionHandle<T>,
+    response: Response<ResponseBody<B>>,
+) -> Response<ResponseBody<B>> {
+    outbound::finish(handle, response)
+}

@@ -1,0 +1,340 @@
+//! The session handle shared between the layer and the handler.
+//!
+//! The layer puts a [`SessionHandle<T>`] into the request's extensions; the handler reads or
+//! changes the session through it; the layer reads the outcome when the response comes back
+//! and turns it into a `Set-Cookie` (or a response header), or into nothing at all.
+
+use std::fmt;
+use std::ops::{Deref, Range};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use http::HeaderValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::RejectionKind;
+use crate::server::Config;
+use crate::token::{Claims, SessionId};
+
+/// What session data must be: serializable to a JSON object, shareable across threads.
+///
+/// Implemented for every type that qualifies. The data's fields sit next to the registered
+/// claims in the token, so they may not use the names in
+/// [`RESERVED_CLAIMS`](crate::token::RESERVED_CLAIMS).
+pub trait SessionData: Serialize + DeserializeOwned + Send + Sync + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> SessionData for T {}
+
+/// What the handler did to the session during this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Nothing: the layer refreshes the token only if it is due.
+    None,
+    /// A new session began (login): new `sid`, new `auth_time`.
+    Started,
+    /// The data changed; `sid` and `auth_time` stay.
+    Modified,
+    /// The `sid` changed; data and `auth_time` stay.
+    Renewed,
+    /// The session ended (logout).
+    Ended,
+}
+
+/// The token that came with the request: the header value it sits in (a cheap, shared
+/// clone) and its byte range there.
+#[derive(Clone)]
+pub(crate) struct InboundToken {
+    pub(crate) value: HeaderValue,
+    pub(crate) range: Range<usize>,
+}
+
+impl InboundToken {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.value.as_bytes()[self.range.clone()]
+    }
+}
+
+pub(crate) struct State<T> {
+    pub(crate) claims: Option<Claims<T>>,
+    pub(crate) change: Change,
+    /// Why the request's token was not accepted (`Missing` when there was none).
+    pub(crate) rejection: Option<RejectionKind>,
+    /// The verified token was signed by an old key or migrated: re-sign it now.
+    pub(crate) needs_resign: bool,
+    pub(crate) inbound: Option<InboundToken>,
+}
+
+struct Inner<T> {
+    config: Arc<Config<T>>,
+    state: Mutex<State<T>>,
+}
+
+/// The session of the current request, whether or not there is one.
+///
+/// Found in the request's extensions (and, with the `axum` feature, an extractor that always
+/// succeeds when the layer is installed). Clones share the same session. Use it to start a
+/// session (login); use [`Session<T>`] in handlers that need one to exist.
+pub struct SessionHandle<T> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T> Clone for SessionHandle<T> {
+    fn clone(&self) -> Self {
+        SessionHandle {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+/// A session known to be active when it was extracted.
+///
+/// As an axum extractor it answers 401 when the request has no valid session, and
+/// `Option<Session<T>>` gives `None` instead. It dereferences to [`SessionHandle<T>`] for
+/// reading and changing the session.
+pub struct Session<T>(pub(crate) SessionHandle<T>);
+
+impl<T> Clone for Session<T> {
+    fn clone(&self) -> Self {
+        Session(self.0.clone())
+    }
+}
+
+impl<T> Deref for Session<T> {
+    type Target = SessionHandle<T>;
+
+    fn deref(&self) -> &SessionHandle<T> {
+        &self.0
+    }
+}
+
+impl<T> Session<T> {
+    /// The underlying handle.
+    pub fn into_handle(self) -> SessionHandle<T> {
+        self.0
+    }
+}
+
+/// The registered claims of a session, without its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The session id.
+    pub sid: SessionId,
+    /// When the current token was signed (Unix seconds).
+    pub issued_at: u64,
+    /// When the current token expires (Unix seconds).
+    pub expires_at: u64,
+    /// When the session began (Unix seconds); the absolute deadline counts from here.
+    pub auth_time: u64,
+    /// When the session ends whatever its activity (Unix seconds).
+    pub absolute_deadline: u64,
+    /// Whether the session is persistent ("remember me").
+    pub remember: bool,
+}
+
+/// A change to the session could not be made.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum SessionError {
+    /// The layer runs in verify-only mode: it never signs, so sessions cannot change here.
+    ReadOnly,
+    /// There is no active session to change.
+    NoSession,
+    /// The operating system's random source failed while creating a session id.
+    Random(getrandom::Error),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::ReadOnly => {
+                f.write_str("the session layer is verify-only: sessions cannot change here")
+            }
+            SessionError::NoSession => f.write_str("there is no active session to change"),
+            SessionError::Random(e) => write!(f, "could not generate a session id: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl<T> SessionHandle<T> {
+    pub(crate) fn new(config: Arc<Config<T>>, state: State<T>) -> Self {
+        SessionHandle {
+            inner: Arc::new(Inner {
+                config,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    /// The handle in `extensions`, if a [`SessionLayer<T>`](crate::SessionLayer) put one there.
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<&Self>
+    where
+        T: Send + Sync + 'static,
+    {
+        extensions.get::<Self>()
+    }
+
+    pub(crate) fn config(&self) -> &Config<T> {
+        &self.inner.config
+    }
+
+    /// Locks the state. A handler that panicked while holding the lock leaves the state as
+    /// it was; the layer carries on with it rather than failing every later access.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn writable(&self) -> Result<MutexGuard<'_, State<T>>, SessionError> {
+        if self.config().verify_only {
+            return Err(SessionError::ReadOnly);
+        }
+        Ok(self.lock())
+    }
+
+    /// Whether there is an active session.
+    pub fn is_active(&self) -> bool {
+        self.lock().claims.is_some()
+    }
+
+    /// Whether the layer is verify-only (sessions can be read, never changed).
+    pub fn is_read_only(&self) -> bool {
+        self.config().verify_only
+    }
+
+    /// A copy of the session data, if there is a session.
+    pub fn data(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        self.lock().claims.as_ref().map(|c| c.data.clone())
+    }
+
+    /// Runs `f` on the session data, if there is a session.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        self.lock().claims.as_ref().map(|c| f(&c.data))
+    }
+
+    /// The session's id and timestamps, if there is a session.
+    pub fn info(&self) -> Option<SessionInfo> {
+        let absolute = self.config().codec.absolute_timeout_secs();
+        self.lock().claims.as_ref().map(|c| SessionInfo {
+            sid: c.sid,
+            issued_at: c.iat,
+            expires_at: c.exp,
+            auth_time: c.auth_time,
+            absolute_deadline: c.auth_time.saturating_add(absolute),
+            remember: c.remember,
+        })
+    }
+
+    /// Why the request's token was not accepted, if it was not: [`RejectionKind::Missing`]
+    /// when there was none. `None` when the request carried a valid session (and also after
+    /// a login in this request).
+    pub fn rejection(&self) -> Option<RejectionKind> {
+        self.lock().rejection
+    }
+
+    /// Starts a new session holding `data`, replacing any current one: a fresh `sid`,
+    /// `auth_time` now, a browser-session cookie. Call it at login.
+    ///
+    /// # Errors
+    /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::Random`] if the random
+    /// source fails.
+    pub fn login(&self, data: T) -> Result<(), SessionError> {
+        self.start(data, false)
+    }
+
+    /// As [`login`](SessionHandle::login), for a persistent ("remember me") session whose
+    /// cookie carries `Max-Age` up to the token's expiry and so survives a browser restart.
+    ///
+    /// # Errors
+    /// As [`login`](SessionHandle::login).
+    pub fn login_persistent(&self, data: T) -> Result<(), SessionError> {
+        self.start(data, true)
+    }
+
+    fn start(&self, data: T, remember: bool) -> Result<(), SessionError> {
+        let mut state = self.writable()?;
+        let mut claims = self
+            .config()
+            .codec
+            .fresh_claims(data)
+            .map_err(SessionError::Random)?;
+        claims.remember = remember;
+        state.claims = Some(claims);
+        state.change = Change::Started;
+        state.rejection = None;
+        Ok(())
+    }
+
+    /// Changes the session data in place; `sid` and `auth_time` stay. Returns what `f`
+    /// returns.
+    ///
+    /// # Errors
+    /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::NoSession`] when there
+    /// is no session.
+    pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, SessionError> {
+        let mut state = self.writable()?;
+        let state = &mut *state;
+        let claims = state.claims.as_mut().ok_or(SessionError::NoSession)?;
+        let result = f(&mut claims.data);
+        if state.change == Change::None || state.change == Change::Renewed {
+            state.change = Change::Modified;
+        }
+        Ok(result)
+    }
+
+    /// Gives the session a fresh `sid`, keeping its data and `auth_time`. Call it after a
+    /// privilege change, so an id seen before (fixation) is worthless after.
+    ///
+    /// # Errors
+    /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::NoSession`] when there
+    /// is no session; [`SessionError::Random`] if the random source fails.
+    pub fn renew(&self) -> Result<(), SessionError> {
+        let mut state = self.writable()?;
+        let state = &mut *state;
+        let claims = state.claims.as_mut().ok_or(SessionError::NoSession)?;
+        claims.sid = SessionId::random().map_err(SessionError::Random)?;
+        if state.change == Change::None || state.change == Change::Modified {
+            state.change = Change::Renewed;
+        }
+        Ok(())
+    }
+
+    /// Ends the session: the response deletes the cookie (cookie transport). Harmless when
+    /// there is no session.
+    ///
+    /// The token itself stays valid until its `exp` for anyone who kept a copy; see the
+    /// crate's security notes.
+    ///
+    /// # Errors
+    /// [`SessionError::ReadOnly`] in verify-only mode.
+    pub fn logout(&self) -> Result<(), SessionError> {
+        let mut state = self.writable()?;
+        state.claims = None;
+        state.change = Change::Ended;
+        Ok(())
+    }
+}
+
+impl<T> fmt::Debug for SessionHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("SessionHandle")
+            .field("sid", &state.claims.as_ref().map(|c| c.sid))
+            .field("change", &state.change)
+            .field("rejection", &state.rejection)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Session<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Session").field(&self.0).finish()
+    }
+}

@@ -1,0 +1,162 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::{get, post};
+use http::{Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+use tower_stateless_session::{
+    Key, KeyRing, KeyRingHandle, ManualClock, Session, SessionHandle, SessionLayer,
+};
+
+pub const T0: u64 = 1_800_000_000;
+pub const IDLE: u64 = 1800;
+pub const ABSOLUTE: u64 = 7200;
+pub const REFRESH: u64 = 60;
+pub const LEEWAY: u64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub sub: String,
+    pub roles: Vec<String>,
+}
+
+pub fn user(name: &str) -> User {
+    User {
+        sub: name.to_owned(),
+        roles: vec!["reader".into()],
+    }
+}
+
+/// A deterministic key: `kid` repeated to 32 bytes.
+pub fn key(kid: &str) -> Key {
+    let secret: Vec<u8> = kid.bytes().cycle().take(32).collect();
+    Key::hs256(kid, &secret).expect("valid test key")
+}
+
+pub struct Fixture {
+    pub clock: ManualClock,
+    pub keys: KeyRingHandle,
+    pub layer: SessionLayer<User>,
+}
+
+pub fn fixture() -> Fixture {
+    let clock = ManualClock::new(T0);
+    let keys = KeyRingHandle::new(KeyRing::new(key("k1")));
+    let layer = SessionLayer::<User>::new(keys.clone())
+        .with_clock(clock.clone())
+        .with_idle_timeout(Duration::from_secs(IDLE))
+        .with_absolute_timeout(Duration::from_secs(ABSOLUTE))
+        .with_refresh_after(Duration::from_secs(REFRESH))
+        .with_leeway(Duration::from_secs(LEEWAY));
+    Fixture { clock, keys, layer }
+}
+
+/// The test app: login, persistent login, me, logout, renew, modify, optional.
+pub fn app(layer: SessionLayer<User>) -> Router {
+    Router::new()
+        .route("/login/{name}", post(login))
+        .route("/remember/{name}", post(remember))
+        .route("/me", get(me))
+        .route("/maybe", get(maybe))
+        .route("/logout", post(logout))
+        .route("/renew", post(renew))
+        .route("/promote", post(promote))
+        .route("/public", get(|| async { "public" }))
+        .layer(layer)
+}
+
+async fn login(
+    session: SessionHandle<User>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<&'static str, tower_stateless_session::SessionError> {
+    session.login(user(&name))?;
+    Ok("logged in")
+}
+
+async fn remember(
+    session: SessionHandle<User>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<&'static str, tower_stateless_session::SessionError> {
+    session.login_persistent(user(&name))?;
+    Ok("remembered")
+}
+
+async fn me(session: Session<User>) -> String {
+    let info = session.info().expect("active");
+    let sub = session.with(|u| u.sub.clone()).expect("active");
+    format!("{sub} {} {} {} {}", info.sid, info.issued_at, info.expires_at, info.auth_time)
+}
+
+async fn maybe(session: Option<Session<User>>) -> String {
+    match session {
+        Some(s) => s.with(|u| u.sub.clone()).unwrap_or_default(),
+        None => "anonymous".into(),
+    }
+}
+
+async fn logout(session: SessionHandle<User>) -> Result<&'static str, tower_stateless_session::SessionError> {
+    session.logout()?;
+    Ok("bye")
+}
+
+async fn renew(session: Session<User>) -> Result<&'static str, tower_stateless_session::SessionError> {
+    session.renew()?;
+    Ok("renewed")
+}
+
+async fn promote(session: Session<User>) -> Result<&'static str, tower_stateless_session::SessionError> {
+    session.modify(|u| u.roles.push("admin".into()))?;
+    Ok("promoted")
+}
+
+/// Sends one request through `app` with an optional cookie header.
+pub async fn send(app: &Router, method: &str, uri: &str, cookie: Option<&str>) -> Response<Body> {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    app.clone()
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible")
+}
+
+pub async fn body_text(response: Response<Body>) -> String {
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    String::from_utf8(bytes.to_vec()).expect("utf-8 body")
+}
+
+/// All `Set-Cookie` values of a response.
+pub fn set_cookies<B>(response: &Response<B>) -> Vec<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect()
+}
+
+/// The single `Set-Cookie` of a response, parsed.
+pub fn the_cookie<B>(response: &Response<B>) -> cookie::Cookie<'static> {
+    let all = set_cookies(response);
+    assert_eq!(all.len(), 1, "expected exactly one Set-Cookie, got {all:?}");
+    cookie::Cookie::parse(all[0].clone()).expect("valid Set-Cookie")
+}
+
+/// `name=value` to send back, from a response's single `Set-Cookie`.
+pub fn cookie_pair<B>(response: &Response<B>) -> String {
+    let c = the_cookie(response);
+    format!("{}={}", c.name(), c.value())
+}
+
+pub async fn login_cookie(app: &Router, name: &str) -> String {
+    let response = send(app, "POST", &format!("/login/{name}"), None).await;
+    assert_eq!(response.status(), StatusCode::OK, "login failed");
+    cookie_pair(&response)
+}
