@@ -231,9 +231,8 @@ impl CookieSettings {
 
     /// `name=token; attributes[; Max-Age=N]`.
     pub(crate) fn set_cookie(&self, token: &str, max_age: Option<u64>) -> String {
-        let mut out = String::with_capacity(
-            self.name.len() + 1 + token.len() + self.attributes.len() + 20,
-        );
+        let mut out =
+            String::with_capacity(self.name.len() + 1 + token.len() + self.attributes.len() + 20);
         out.push_str(&self.name);
         out.push('=');
         out.push_str(token);
@@ -288,7 +287,11 @@ mod tests {
         for bad in ["", "a b", "a;b", "a=b", "sé", "a\tb", "(x)", "a,b"] {
             assert!(c.set_name(bad).is_err(), "{bad:?} should be refused");
         }
-        assert_eq!(c.name(), "session", "a refused change leaves the settings as they were");
+        assert_eq!(
+            c.name(),
+            "session",
+            "a refused change leaves the settings as they were"
+        );
         c.set_name("my_app.sid-2").expect("valid token");
     }
 
@@ -303,10 +306,16 @@ mod tests {
 
         let mut c = CookieSettings::default();
         c.set_domain(Some("example.com")).expect("domain");
-        assert!(c.set_name("__host-s").is_err(), "prefixes match case-insensitively");
+        assert!(
+            c.set_name("__host-s").is_err(),
+            "prefixes match case-insensitively"
+        );
         c.set_secure(false).expect("plain cookie may be insecure");
         assert!(c.set_name("__Secure-s").is_err());
-        assert!(c.set_same_site(SameSite::None).is_err(), "SameSite=None needs Secure");
+        assert!(
+            c.set_same_site(SameSite::None).is_err(),
+            "SameSite=None needs Secure"
+        );
     }
 
     #[test]

@@ -45,8 +45,17 @@ impl IntoResponse for SessionRejection {
             SessionRejection::Unauthorized => StatusCode::UNAUTHORIZED,
             SessionRejection::LayerMissing { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let body = format!("{} {}: {self}\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
-        (status, [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+        let body = format!(
+            "{} {}: {self}\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
+        (
+            status,
+            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
+            .into_response()
     }
 }
 

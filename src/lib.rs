@@ -1,4 +1,160 @@
 //! Stateless, signed client-side sessions for axum and hyper, as one Tower layer.
+//!
+//! The session lives in a signed token carried by the client (a cookie by default), so any
+//! node behind a plain load balancer can serve any request: no session store, no sticky
+//! sessions, and a node that dies takes no sessions with it.
+//!
+//! # Overview
+//!
+//! [`SessionLayer<T>`] wraps a service. On the way in it verifies the token (HMAC-SHA256,
+//! a JWT any JWT library can verify with the key) and puts a [`SessionHandle<T>`] into the
+//! request's extensions. The handler reads the typed data `T`, or changes it: [`login`],
+//! [`modify`], [`renew`], [`logout`]. On the way out the layer signs and sends a new token
+//! only when something changed or the token is older than the refresh age, so most
+//! responses carry no `Set-Cookie` at all.
+//!
+//! Two deadlines bound every session, both checked on the server from signed claims: an
+//! idle timeout that slides with activity (`exp`, refreshed by re-signing) and an absolute
+//! timeout counted from login (`auth_time`) that never slides.
+//!
+//! Keys live in a [`KeyRing`]: one signing key and any number of verify-only keys, each
+//! named by a `kid`. Swap the ring through a [`KeyRingHandle`] to rotate without a restart;
+//! live sessions move to the new key at their next request.
+//!
+//! # axum
+//!
+//! ```
+//! use axum::{Json, Router, routing::{get, post}};
+//! use serde::{Deserialize, Serialize};
+//! use tower_stateless_session::{KeyRing, Session, SessionError, SessionHandle, SessionLayer};
+//!
+//! #[derive(Clone, Serialize, Deserialize)]
+//! struct User {
+//!     sub: String,
+//!     roles: Vec<String>,
+//! }
+//!
+//! async fn login(session: SessionHandle<User>) -> Result<&'static str, SessionError> {
+//!     // ... check the credentials, then:
+//!     session.login(User { sub: "ada".into(), roles: vec!["reader".into()] })?;
+//!     Ok("welcome")
+//! }
+//!
+//! // 401 when there is no valid session.
+//! async fn me(session: Session<User>) -> Json<Option<User>> {
+//!     Json(session.data())
+//! }
+//!
+//! // Never rejects.
+//! async fn home(session: Option<Session<User>>) -> String {
+//!     match session.and_then(|s| s.data()) {
+//!         Some(user) => format!("hello {}", user.sub),
+//!         None => "hello stranger".to_owned(),
+//!     }
+//! }
+//!
+//! async fn logout(session: SessionHandle<User>) -> Result<&'static str, SessionError> {
+//!     session.logout()?;
+//!     Ok("bye")
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // SAFETY of the example: a test key, set only for this process.
+//! # unsafe { std::env::set_var("SESSION_KEYS", "k1:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldCE") };
+//! let keys = KeyRing::from_env("SESSION_KEYS")?; // "kid:base64url-secret,kid2:secret"
+//! let app: Router = Router::new()
+//!     .route("/", get(home))
+//!     .route("/me", get(me))
+//!     .route("/login", post(login))
+//!     .route("/logout", post(logout))
+//!     .layer(SessionLayer::<User>::new(keys));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Plain hyper (or any Tower service)
+//!
+//! The layer wraps any `Service<http::Request<B>>`; without axum, read the handle from the
+//! request's extensions.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response};
+//! use tower::{Layer, service_fn};
+//! use tower_stateless_session::{KeyRing, SessionHandle, SessionLayer};
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! struct User { sub: String }
+//!
+//! async fn handle(request: Request<String>) -> Result<Response<String>, Infallible> {
+//!     let session = SessionHandle::<User>::from_extensions(request.extensions());
+//!     let who = session.and_then(|s| s.with(|u| u.sub.clone()));
+//!     Ok(Response::new(who.unwrap_or_else(|| "anonymous".into())))
+//! }
+//!
+//! # fn main() -> Result<(), tower_stateless_session::ConfigError> {
+//! let service = SessionLayer::<User>::new(KeyRing::generate("k1")?).layer(service_fn(handle));
+//! // Serve it with hyper_util::service::TowerToHyperService (see examples/hyper.rs).
+//! # let _ = service;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The token
+//!
+//! A JWS compact serialization (RFC 7515) with HS256: header
+//! `{"alg":"HS256","kid":"<kid>","typ":"sess+jwt"}`, claims `sid` (random 128-bit session
+//! id), `iat`, `exp`, `auth_time`, `ver` (data version), `rem` (only for persistent
+//! sessions), and the fields of `T` next to them. Verification checks, in order: the length
+//! cap, three segments, a known `kid` (the header never picks the algorithm), the MAC over
+//! the bytes as received (constant time), the claims, `exp`, `iat` not in the future, the
+//! idle and the absolute deadline, with a clock-skew leeway. See [`token`].
+//!
+//! # Configuration
+//!
+//! | setting | default |
+//! |---|---|
+//! | [`with_idle_timeout`](SessionLayer::with_idle_timeout) | 30 min |
+//! | [`with_absolute_timeout`](SessionLayer::with_absolute_timeout) | 2 days |
+//! | [`with_refresh_after`](SessionLayer::with_refresh_after) | 60 s |
+//! | [`with_leeway`](SessionLayer::with_leeway) | 60 s |
+//! | [`with_max_token_len`](SessionLayer::with_max_token_len) | 4096 bytes |
+//! | [`with_transport`](SessionLayer::with_transport) | cookie |
+//! | [`with_cookie_name`](SessionLayer::with_cookie_name) | `session` |
+//! | cookie attributes | `HttpOnly; Secure; SameSite=Lax; Path=/`, no `Domain` |
+//! | [`with_require_session`](SessionLayer::with_require_session) | `false` |
+//! | [`verify_only`](SessionLayer::verify_only) | off (signing layer) |
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `axum` | yes | extractors: [`Session<T>`], `Option<Session<T>>`, [`SessionHandle<T>`] |
+//! | `tracing` | yes | logs of rejected tokens and signing failures (never a token or a secret) |
+//!
+//! # Security notes
+//!
+//! What signing gives: nobody without a key can create or alter a session; the algorithm is
+//! fixed by the key, never by the token; MACs are compared in constant time; sizes are
+//! capped before any decoding; secrets are at least 32 bytes and never appear in `Debug`
+//! output or logs.
+//!
+//! What it does not give:
+//! - **Confidentiality**: the claims are only base64url-encoded. Anyone holding the token
+//!   (the user, a proxy that logs cookies) can read the session data. Keep secrets out of it.
+//! - **Revocation**: a token stays valid until its `exp` for whoever holds a copy; logout
+//!   deletes the browser's cookie but not copies. Keep the idle timeout short.
+//! - **Replay protection** within the token's lifetime: use TLS (`Secure` cookies) and
+//!   `HttpOnly` so the token is hard to steal in the first place.
+//!
+//! # MSRV
+//!
+//! Rust 1.88.
+//!
+//! [`login`]: SessionHandle::login
+//! [`modify`]: SessionHandle::modify
+//! [`renew`]: SessionHandle::renew
+//! [`logout`]: SessionHandle::logout
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -23,8 +179,13 @@ pub use crate::key::{
     Algorithm, Key, KeyRing, KeyRingHandle, MAX_KID_LEN, MIN_SECRET_LEN, encode_secret,
 };
 pub use crate::server::{
-    DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, Rejection, ResponseBody,
-    ResponseFuture, SessionLayer, SessionService,
+    DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, Rejection, ResponseBody, ResponseFuture,
+    SessionLayer, SessionService,
 };
 pub use crate::session::{Session, SessionData, SessionError, SessionHandle, SessionInfo};
 pub use crate::token::{Claims, SessionId, TokenCodec, Verified};
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -69,7 +69,10 @@ where
             StateProj::Rejected { response, handle } => {
                 // Polling again after completion is a caller bug; answer it without panicking.
                 let response = response.take().unwrap_or_else(|| {
-                    plain(StatusCode::INTERNAL_SERVER_ERROR, "response already taken\n")
+                    plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "response already taken\n",
+                    )
                 });
                 Poll::Ready(Ok(complete(handle, response.map(ResponseBody::full))))
             }

@@ -76,7 +76,10 @@ pub(crate) fn find_token<T>(config: &Config<T>, headers: &HeaderMap) -> Option<I
 }
 
 /// Verifies the request's token and returns the handle the handler will see.
-pub(crate) fn begin<T: SessionData>(config: &Arc<Config<T>>, headers: &HeaderMap) -> SessionHandle<T> {
+pub(crate) fn begin<T: SessionData>(
+    config: &Arc<Config<T>>,
+    headers: &HeaderMap,
+) -> SessionHandle<T> {
     let inbound = find_token(config, headers);
     let mut state = State {
         claims: None,
@@ -110,19 +113,30 @@ mod tests {
     use super::*;
 
     fn find(header: &str, name: &str) -> Option<String> {
-        cookie_value_range(header.as_bytes(), name.as_bytes())
-            .map(|(s, e)| header[s..e].to_owned())
+        cookie_value_range(header.as_bytes(), name.as_bytes()).map(|(s, e)| header[s..e].to_owned())
     }
 
     #[test]
     fn cookie_pairs_are_matched_by_exact_name() {
         assert_eq!(find("session=abc", "session").as_deref(), Some("abc"));
-        assert_eq!(find("a=1; session=abc; b=2", "session").as_deref(), Some("abc"));
+        assert_eq!(
+            find("a=1; session=abc; b=2", "session").as_deref(),
+            Some("abc")
+        );
         assert_eq!(find("a=1;session=abc", "session").as_deref(), Some("abc"));
-        assert_eq!(find("a=1; session= abc \t; b", "session").as_deref(), Some("abc"));
-        assert_eq!(find("xsession=1; session=2", "session").as_deref(), Some("2"));
+        assert_eq!(
+            find("a=1; session= abc \t; b", "session").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            find("xsession=1; session=2", "session").as_deref(),
+            Some("2")
+        );
         assert_eq!(find("session2=1; sessio=2", "session"), None);
-        assert_eq!(find("session=first; session=second", "session").as_deref(), Some("first"));
+        assert_eq!(
+            find("session=first; session=second", "session").as_deref(),
+            Some("first")
+        );
         assert_eq!(find("session", "session"), None);
         assert_eq!(find("", "session"), None);
         assert_eq!(find(";;; ;", "session"), None);

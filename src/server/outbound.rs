@@ -15,7 +15,9 @@ enum Emit {
     Remove,
     /// Sign the current claims; `changed` when the handler changed the session (a failure
     /// then fails the request), not when this is only a refresh.
-    Sign { changed: bool },
+    Sign {
+        changed: bool,
+    },
 }
 
 fn header_value(text: &str) -> Option<HeaderValue> {
@@ -80,7 +82,10 @@ pub(crate) fn finish<T: SessionData, B>(
                         let max_age = claims
                             .remember
                             .then(|| claims.exp.saturating_sub(codec.now()));
-                        (header::SET_COOKIE, config.cookie.set_cookie(&token, max_age))
+                        (
+                            header::SET_COOKIE,
+                            config.cookie.set_cookie(&token, max_age),
+                        )
                     } else if let Some(name) = config.token_response_header() {
                         (name, token)
                     } else {

@@ -59,6 +59,11 @@ pub fn fixture() -> Fixture {
 
 /// The test app: login, persistent login, me, logout, renew, modify, optional.
 pub fn app(layer: SessionLayer<User>) -> Router {
+    routes().layer(layer)
+}
+
+/// The test app's routes, without the layer (add routes, then the layer).
+pub fn routes() -> Router {
     Router::new()
         .route("/login/{name}", post(login))
         .route("/remember/{name}", post(remember))
@@ -68,7 +73,6 @@ pub fn app(layer: SessionLayer<User>) -> Router {
         .route("/renew", post(renew))
         .route("/promote", post(promote))
         .route("/public", get(|| async { "public" }))
-        .layer(layer)
 }
 
 async fn login(
@@ -90,7 +94,10 @@ async fn remember(
 async fn me(session: Session<User>) -> String {
     let info = session.info().expect("active");
     let sub = session.with(|u| u.sub.clone()).expect("active");
-    format!("{sub} {} {} {} {}", info.sid, info.issued_at, info.expires_at, info.auth_time)
+    format!(
+        "{sub} {} {} {} {}",
+        info.sid, info.issued_at, info.expires_at, info.auth_time
+    )
 }
 
 async fn maybe(session: Option<Session<User>>) -> String {
@@ -100,17 +107,23 @@ async fn maybe(session: Option<Session<User>>) -> String {
     }
 }
 
-async fn logout(session: SessionHandle<User>) -> Result<&'static str, tower_stateless_session::SessionError> {
+async fn logout(
+    session: SessionHandle<User>,
+) -> Result<&'static str, tower_stateless_session::SessionError> {
     session.logout()?;
     Ok("bye")
 }
 
-async fn renew(session: Session<User>) -> Result<&'static str, tower_stateless_session::SessionError> {
+async fn renew(
+    session: Session<User>,
+) -> Result<&'static str, tower_stateless_session::SessionError> {
     session.renew()?;
     Ok("renewed")
 }
 
-async fn promote(session: Session<User>) -> Result<&'static str, tower_stateless_session::SessionError> {
+async fn promote(
+    session: Session<User>,
+) -> Result<&'static str, tower_stateless_session::SessionError> {
     session.modify(|u| u.roles.push("admin".into()))?;
     Ok("promoted")
 }
@@ -128,7 +141,12 @@ pub async fn send(app: &Router, method: &str, uri: &str, cookie: Option<&str>) -
 }
 
 pub async fn body_text(response: Response<Body>) -> String {
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     String::from_utf8(bytes.to_vec()).expect("utf-8 body")
 }
 
@@ -159,4 +177,75 @@ pub async fn login_cookie(app: &Router, name: &str) -> String {
     let response = send(app, "POST", &format!("/login/{name}"), None).await;
     assert_eq!(response.status(), StatusCode::OK, "login failed");
     cookie_pair(&response)
+}
+
+/// Serves `service` with hyper's HTTP/1 server on a fresh 127.0.0.1 port, one task per
+/// connection, until the runtime ends. Returns the address.
+pub async fn serve<S, B>(service: S) -> std::net::SocketAddr
+where
+    S: tower::Service<
+            Request<hyper::body::Incoming>,
+            Response = Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(service.clone());
+            tokio::spawn(async move {
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// One HTTP/1.1 request over a fresh connection: status, headers, body text.
+pub async fn fetch(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, http::HeaderMap, String) {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(connection);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
