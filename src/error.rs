@@ -117,12 +117,13 @@ pub enum SignError {
     /// The session data did not serialize into a JSON object, or one of its fields uses a
     /// name reserved for the registered claims (`sid`, `iat`, `exp`, `auth_time`, `ver`).
     Serialize(serde_json::Error),
-    /// The signed token would be longer than the configured maximum token length, so it
-    /// would be refused by every verifier with the same configuration.
+    /// The signed token would exceed its budget: the maximum token length (a longer token
+    /// would be refused by every verifier with the same configuration) or, in the layer,
+    /// the cookie budget for `name=value`.
     Oversized {
-        /// Length of the token that would have been produced, in bytes.
+        /// Bytes that would have been sent (the token, or `name=value` for a cookie).
         len: usize,
-        /// The configured maximum, in bytes.
+        /// The budget for those bytes.
         max: usize,
     },
     /// The operating system's random number generator failed while creating a session id.

@@ -179,8 +179,9 @@ pub use crate::key::{
     Algorithm, Key, KeyRing, KeyRingHandle, MAX_KID_LEN, MIN_SECRET_LEN, encode_secret,
 };
 pub use crate::server::{
-    DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, Rejection, ResponseBody, ResponseFuture,
-    SessionLayer, SessionService,
+    BUDGET_WARNING_PERCENT, CookieSize, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
+    DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, IssuedToken, Oversize, OversizeAction,
+    Rejection, ResponseBody, ResponseFuture, SessionLayer, SessionService,
 };
 pub use crate::session::{Session, SessionData, SessionError, SessionHandle, SessionInfo};
 pub use crate::token::{Claims, SessionId, TokenCodec, Verified};

@@ -1,6 +1,7 @@
 //! Log events, through `tracing` when the feature is on. Never logs a token or a secret.
 
 use crate::error::{RejectionKind, SignError};
+use crate::server::Oversize;
 
 pub(crate) fn token_rejected(kind: RejectionKind) {
     #[cfg(feature = "tracing")]
@@ -16,11 +17,45 @@ pub(crate) fn token_rejected(kind: RejectionKind) {
 
 pub(crate) fn sign_failed(error: &SignError, changed: bool) {
     #[cfg(feature = "tracing")]
-    if changed {
-        tracing::error!(%error, "session change could not be signed; request failed, previous session kept");
-    } else {
-        tracing::error!(%error, "session refresh could not be signed; previous token kept");
+    match error {
+        SignError::Oversized { len, max } => tracing::error!(
+            size = len,
+            budget = max,
+            changed,
+            "session token over its size budget; not sent, previous session kept"
+        ),
+        _ if changed => tracing::error!(
+            %error,
+            "session change could not be signed; request failed, previous session kept"
+        ),
+        _ => tracing::error!(%error, "session refresh could not be signed; previous token kept"),
     }
     #[cfg(not(feature = "tracing"))]
     let _ = (error, changed);
+}
+
+pub(crate) fn oversized_request(report: &Oversize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        header_size = report.header_size,
+        header_budget = report.header_budget,
+        session_cookie_size = report.session_cookie_size,
+        cookie_budget = report.cookie_budget,
+        largest_cookie = report.cookies.first().map(|c| c.name.as_str()),
+        "request cookies over budget"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = report;
+}
+
+pub(crate) fn budget_warning(size: usize, budget: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        size,
+        budget,
+        percent = size.saturating_mul(100) / budget.max(1),
+        "session token crossed 75% of its size budget"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (size, budget);
 }

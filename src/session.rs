@@ -62,6 +62,8 @@ pub(crate) struct State<T> {
     /// The verified token was signed by an old key or migrated: re-sign it now.
     pub(crate) needs_resign: bool,
     pub(crate) inbound: Option<InboundToken>,
+    /// Bytes the token came in: `name=value` for a cookie, the token for a header.
+    pub(crate) inbound_size: Option<usize>,
 }
 
 struct Inner<T> {
@@ -220,16 +222,34 @@ impl<T> SessionHandle<T> {
     }
 
     /// The session's id and timestamps, if there is a session.
+    ///
+    /// `None` also for a [`Session<T>`] whose session was ended earlier in the same request.
     pub fn info(&self) -> Option<SessionInfo> {
+        self.lock().claims.as_ref().map(|c| self.info_of(c))
+    }
+
+    fn info_of(&self, c: &Claims<T>) -> SessionInfo {
         let absolute = self.config().codec.absolute_timeout_secs();
-        self.lock().claims.as_ref().map(|c| SessionInfo {
+        SessionInfo {
             sid: c.sid,
             issued_at: c.iat,
             expires_at: c.exp,
             auth_time: c.auth_time,
             absolute_deadline: c.auth_time.saturating_add(absolute),
             remember: c.remember,
-        })
+        }
+    }
+
+    /// The current time by the layer's clock (Unix seconds), to compare with the times of
+    /// [`SessionInfo`].
+    pub fn now(&self) -> u64 {
+        self.config().codec.now()
+    }
+
+    /// The size of the session token the request carried, in bytes: `name=value` for a
+    /// cookie, the token itself for a header transport. For metrics; `None` without a token.
+    pub fn token_size(&self) -> Option<usize> {
+        self.lock().inbound_size
     }
 
     /// Why the request's token was not accepted, if it was not: [`RejectionKind::Missing`]
@@ -240,12 +260,13 @@ impl<T> SessionHandle<T> {
     }
 
     /// Starts a new session holding `data`, replacing any current one: a fresh `sid`,
-    /// `auth_time` now, a browser-session cookie. Call it at login.
+    /// `auth_time` now, a browser-session cookie. Call it at login. Returns the new
+    /// session's id and timestamps.
     ///
     /// # Errors
     /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::Random`] if the random
     /// source fails.
-    pub fn login(&self, data: T) -> Result<(), SessionError> {
+    pub fn login(&self, data: T) -> Result<SessionInfo, SessionError> {
         self.start(data, false)
     }
 
@@ -254,11 +275,11 @@ impl<T> SessionHandle<T> {
     ///
     /// # Errors
     /// As [`login`](SessionHandle::login).
-    pub fn login_persistent(&self, data: T) -> Result<(), SessionError> {
+    pub fn login_persistent(&self, data: T) -> Result<SessionInfo, SessionError> {
         self.start(data, true)
     }
 
-    fn start(&self, data: T, remember: bool) -> Result<(), SessionError> {
+    fn start(&self, data: T, remember: bool) -> Result<SessionInfo, SessionError> {
         let mut state = self.writable()?;
         let mut claims = self
             .config()
@@ -266,10 +287,11 @@ impl<T> SessionHandle<T> {
             .fresh_claims(data)
             .map_err(SessionError::Random)?;
         claims.remember = remember;
+        let info = self.info_of(&claims);
         state.claims = Some(claims);
         state.change = Change::Started;
         state.rejection = None;
-        Ok(())
+        Ok(info)
     }
 
     /// Changes the session data in place; `sid` and `auth_time` stay. Returns what `f`

@@ -18,7 +18,7 @@ async fn handler(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>,
         .expect("the layer is installed")
         .clone();
     let (status, body) = match (request.method().as_str(), request.uri().path()) {
-        ("POST", "/login") => match session.login(user("ada")) {
+        ("POST", "/login") => match session.login(user("ada")).map(|_| ()) {
             Ok(()) => (StatusCode::OK, "welcome".to_owned()),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         },

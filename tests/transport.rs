@@ -113,9 +113,9 @@ fn downstream(layer: SessionLayer<User>) -> Router {
         )
         .route(
             "/login",
-            post(|s: SessionHandle<User>| async move {
-                s.login(user("mallory")).map(|()| "changed")
-            }),
+            post(
+                |s: SessionHandle<User>| async move { s.login(user("mallory")).map(|_| "changed") },
+            ),
         )
         .layer(layer)
 }

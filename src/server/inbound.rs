@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, header};
 
+use super::budget::{self, Measured, Oversize, OversizeAction};
 use super::layer::Config;
 use crate::config::Transport;
 use crate::error::RejectionKind;
@@ -75,19 +76,59 @@ pub(crate) fn find_token<T>(config: &Config<T>, headers: &HeaderMap) -> Option<I
     }
 }
 
-/// Verifies the request's token and returns the handle the handler will see.
+/// Bytes the token travels in: `name=value` for a cookie, the token for a header.
+fn travel_size<T>(config: &Config<T>, token: &InboundToken) -> usize {
+    match config.transport {
+        Transport::Cookie => config.cookie.name().len() + 1 + token.range.len(),
+        _ => token.range.len(),
+    }
+}
+
+/// Verifies the request's token and returns the handle the handler will see, and, when the
+/// request's cookies break a budget and the layer is to answer 431, the report.
 pub(crate) fn begin<T: SessionData>(
     config: &Arc<Config<T>>,
     headers: &HeaderMap,
-) -> SessionHandle<T> {
+) -> (SessionHandle<T>, Option<Oversize>) {
     let inbound = find_token(config, headers);
+    let inbound_size = inbound.as_ref().map(|t| travel_size(config, t));
     let mut state = State {
         claims: None,
         change: Change::None,
         rejection: Some(RejectionKind::Missing),
         needs_resign: false,
         inbound: None,
+        inbound_size,
     };
+    if config.transport == Transport::Cookie {
+        let measured = Measured {
+            header_size: budget::header_size(headers),
+            session_cookie_size: inbound_size,
+        };
+        let report = budget::check(
+            headers,
+            measured,
+            config.cookie.name(),
+            config.cookie_budget,
+            config.header_budget,
+        );
+        if let Some(report) = report {
+            log::oversized_request(&report);
+            state.rejection = Some(RejectionKind::Oversized);
+            // The session cookie is deleted when it is over its own budget, or, when the
+            // session is dropped instead of answering 431, whenever it is present.
+            let delete =
+                report.session_cookie_over || config.oversize_action == OversizeAction::DropSession;
+            if delete {
+                state.inbound = inbound;
+            }
+            let handle = SessionHandle::new(Arc::clone(config), state);
+            return match config.oversize_action {
+                OversizeAction::Reject => (handle, Some(report)),
+                _ => (handle, None),
+            };
+        }
+    }
     if let Some(token) = inbound {
         match config
             .codec
@@ -105,7 +146,7 @@ pub(crate) fn begin<T: SessionData>(
         }
         state.inbound = Some(token);
     }
-    SessionHandle::new(Arc::clone(config), state)
+    (SessionHandle::new(Arc::clone(config), state), None)
 }
 
 #[cfg(test)]

@@ -9,6 +9,10 @@ use bytes::Bytes;
 use http::{HeaderName, Response};
 use tower_layer::Layer;
 
+use super::budget::{
+    DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET, Oversize, OversizeAction,
+    default_oversize_response,
+};
 use super::rejection::{Rejection, default_rejection_response, default_sign_failure_response};
 use super::service::SessionService;
 use crate::clock::Clock;
@@ -25,6 +29,7 @@ pub const DEFAULT_TOKEN_RESPONSE_HEADER: &str = "x-session-token";
 
 type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
 type SignFailureFn = dyn Fn(&SignError) -> Response<Bytes> + Send + Sync;
+type OversizeFn = dyn Fn(&Oversize) -> Response<Bytes> + Send + Sync;
 
 /// Everything the service needs, shared behind one `Arc`.
 pub(crate) struct Config<T> {
@@ -38,6 +43,10 @@ pub(crate) struct Config<T> {
     pub(crate) rejection_response: Arc<RejectionFn>,
     pub(crate) sign_failure_response: Arc<SignFailureFn>,
     pub(crate) migration: Option<Arc<Migration<T>>>,
+    pub(crate) cookie_budget: usize,
+    pub(crate) header_budget: usize,
+    pub(crate) oversize_action: OversizeAction,
+    pub(crate) oversize_response: Arc<OversizeFn>,
     _data: PhantomData<fn() -> T>,
 }
 
@@ -54,6 +63,10 @@ impl<T> Clone for Config<T> {
             rejection_response: Arc::clone(&self.rejection_response),
             sign_failure_response: Arc::clone(&self.sign_failure_response),
             migration: self.migration.clone(),
+            cookie_budget: self.cookie_budget,
+            header_budget: self.header_budget,
+            oversize_action: self.oversize_action,
+            oversize_response: Arc::clone(&self.oversize_response),
             _data: PhantomData,
         }
     }
@@ -128,6 +141,10 @@ impl<T> SessionLayer<T> {
                 rejection_response: Arc::new(default_rejection_response),
                 sign_failure_response: Arc::new(default_sign_failure_response),
                 migration: None,
+                cookie_budget: DEFAULT_COOKIE_BUDGET,
+                header_budget: DEFAULT_COOKIE_HEADER_BUDGET,
+                oversize_action: OversizeAction::Reject,
+                oversize_response: Arc::new(default_oversize_response),
                 _data: PhantomData,
             }),
         }
@@ -397,6 +414,47 @@ impl<T> SessionLayer<T> {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The budget for the session cookie's `name=value`, in bytes: inbound, a larger session
+    /// cookie is refused before any decoding (see
+    /// [`with_oversize_action`](Self::with_oversize_action)); outbound, a session whose
+    /// cookie would be larger is not sent (the previous cookie stays, the request fails
+    /// with the sign-failure response). A token crossing 75 % of it logs a warning.
+    /// Default 4096, what browsers keep; see the crate docs for the limits of common
+    /// servers and proxies.
+    #[must_use]
+    pub fn with_cookie_budget(mut self, bytes: usize) -> Self {
+        self.config_mut().cookie_budget = bytes;
+        self
+    }
+
+    /// The budget for the whole `Cookie` request header (all cookies together), in bytes.
+    /// Default 8192, under what nginx, Apache and Tomcat accept by default.
+    #[must_use]
+    pub fn with_cookie_header_budget(mut self, bytes: usize) -> Self {
+        self.config_mut().header_budget = bytes;
+        self
+    }
+
+    /// What to do when a request's cookies break a budget. Default
+    /// [`OversizeAction::Reject`]: answer 431 naming the offending cookies and delete the
+    /// session cookie when it is one of them.
+    #[must_use]
+    pub fn with_oversize_action(mut self, action: OversizeAction) -> Self {
+        self.config_mut().oversize_action = action;
+        self
+    }
+
+    /// Replaces the 431 response of [`OversizeAction::Reject`]. The deletion of the session
+    /// cookie is added to whatever it returns. Default: a plain-text report of the sizes.
+    #[must_use]
+    pub fn with_oversize_response(
+        mut self,
+        response: impl Fn(&Oversize) -> Response<Bytes> + Send + Sync + 'static,
+    ) -> Self {
+        self.config_mut().oversize_response = Arc::new(response);
+        self
+    }
+
     /// The token codec this layer signs and verifies with (for tools and tests that mint
     /// tokens outside a request).
     pub fn codec_ref(&self) -> &TokenCodec {
@@ -427,6 +485,9 @@ impl<T> fmt::Debug for SessionLayer<T> {
             .field("cookie", &c.cookie)
             .field("require_session", &c.require_session)
             .field("verify_only", &c.verify_only)
+            .field("cookie_budget", &c.cookie_budget)
+            .field("header_budget", &c.header_budget)
+            .field("oversize_action", &c.oversize_action)
             .finish_non_exhaustive()
     }
 }

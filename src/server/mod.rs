@@ -1,6 +1,7 @@
 //! The server side: [`SessionLayer`], its service, future, body and rejection.
 
 mod body;
+mod budget;
 mod future;
 mod inbound;
 mod layer;
@@ -9,6 +10,10 @@ mod rejection;
 mod service;
 
 pub use self::body::ResponseBody;
+pub use self::budget::{
+    BUDGET_WARNING_PERCENT, CookieSize, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
+    IssuedToken, Oversize, OversizeAction,
+};
 pub use self::future::ResponseFuture;
 pub(crate) use self::layer::Config;
 pub use self::layer::{DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, SessionLayer};

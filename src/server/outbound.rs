@@ -4,8 +4,10 @@
 use http::{HeaderValue, Response, header};
 
 use super::body::ResponseBody;
+use super::budget::{IssuedToken, crosses_warning};
 use super::rejection::Rejection;
 use crate::config::Transport;
+use crate::error::SignError;
 use crate::log;
 use crate::session::{Change, SessionData, SessionHandle};
 
@@ -75,9 +77,35 @@ pub(crate) fn finish<T: SessionData, B>(
             let Some(claims) = state.claims.as_ref() else {
                 return response;
             };
-            match codec.sign(claims) {
+            // The budget holds the bytes sent: `name=value` for a cookie.
+            let overhead = if cookie {
+                config.cookie.name().len() + 1
+            } else {
+                0
+            };
+            let mut budget = codec.max_token_len().saturating_add(overhead);
+            if cookie {
+                budget = budget.min(config.cookie_budget);
+            }
+            let signed = codec
+                .sign_capped(claims, budget.saturating_sub(overhead))
+                .map_err(|error| match error {
+                    SignError::Oversized { len, .. } => SignError::Oversized {
+                        len: len + overhead,
+                        max: budget,
+                    },
+                    other => other,
+                });
+            match signed {
                 Ok(token) => {
                     state.needs_resign = false;
+                    let size = token.len() + overhead;
+                    if crosses_warning(state.inbound_size, size, budget) {
+                        log::budget_warning(size, budget);
+                    }
+                    response
+                        .extensions_mut()
+                        .insert(IssuedToken { size, budget });
                     let (name, text) = if cookie {
                         let max_age = claims
                             .remember

@@ -77,7 +77,11 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let handle = inbound::begin(&self.config, request.headers());
+        let (handle, oversize) = inbound::begin(&self.config, request.headers());
+        if let Some(report) = oversize {
+            let response = (self.config.oversize_response)(&report);
+            return ResponseFuture::rejected(response, handle);
+        }
         if self.config.require_session && !handle.is_active() {
             let kind = handle.rejection().unwrap_or(RejectionKind::Missing);
             let mut response = (self.config.rejection_response)(&Rejection::new(kind));

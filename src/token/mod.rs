@@ -372,17 +372,24 @@ impl TokenCodec {
     /// [`SignError::Serialize`] when the data is not an object or uses a reserved claim
     /// name; [`SignError::Oversized`] when the token would exceed the maximum length.
     pub fn sign<T: Serialize>(&self, claims: &Claims<T>) -> Result<String, SignError> {
+        self.sign_capped(claims, self.max_len)
+    }
+
+    /// As [`sign`](TokenCodec::sign), refusing tokens longer than `max_len` (checked before
+    /// the MAC is computed).
+    pub(crate) fn sign_capped<T: Serialize>(
+        &self,
+        claims: &Claims<T>,
+        max_len: usize,
+    ) -> Result<String, SignError> {
         let ring = self.keys.load();
         let key = ring.signing_key();
         let mut json = Vec::with_capacity(256);
         serde_json::to_writer(&mut json, claims).map_err(SignError::Serialize)?;
         let header = key.encoded_header();
         let len = header.len() + 1 + (json.len() * 4).div_ceil(3) + 1 + jws::SIGNATURE_B64_LEN;
-        if len > self.max_len {
-            return Err(SignError::Oversized {
-                len,
-                max: self.max_len,
-            });
+        if len > max_len {
+            return Err(SignError::Oversized { len, max: max_len });
         }
         let mut token = String::with_capacity(len);
         token.push_str(header);

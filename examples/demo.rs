@@ -1,0 +1,961 @@
+//! A small axum application showing stateless signed sessions end to end.
+//!
+//! Run it with `cargo run --example demo` and open <http://127.0.0.1:3000/>.
+//!
+//! Everything about a session lives in one signed cookie named `session`: the server keeps no
+//! session store. The page at `/` shows what the cookie currently says (user, session id,
+//! when the token was signed, when it expires, when the session ends for good) and offers a
+//! login form and a logout button.
+//!
+//! # Routes
+//!
+//! | Route          | What it does                                                          |
+//! |----------------|-----------------------------------------------------------------------|
+//! | `GET /`        | HTML page: the current session, a login form and a logout button.     |
+//! | `POST /login`  | Starts a session. Body is JSON `{"user":"ada","remember":true}` or a form `user=ada&remember=on`, chosen by `Content-Type` (anything else: 415). The name is trimmed and must be 1 to 64 characters without control characters (otherwise 400). JSON gets `200 {"sub","sid"}`, a form gets `303 See Other` to `/`. With `remember` the cookie carries `Max-Age` and survives a browser restart. |
+//! | `GET /me`      | `200` JSON `{"sub","sid","iat","exp","auth_time"}`, or `401` without a valid session. |
+//! | `POST /logout` | Deletes the cookie. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/`; anything else gets `200 {"ok":true}`. |
+//!
+//! Logging out deletes the cookie in the browser; a copy of the token kept elsewhere stays
+//! valid until its `exp`, because nothing is stored server-side.
+//!
+//! # Configuration (environment)
+//!
+//! - `DEMO_ADDR`: listen address, default `127.0.0.1:3000`.
+//! - `SESSION_KEYS`: `kid:base64url-secret[,kid:secret...]`; the first key signs, the others
+//!   only verify. Secrets must decode to at least 32 bytes, e.g.
+//!   `SESSION_KEYS="k1:$(openssl rand -base64 32)"`. Without it a random key is generated
+//!   at startup, so sessions die with the process and no other instance can verify them.
+//! - `SESSION_IDLE_SECS` (default 1800), `SESSION_ABSOLUTE_SECS` (default 172800),
+//!   `SESSION_REFRESH_SECS` (default 60), `SESSION_LEEWAY_SECS` (default 60).
+//!
+//! # Trying it with curl
+//!
+//! ```text
+//! curl -i -c jar -H 'content-type: application/json' -d '{"user":"ada"}' http://127.0.0.1:3000/login
+//! curl -i -b jar http://127.0.0.1:3000/me
+//! curl -i -b jar -c jar -X POST http://127.0.0.1:3000/logout
+//! ```
+//!
+//! The cookie is marked `Secure`. Recent curl versions (7.79 and later) still send `Secure`
+//! cookies to `localhost` and `127.0.0.1` over plain HTTP; older ones do not. If `/me` answers
+//! 401 right after a login, copy the token from the login's `Set-Cookie` header and pass it
+//! by hand: `curl -b 'session=eyJ...' http://127.0.0.1:3000/me`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::{Deserialize, Serialize};
+use tower_stateless_session::{KeyRing, Session, SessionError, SessionHandle, SessionLayer};
+
+/// Where the demo listens unless `DEMO_ADDR` says otherwise.
+const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+
+/// The environment variable holding the key ring.
+const KEYS_VAR: &str = "SESSION_KEYS";
+
+/// The longest user name accepted, in characters.
+const MAX_NAME_CHARS: usize = 64;
+
+/// What the demo keeps in a session. Its fields sit next to the registered claims in the
+/// token, so `sub` ends up as the standard top-level `sub` claim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DemoSession {
+    sub: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------
+
+/// The session timeouts, as read from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Timeouts {
+    idle: Duration,
+    absolute: Duration,
+    refresh: Duration,
+    leeway: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            idle: Duration::from_secs(1800),
+            absolute: Duration::from_secs(172_800),
+            refresh: Duration::from_secs(60),
+            leeway: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Reads the four `SESSION_*_SECS` variables through `lookup`, which returns a variable's
+    /// value, `None` when it is unset, or an error when it cannot be read.
+    fn from_lookup(
+        mut lookup: impl FnMut(&str) -> Result<Option<String>, String>,
+    ) -> Result<Self, String> {
+        let defaults = Timeouts::default();
+        let mut read = |name: &str, default: Duration, min: u64| -> Result<Duration, String> {
+            let raw = lookup(name)?;
+            parse_secs(name, raw.as_deref(), default, min)
+        };
+        Ok(Timeouts {
+            idle: read("SESSION_IDLE_SECS", defaults.idle, 1)?,
+            absolute: read("SESSION_ABSOLUTE_SECS", defaults.absolute, 1)?,
+            refresh: read("SESSION_REFRESH_SECS", defaults.refresh, 0)?,
+            leeway: read("SESSION_LEEWAY_SECS", defaults.leeway, 0)?,
+        })
+    }
+}
+
+/// Parses a whole number of seconds from the variable `name`; `None` means "use `default`".
+/// Values below `min` are refused too, so a typo cannot silently disable a timeout.
+fn parse_secs(
+    name: &str,
+    raw: Option<&str>,
+    default: Duration,
+    min: u64,
+) -> Result<Duration, String> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    let secs: u64 = raw.trim().parse().map_err(|_| {
+        format!("{name} must be a whole number of seconds (for example 1800), got {raw:?}")
+    })?;
+    if secs < min {
+        return Err(format!("{name} must be at least {min}, got {secs}"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Parses the listen address; `None` means the default.
+fn parse_addr(raw: Option<&str>) -> Result<SocketAddr, String> {
+    let raw = raw.unwrap_or(DEFAULT_ADDR);
+    raw.trim()
+        .parse()
+        .map_err(|_| format!("DEMO_ADDR must be an address like {DEFAULT_ADDR}, got {raw:?}"))
+}
+
+/// One environment variable: `Ok(None)` when unset, an error when it is not Unicode.
+fn env_var(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid Unicode")),
+    }
+}
+
+/// The key ring from `SESSION_KEYS`, or a throw-away key (with a warning) when it is unset.
+/// The error text comes from [`ConfigError`](tower_stateless_session::ConfigError), which
+/// names keys by position or id and never repeats a secret.
+fn load_keys() -> Result<KeyRing, String> {
+    if std::env::var_os(KEYS_VAR).is_some() {
+        return KeyRing::from_env(KEYS_VAR).map_err(|e| format!("{KEYS_VAR} is invalid: {e}"));
+    }
+    eprintln!(
+        "warning: {KEYS_VAR} is not set, so a random signing key was generated for this run.\n\
+         warning: sessions will not survive a restart, and other instances cannot verify them.\n\
+         warning: set it as `kid:base64url-secret[,kid:secret...]` (the first key signs, the\n\
+         warning: others only verify; secrets must be at least 32 bytes), for example:\n\
+         warning:   export {KEYS_VAR}=\"k1:$(openssl rand -base64 32)\""
+    );
+    KeyRing::generate("demo").map_err(|e| format!("cannot generate a key: {e}"))
+}
+
+/// The session layer with the demo's settings (cookie `session`, the defaults otherwise).
+fn session_layer(keys: KeyRing, timeouts: &Timeouts) -> SessionLayer<DemoSession> {
+    SessionLayer::new(keys)
+        .with_idle_timeout(timeouts.idle)
+        .with_absolute_timeout(timeouts.absolute)
+        .with_refresh_after(timeouts.refresh)
+        .with_leeway(timeouts.leeway)
+}
+
+// ---------------------------------------------------------------------------------------
+// The application
+// ---------------------------------------------------------------------------------------
+
+/// The demo's routes, wrapped in `layer`.
+fn app(layer: SessionLayer<DemoSession>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/login", post(login))
+        .route("/me", get(me))
+        .route("/logout", post(logout))
+        .layer(layer)
+}
+
+/// A plain-text response.
+fn plain(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+/// The media type of the request body, lowercased, without parameters.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    Some(essence.to_ascii_lowercase())
+}
+
+/// Checks a user name and returns it trimmed.
+fn validate_name(raw: &str) -> Result<String, &'static str> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("user name must not be empty");
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err("user name must be at most 64 characters");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("user name must not contain control characters");
+    }
+    Ok(name.to_owned())
+}
+
+/// Escapes text for an HTML element body or a quoted attribute.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `t` relative to `now`, in words.
+fn relative(t: u64, now: u64) -> String {
+    if t >= now {
+        format!("in {} s", t - now)
+    } else {
+        format!("{} s ago", now - t)
+    }
+}
+
+/// `GET /`: the session as the server sees it, and forms to change it.
+async fn index(session: Option<Session<DemoSession>>) -> Response {
+    let details = session.as_ref().and_then(|s| {
+        let info = s.info()?;
+        let sub = s.with(|d| d.sub.clone())?;
+        // The layer's clock: a ManualClock in the tests.
+        Some((info, sub, s.now()))
+    });
+    let status = match details {
+        Some((info, sub, now)) => {
+            let row = |label: &str, t: u64| {
+                format!(
+                    "<tr><th>{label}</th><td>{t}</td><td>{}</td></tr>\n",
+                    relative(t, now)
+                )
+            };
+            format!(
+                "<p>Signed in as <strong>{user}</strong>.</p>\n\
+                 <table>\n\
+                 <tr><th>session id</th><td colspan=\"2\"><code>{sid}</code></td></tr>\n\
+                 <tr><th>remember me</th><td colspan=\"2\">{remember}</td></tr>\n\
+                 {authenticated}{issued}{expires}{deadline}\
+                 </table>\n\
+                 <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>\n",
+                user = escape_html(&sub),
+                sid = escape_html(&info.sid.to_string()),
+                remember = if info.remember { "yes" } else { "no" },
+                authenticated = row("logged in at", info.auth_time),
+                issued = row("token issued at", info.issued_at),
+                expires = row("token expires at", info.expires_at),
+                deadline = row("absolute deadline", info.absolute_deadline),
+            )
+        }
+        None => "<p>No session: you are not signed in.</p>\n".to_owned(),
+    };
+    let page = format!(
+        "<!doctype html>\n\
+         <html lang=\"en\">\n\
+         <head><meta charset=\"utf-8\"><title>tower-stateless-session demo</title></head>\n\
+         <body>\n\
+         <h1>tower-stateless-session demo</h1>\n\
+         {status}\
+         <p>Times are shown as Unix seconds and relative to now.</p>\n\
+         <h2>Log in</h2>\n\
+         <form method=\"post\" action=\"/login\">\n\
+         <label>User <input name=\"user\" maxlength=\"64\" required></label>\n\
+         <label><input type=\"checkbox\" name=\"remember\"> remember me</label>\n\
+         <button type=\"submit\">Log in</button>\n\
+         </form>\n\
+         </body>\n\
+         </html>\n"
+    );
+    ([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
+}
+
+/// The JSON body of `POST /login`.
+#[derive(Deserialize)]
+struct JsonLogin {
+    user: String,
+    #[serde(default)]
+    remember: bool,
+}
+
+/// The form body of `POST /login`: an HTML checkbox sends `remember=on` when ticked and
+/// nothing otherwise.
+#[derive(Deserialize)]
+struct FormLogin {
+    user: String,
+    remember: Option<String>,
+}
+
+fn checkbox_ticked(value: Option<&str>) -> bool {
+    value.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1" | "yes"))
+}
+
+/// `POST /login`: JSON or form, see the module documentation.
+async fn login(session: SessionHandle<DemoSession>, request: Request) -> Response {
+    let is_json = match media_type(request.headers()).as_deref() {
+        Some("application/json") => true,
+        Some("application/x-www-form-urlencoded") => false,
+        _ => {
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send application/json or application/x-www-form-urlencoded",
+            );
+        }
+    };
+    let (user, remember) = if is_json {
+        match Json::<JsonLogin>::from_request(request, &()).await {
+            Ok(Json(body)) => (body.user, body.remember),
+            Err(rejection) => {
+                let message = format!("invalid JSON body: {}", rejection.body_text());
+                return plain(StatusCode::BAD_REQUEST, &message);
+            }
+        }
+    } else {
+        match Form::<FormLogin>::from_request(request, &()).await {
+            Ok(Form(body)) => {
+                let remember = checkbox_ticked(body.remember.as_deref());
+                (body.user, remember)
+            }
+            Err(rejection) => {
+                let message = format!("invalid form body: {}", rejection.body_text());
+                return plain(StatusCode::BAD_REQUEST, &message);
+            }
+        }
+    };
+    let user = match validate_name(&user) {
+        Ok(user) => user,
+        Err(message) => return plain(StatusCode::BAD_REQUEST, message),
+    };
+    let data = DemoSession { sub: user.clone() };
+    let started = if remember {
+        session.login_persistent(data)
+    } else {
+        session.login(data)
+    };
+    let info = match started {
+        Ok(info) => info,
+        Err(e) => return e.into_response(),
+    };
+    if !is_json {
+        return Redirect::to("/").into_response();
+    }
+    Json(serde_json::json!({ "sub": user, "sid": info.sid.to_string() })).into_response()
+}
+
+/// `GET /me`: the extractor answers 401 by itself when there is no valid session.
+async fn me(session: Session<DemoSession>) -> Response {
+    let (Some(info), Some(sub)) = (session.info(), session.with(|d| d.sub.clone())) else {
+        return plain(StatusCode::UNAUTHORIZED, "a valid session is required");
+    };
+    Json(serde_json::json!({
+        "sub": sub,
+        "sid": info.sid.to_string(),
+        "iat": info.issued_at,
+        "exp": info.expires_at,
+        "auth_time": info.auth_time,
+    }))
+    .into_response()
+}
+
+/// Whether a logout came from an HTML form (and so wants a redirect rather than JSON).
+fn is_form_post(headers: &HeaderMap) -> bool {
+    match media_type(headers).as_deref() {
+        Some("application/x-www-form-urlencoded") => true,
+        Some(_) => false,
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html")),
+    }
+}
+
+/// `POST /logout`: deletes the cookie; harmless without a session.
+async fn logout(
+    session: SessionHandle<DemoSession>,
+    headers: HeaderMap,
+) -> Result<Response, SessionError> {
+    session.logout()?;
+    if is_form_post(&headers) {
+        Ok(Redirect::to("/").into_response())
+    } else {
+        Ok(Json(serde_json::json!({ "ok": true })).into_response())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Startup
+// ---------------------------------------------------------------------------------------
+
+async fn shutdown_signal() {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => eprintln!("Ctrl-C received, finishing open requests"),
+        Err(e) => {
+            eprintln!("cannot listen for Ctrl-C ({e}); stop the process another way");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt().init();
+
+    let setup = (|| -> Result<_, String> {
+        let addr = parse_addr(env_var("DEMO_ADDR")?.as_deref())?;
+        let timeouts = Timeouts::from_lookup(env_var)?;
+        let keys = load_keys()?;
+        Ok((addr, timeouts, keys))
+    })();
+    let (addr, timeouts, keys) = match setup {
+        Ok(setup) => setup,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if timeouts.refresh >= timeouts.idle {
+        eprintln!(
+            "warning: SESSION_REFRESH_SECS ({}) is not below SESSION_IDLE_SECS ({}): \
+             sessions will never be extended",
+            timeouts.refresh.as_secs(),
+            timeouts.idle.as_secs()
+        );
+    }
+
+    let router = app(session_layer(keys, &timeouts));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = listener
+        .local_addr()
+        .map_or_else(|_| format!("http://{addr}/"), |a| format!("http://{a}/"));
+    println!("demo listening on {url} (Ctrl-C to stop)");
+
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
+        eprintln!("error: server failed: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use base64::Engine as _;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    use tower_stateless_session::{Key, ManualClock};
+
+    const T0: u64 = 1_800_000_000;
+
+    fn test_app() -> Router {
+        let key = Key::hs256("test", &[7u8; 32]).expect("a 32-byte secret is valid");
+        let layer =
+            session_layer(KeyRing::new(key), &Timeouts::default()).with_clock(ManualClock::new(T0));
+        app(layer)
+    }
+
+    async fn send(app: &Router, request: Request<Body>) -> Response {
+        app.clone()
+            .oneshot(request)
+            .await
+            .expect("the router never fails")
+    }
+
+    fn post(
+        uri: &str,
+        content_type: Option<&str>,
+        body: &str,
+        cookie: Option<&str>,
+    ) -> Request<Body> {
+        let mut builder = Request::post(uri);
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        if let Some(cookie) = cookie {
+            builder = builder.header(header::COOKIE, cookie);
+        }
+        builder
+            .body(Body::from(body.to_owned()))
+            .expect("valid request")
+    }
+
+    fn get(uri: &str, cookie: Option<&str>) -> Request<Body> {
+        let mut builder = Request::get(uri);
+        if let Some(cookie) = cookie {
+            builder = builder.header(header::COOKIE, cookie);
+        }
+        builder.body(Body::empty()).expect("valid request")
+    }
+
+    async fn body_text(response: Response) -> String {
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body is readable")
+            .to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("body is UTF-8")
+    }
+
+    async fn body_json(response: Response) -> serde_json::Value {
+        let text = body_text(response).await;
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("body {text:?} is not JSON: {e}"))
+    }
+
+    /// The response's single `Set-Cookie`, parsed.
+    fn set_cookie(response: &Response) -> cookie::Cookie<'static> {
+        let all: Vec<_> = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .collect();
+        assert_eq!(all.len(), 1, "expected exactly one Set-Cookie, got {all:?}");
+        let text = all[0].to_str().expect("Set-Cookie is ASCII").to_owned();
+        cookie::Cookie::parse(text).expect("Set-Cookie parses")
+    }
+
+    /// `session=...`, ready to send back.
+    fn cookie_header(cookie: &cookie::Cookie<'_>) -> String {
+        format!("{}={}", cookie.name(), cookie.value())
+    }
+
+    async fn json_login(app: &Router, user: &str) -> String {
+        let body = serde_json::json!({ "user": user }).to_string();
+        let response = send(app, post("/login", Some("application/json"), &body, None)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "JSON login of {user:?} failed"
+        );
+        cookie_header(&set_cookie(&response))
+    }
+
+    #[tokio::test]
+    async fn json_login_sets_a_hardened_session_cookie_carrying_sub() {
+        let app = test_app();
+        let response = send(
+            &app,
+            post(
+                "/login",
+                Some("application/json"),
+                r#"{"user":"ada"}"#,
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "JSON login should answer 200"
+        );
+        let cookie = set_cookie(&response);
+        assert_eq!(cookie.name(), "session", "cookie name");
+        assert_eq!(cookie.http_only(), Some(true), "cookie must be HttpOnly");
+        assert_eq!(cookie.secure(), Some(true), "cookie must be Secure");
+        assert_eq!(
+            cookie.same_site(),
+            Some(cookie::SameSite::Lax),
+            "cookie must be SameSite=Lax"
+        );
+        assert_eq!(cookie.path(), Some("/"), "cookie must have Path=/");
+        assert_eq!(
+            cookie.max_age(),
+            None,
+            "a plain login is a browser-session cookie"
+        );
+
+        let body = body_json(response).await;
+        assert_eq!(body["sub"], "ada", "login response names the user");
+        let sid = body["sid"]
+            .as_str()
+            .expect("login response carries the sid");
+        assert_eq!(sid.len(), 22, "sid is 22 characters of base64url");
+
+        // The user name travels as the token's top-level `sub` claim.
+        let payload = cookie
+            .value()
+            .split('.')
+            .nth(1)
+            .expect("token has a payload");
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("payload is base64url");
+        let claims: serde_json::Value = serde_json::from_slice(&payload).expect("payload is JSON");
+        assert_eq!(claims["sub"], "ada", "token carries sub at the top level");
+        assert_eq!(claims["sid"], sid, "token's sid matches the login response");
+
+        let me = send(&app, get("/me", Some(&cookie_header(&cookie)))).await;
+        assert_eq!(me.status(), StatusCode::OK, "/me accepts the fresh cookie");
+        assert_eq!(
+            body_json(me).await["sub"],
+            "ada",
+            "/me decodes sub from the token"
+        );
+    }
+
+    #[tokio::test]
+    async fn form_login_redirects_home_with_a_cookie() {
+        let app = test_app();
+        let response = send(
+            &app,
+            post(
+                "/login",
+                Some("application/x-www-form-urlencoded"),
+                "user=grace",
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "form login should answer 303"
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get(header::LOCATION)
+                .map(|v| v.as_bytes()),
+            Some(&b"/"[..]),
+            "form login redirects to /"
+        );
+        let cookie = set_cookie(&response);
+        assert_eq!(
+            cookie.name(),
+            "session",
+            "form login sets the session cookie"
+        );
+        let me = send(&app, get("/me", Some(&cookie_header(&cookie)))).await;
+        assert_eq!(
+            body_json(me).await["sub"],
+            "grace",
+            "form login's session names the user"
+        );
+    }
+
+    #[tokio::test]
+    async fn remember_me_gives_a_persistent_cookie() {
+        let app = test_app();
+        let json = send(
+            &app,
+            post(
+                "/login",
+                Some("application/json"),
+                r#"{"user":"ada","remember":true}"#,
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(
+            json.status(),
+            StatusCode::OK,
+            "JSON remember login should answer 200"
+        );
+        assert_eq!(
+            set_cookie(&json).max_age(),
+            Some(cookie::time::Duration::seconds(1800)),
+            "a remembered session's cookie lives until the token expires (idle timeout)"
+        );
+
+        let form = send(
+            &app,
+            post(
+                "/login",
+                Some("application/x-www-form-urlencoded"),
+                "user=ada&remember=on",
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(
+            form.status(),
+            StatusCode::SEE_OTHER,
+            "form remember login should answer 303"
+        );
+        assert!(
+            set_cookie(&form).max_age().is_some(),
+            "a ticked remember checkbox gives the cookie a Max-Age"
+        );
+    }
+
+    #[tokio::test]
+    async fn me_without_a_cookie_is_401() {
+        let app = test_app();
+        let response = send(&app, get("/me", None)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "/me needs a session"
+        );
+        assert!(
+            response.headers().get(header::SET_COOKIE).is_none(),
+            "a request without a session gets no cookie"
+        );
+    }
+
+    #[tokio::test]
+    async fn me_reports_the_session_claims() {
+        let app = test_app();
+        let cookie = json_login(&app, "ada").await;
+        let response = send(&app, get("/me", Some(&cookie))).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "/me with a session is 200"
+        );
+        let body = body_json(response).await;
+        assert_eq!(body["sub"], "ada", "sub");
+        assert!(
+            body["sid"].as_str().is_some_and(|s| s.len() == 22),
+            "sid is a 22-character string, got {}",
+            body["sid"]
+        );
+        assert_eq!(
+            body["iat"].as_u64(),
+            Some(T0),
+            "iat is the login time, as a number"
+        );
+        assert_eq!(
+            body["exp"].as_u64(),
+            Some(T0 + 1800),
+            "exp is iat plus the idle timeout"
+        );
+        assert_eq!(
+            body["auth_time"].as_u64(),
+            Some(T0),
+            "auth_time is the login time"
+        );
+    }
+
+    #[tokio::test]
+    async fn logout_deletes_the_cookie() {
+        let app = test_app();
+        let cookie = json_login(&app, "ada").await;
+
+        let response = send(&app, post("/logout", None, "", Some(&cookie))).await;
+        assert_eq!(response.status(), StatusCode::OK, "API logout answers 200");
+        let removal = set_cookie(&response);
+        assert_eq!(
+            removal.name(),
+            "session",
+            "logout targets the session cookie"
+        );
+        assert_eq!(
+            removal.max_age(),
+            Some(cookie::time::Duration::ZERO),
+            "logout expires the cookie with Max-Age=0"
+        );
+        assert_eq!(
+            body_json(response).await["ok"],
+            true,
+            "API logout body is {{\"ok\":true}}"
+        );
+
+        let form = send(
+            &app,
+            post(
+                "/logout",
+                Some("application/x-www-form-urlencoded"),
+                "",
+                Some(&cookie),
+            ),
+        )
+        .await;
+        assert_eq!(
+            form.status(),
+            StatusCode::SEE_OTHER,
+            "form logout redirects"
+        );
+        assert_eq!(
+            set_cookie(&form).max_age(),
+            Some(cookie::time::Duration::ZERO),
+            "form logout also deletes the cookie"
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_names_are_400() {
+        let app = test_app();
+        let too_long = "x".repeat(MAX_NAME_CHARS + 1);
+        for name in ["", "   ", "a\u{7}b", "tab\there", too_long.as_str()] {
+            let body = serde_json::json!({ "user": name }).to_string();
+            let response = send(&app, post("/login", Some("application/json"), &body, None)).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::BAD_REQUEST,
+                "name {name:?} should be refused"
+            );
+            assert!(
+                response.headers().get(header::SET_COOKIE).is_none(),
+                "a refused login sets no cookie (name {name:?})"
+            );
+        }
+        let missing = send(&app, post("/login", Some("application/json"), "{}", None)).await;
+        assert_eq!(
+            missing.status(),
+            StatusCode::BAD_REQUEST,
+            "a missing user is refused"
+        );
+
+        // The limit counts characters, and surrounding spaces are trimmed.
+        let longest = "é".repeat(MAX_NAME_CHARS);
+        let body = serde_json::json!({ "user": format!("  {longest}  ") }).to_string();
+        let response = send(&app, post("/login", Some("application/json"), &body, None)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "64 characters are accepted"
+        );
+        assert_eq!(
+            body_json(response).await["sub"],
+            longest.as_str(),
+            "the name is trimmed"
+        );
+    }
+
+    #[tokio::test]
+    async fn unsupported_content_type_is_415() {
+        let app = test_app();
+        for content_type in [Some("text/plain"), None] {
+            let response = send(&app, post("/login", content_type, "user=ada", None)).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content type {content_type:?} should be refused"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_page_escapes_the_user_name() {
+        let app = test_app();
+        let anonymous = body_text(send(&app, get("/", None)).await).await;
+        assert!(
+            anonymous.contains("No session"),
+            "the page says when there is no session"
+        );
+
+        let cookie = json_login(&app, "<script>alert(1)</script>").await;
+        let response = send(&app, get("/", Some(&cookie))).await;
+        assert_eq!(response.status(), StatusCode::OK, "the page renders");
+        let page = body_text(response).await;
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "the name is shown escaped"
+        );
+        assert!(
+            !page.contains("<script>"),
+            "no raw script tag reaches the page"
+        );
+        assert!(
+            page.contains("in 1800 s"),
+            "expiry is shown relative to the layer's clock"
+        );
+    }
+
+    #[test]
+    fn escape_html_neutralises_markup() {
+        assert_eq!(
+            escape_html(r#"<a href="x" onclick='y'>&</a>"#),
+            "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;",
+            "all five special characters are escaped"
+        );
+    }
+
+    #[test]
+    fn env_helpers_reject_bad_values() {
+        let default = Duration::from_secs(5);
+        for raw in ["abc", "-5", "1.5", "", "10s"] {
+            assert!(
+                parse_secs("SESSION_IDLE_SECS", Some(raw), default, 1).is_err(),
+                "{raw:?} is not a number of seconds"
+            );
+        }
+        assert_eq!(
+            parse_secs("SESSION_IDLE_SECS", None, default, 1),
+            Ok(default),
+            "unset means the default"
+        );
+        assert_eq!(
+            parse_secs("SESSION_IDLE_SECS", Some(" 90 "), default, 1),
+            Ok(Duration::from_secs(90)),
+            "surrounding spaces are fine"
+        );
+        assert!(
+            parse_secs("SESSION_IDLE_SECS", Some("0"), default, 1).is_err(),
+            "a zero idle timeout is refused"
+        );
+
+        let error = Timeouts::from_lookup(|name| {
+            Ok((name == "SESSION_LEEWAY_SECS").then(|| "soon".to_owned()))
+        })
+        .expect_err("a non-numeric leeway is refused");
+        assert!(
+            error.contains("SESSION_LEEWAY_SECS"),
+            "the error names the variable: {error}"
+        );
+        assert_eq!(
+            Timeouts::from_lookup(|_| Ok(None)),
+            Ok(Timeouts::default()),
+            "no variables means the defaults"
+        );
+
+        assert!(
+            parse_addr(Some("localhost:http")).is_err(),
+            "a bad DEMO_ADDR is refused"
+        );
+        assert_eq!(
+            parse_addr(None).map(|a| a.port()),
+            Ok(3000),
+            "DEMO_ADDR defaults to port 3000"
+        );
+    }
+}
