@@ -42,6 +42,10 @@ pub enum RejectionKind {
     IdleTimeout,
     /// The absolute timeout of the current configuration, counted from `auth_time`, has passed.
     AbsoluteTimeout,
+    /// The request carried several session cookies of the same name holding valid tokens
+    /// of different sessions (a planted cookie, "cookie tossing"), or too many of them to
+    /// check. Refused rather than guessing which one is the user's.
+    Ambiguous,
 }
 
 impl RejectionKind {
@@ -61,6 +65,7 @@ impl RejectionKind {
             RejectionKind::IssuedInFuture => "issued_in_future",
             RejectionKind::IdleTimeout => "idle_timeout",
             RejectionKind::AbsoluteTimeout => "absolute_timeout",
+            RejectionKind::Ambiguous => "ambiguous",
         }
     }
 }
@@ -298,6 +303,7 @@ mod tests {
             RejectionKind::IssuedInFuture,
             RejectionKind::IdleTimeout,
             RejectionKind::AbsoluteTimeout,
+            RejectionKind::Ambiguous,
         ];
         let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), kinds.len(), "two kinds share a name");

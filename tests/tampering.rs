@@ -157,3 +157,43 @@ async fn a_session_change_that_cannot_be_signed_fails_the_request_and_keeps_the_
         "the previous session still works"
     );
 }
+
+#[tokio::test]
+async fn several_session_cookies_are_resolved_or_refused() {
+    let f = fixture();
+    let app = app(f.layer.clone());
+    let victim = login_cookie(&app, "victim").await;
+    let attacker = login_cookie(&app, "attacker").await;
+
+    // Two valid tokens of different sessions (a planted cookie): refused, fail closed.
+    for header in [
+        format!("{attacker}; {victim}"),
+        format!("{victim}; {attacker}"),
+    ] {
+        let response = send(&app, "GET", "/me", Some(&header)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{header:.30}");
+        assert_eq!(kind(&response), Some(RejectionKind::Ambiguous));
+    }
+
+    // A stale (expired) cookie from another path next to a valid one: the valid one wins.
+    f.clock.advance(Duration::from_secs(IDLE + LEEWAY));
+    let fresh = login_cookie(&app, "victim").await;
+    let response = send(&app, "GET", "/me", Some(&format!("{victim}; {fresh}"))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(body_text(response).await.starts_with("victim "));
+
+    // Two tokens of the same session (before and after a refresh): the newer is used.
+    f.clock.advance(Duration::from_secs(REFRESH));
+    let refreshed = cookie_pair(&send(&app, "GET", "/me", Some(&fresh)).await);
+    let response = send(&app, "GET", "/me", Some(&format!("{refreshed}; {fresh}"))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        set_cookies(&response).is_empty(),
+        "the newer token needs no refresh"
+    );
+
+    // Too many session cookies: refused without verifying them.
+    let many = vec![fresh.as_str(); 5].join("; ");
+    let response = send(&app, "GET", "/me", Some(&many)).await;
+    assert_eq!(kind(&response), Some(RejectionKind::Ambiguous));
+}

@@ -7,9 +7,10 @@ use http::{HeaderMap, HeaderValue, header};
 use super::budget::{self, Measured, Oversize, OversizeAction};
 use super::layer::Config;
 use crate::config::Transport;
-use crate::error::RejectionKind;
+use crate::error::{RejectionKind, VerifyError};
 use crate::log;
 use crate::session::{Change, InboundToken, SessionData, SessionHandle, State};
+use crate::token::Verified;
 
 /// Trims the optional whitespace HTTP allows around values and cookie pairs.
 fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
@@ -22,20 +23,49 @@ fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// The byte range of the value of cookie `name` in one `Cookie` header value, if present.
-/// The first pair with that name wins.
-pub(crate) fn cookie_value_range(value: &[u8], name: &[u8]) -> Option<(usize, usize)> {
+/// The byte ranges of the values of every cookie named `name` in one `Cookie` header value.
+pub(crate) fn cookie_value_ranges<'a>(
+    value: &'a [u8],
+    name: &'a [u8],
+) -> impl Iterator<Item = (usize, usize)> + 'a {
     let mut start = 0;
-    while start <= value.len() {
-        let end = memchr::memchr(b';', &value[start..]).map_or(value.len(), |i| start + i);
-        let (pair_start, pair_end) = trim(value, start, end);
-        let pair = &value[pair_start..pair_end];
-        if pair.len() > name.len() && pair.starts_with(name) && pair[name.len()] == b'=' {
-            return Some(trim(value, pair_start + name.len() + 1, pair_end));
+    std::iter::from_fn(move || {
+        while start <= value.len() {
+            let end = memchr::memchr(b';', &value[start..]).map_or(value.len(), |i| start + i);
+            let (pair_start, pair_end) = trim(value, start, end);
+            start = end + 1;
+            let pair = &value[pair_start..pair_end];
+            if pair.len() > name.len() && pair.starts_with(name) && pair[name.len()] == b'=' {
+                return Some(trim(value, pair_start + name.len() + 1, pair_end));
+            }
         }
-        start = end + 1;
+        None
+    })
+}
+
+/// The most session cookies of the same name a request may carry before it is refused
+/// without verifying any of them.
+const MAX_SESSION_COOKIES: usize = 4;
+
+/// Every session cookie of the request, in order: the first, and any others (several
+/// cookies of the same name mean another path, another domain, or cookie tossing).
+fn find_cookies(headers: &HeaderMap, name: &[u8]) -> (Option<InboundToken>, Vec<InboundToken>) {
+    let mut first = None;
+    let mut others = Vec::new();
+    for value in headers.get_all(header::COOKIE) {
+        for (start, end) in cookie_value_ranges(value.as_bytes(), name) {
+            let token = InboundToken {
+                value: value.clone(),
+                range: start..end,
+            };
+            if first.is_none() {
+                first = Some(token);
+            } else if others.len() < MAX_SESSION_COOKIES {
+                others.push(token);
+            }
+        }
     }
-    None
+    (first, others)
 }
 
 fn whole(value: &HeaderValue) -> Option<InboundToken> {
@@ -47,33 +77,32 @@ fn whole(value: &HeaderValue) -> Option<InboundToken> {
     })
 }
 
-/// Finds the token where the transport says it travels.
-pub(crate) fn find_token<T>(config: &Config<T>, headers: &HeaderMap) -> Option<InboundToken> {
-    match &config.transport {
-        Transport::Cookie => {
-            let name = config.cookie.name().as_bytes();
-            headers.get_all(header::COOKIE).iter().find_map(|value| {
-                cookie_value_range(value.as_bytes(), name).map(|(start, end)| InboundToken {
-                    value: value.clone(),
-                    range: start..end,
-                })
-            })
-        }
-        Transport::Bearer => {
-            let value = headers.get(header::AUTHORIZATION)?;
-            let bytes = value.as_bytes();
-            let scheme = bytes.get(..7)?;
-            if !scheme.eq_ignore_ascii_case(b"bearer ") {
-                return None;
-            }
-            let (start, end) = trim(bytes, 7, bytes.len());
-            Some(InboundToken {
-                value: value.clone(),
-                range: start..end,
-            })
-        }
+/// Finds the token where the transport says it travels; for cookies, also any further
+/// cookies of the same name.
+fn find_token<T>(
+    config: &Config<T>,
+    headers: &HeaderMap,
+) -> (Option<InboundToken>, Vec<InboundToken>) {
+    let single = match &config.transport {
+        Transport::Cookie => return find_cookies(headers, config.cookie.name().as_bytes()),
+        Transport::Bearer => bearer(headers),
         Transport::Header(name) => headers.get(name).and_then(whole),
+    };
+    (single, Vec::new())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<InboundToken> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let bytes = value.as_bytes();
+    let scheme = bytes.get(..7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
     }
+    let (start, end) = trim(bytes, 7, bytes.len());
+    Some(InboundToken {
+        value: value.clone(),
+        range: start..end,
+    })
 }
 
 /// Bytes the token travels in: `name=value` for a cookie, the token for a header.
@@ -90,7 +119,7 @@ pub(crate) fn begin<T: SessionData>(
     config: &Arc<Config<T>>,
     headers: &HeaderMap,
 ) -> (SessionHandle<T>, Option<Oversize>) {
-    let inbound = find_token(config, headers);
+    let (inbound, others) = find_token(config, headers);
     let inbound_size = inbound.as_ref().map(|t| travel_size(config, t));
     let mut state = State {
         claims: None,
@@ -129,11 +158,19 @@ pub(crate) fn begin<T: SessionData>(
             };
         }
     }
-    if let Some(token) = inbound {
-        match config
-            .codec
-            .verify_with::<T>(token.bytes(), config.migration.as_deref())
-        {
+    if let Some(first) = inbound {
+        let verify = |token: &InboundToken| {
+            config
+                .codec
+                .verify_with::<T>(token.bytes(), config.migration.as_deref())
+        };
+        let (token, result) = if others.is_empty() {
+            let result = verify(&first);
+            (first, result)
+        } else {
+            choose(first, others, verify)
+        };
+        match result {
             Ok(verified) => {
                 state.needs_resign = verified.needs_resign();
                 state.claims = Some(verified.claims);
@@ -147,6 +184,49 @@ pub(crate) fn begin<T: SessionData>(
         state.inbound = Some(token);
     }
     (SessionHandle::new(Arc::clone(config), state), None)
+}
+
+/// Picks among several session cookies of the same name.
+///
+/// Browsers send every cookie whose path and domain match, so a stale cookie from another
+/// `Path`, or one planted from a sibling subdomain ("cookie tossing"), arrives next to ours.
+/// Taking the first would let a planted, validly signed token (the attacker's own session)
+/// win. Instead every candidate is verified (at most [`MAX_SESSION_COOKIES`]): if the valid
+/// ones all belong to one session, the most recently signed is used; if they belong to
+/// different sessions, the request is refused as [`RejectionKind::Ambiguous`] (fail closed);
+/// if none is valid, the first one's rejection stands.
+fn choose<T>(
+    first: InboundToken,
+    others: Vec<InboundToken>,
+    verify: impl Fn(&InboundToken) -> Result<Verified<T>, VerifyError>,
+) -> (InboundToken, Result<Verified<T>, VerifyError>) {
+    if others.len() >= MAX_SESSION_COOKIES {
+        return (first, Err(VerifyError::new(RejectionKind::Ambiguous)));
+    }
+    let first_result = verify(&first);
+    let first_error = first_result.as_ref().err().copied();
+    let mut best: Option<(InboundToken, Verified<T>)> = None;
+    let candidates =
+        std::iter::once((first.clone(), first_result)).chain(others.into_iter().map(|t| {
+            let r = verify(&t);
+            (t, r)
+        }));
+    for (token, result) in candidates {
+        let Ok(verified) = result else { continue };
+        match &best {
+            Some((_, current)) if current.claims.sid != verified.claims.sid => {
+                return (first, Err(VerifyError::new(RejectionKind::Ambiguous)));
+            }
+            Some((_, current)) if current.claims.iat >= verified.claims.iat => {}
+            _ => best = Some((token, verified)),
+        }
+    }
+    match (best, first_error) {
+        (Some((token, verified)), _) => (token, Ok(verified)),
+        (None, Some(error)) => (first, Err(error)),
+        // Unreachable: without a valid candidate, the first one failed.
+        (None, None) => (first, Err(VerifyError::new(RejectionKind::Ambiguous))),
+    }
 }
 
 #[cfg(test)]
