@@ -234,7 +234,18 @@ mod tests {
     use super::*;
 
     fn find(header: &str, name: &str) -> Option<String> {
-        cookie_value_range(header.as_bytes(), name.as_bytes()).map(|(s, e)| header[s..e].to_owned())
+        cookie_value_ranges(header.as_bytes(), name.as_bytes())
+            .next()
+            .map(|(s, e)| header[s..e].to_owned())
+    }
+
+    #[test]
+    fn every_cookie_of_the_name_is_found() {
+        let header = "session=a; x=1; session=b;session=c";
+        let all: Vec<_> = cookie_value_ranges(header.as_bytes(), b"session")
+            .map(|(s, e)| &header[s..e])
+            .collect();
+        assert_eq!(all, ["a", "b", "c"]);
     }
 
     #[test]
