@@ -193,7 +193,7 @@ async fn several_session_cookies_are_resolved_or_refused() {
     );
 
     // Too many session cookies: refused without verifying them.
-    let many = vec![fresh.as_str(); 5].join("; ");
+    let many = [fresh.as_str(); 5].join("; ");
     let response = send(&app, "GET", "/me", Some(&many)).await;
     assert_eq!(kind(&response), Some(RejectionKind::Ambiguous));
 }
