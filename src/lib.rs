@@ -186,6 +186,9 @@ pub use crate::server::{
 pub use crate::session::{Session, SessionData, SessionError, SessionHandle, SessionInfo};
 pub use crate::token::{Claims, SessionId, TokenCodec, Verified};
 
+#[doc = include_str!("../docs/size-budgets.md")]
+pub mod size_budgets {}
+
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
