@@ -13,7 +13,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::RejectionKind;
+use crate::log;
+use crate::propagate::{SessionToken, TokenSource};
 use crate::server::Config;
+use crate::server::issue::{Issued, changed, ensure_issued};
 use crate::token::{Claims, SessionId};
 
 /// What session data must be: serializable to a JSON object, shareable across threads.
@@ -64,6 +67,22 @@ pub(crate) struct State<T> {
     pub(crate) inbound: Option<InboundToken>,
     /// Bytes the token came in: `name=value` for a cookie, the token for a header.
     pub(crate) inbound_size: Option<usize>,
+    /// A token signed during this request for the current claims (cleared by any change).
+    pub(crate) issued: Option<Issued>,
+}
+
+impl<T> State<T> {
+    pub(crate) fn new(rejection: RejectionKind, inbound_size: Option<usize>) -> Self {
+        State {
+            claims: None,
+            change: Change::None,
+            rejection: Some(rejection),
+            needs_resign: false,
+            inbound: None,
+            inbound_size,
+            issued: None,
+        }
+    }
 }
 
 struct Inner<T> {
@@ -291,6 +310,7 @@ impl<T> SessionHandle<T> {
         state.claims = Some(claims);
         state.change = Change::Started;
         state.rejection = None;
+        state.issued = None;
         Ok(info)
     }
 
@@ -308,6 +328,7 @@ impl<T> SessionHandle<T> {
         if state.change == Change::None || state.change == Change::Renewed {
             state.change = Change::Modified;
         }
+        state.issued = None;
         Ok(result)
     }
 
@@ -325,6 +346,7 @@ impl<T> SessionHandle<T> {
         if state.change == Change::None || state.change == Change::Modified {
             state.change = Change::Renewed;
         }
+        state.issued = None;
         Ok(())
     }
 
@@ -340,7 +362,54 @@ impl<T> SessionHandle<T> {
         let mut state = self.writable()?;
         state.claims = None;
         state.change = Change::Ended;
+        state.issued = None;
         Ok(())
+    }
+}
+
+impl<T: SessionData> SessionHandle<T> {
+    /// The session's token as it stands now, for calls to downstream services: the token
+    /// the request carried, or, if the session changed or a refresh is due, a freshly signed
+    /// one (which the response then also carries, so client and downstream see the same
+    /// token). `None` without a session.
+    ///
+    /// Inside the request's task, [`PropagateSessionLayer`](crate::PropagateSessionLayer)
+    /// finds the token by itself; take it here for work spawned onto other tasks.
+    ///
+    /// Do not call it (or make a propagating call) inside a [`with`](Self::with) or
+    /// [`modify`](Self::modify) closure: the session is locked there.
+    pub fn token(&self) -> Option<SessionToken> {
+        self.inner.current()
+    }
+
+    /// The handle as the current-token source of its request's task.
+    pub(crate) fn source(&self) -> Arc<dyn TokenSource> {
+        let inner: Arc<Inner<T>> = Arc::clone(&self.inner);
+        inner
+    }
+}
+
+impl<T: SessionData> TokenSource for Inner<T> {
+    fn current(&self) -> Option<SessionToken> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *state;
+        state.claims.as_ref()?;
+        match ensure_issued(&self.config, state) {
+            Ok(Some(issued)) => return Some(issued.token.clone()),
+            Ok(None) => {}
+            Err(error) => {
+                let changed = changed(state);
+                log::sign_failed(&error, changed);
+                if changed {
+                    return None;
+                }
+            }
+        }
+        // Unchanged and not due: the token the request carried.
+        state
+            .inbound
+            .as_ref()
+            .and_then(|inbound| SessionToken::from_bytes(inbound.bytes()))
     }
 }
 

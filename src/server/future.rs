@@ -11,6 +11,7 @@ use pin_project_lite::pin_project;
 use super::body::ResponseBody;
 use super::rejection::plain;
 use super::service::complete;
+use crate::propagate::TokenScope;
 use crate::session::{SessionData, SessionHandle};
 
 pin_project! {
@@ -26,7 +27,7 @@ pin_project! {
     enum State<F, T> {
         Called {
             #[pin]
-            future: F,
+            future: TokenScope<F>,
             handle: SessionHandle<T>,
         },
         Rejected {
@@ -36,13 +37,18 @@ pin_project! {
     }
 }
 
-impl<F, T> ResponseFuture<F, T> {
+impl<F, T: SessionData> ResponseFuture<F, T> {
+    /// The inner call, polled with the request's session as the task's current session
+    /// (see [`current_token`](crate::current_token)).
     pub(crate) fn called(future: F, handle: SessionHandle<T>) -> Self {
+        let future = TokenScope::new(future, handle.source());
         ResponseFuture {
             state: State::Called { future, handle },
         }
     }
+}
 
+impl<F, T> ResponseFuture<F, T> {
     pub(crate) fn rejected(response: Response<Bytes>, handle: SessionHandle<T>) -> Self {
         ResponseFuture {
             state: State::Rejected {

@@ -9,7 +9,7 @@ use super::layer::Config;
 use crate::config::Transport;
 use crate::error::{RejectionKind, VerifyError};
 use crate::log;
-use crate::session::{Change, InboundToken, SessionData, SessionHandle, State};
+use crate::session::{InboundToken, SessionData, SessionHandle, State};
 use crate::token::Verified;
 
 /// Trims the optional whitespace HTTP allows around values and cookie pairs.
@@ -121,14 +121,7 @@ pub(crate) fn begin<T: SessionData>(
 ) -> (SessionHandle<T>, Option<Oversize>) {
     let (inbound, others) = find_token(config, headers);
     let inbound_size = inbound.as_ref().map(|t| travel_size(config, t));
-    let mut state = State {
-        claims: None,
-        change: Change::None,
-        rejection: Some(RejectionKind::Missing),
-        needs_resign: false,
-        inbound: None,
-        inbound_size,
-    };
+    let mut state = State::new(RejectionKind::Missing, inbound_size);
     if config.transport == Transport::Cookie {
         let measured = Measured {
             header_size: budget::header_size(headers),

@@ -4,6 +4,7 @@ mod body;
 mod budget;
 mod future;
 mod inbound;
+pub(crate) mod issue;
 mod layer;
 mod outbound;
 mod rejection;

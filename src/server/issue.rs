@@ -1,0 +1,104 @@
+//! Deciding whether the session needs a new token, and signing it once.
+//!
+//! Both the way out (the response's `Set-Cookie`) and propagation (a handler calling a
+//! downstream service before it returns) need "the token for the session as it is now". The
+//! first to ask signs it and caches it in the session state; the other reuses it, so a
+//! refreshed token that was propagated is the same one the client receives.
+
+use super::budget::crosses_warning;
+use super::layer::Config;
+use crate::config::Transport;
+use crate::error::SignError;
+use crate::log;
+use crate::propagate::SessionToken;
+use crate::session::{Change, SessionData, State};
+use crate::token::Claims;
+
+/// A token signed during this request for the session's current claims.
+#[derive(Clone)]
+pub(crate) struct Issued {
+    pub(crate) token: SessionToken,
+    /// Bytes sent: `name=value` for a cookie, the token for a header transport.
+    pub(crate) size: usize,
+    /// The budget those bytes are held to.
+    pub(crate) budget: usize,
+}
+
+/// Signs the session's claims if they need a new token now (the session changed, a refresh
+/// is due, or the token's key no longer signs) and caches the result; returns the cached
+/// token if there is one. `Ok(None)` when no new token is needed (or in verify-only mode).
+pub(crate) fn ensure_issued<'s, T: SessionData>(
+    config: &Config<T>,
+    state: &'s mut State<T>,
+) -> Result<Option<&'s Issued>, SignError> {
+    if config.verify_only {
+        return Ok(None);
+    }
+    if state.issued.is_none() {
+        let codec = &config.codec;
+        let Some(claims) = state.claims.as_mut() else {
+            return Ok(None);
+        };
+        match state.change {
+            Change::Started => {}
+            Change::Modified | Change::Renewed => codec.refresh(claims),
+            Change::None => {
+                let now = codec.now();
+                let due = now.saturating_sub(claims.iat) >= config.refresh_after;
+                let extends = codec.expiry(now, claims.auth_time) > claims.exp;
+                if !(state.needs_resign || due && extends) {
+                    return Ok(None);
+                }
+                codec.refresh(claims);
+            }
+            // A session that ended has no claims; handled above.
+            Change::Ended => return Ok(None),
+        }
+        let issued = sign(config, claims, state.inbound_size)?;
+        state.needs_resign = false;
+        state.issued = Some(issued);
+    }
+    Ok(state.issued.as_ref())
+}
+
+fn sign<T: SessionData>(
+    config: &Config<T>,
+    claims: &Claims<T>,
+    inbound_size: Option<usize>,
+) -> Result<Issued, SignError> {
+    let codec = &config.codec;
+    let cookie = config.transport == Transport::Cookie;
+    // The budget holds the bytes sent: `name=value` for a cookie.
+    let overhead = if cookie {
+        config.cookie.name().len() + 1
+    } else {
+        0
+    };
+    let mut budget = codec.max_token_len().saturating_add(overhead);
+    if cookie {
+        budget = budget.min(config.cookie_budget);
+    }
+    let token = codec
+        .sign_capped(claims, budget.saturating_sub(overhead))
+        .map_err(|error| match error {
+            SignError::Oversized { len, .. } => SignError::Oversized {
+                len: len + overhead,
+                max: budget,
+            },
+            other => other,
+        })?;
+    let size = token.len() + overhead;
+    if crosses_warning(inbound_size, size, budget) {
+        log::budget_warning(size, budget);
+    }
+    Ok(Issued {
+        token: SessionToken::new(&token),
+        size,
+        budget,
+    })
+}
+
+/// Whether the handler changed the session (a signing failure then fails the request).
+pub(crate) fn changed<T>(state: &State<T>) -> bool {
+    state.change != Change::None
+}
