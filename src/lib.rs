@@ -100,6 +100,43 @@
 //! # }
 //! ```
 //!
+//! # Propagation to downstream services
+//!
+//! One token can travel with a request through a network of services, each verifying it
+//! without asking anyone. While a request runs inside the layer, its session is the task's
+//! current session: wrap the HTTP client in [`PropagateSessionLayer`] and every call made
+//! from the handler carries `Authorization: Bearer <token>` (marked sensitive; the browser's
+//! `Cookie` header is never forwarded). The token is the freshest one: after a login or a
+//! due refresh in the same request it is the newly signed token, the same the client gets.
+//! Downstream services verify it with [`SessionLayer::verify_only`], which never signs and
+//! never sets cookies.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::Empty;
+//! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+//! use tower::ServiceBuilder;
+//! use tower_stateless_session::{KeyRing, PropagateSessionLayer, SessionLayer};
+//!
+//! # #[derive(Clone, serde::Serialize, serde::Deserialize)] struct User { sub: String }
+//! # fn main() -> Result<(), tower_stateless_session::ConfigError> {
+//! // The gateway's client: calls carry the current session token.
+//! let client = ServiceBuilder::new()
+//!     .layer(PropagateSessionLayer::new())
+//!     .service(Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>());
+//!
+//! // The downstream service: accepts the Bearer token, 401 without a valid one.
+//! let downstream_layer = SessionLayer::<User>::verify_only(KeyRing::generate("k1")?);
+//! # let _ = (client, downstream_layer);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Work spawned onto another task leaves the request's scope: take the token with
+//! [`SessionHandle::token`] and run the task in [`SessionToken::scope`], or put the token in
+//! the outgoing request's extensions. Read every downstream response body to its end (or
+//! drop it) so pooled connections go back to the pool. See `examples/microservices.rs`.
+//!
 //! # The token
 //!
 //! A JWS compact serialization (RFC 7515) with HS256: header
@@ -122,6 +159,9 @@
 //! | [`with_transport`](SessionLayer::with_transport) | cookie |
 //! | [`with_cookie_name`](SessionLayer::with_cookie_name) | `session` |
 //! | cookie attributes | `HttpOnly; Secure; SameSite=Lax; Path=/`, no `Domain` |
+//! | [`with_cookie_budget`](SessionLayer::with_cookie_budget) | 4096 bytes (`name=value`) |
+//! | [`with_cookie_header_budget`](SessionLayer::with_cookie_header_budget) | 8192 bytes |
+//! | [`with_oversize_action`](SessionLayer::with_oversize_action) | 431 that deletes the session cookie |
 //! | [`with_require_session`](SessionLayer::with_require_session) | `false` |
 //! | [`verify_only`](SessionLayer::verify_only) | off (signing layer) |
 //!
