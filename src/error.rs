@@ -46,6 +46,8 @@ pub enum RejectionKind {
     /// of different sessions (a planted cookie, "cookie tossing"), or too many of them to
     /// check. Refused rather than guessing which one is the user's.
     Ambiguous,
+    /// The token is valid but its session was revoked (logout, "log out everywhere").
+    Revoked,
 }
 
 impl RejectionKind {
@@ -66,6 +68,7 @@ impl RejectionKind {
             RejectionKind::IdleTimeout => "idle_timeout",
             RejectionKind::AbsoluteTimeout => "absolute_timeout",
             RejectionKind::Ambiguous => "ambiguous",
+            RejectionKind::Revoked => "revoked",
         }
     }
 }
@@ -304,6 +307,7 @@ mod tests {
             RejectionKind::IdleTimeout,
             RejectionKind::AbsoluteTimeout,
             RejectionKind::Ambiguous,
+            RejectionKind::Revoked,
         ];
         let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), kinds.len(), "two kinds share a name");

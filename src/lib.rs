@@ -208,6 +208,7 @@ mod extract;
 mod key;
 mod log;
 mod propagate;
+pub mod revocation;
 mod server;
 mod session;
 pub mod token;

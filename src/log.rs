@@ -59,3 +59,23 @@ pub(crate) fn budget_warning(size: usize, budget: usize) {
     #[cfg(not(feature = "tracing"))]
     let _ = (size, budget);
 }
+
+#[cfg(feature = "redis")]
+pub(crate) fn revocation_outage(error: &std::io::Error, entries: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        %error,
+        entries,
+        "Redis unreachable: enforcing the last known revocations, queueing new ones"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (error, entries);
+}
+
+#[cfg(feature = "redis")]
+pub(crate) fn revocation_connected(entries: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(entries, "Redis connected: revocations loaded");
+    #[cfg(not(feature = "tracing"))]
+    let _ = entries;
+}

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::error::RejectionKind;
 use crate::log;
 use crate::propagate::{SessionToken, TokenSource};
+use crate::revocation::Revocation;
 use crate::server::Config;
 use crate::server::issue::{Issued, changed, ensure_issued};
 use crate::token::{Claims, SessionId};
@@ -163,6 +164,9 @@ pub enum SessionError {
     NoSession,
     /// The operating system's random source failed while creating a session id.
     Random(getrandom::Error),
+    /// The layer has no revocation store (see
+    /// [`with_revocation`](crate::SessionLayer::with_revocation)).
+    NoRevocation,
 }
 
 impl fmt::Display for SessionError {
@@ -173,6 +177,9 @@ impl fmt::Display for SessionError {
             }
             SessionError::NoSession => f.write_str("there is no active session to change"),
             SessionError::Random(e) => write!(f, "could not generate a session id: {e}"),
+            SessionError::NoRevocation => {
+                f.write_str("the session layer has no revocation store: configure with_revocation")
+            }
         }
     }
 }
@@ -353,17 +360,95 @@ impl<T> SessionHandle<T> {
     /// Ends the session: the response deletes the cookie (cookie transport). Harmless when
     /// there is no session.
     ///
-    /// The token itself stays valid until its `exp` for anyone who kept a copy; see the
-    /// crate's security notes.
+    /// With a revocation store (see
+    /// [`with_revocation`](crate::SessionLayer::with_revocation)) the session is also
+    /// revoked, so copies of its token stop working everywhere the store reaches. Without
+    /// one, the token stays valid until its `exp` for anyone who kept a copy.
     ///
     /// # Errors
     /// [`SessionError::ReadOnly`] in verify-only mode.
     pub fn logout(&self) -> Result<(), SessionError> {
         let mut state = self.writable()?;
+        if let (Some(claims), Some(revocations)) = (&state.claims, &self.config().revocations) {
+            let now = self.config().codec.now();
+            revocations.store.revoke(
+                Revocation::Session {
+                    sid: claims.sid,
+                    expires_at: self.forget_after(claims.auth_time),
+                },
+                now,
+            );
+        }
         state.claims = None;
         state.change = Change::Ended;
         state.issued = None;
         Ok(())
+    }
+
+    /// Ends this session and revokes every session of its subject that began up to now,
+    /// on every device ("log out everywhere", after a password change). Needs a revocation
+    /// store and a subject.
+    ///
+    /// Revocations count whole seconds: a new session begun within the same second is
+    /// refused too, so a client logging in again should do so a second later.
+    ///
+    /// # Errors
+    /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::NoRevocation`]
+    /// without a revocation store; [`SessionError::NoSession`] without a session or when
+    /// the session has no subject.
+    pub fn logout_everywhere(&self) -> Result<(), SessionError> {
+        let subject = {
+            let state = self.writable()?;
+            let revocations = self
+                .config()
+                .revocations
+                .as_ref()
+                .ok_or(SessionError::NoRevocation)?;
+            let claims = state.claims.as_ref().ok_or(SessionError::NoSession)?;
+            (revocations.subject)(&claims.data)
+                .ok_or(SessionError::NoSession)?
+                .to_owned()
+        };
+        self.revoke_subject(&subject)?;
+        self.logout()
+    }
+
+    /// Revokes every session of `subject` that began up to now (for example from an admin
+    /// handler). The current session is not ended unless it belongs to `subject`, in which
+    /// case its next request is refused.
+    ///
+    /// # Errors
+    /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::NoRevocation`]
+    /// without a revocation store.
+    pub fn revoke_subject(&self, subject: &str) -> Result<(), SessionError> {
+        drop(self.writable()?);
+        let revocations = self
+            .config()
+            .revocations
+            .as_ref()
+            .ok_or(SessionError::NoRevocation)?;
+        let now = self.config().codec.now();
+        // Sessions that began before `now + 1`: every one that exists now.
+        let before = now.saturating_add(1);
+        revocations.store.revoke(
+            Revocation::Subject {
+                subject: subject.to_owned(),
+                before,
+                expires_at: self.forget_after(before),
+            },
+            now,
+        );
+        Ok(())
+    }
+
+    /// When a revocation of sessions that began at `auth_time` can be forgotten: every
+    /// token they could have is past its absolute deadline (and the leeway).
+    fn forget_after(&self, auth_time: u64) -> u64 {
+        let codec = &self.config().codec;
+        auth_time
+            .saturating_add(codec.absolute_timeout_secs())
+            .saturating_add(codec.leeway_secs())
+            .saturating_add(1)
     }
 }
 

@@ -163,6 +163,12 @@ pub(crate) fn begin<T: SessionData>(
         } else {
             choose(first, others, verify)
         };
+        let result = result.and_then(|verified| match &config.revocations {
+            Some(revocations) if revocations.revoked(&verified.claims, config.codec.now()) => {
+                Err(VerifyError::new(RejectionKind::Revoked))
+            }
+            _ => Ok(verified),
+        });
         match result {
             Ok(verified) => {
                 state.needs_resign = verified.needs_resign();

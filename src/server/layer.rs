@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::config::{CookieSettings, SameSite, Transport};
 use crate::error::{ConfigError, SignError};
 use crate::key::KeyRingHandle;
+use crate::revocation::RevocationStore;
 use crate::token::{Migration, TokenCodec};
 
 /// Default age after which a token is re-signed: 60 seconds.
@@ -30,6 +31,22 @@ pub const DEFAULT_TOKEN_RESPONSE_HEADER: &str = "x-session-token";
 type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
 type SignFailureFn = dyn Fn(&SignError) -> Response<Bytes> + Send + Sync;
 type OversizeFn = dyn Fn(&Oversize) -> Response<Bytes> + Send + Sync;
+type SubjectFn<T> = dyn for<'a> Fn(&'a T) -> Option<&'a str> + Send + Sync;
+
+/// The revocation store and how to find a session's subject.
+pub(crate) struct Revocations<T> {
+    pub(crate) store: Arc<dyn RevocationStore>,
+    pub(crate) subject: Arc<SubjectFn<T>>,
+}
+
+impl<T> Revocations<T> {
+    /// Whether these claims are revoked now.
+    pub(crate) fn revoked(&self, claims: &crate::token::Claims<T>, now: u64) -> bool {
+        let subject = (self.subject)(&claims.data);
+        self.store
+            .is_revoked(&claims.sid, subject, claims.auth_time, now)
+    }
+}
 
 /// Everything the service needs, shared behind one `Arc`.
 pub(crate) struct Config<T> {
@@ -47,6 +64,7 @@ pub(crate) struct Config<T> {
     pub(crate) header_budget: usize,
     pub(crate) oversize_action: OversizeAction,
     pub(crate) oversize_response: Arc<OversizeFn>,
+    pub(crate) revocations: Option<Arc<Revocations<T>>>,
     _data: PhantomData<fn() -> T>,
 }
 
@@ -67,6 +85,7 @@ impl<T> Clone for Config<T> {
             header_budget: self.header_budget,
             oversize_action: self.oversize_action,
             oversize_response: Arc::clone(&self.oversize_response),
+            revocations: self.revocations.clone(),
             _data: PhantomData,
         }
     }
@@ -145,6 +164,7 @@ impl<T> SessionLayer<T> {
                 header_budget: DEFAULT_COOKIE_HEADER_BUDGET,
                 oversize_action: OversizeAction::Reject,
                 oversize_response: Arc::new(default_oversize_response),
+                revocations: None,
                 _data: PhantomData,
             }),
         }
@@ -455,6 +475,37 @@ impl<T> SessionLayer<T> {
         self
     }
 
+    /// Checks every valid token against a revocation store, after the signature and the
+    /// deadlines (a revoked session is [`RejectionKind::Revoked`](crate::RejectionKind::Revoked)
+    /// and its cookie is deleted). `subject` finds the session's subject (`sub`) in its
+    /// data, for subject-wide revocations. With a store configured,
+    /// [`logout`](crate::SessionHandle::logout) also revokes the session, and
+    /// [`logout_everywhere`](crate::SessionHandle::logout_everywhere) becomes available.
+    /// Default: none (a logged-out token stays valid until its `exp` for whoever kept it).
+    ///
+    /// ```
+    /// use tower_stateless_session::{KeyRing, SessionLayer};
+    /// use tower_stateless_session::revocation::MemoryRevocations;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    /// struct User { sub: String }
+    ///
+    /// let layer = SessionLayer::<User>::new(KeyRing::generate("k1")?)
+    ///     .with_revocation(MemoryRevocations::new(), |user: &User| Some(user.sub.as_str()));
+    /// # Ok::<(), tower_stateless_session::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_revocation<F>(mut self, store: impl RevocationStore, subject: F) -> Self
+    where
+        F: for<'a> Fn(&'a T) -> Option<&'a str> + Send + Sync + 'static,
+    {
+        self.config_mut().revocations = Some(Arc::new(Revocations {
+            store: Arc::new(store),
+            subject: Arc::new(subject),
+        }));
+        self
+    }
+
     /// The token codec this layer signs and verifies with (for tools and tests that mint
     /// tokens outside a request).
     pub fn codec_ref(&self) -> &TokenCodec {
@@ -488,6 +539,7 @@ impl<T> fmt::Debug for SessionLayer<T> {
             .field("cookie_budget", &c.cookie_budget)
             .field("header_budget", &c.header_budget)
             .field("oversize_action", &c.oversize_action)
+            .field("revocation", &c.revocations.is_some())
             .finish_non_exhaustive()
     }
 }
