@@ -4,20 +4,33 @@
 //!
 //! Everything about a session lives in one signed cookie named `session`: the server keeps no
 //! session store. The page at `/` shows what the cookie currently says (user, session id,
-//! when the token was signed, when it expires, when the session ends for good) and offers a
-//! login form and a logout button.
+//! when the token was signed, when it expires, when the session ends for good, its notes and
+//! the cookie's size) and offers a login form, a note form and a logout button.
 //!
 //! # Routes
 //!
 //! | Route          | What it does                                                          |
 //! |----------------|-----------------------------------------------------------------------|
-//! | `GET /`        | HTML page: the current session, a login form and a logout button.     |
+//! | `GET /`        | HTML page: the current session and its notes, forms to log in, add a note and log out. |
 //! | `POST /login`  | Starts a session. Body is JSON `{"user":"ada","remember":true}` or a form `user=ada&remember=on`, chosen by `Content-Type` (anything else: 415). The name is trimmed and must be 1 to 64 characters without control characters (otherwise 400). JSON gets `200 {"sub","sid"}`, a form gets `303 See Other` to `/`. With `remember` the cookie carries `Max-Age` and survives a browser restart. |
 //! | `GET /me`      | `200` JSON `{"sub","sid","iat","exp","auth_time"}`, or `401` without a valid session. |
+//! | `POST /note`   | Appends a note to the session (`401` without one). Body is `text/plain` (the note itself) or a form `note=...` (anything else: 415). The note is trimmed, 1 to 2000 bytes (empty: 400, longer: 413), no control characters but line breaks and tabs (400). Plain text gets `200 {"notes","token_size"}`, a form gets `303` to `/`. A note that would push the cookie over its size budget is refused with `413` and is not saved; the session stays as it was. |
 //! | `POST /logout` | Deletes the cookie. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/`; anything else gets `200 {"ok":true}`. |
 //!
 //! Logging out deletes the cookie in the browser; a copy of the token kept elsewhere stays
 //! valid until its `exp`, because nothing is stored server-side.
+//!
+//! # Filling a session up
+//!
+//! Notes live in the cookie like everything else, so adding them grows the cookie until it
+//! meets the layer's budget of 4096 bytes for `session=...` (see the crate's `size_budgets`
+//! docs). Every response that issues a new cookie says how large it is in
+//! `X-Session-Token-Size` (and the budget in `X-Session-Token-Budget`), read from the
+//! `IssuedToken` the layer attaches to the response; the JSON of `POST /note` gives
+//! `token_size`, the size of the cookie the request came with. Past 75 % of the budget the
+//! server logs a warning; the note that would cross the budget gets a `413` saying it was
+//! not saved, no `Set-Cookie` is sent, and the previous cookie, with every earlier note,
+//! keeps working. Log out to start over.
 //!
 //! # Configuration (environment)
 //!
@@ -34,6 +47,7 @@
 //! ```text
 //! curl -i -c jar -H 'content-type: application/json' -d '{"user":"ada"}' http://127.0.0.1:3000/login
 //! curl -i -b jar http://127.0.0.1:3000/me
+//! curl -i -b jar -c jar -H 'content-type: text/plain' -d 'buy milk' http://127.0.0.1:3000/note
 //! curl -i -b jar -c jar -X POST http://127.0.0.1:3000/logout
 //! ```
 //!
@@ -46,13 +60,17 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
-use tower_stateless_session::{KeyRing, Session, SessionError, SessionHandle, SessionLayer};
+use tower_stateless_session::{
+    DEFAULT_COOKIE_BUDGET, IssuedToken, KeyRing, Session, SessionError, SessionHandle,
+    SessionLayer, SignError,
+};
 
 /// Where the demo listens unless `DEMO_ADDR` says otherwise.
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -63,11 +81,26 @@ const KEYS_VAR: &str = "SESSION_KEYS";
 /// The longest user name accepted, in characters.
 const MAX_NAME_CHARS: usize = 64;
 
+/// The longest note accepted, in bytes of UTF-8 (after trimming).
+const MAX_NOTE_BYTES: usize = 2000;
+
+/// The largest `POST /note` body read: a form may percent-encode every byte of the note
+/// as three.
+const MAX_NOTE_BODY_BYTES: usize = 3 * MAX_NOTE_BYTES + 64;
+
+/// Response headers giving the size of a newly issued session cookie, and its budget.
+const TOKEN_SIZE_HEADER: &str = "x-session-token-size";
+const TOKEN_BUDGET_HEADER: &str = "x-session-token-budget";
+
 /// What the demo keeps in a session. Its fields sit next to the registered claims in the
 /// token, so `sub` ends up as the standard top-level `sub` claim.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct DemoSession {
     sub: String,
+    /// Notes added with `POST /note`. `default`: cookies signed before notes existed still
+    /// decode; left out of the token while empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -168,13 +201,42 @@ fn load_keys() -> Result<KeyRing, String> {
     KeyRing::generate("demo").map_err(|e| format!("cannot generate a key: {e}"))
 }
 
-/// The session layer with the demo's settings (cookie `session`, the defaults otherwise).
+/// The session layer with the demo's settings (cookie `session`, the default size budgets,
+/// a friendlier answer when a change cannot be saved).
 fn session_layer(keys: KeyRing, timeouts: &Timeouts) -> SessionLayer<DemoSession> {
     SessionLayer::new(keys)
         .with_idle_timeout(timeouts.idle)
         .with_absolute_timeout(timeouts.absolute)
         .with_refresh_after(timeouts.refresh)
         .with_leeway(timeouts.leeway)
+        .with_sign_failure_response(unsaved_change_response)
+}
+
+/// What the layer answers instead of the handler's response when the changed session cannot
+/// be signed. In this demo only notes grow a session, so a session over its budget means
+/// the user added too much: a 413 that says so. Anything else is a server fault: 500.
+fn unsaved_change_response(error: &SignError) -> axum::http::Response<Bytes> {
+    let (status, message) = match error {
+        SignError::Oversized { len, max } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The note was not saved: with it the session cookie would be {len} bytes, \
+                 over its budget of {max} bytes.\n\
+                 Your session is unchanged and keeps your earlier notes. Log out to start over.\n"
+            ),
+        ),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The change could not be saved. Your session is unchanged.\n".to_owned(),
+        ),
+    };
+    let mut response = axum::http::Response::new(Bytes::from(message));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 // ---------------------------------------------------------------------------------------
@@ -187,8 +249,25 @@ fn app(layer: SessionLayer<DemoSession>) -> Router {
         .route("/", get(index))
         .route("/login", post(login))
         .route("/me", get(me))
+        .route(
+            "/note",
+            post(add_note).layer(DefaultBodyLimit::max(MAX_NOTE_BODY_BYTES)),
+        )
         .route("/logout", post(logout))
         .layer(layer)
+        .layer(axum::middleware::map_response(report_token_size))
+}
+
+/// Copies the size of a session cookie issued on this response, which the layer records as
+/// an [`IssuedToken`] in the response's extensions, into response headers. A real service
+/// would feed it to a metric instead.
+async fn report_token_size(mut response: Response) -> Response {
+    if let Some(issued) = response.extensions().get::<IssuedToken>().copied() {
+        let headers = response.headers_mut();
+        headers.insert(TOKEN_SIZE_HEADER, HeaderValue::from(issued.size));
+        headers.insert(TOKEN_BUDGET_HEADER, HeaderValue::from(issued.budget));
+    }
+    response
 }
 
 /// A plain-text response.
@@ -252,12 +331,12 @@ fn relative(t: u64, now: u64) -> String {
 async fn index(session: Option<Session<DemoSession>>) -> Response {
     let details = session.as_ref().and_then(|s| {
         let info = s.info()?;
-        let sub = s.with(|d| d.sub.clone())?;
+        let (sub, notes) = s.with(|d| (d.sub.clone(), d.notes.clone()))?;
         // The layer's clock: a ManualClock in the tests.
-        Some((info, sub, s.now()))
+        Some((info, sub, notes, s.now(), s.token_size()))
     });
     let status = match details {
-        Some((info, sub, now)) => {
+        Some((info, sub, notes, now, token_size)) => {
             let row = |label: &str, t: u64| {
                 format!(
                     "<tr><th>{label}</th><td>{t}</td><td>{}</td></tr>\n",
@@ -270,7 +349,14 @@ async fn index(session: Option<Session<DemoSession>>) -> Response {
                  <tr><th>session id</th><td colspan=\"2\"><code>{sid}</code></td></tr>\n\
                  <tr><th>remember me</th><td colspan=\"2\">{remember}</td></tr>\n\
                  {authenticated}{issued}{expires}{deadline}\
+                 <tr><th>cookie size</th><td colspan=\"2\">{size}</td></tr>\n\
                  </table>\n\
+                 <h2>Notes</h2>\n\
+                 {notes}\
+                 <form method=\"post\" action=\"/note\">\n\
+                 <label>Note <textarea name=\"note\" maxlength=\"{MAX_NOTE_BYTES}\" required></textarea></label>\n\
+                 <button type=\"submit\">Add note</button>\n\
+                 </form>\n\
                  <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>\n",
                 user = escape_html(&sub),
                 sid = escape_html(&info.sid.to_string()),
@@ -279,6 +365,15 @@ async fn index(session: Option<Session<DemoSession>>) -> Response {
                 issued = row("token issued at", info.issued_at),
                 expires = row("token expires at", info.expires_at),
                 deadline = row("absolute deadline", info.absolute_deadline),
+                // The demo keeps the layer's default budget.
+                size = match token_size {
+                    Some(size) => format!(
+                        "{size} of {DEFAULT_COOKIE_BUDGET} bytes ({}%)",
+                        size * 100 / DEFAULT_COOKIE_BUDGET
+                    ),
+                    None => "unknown".to_owned(),
+                },
+                notes = notes_html(&notes),
             )
         }
         None => "<p>No session: you are not signed in.</p>\n".to_owned(),
@@ -301,6 +396,21 @@ async fn index(session: Option<Session<DemoSession>>) -> Response {
          </html>\n"
     );
     ([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
+}
+
+/// The session's notes as an HTML list, escaped.
+fn notes_html(notes: &[String]) -> String {
+    if notes.is_empty() {
+        return "<p>No notes yet.</p>\n".to_owned();
+    }
+    let mut html = String::from("<ol>\n");
+    for note in notes {
+        html.push_str("<li style=\"white-space: pre-wrap\">");
+        html.push_str(&escape_html(note));
+        html.push_str("</li>\n");
+    }
+    html.push_str("</ol>\n");
+    html
 }
 
 /// The JSON body of `POST /login`.
@@ -359,7 +469,10 @@ async fn login(session: SessionHandle<DemoSession>, request: Request) -> Respons
         Ok(user) => user,
         Err(message) => return plain(StatusCode::BAD_REQUEST, message),
     };
-    let data = DemoSession { sub: user.clone() };
+    let data = DemoSession {
+        sub: user.clone(),
+        notes: Vec::new(),
+    };
     let started = if remember {
         session.login_persistent(data)
     } else {
@@ -386,6 +499,103 @@ async fn me(session: Session<DemoSession>) -> Response {
         "iat": info.issued_at,
         "exp": info.expires_at,
         "auth_time": info.auth_time,
+    }))
+    .into_response()
+}
+
+/// The form body of `POST /note`.
+#[derive(Deserialize)]
+struct FormNote {
+    note: String,
+}
+
+/// Checks a note and returns it trimmed, or the status and message to refuse it with.
+fn validate_note(raw: &str) -> Result<String, (StatusCode, String)> {
+    let note = raw.trim();
+    if note.is_empty() {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "a note must not be empty".to_owned(),
+        ));
+    }
+    if note.len() > MAX_NOTE_BYTES {
+        return Err(note_too_long(note.len()));
+    }
+    if note
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "a note must not contain control characters other than line breaks and tabs".to_owned(),
+        ));
+    }
+    Ok(note.to_owned())
+}
+
+fn note_too_long(len: usize) -> (StatusCode, String) {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("a note may be at most {MAX_NOTE_BYTES} bytes, this one is {len}"),
+    )
+}
+
+/// `POST /note`: appends a note to the session; see the module documentation.
+async fn add_note(session: Option<Session<DemoSession>>, request: Request) -> Response {
+    let Some(session) = session else {
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "log in first: notes are kept in the session",
+        );
+    };
+    let is_form = match media_type(request.headers()).as_deref() {
+        Some("text/plain") => false,
+        Some("application/x-www-form-urlencoded") => true,
+        _ => {
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the note as text/plain, or as a form field `note`",
+            );
+        }
+    };
+    // The route's `DefaultBodyLimit` caps what the extractors read.
+    let raw = if is_form {
+        Form::<FormNote>::from_request(request, &())
+            .await
+            .map(|Form(form)| form.note)
+            .map_err(|rejection| (rejection.status(), rejection.body_text()))
+    } else {
+        String::from_request(request, &())
+            .await
+            .map_err(|rejection| (rejection.status(), rejection.body_text()))
+    };
+    let note = match raw {
+        Ok(raw) => validate_note(&raw),
+        Err((StatusCode::PAYLOAD_TOO_LARGE, _)) => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a note may be at most {MAX_NOTE_BYTES} bytes"),
+        )),
+        Err((_, text)) => Err((StatusCode::BAD_REQUEST, format!("invalid note: {text}"))),
+    };
+    let note = match note {
+        Ok(note) => note,
+        Err((status, message)) => return plain(status, &message),
+    };
+    let count = match session.modify(|data| {
+        data.notes.push(note);
+        data.notes.len()
+    }) {
+        Ok(count) => count,
+        Err(e) => return e.into_response(),
+    };
+    // The layer signs the grown session after this returns; if it no longer fits its
+    // budget, the layer replaces this response with `unsaved_change_response`.
+    if is_form {
+        return Redirect::to("/").into_response();
+    }
+    Json(serde_json::json!({
+        "notes": count,
+        "token_size": session.token_size(),
     }))
     .into_response()
 }
@@ -495,11 +705,13 @@ mod tests {
 
     const T0: u64 = 1_800_000_000;
 
-    fn test_app() -> Router {
+    fn test_layer() -> SessionLayer<DemoSession> {
         let key = Key::hs256("test", &[7u8; 32]).expect("a 32-byte secret is valid");
-        let layer =
-            session_layer(KeyRing::new(key), &Timeouts::default()).with_clock(ManualClock::new(T0));
-        app(layer)
+        session_layer(KeyRing::new(key), &Timeouts::default()).with_clock(ManualClock::new(T0))
+    }
+
+    fn test_app() -> Router {
+        app(test_layer())
     }
 
     async fn send(app: &Router, request: Request<Body>) -> Response {
@@ -956,6 +1168,332 @@ mod tests {
             parse_addr(None).map(|a| a.port()),
             Ok(3000),
             "DEMO_ADDR defaults to port 3000"
+        );
+    }
+
+    async fn post_note(app: &Router, cookie: &str, note: &str) -> Response {
+        send(app, post("/note", Some("text/plain"), note, Some(cookie))).await
+    }
+
+    /// A numeric response header.
+    fn header_number(response: &Response, name: &str) -> Option<usize> {
+        response.headers().get(name)?.to_str().ok()?.parse().ok()
+    }
+
+    fn assert_no_set_cookie(response: &Response, context: &str) {
+        assert!(
+            response.headers().get(header::SET_COOKIE).is_none(),
+            "{context}: no Set-Cookie may be sent"
+        );
+    }
+
+    #[tokio::test]
+    async fn notes_grow_the_session_and_show_escaped_on_the_page() {
+        let app = test_app();
+        let mut cookie = json_login(&app, "ada").await;
+        let notes = ["buy <milk> & eggs", "call \"bob\"\nat noon"];
+        for (i, note) in notes.iter().enumerate() {
+            let response = post_note(&app, &cookie, note).await;
+            assert_eq!(response.status(), StatusCode::OK, "note {i} is accepted");
+            let grown = cookie_header(&set_cookie(&response));
+            assert!(
+                grown.len() > cookie.len(),
+                "note {i} grows the cookie ({} -> {} bytes)",
+                cookie.len(),
+                grown.len()
+            );
+            assert_eq!(
+                header_number(&response, TOKEN_SIZE_HEADER),
+                Some(grown.len()),
+                "X-Session-Token-Size is the size of the new cookie"
+            );
+            assert_eq!(
+                header_number(&response, TOKEN_BUDGET_HEADER),
+                Some(DEFAULT_COOKIE_BUDGET),
+                "X-Session-Token-Budget is the cookie budget"
+            );
+            let body = body_json(response).await;
+            assert_eq!(body["notes"], i + 1, "the note count after note {i}");
+            assert_eq!(
+                body["token_size"],
+                cookie.len(),
+                "token_size is the size of the cookie the request came with"
+            );
+            cookie = grown;
+        }
+
+        let page = body_text(send(&app, get("/", Some(&cookie))).await).await;
+        assert!(
+            page.contains("buy &lt;milk&gt; &amp; eggs"),
+            "the first note is listed, escaped:\n{page}"
+        );
+        assert!(
+            page.contains("call &quot;bob&quot;\nat noon"),
+            "the second note is listed, escaped, line break kept:\n{page}"
+        );
+        assert!(!page.contains("<milk>"), "no raw markup from a note");
+        assert!(
+            page.contains(&format!("{} of 4096 bytes", cookie.len())),
+            "the page shows the cookie's size against its budget:\n{page}"
+        );
+        assert!(
+            page.contains("action=\"/note\""),
+            "the page has a form to add a note"
+        );
+    }
+
+    #[tokio::test]
+    async fn form_note_redirects_home_and_is_listed() {
+        let app = test_app();
+        let cookie = json_login(&app, "ada").await;
+        let response = send(
+            &app,
+            post(
+                "/note",
+                Some("application/x-www-form-urlencoded"),
+                "note=hello+world%21",
+                Some(&cookie),
+            ),
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "a form note answers 303"
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get(header::LOCATION)
+                .map(|v| v.as_bytes()),
+            Some(&b"/"[..]),
+            "a form note redirects to /"
+        );
+        let cookie = cookie_header(&set_cookie(&response));
+        let page = body_text(send(&app, get("/", Some(&cookie))).await).await;
+        assert!(
+            page.contains("<li style=\"white-space: pre-wrap\">hello world!</li>"),
+            "the decoded note is listed:\n{page}"
+        );
+    }
+
+    #[tokio::test]
+    async fn note_without_a_session_is_401() {
+        let app = test_app();
+        let response = send(&app, post("/note", Some("text/plain"), "hi", None)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "a note needs a session"
+        );
+        assert_no_set_cookie(&response, "note without a session");
+        assert!(
+            body_text(response).await.contains("log in first"),
+            "the 401 says what to do"
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_notes_are_refused_with_a_clear_status() {
+        let app = test_app();
+        let cookie = json_login(&app, "ada").await;
+        let form = Some("application/x-www-form-urlencoded");
+        let text = Some("text/plain");
+        let too_long = "x".repeat(MAX_NOTE_BYTES + 1);
+        // 1001 two-byte characters: the limit counts bytes.
+        let too_many_bytes = "é".repeat(MAX_NOTE_BYTES / 2 + 1);
+        let encoded_too_long = format!("note={}", "%41".repeat(MAX_NOTE_BYTES + 1));
+        let over_body_limit = "x".repeat(MAX_NOTE_BODY_BYTES + 1);
+        let form_over_body_limit = format!("note={over_body_limit}");
+        let cases: [(Option<&str>, &str, StatusCode); 11] = [
+            (text, "", StatusCode::BAD_REQUEST),
+            (text, " \n\t ", StatusCode::BAD_REQUEST),
+            (text, "bell\u{7}", StatusCode::BAD_REQUEST),
+            (text, &too_long, StatusCode::PAYLOAD_TOO_LARGE),
+            (text, &too_many_bytes, StatusCode::PAYLOAD_TOO_LARGE),
+            (text, &over_body_limit, StatusCode::PAYLOAD_TOO_LARGE),
+            (form, &encoded_too_long, StatusCode::PAYLOAD_TOO_LARGE),
+            (form, &form_over_body_limit, StatusCode::PAYLOAD_TOO_LARGE),
+            (form, "other=1", StatusCode::BAD_REQUEST),
+            (
+                Some("application/json"),
+                r#"{"note":"hi"}"#,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (None, "hi", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ];
+        for (content_type, body, expected) in cases {
+            let shown: String = body.chars().take(24).collect();
+            let response = send(&app, post("/note", content_type, body, Some(&cookie))).await;
+            assert_eq!(
+                response.status(),
+                expected,
+                "{content_type:?} body {shown:?}... ({} bytes)",
+                body.len()
+            );
+            assert_no_set_cookie(&response, "a refused note");
+            if expected == StatusCode::PAYLOAD_TOO_LARGE {
+                let message = body_text(response).await;
+                assert!(
+                    message.contains("at most 2000 bytes"),
+                    "the 413 states the limit: {message}"
+                );
+            }
+        }
+
+        let not_utf8 = Request::post("/note")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .header(header::COOKIE, &cookie)
+            .body(Body::from(vec![b'h', 0xff, b'i']))
+            .expect("valid request");
+        let response = send(&app, not_utf8).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "a note that is not UTF-8 is refused"
+        );
+
+        let longest = "x".repeat(MAX_NOTE_BYTES);
+        let response = post_note(&app, &cookie, &longest).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "a note of exactly 2000 bytes is accepted"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_note_that_would_cross_the_budget_is_refused_and_the_session_before_it_still_works()
+    {
+        let app = test_app();
+        let mut cookie = json_login(&app, "ada").await;
+        let note = |i: usize| format!("note-{i} {}", "z".repeat(900));
+
+        let mut saved = 0;
+        let refused = loop {
+            assert!(saved < 10, "900-byte notes must exhaust a 4096-byte budget");
+            let response = post_note(&app, &cookie, &note(saved)).await;
+            if response.status() != StatusCode::OK {
+                break response;
+            }
+            cookie = cookie_header(&set_cookie(&response));
+            assert!(
+                cookie.len() <= DEFAULT_COOKIE_BUDGET,
+                "an accepted cookie is within the budget"
+            );
+            saved += 1;
+        };
+        assert!(saved >= 2, "a few notes fit before the budget ({saved})");
+        assert_eq!(
+            refused.status(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the note past the budget gets the over-budget answer"
+        );
+        assert_no_set_cookie(&refused, "an over-budget note");
+        assert!(
+            refused.headers().get(TOKEN_SIZE_HEADER).is_none(),
+            "no token was issued"
+        );
+        let message = body_text(refused).await;
+        for needle in ["not saved", "over its budget of 4096 bytes", "unchanged"] {
+            assert!(
+                message.contains(needle),
+                "the message says {needle:?}: {message}"
+            );
+        }
+
+        // The same note as a form post: the same refusal.
+        let form_body = format!("note={}", note(saved));
+        let response = send(
+            &app,
+            post(
+                "/note",
+                Some("application/x-www-form-urlencoded"),
+                &form_body,
+                Some(&cookie),
+            ),
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "a form post is refused the same way"
+        );
+        assert_no_set_cookie(&response, "an over-budget form note");
+
+        // The cookie from before the refusal is intact.
+        let me = send(&app, get("/me", Some(&cookie))).await;
+        assert_eq!(
+            me.status(),
+            StatusCode::OK,
+            "the previous cookie still works"
+        );
+        let page = body_text(send(&app, get("/", Some(&cookie))).await).await;
+        for i in 0..saved {
+            assert!(
+                page.contains(&format!("note-{i} ")),
+                "saved note {i} is still listed"
+            );
+        }
+        assert!(
+            !page.contains(&format!("note-{saved} ")),
+            "the refused note is not listed"
+        );
+        assert_eq!(
+            page.matches("<li ").count(),
+            saved,
+            "exactly the saved notes are listed"
+        );
+        let small = post_note(&app, &cookie, "short").await;
+        assert_eq!(
+            small.status(),
+            StatusCode::OK,
+            "a note that fits is still accepted"
+        );
+    }
+
+    #[tokio::test]
+    async fn cookies_signed_before_notes_existed_still_decode() {
+        /// The session data before notes were added.
+        #[derive(Serialize)]
+        struct OldSession {
+            sub: String,
+        }
+        let layer = test_layer();
+        let codec = layer.codec_ref();
+        let claims = codec
+            .new_claims(OldSession {
+                sub: "ada".to_owned(),
+            })
+            .expect("claims");
+        let old = format!("session={}", codec.sign(&claims).expect("signs"));
+        let app = app(layer);
+
+        let me = send(&app, get("/me", Some(&old))).await;
+        assert_eq!(me.status(), StatusCode::OK, "an old cookie is accepted");
+        assert_eq!(body_json(me).await["sub"], "ada", "and decodes");
+        let response = post_note(&app, &old, "first").await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "an old session can take notes"
+        );
+        assert_eq!(body_json(response).await["notes"], 1, "its first note");
+
+        // New sessions without notes leave the claim out.
+        let fresh = json_login(&app, "grace").await;
+        let payload = fresh
+            .trim_start_matches("session=")
+            .split('.')
+            .nth(1)
+            .expect("a payload");
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url payload");
+        let claims: serde_json::Value = serde_json::from_slice(&payload).expect("JSON claims");
+        assert!(
+            claims.get("notes").is_none(),
+            "an empty notes list is not written: {claims}"
         );
     }
 }

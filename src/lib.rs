@@ -160,7 +160,7 @@
 //! | [`with_cookie_name`](SessionLayer::with_cookie_name) | `session` |
 //! | cookie attributes | `HttpOnly; Secure; SameSite=Lax; Path=/`, no `Domain` |
 //! | [`with_cookie_budget`](SessionLayer::with_cookie_budget) | 4096 bytes (`name=value`) |
-//! | [`with_cookie_header_budget`](SessionLayer::with_cookie_header_budget) | 8192 bytes |
+//! | [`with_cookie_header_budget`](SessionLayer::with_cookie_header_budget) | 8000 bytes |
 //! | [`with_oversize_action`](SessionLayer::with_oversize_action) | 431 that deletes the session cookie |
 //! | [`with_require_session`](SessionLayer::with_require_session) | `false` |
 //! | [`verify_only`](SessionLayer::verify_only) | off (signing layer) |

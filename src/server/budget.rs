@@ -11,9 +11,14 @@ use super::rejection::plain;
 /// Default budget for the session cookie's `name=value`: 4096 bytes, what browsers keep.
 pub const DEFAULT_COOKIE_BUDGET: usize = 4096;
 
-/// Default budget for the whole `Cookie` request header: 8192 bytes, under the 8 KiB that
-/// nginx, Apache and Tomcat accept by default.
-pub const DEFAULT_COOKIE_HEADER_BUDGET: usize = 8192;
+/// Default budget for the whole `Cookie` request header value: 8000 bytes.
+///
+/// Under what the common front ends accept by default, counting their overhead: nginx
+/// holds one header line (`Cookie: `, the value and CRLF) in an 8 KiB buffer, so values up
+/// to 8182 bytes; Apache's `LimitRequestFieldSize 8190` counts the field name too; Tomcat's
+/// `maxHttpHeaderSize 8192` covers the whole request head, so leave room for the other
+/// headers there (see [`size_budgets`](crate::size_budgets)).
+pub const DEFAULT_COOKIE_HEADER_BUDGET: usize = 8000;
 
 /// An outgoing token over this share of its budget logs a warning (once per crossing).
 pub const BUDGET_WARNING_PERCENT: usize = 75;
@@ -26,8 +31,11 @@ pub enum OversizeAction {
     /// offending cookies and deleting the session cookie when it is one of them (the
     /// default). The client's next request then goes through.
     Reject,
-    /// Ignore the session (the request continues without one, the rejection kind is
-    /// [`Oversized`](crate::RejectionKind::Oversized)) and delete the session cookie.
+    /// No 431. A session cookie over its own budget is ignored (the request continues
+    /// without a session, the rejection kind is
+    /// [`Oversized`](crate::RejectionKind::Oversized)) and deleted. When only the whole
+    /// `Cookie` header is over its budget, the session cookie is not to blame: it is kept
+    /// and the request is served with it.
     DropSession,
 }
 
@@ -74,7 +82,10 @@ impl Oversize {
 
 impl fmt::Display for Oversize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "431 Request Header Fields Too Large")?;
+        writeln!(
+            f,
+            "431 Request Header Fields Too Large: the Cookie header field"
+        )?;
         writeln!(f)?;
         if self.session_cookie_over {
             let size = self.session_cookie_size.unwrap_or(0);

@@ -136,19 +136,22 @@ pub(crate) fn begin<T: SessionData>(
         );
         if let Some(report) = report {
             log::oversized_request(&report);
-            state.rejection = Some(RejectionKind::Oversized);
-            // The session cookie is deleted when it is over its own budget, or, when the
-            // session is dropped instead of answering 431, whenever it is present.
-            let delete =
-                report.session_cookie_over || config.oversize_action == OversizeAction::DropSession;
-            if delete {
-                state.inbound = inbound;
+            let drop_mode = config.oversize_action == OversizeAction::DropSession;
+            // In drop mode, a session cookie within its own budget is not what is wrong
+            // (other cookies are): keep it and serve the request with it.
+            if !drop_mode || report.session_cookie_over {
+                state.rejection = Some(RejectionKind::Oversized);
+                // The session cookie is deleted when it is over its own budget.
+                if report.session_cookie_over {
+                    state.inbound = inbound;
+                }
+                let handle = SessionHandle::new(Arc::clone(config), state);
+                return if drop_mode {
+                    (handle, None)
+                } else {
+                    (handle, Some(report))
+                };
             }
-            let handle = SessionHandle::new(Arc::clone(config), state);
-            return match config.oversize_action {
-                OversizeAction::Reject => (handle, Some(report)),
-                _ => (handle, None),
-            };
         }
     }
     if let Some(first) = inbound {

@@ -439,16 +439,28 @@ impl<T> SessionLayer<T> {
     /// [`with_oversize_action`](Self::with_oversize_action)); outbound, a session whose
     /// cookie would be larger is not sent (the previous cookie stays, the request fails
     /// with the sign-failure response). A token crossing 75 % of it logs a warning.
-    /// Default 4096, what browsers keep; see the crate docs for the limits of common
-    /// servers and proxies.
+    /// Default 4096, what browsers keep; see [`size_budgets`](crate::size_budgets) for the
+    /// limits of common servers and proxies.
+    ///
+    /// This also sets the maximum token length to `bytes` (a token never exceeds its
+    /// cookie); call [`with_max_token_len`](Self::with_max_token_len) afterwards to cap
+    /// tokens lower.
+    ///
+    /// Behind nginx, mind `proxy_buffer_size` (4 KiB or 8 KiB by default, one memory page):
+    /// a `Set-Cookie` near 4 KiB plus the other response headers outgrows a 4 KiB buffer
+    /// and nginx answers 502. Raise it to 8k, or keep this budget near 3 KiB.
     #[must_use]
     pub fn with_cookie_budget(mut self, bytes: usize) -> Self {
-        self.config_mut().cookie_budget = bytes;
+        let config = self.config_mut();
+        config.cookie_budget = bytes;
+        config.codec = config.codec.clone().with_max_token_len(bytes);
         self
     }
 
-    /// The budget for the whole `Cookie` request header (all cookies together), in bytes.
-    /// Default 8192, under what nginx, Apache and Tomcat accept by default.
+    /// The budget for the whole `Cookie` request header (all cookies together, several
+    /// `Cookie` fields joined with `"; "` as a proxy joins them), in bytes. Default 8000,
+    /// under what nginx, Apache and Tomcat accept by default (see
+    /// [`DEFAULT_COOKIE_HEADER_BUDGET`](crate::DEFAULT_COOKIE_HEADER_BUDGET)).
     #[must_use]
     pub fn with_cookie_header_budget(mut self, bytes: usize) -> Self {
         self.config_mut().header_budget = bytes;
