@@ -15,10 +15,16 @@
 //! | `POST /login`  | Starts a session. Body is JSON `{"user":"ada","remember":true}` or a form `user=ada&remember=on`, chosen by `Content-Type` (anything else: 415). The name is trimmed and must be 1 to 64 characters without control characters (otherwise 400). JSON gets `200 {"sub","sid"}`, a form gets `303 See Other` to `/`. With `remember` the cookie carries `Max-Age` and survives a browser restart. |
 //! | `GET /me`      | `200` JSON `{"sub","sid","iat","exp","auth_time"}`, or `401` without a valid session. |
 //! | `POST /note`   | Appends a note to the session (`401` without one). Body is `text/plain` (the note itself) or a form `note=...` (anything else: 415). The note is trimmed, 1 to 2000 bytes (empty: 400, longer: 413), no control characters but line breaks and tabs (400). Plain text gets `200 {"notes","token_size"}`, a form gets `303` to `/`. A note that would push the cookie over its size budget is refused with `413` and is not saved; the session stays as it was. |
-//! | `POST /logout` | Deletes the cookie. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/`; anything else gets `200 {"ok":true}`. |
+//! | `POST /logout` | Ends the session: deletes the cookie and revokes the session, so copies of its token stop working too. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/`; anything else gets `200 {"ok":true}`. |
+//! | `POST /logout-all` | Revokes every session of the current user, on every device, and ends this one (`401` without a session). Same answers as `/logout`. |
 //!
-//! Logging out deletes the cookie in the browser; a copy of the token kept elsewhere stays
-//! valid until its `exp`, because nothing is stored server-side.
+//! # Revocation
+//!
+//! A signed token cannot be recalled by itself; the demo therefore checks every valid token
+//! against a revocation set. Without `REDIS_URL` the set lives in this process (one node);
+//! with `REDIS_URL=redis://127.0.0.1:6379/0` (build with `--features redis`) revocations are
+//! shared through Redis, so a logout on one instance is enforced by all of them within
+//! milliseconds, and a Redis outage keeps the last known set in force.
 //!
 //! # Filling a session up
 //!
@@ -41,6 +47,8 @@
 //!   at startup, so sessions die with the process and no other instance can verify them.
 //! - `SESSION_IDLE_SECS` (default 1800), `SESSION_ABSOLUTE_SECS` (default 172800),
 //!   `SESSION_REFRESH_SECS` (default 60), `SESSION_LEEWAY_SECS` (default 60).
+//! - `REDIS_URL`: share revocations through Redis (needs `--features redis`); without it
+//!   they are kept in this process.
 //!
 //! # Trying it with curl
 //!
@@ -58,6 +66,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -67,6 +76,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
+use tower_stateless_session::revocation::{MemoryRevocations, RevocationStore};
 use tower_stateless_session::{
     DEFAULT_COOKIE_BUDGET, IssuedToken, KeyRing, Session, SessionError, SessionHandle,
     SessionLayer, SignError,
@@ -202,14 +212,56 @@ fn load_keys() -> Result<KeyRing, String> {
 }
 
 /// The session layer with the demo's settings (cookie `session`, the default size budgets,
-/// a friendlier answer when a change cannot be saved).
-fn session_layer(keys: KeyRing, timeouts: &Timeouts) -> SessionLayer<DemoSession> {
+/// a friendlier answer when a change cannot be saved, revocation by session and by user).
+fn session_layer(
+    keys: KeyRing,
+    timeouts: &Timeouts,
+    revocations: Arc<dyn RevocationStore>,
+) -> SessionLayer<DemoSession> {
     SessionLayer::new(keys)
         .with_idle_timeout(timeouts.idle)
         .with_absolute_timeout(timeouts.absolute)
         .with_refresh_after(timeouts.refresh)
         .with_leeway(timeouts.leeway)
         .with_sign_failure_response(unsaved_change_response)
+        .with_revocation(revocations, |session: &DemoSession| {
+            Some(session.sub.as_str())
+        })
+}
+
+/// The revocation store: Redis when `REDIS_URL` is set, this process's memory otherwise.
+async fn revocation_store() -> Result<Arc<dyn RevocationStore>, String> {
+    let Some(url) = env_var("REDIS_URL")? else {
+        eprintln!("revocations are kept in this process (set REDIS_URL to share them)");
+        return Ok(Arc::new(MemoryRevocations::new()));
+    };
+    redis_store(&url).await
+}
+
+#[cfg(feature = "redis")]
+async fn redis_store(url: &str) -> Result<Arc<dyn RevocationStore>, String> {
+    let store = tower_stateless_session::revocation::RedisRevocations::builder(url)
+        .with_prefix("demo:revocations")
+        .start()
+        .map_err(|e| format!("REDIS_URL: {e}"))?;
+    if store.wait_loaded(std::time::Duration::from_secs(3)).await {
+        eprintln!("revocations are shared through Redis");
+    } else {
+        eprintln!(
+            "warning: Redis is not reachable yet; serving with an empty revocation set and \
+             retrying in the background"
+        );
+    }
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_store(_: &str) -> Result<Arc<dyn RevocationStore>, String> {
+    Err(
+        "REDIS_URL is set but the demo was built without Redis support: \
+         run `cargo run --example demo --features redis`"
+            .to_owned(),
+    )
 }
 
 /// What the layer answers instead of the handler's response when the changed session cannot
@@ -254,6 +306,7 @@ fn app(layer: SessionLayer<DemoSession>) -> Router {
             post(add_note).layer(DefaultBodyLimit::max(MAX_NOTE_BODY_BYTES)),
         )
         .route("/logout", post(logout))
+        .route("/logout-all", post(logout_all))
         .layer(layer)
         .layer(axum::middleware::map_response(report_token_size))
 }
@@ -357,7 +410,8 @@ async fn index(session: Option<Session<DemoSession>>) -> Response {
                  <label>Note <textarea name=\"note\" maxlength=\"{MAX_NOTE_BYTES}\" required></textarea></label>\n\
                  <button type=\"submit\">Add note</button>\n\
                  </form>\n\
-                 <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>\n",
+                 <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>\n\
+                 <form method=\"post\" action=\"/logout-all\"><button type=\"submit\">Log out everywhere</button></form>\n",
                 user = escape_html(&sub),
                 sid = escape_html(&info.sid.to_string()),
                 remember = if info.remember { "yes" } else { "no" },
@@ -612,16 +666,29 @@ fn is_form_post(headers: &HeaderMap) -> bool {
     }
 }
 
-/// `POST /logout`: deletes the cookie; harmless without a session.
+/// `POST /logout`: deletes the cookie and revokes the session; harmless without one.
 async fn logout(
     session: SessionHandle<DemoSession>,
     headers: HeaderMap,
 ) -> Result<Response, SessionError> {
     session.logout()?;
-    if is_form_post(&headers) {
-        Ok(Redirect::to("/").into_response())
+    Ok(logged_out(&headers))
+}
+
+/// `POST /logout-all`: revokes every session of this user and ends this one.
+async fn logout_all(
+    session: Session<DemoSession>,
+    headers: HeaderMap,
+) -> Result<Response, SessionError> {
+    session.logout_everywhere()?;
+    Ok(logged_out(&headers))
+}
+
+fn logged_out(headers: &HeaderMap) -> Response {
+    if is_form_post(headers) {
+        Redirect::to("/").into_response()
     } else {
-        Ok(Json(serde_json::json!({ "ok": true })).into_response())
+        Json(serde_json::json!({ "ok": true })).into_response()
     }
 }
 
@@ -649,6 +716,13 @@ async fn main() -> ExitCode {
         let keys = load_keys()?;
         Ok((addr, timeouts, keys))
     })();
+    let revocations = match revocation_store().await {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (addr, timeouts, keys) = match setup {
         Ok(setup) => setup,
         Err(message) => {
@@ -665,7 +739,7 @@ async fn main() -> ExitCode {
         );
     }
 
-    let router = app(session_layer(keys, &timeouts));
+    let router = app(session_layer(keys, &timeouts, revocations));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -707,7 +781,12 @@ mod tests {
 
     fn test_layer() -> SessionLayer<DemoSession> {
         let key = Key::hs256("test", &[7u8; 32]).expect("a 32-byte secret is valid");
-        session_layer(KeyRing::new(key), &Timeouts::default()).with_clock(ManualClock::new(T0))
+        session_layer(
+            KeyRing::new(key),
+            &Timeouts::default(),
+            Arc::new(MemoryRevocations::new()),
+        )
+        .with_clock(ManualClock::new(T0))
     }
 
     fn test_app() -> Router {
@@ -1030,6 +1109,50 @@ mod tests {
             set_cookie(&form).max_age(),
             Some(cookie::time::Duration::ZERO),
             "form logout also deletes the cookie"
+        );
+    }
+
+    #[tokio::test]
+    async fn logout_revokes_copies_of_the_token() {
+        let app = test_app();
+        let cookie = json_login(&app, "ada").await;
+        let copy = cookie.clone();
+        send(&app, post("/logout", None, "", Some(&cookie))).await;
+        let response = send(&app, get("/me", Some(&copy))).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "a copy of a logged-out token is refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn logout_all_ends_every_session_of_the_user_only() {
+        let app = test_app();
+        let laptop = json_login(&app, "ada").await;
+        let phone = json_login(&app, "ada").await;
+        let other = json_login(&app, "bob").await;
+        let response = send(&app, post("/logout-all", None, "", Some(&phone))).await;
+        assert_eq!(response.status(), StatusCode::OK, "logout-all answers 200");
+        for (device, cookie) in [("laptop", &laptop), ("phone", &phone)] {
+            let response = send(&app, get("/me", Some(cookie))).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "the {device} session of the same user is revoked"
+            );
+        }
+        let response = send(&app, get("/me", Some(&other))).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "another user is untouched"
+        );
+        let response = send(&app, post("/logout-all", None, "", None)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "logout-all needs a session"
         );
     }
 

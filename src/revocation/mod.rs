@@ -74,3 +74,14 @@ pub trait RevocationStore: Send + Sync + 'static {
     /// Records a revocation made at time `now`.
     fn revoke(&self, revocation: Revocation, now: u64);
 }
+
+/// A shared store, for choosing the store at run time (`Arc<dyn RevocationStore>`).
+impl<S: RevocationStore + ?Sized> RevocationStore for std::sync::Arc<S> {
+    fn is_revoked(&self, sid: &SessionId, subject: Option<&str>, auth_time: u64, now: u64) -> bool {
+        (**self).is_revoked(sid, subject, auth_time, now)
+    }
+
+    fn revoke(&self, revocation: Revocation, now: u64) {
+        (**self).revoke(revocation, now);
+    }
+}
