@@ -8,6 +8,7 @@ use super::budget::IssuedToken;
 use super::issue::{changed, ensure_issued};
 use super::rejection::Rejection;
 use crate::config::Transport;
+use crate::error::RejectionKind;
 use crate::log;
 use crate::session::{Change, SessionData, SessionHandle};
 
@@ -53,9 +54,14 @@ pub(crate) fn finish<T: SessionData, B>(
         Ok(None) => {
             // Logout, or a token that came but was refused: delete the cookie so the client
             // stops sending it. Never in verify-only mode.
+            // Not for an ambiguous request: the deletion would only reach the user's own
+            // cookie (a planted one has another Domain or Path) and leave the planted one to
+            // be sent alone next time.
             let remove = !config.verify_only
                 && (state.change == Change::Ended
-                    || (state.claims.is_none() && state.inbound.is_some()));
+                    || (state.claims.is_none()
+                        && state.inbound.is_some()
+                        && state.rejection != Some(RejectionKind::Ambiguous)));
             if cookie
                 && remove
                 && let Some(value) = sensitive(&config.cookie.removal())

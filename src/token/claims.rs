@@ -29,6 +29,167 @@ fn is_reserved(name: &str) -> bool {
 // Encoding
 // ---------------------------------------------------------------------------------------
 
+/// Refuses data holding NaN or an infinity: JSON has no spelling for them (serde_json
+/// would write `null`), so the token would sign but never decode again.
+pub(crate) fn check_finite<T: Serialize + ?Sized>(data: &T) -> serde_json::Result<()> {
+    data.serialize(FiniteCheck)
+}
+
+/// A serializer that writes nothing and only looks for non-finite floats.
+struct FiniteCheck;
+
+fn non_finite() -> serde_json::Error {
+    ser::Error::custom(
+        "session data holds NaN or an infinity, which JSON cannot carry; store it otherwise",
+    )
+}
+
+macro_rules! accept {
+    ($($method:ident($($arg:ty),*)),* $(,)?) => {
+        $(fn $method(self, $(_: $arg),*) -> serde_json::Result<()> { Ok(()) })*
+    };
+}
+
+impl Serializer for FiniteCheck {
+    type Ok = ();
+    type Error = serde_json::Error;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    accept!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+        serialize_char(char),
+        serialize_str(&str),
+        serialize_bytes(&[u8]),
+        serialize_unit_variant(&'static str, u32, &'static str),
+        serialize_unit_struct(&'static str),
+    );
+
+    fn serialize_f32(self, v: f32) -> serde_json::Result<()> {
+        if v.is_finite() { Ok(()) } else { Err(non_finite()) }
+    }
+    fn serialize_f64(self, v: f64) -> serde_json::Result<()> {
+        if v.is_finite() { Ok(()) } else { Err(non_finite()) }
+    }
+    fn serialize_none(self) -> serde_json::Result<()> {
+        Ok(())
+    }
+    fn serialize_some<V: Serialize + ?Sized>(self, value: &V) -> serde_json::Result<()> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> serde_json::Result<()> {
+        Ok(())
+    }
+    fn serialize_newtype_struct<V: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &V,
+    ) -> serde_json::Result<()> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<V: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        value: &V,
+    ) -> serde_json::Result<()> {
+        value.serialize(self)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> serde_json::Result<Self> {
+        Ok(self)
+    }
+    fn serialize_tuple(self, _: usize) -> serde_json::Result<Self> {
+        Ok(self)
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> serde_json::Result<Self> {
+        Ok(self)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self> {
+        Ok(self)
+    }
+    fn serialize_map(self, _: Option<usize>) -> serde_json::Result<Self> {
+        Ok(self)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> serde_json::Result<Self> {
+        Ok(self)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> serde_json::Result<Self> {
+        Ok(self)
+    }
+}
+
+/// One implementation for every compound: check each element, key and value.
+macro_rules! check_elements {
+    ($($trait:ident :: $method:ident $(($key:ident))?),* $(,)?) => {
+        $(impl ser::$trait for FiniteCheck {
+            type Ok = ();
+            type Error = serde_json::Error;
+            fn $method<V: Serialize + ?Sized>(
+                &mut self,
+                $($key: &'static str,)?
+                value: &V,
+            ) -> serde_json::Result<()> {
+                $(let _ = $key;)?
+                value.serialize(FiniteCheck)
+            }
+            fn end(self) -> serde_json::Result<()> {
+                Ok(())
+            }
+        })*
+    };
+}
+
+check_elements!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+    SerializeStruct::serialize_field(key),
+    SerializeStructVariant::serialize_field(key),
+);
+
+impl SerializeMap for FiniteCheck {
+    type Ok = ();
+    type Error = serde_json::Error;
+    fn serialize_key<K: Serialize + ?Sized>(&mut self, key: &K) -> serde_json::Result<()> {
+        key.serialize(FiniteCheck)
+    }
+    fn serialize_value<V: Serialize + ?Sized>(&mut self, value: &V) -> serde_json::Result<()> {
+        value.serialize(FiniteCheck)
+    }
+    fn end(self) -> serde_json::Result<()> {
+        Ok(())
+    }
+}
+
 impl<T: Serialize> Serialize for Claims<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
@@ -256,7 +417,13 @@ struct Prefilled {
 /// duplicate. Any other spelling (other libraries, reordered members, escapes, whitespace)
 /// takes the general path, which accepts and rejects exactly the same inputs.
 pub(crate) fn decode<T: de::DeserializeOwned>(json: &mut [u8]) -> serde_json::Result<Claims<T>> {
-    if let Some((prefilled, comma)) = read_prefix(json) {
+    if let Some((prefilled, comma)) = read_prefix(json)
+        // After the comma a member must follow: `,}` is not JSON, though `{}` would be.
+        && json[comma + 1..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            == Some(&b'"')
+    {
         json[comma] = b'{';
         let mut deserializer = serde_json::Deserializer::from_slice(&json[comma..]);
         let seed = ClaimsVisitor {
@@ -740,6 +907,9 @@ mod tests {
             format!(
                 r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"sub":"u","roles":[]}} "#
             ),
+            // A trailing comma is not JSON, whatever the data type accepts.
+            format!(r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,}}"#),
+            format!(r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1, }}"#),
             // No data members at all, and other spellings: the general path.
             format!(r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1}}"#),
             format!(
@@ -750,6 +920,9 @@ mod tests {
         for json in cases {
             let fast = decode_str::<User>(&json).map_err(|e| e.to_string());
             let general = serde_json::from_str::<Claims<User>>(&json).map_err(|e| e.to_string());
+            let fast_any = decode_str::<serde_json::Value>(&json).is_ok();
+            let general_any = serde_json::from_str::<Claims<serde_json::Value>>(&json).is_ok();
+            assert_eq!(fast_any, general_any, "{json}: paths disagree for map data");
             assert_eq!(
                 fast.is_ok(),
                 general.is_ok(),

@@ -384,6 +384,7 @@ impl TokenCodec {
     ) -> Result<String, SignError> {
         let ring = self.keys.load();
         let key = ring.signing_key();
+        claims::check_finite(&claims.data).map_err(SignError::Serialize)?;
         let mut json = Vec::with_capacity(256);
         serde_json::to_writer(&mut json, claims).map_err(SignError::Serialize)?;
         let header = key.encoded_header();

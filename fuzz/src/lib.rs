@@ -1,0 +1,202 @@
+//! What both fuzz targets share: one fixed key, a clock stopped at a fixed time, and a few
+//! real tokens signed with that key (the seeds). Nothing the fuzzer builds can carry a valid
+//! MAC unless it copies a seed, so "verifies" must imply "is (or contains) a seed".
+//!
+//! `cargo test --manifest-path fuzz/Cargo.toml --lib -- --ignored write_seed_corpus`
+//! writes the seed corpus into `fuzz/corpus/<target>/` (ignored by git).
+
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tower_stateless_session::{Claims, Key, KeyRing, ManualClock, SessionId, TokenCodec};
+
+/// The fixed time of the fuzzing clock.
+pub const T0: u64 = 1_800_000_000;
+/// Idle timeout of the fixture, seconds.
+pub const IDLE: u64 = 1800;
+/// Absolute timeout of the fixture, seconds.
+pub const ABSOLUTE: u64 = 7200;
+/// Leeway of the fixture, seconds.
+pub const LEEWAY: u64 = 60;
+/// The key id of the only key.
+pub const KID: &str = "fuzz-k1";
+/// Its secret (32 bytes).
+pub const SECRET: &[u8; 32] = b"fuzz-secret-exactly-32-bytes-ok!";
+
+/// The key, a codec over it, and the seed tokens.
+pub struct Fixture {
+    pub key: Key,
+    pub clock: ManualClock,
+    pub codec: TokenCodec,
+    /// Real tokens signed by the codec at `T0`.
+    pub seeds: Vec<String>,
+    /// The encoded header of every token of the key.
+    pub header_b64: String,
+}
+
+pub static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    let key = Key::hs256(KID, SECRET).expect("a valid key");
+    let clock = ManualClock::new(T0);
+    let codec = TokenCodec::new(KeyRing::new(key.clone()))
+        .with_clock(clock.clone())
+        .with_idle_timeout(std::time::Duration::from_secs(IDLE))
+        .with_absolute_timeout(std::time::Duration::from_secs(ABSOLUTE))
+        .with_leeway(std::time::Duration::from_secs(LEEWAY));
+    let seeds = seed_claims()
+        .iter()
+        .map(|claims| codec.sign(claims).expect("seed claims sign"))
+        .collect::<Vec<_>>();
+    let header_b64 = seeds[0].split('.').next().expect("header").to_owned();
+    Fixture {
+        key,
+        clock,
+        codec,
+        seeds,
+        header_b64,
+    }
+});
+
+fn claims(
+    sid: u8,
+    iat: u64,
+    auth_time: u64,
+    remember: bool,
+    data: serde_json::Value,
+) -> Claims<serde_json::Value> {
+    Claims {
+        sid: SessionId::from_bytes([sid; 16]),
+        iat,
+        exp: (iat + IDLE).min(auth_time + ABSOLUTE),
+        auth_time,
+        ver: 1,
+        remember,
+        data,
+    }
+}
+
+/// The claims of the seed tokens: several sessions, one of them twice (an older and a
+/// newer token), odd data, a persistent session.
+pub fn seed_claims() -> Vec<Claims<serde_json::Value>> {
+    use serde_json::json;
+    vec![
+        claims(
+            1,
+            T0,
+            T0 - 500,
+            false,
+            json!({"sub": "ada", "roles": ["reader"]}),
+        ),
+        claims(
+            1,
+            T0 - 30,
+            T0 - 500,
+            false,
+            json!({"sub": "ada", "roles": ["reader"]}),
+        ),
+        claims(
+            2,
+            T0 - 100,
+            T0 - 1000,
+            true,
+            json!({"sub": "bob", "roles": []}),
+        ),
+        claims(3, T0, T0, false, json!({})),
+        claims(
+            4,
+            T0,
+            T0 - 7000,
+            false,
+            json!({"sub": "\"qé\\", "n": 1.5, "nested": {"a": [1, 2, {"b": null}]}}),
+        ),
+    ]
+}
+
+impl Fixture {
+    /// Whether `bytes` is exactly one of the seed tokens.
+    pub fn is_seed(&self, bytes: &[u8]) -> bool {
+        self.seeds.iter().any(|s| s.as_bytes() == bytes)
+    }
+
+    /// Whether some seed token occurs in `haystack`.
+    pub fn contains_seed(&self, haystack: &[u8]) -> bool {
+        self.seeds
+            .iter()
+            .any(|s| haystack.windows(s.len()).any(|w| w == s.as_bytes()))
+    }
+
+    /// The key's header, `payload_json` as the claims, and a valid MAC over both.
+    pub fn sign_payload(&self, payload_json: &[u8]) -> String {
+        let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut token = format!("{}.{}", self.header_b64, b64.encode(payload_json));
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
+        mac.update(token.as_bytes());
+        token.push('.');
+        token.push_str(&b64.encode(mac.finalize().into_bytes()));
+        token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixture's own signing agrees with the crate's, and the seeds verify.
+    #[test]
+    fn seeds_verify_and_signing_agrees() {
+        let f = &*FIXTURE;
+        for (claims, seed) in seed_claims().iter().zip(&f.seeds) {
+            let json = serde_json::to_vec(claims).expect("serialize");
+            assert_eq!(
+                &f.sign_payload(&json),
+                seed,
+                "forged and signed tokens differ"
+            );
+            let verified = f
+                .codec
+                .verify::<serde_json::Value>(seed)
+                .expect("a seed verifies");
+            assert_eq!(&verified.claims, claims, "a seed decodes to other claims");
+        }
+    }
+
+    /// Writes the seed corpus of both targets into `fuzz/corpus/<target>/`.
+    #[test]
+    #[ignore = "writes files: run it from scripts/fuzz-smoke.sh"]
+    fn write_seed_corpus() {
+        let f = &*FIXTURE;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        let mut verify: Vec<Vec<u8>> = f.seeds.iter().map(|s| s.clone().into_bytes()).collect();
+        for claims in seed_claims() {
+            // Claims JSON: the target also signs inputs that start with '{'.
+            verify.push(serde_json::to_vec(&claims).expect("serialize"));
+        }
+        verify.push(br#"{"alg":"HS256","kid":"fuzz-k1","typ":"sess+jwt"}"#.to_vec());
+        verify.push(format!("{}.e30.{}", f.header_b64, "A".repeat(43)).into_bytes());
+
+        let (a, b, c) = (&f.seeds[0], &f.seeds[1], &f.seeds[2]);
+        let cookies: Vec<Vec<u8>> = vec![
+            format!("\x00session={a}"),
+            format!("\x00theme=dark; session={a}; lang=en"),
+            format!("\x00session={b}; session={a}"),
+            format!("\x00session={a}; session={c}"),
+            format!("\x01session={a}\nsession={c}"),
+            format!("\x02__Host-session={a}"),
+            format!("\x03session=; session=x.y.z; session={a}"),
+            format!("\x00session={a}; session={a}; session={a}; session={a}; session={a}"),
+            format!("\x04session= {a} ;other=\"q\""),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+
+        for (target, inputs) in [("verify_token", verify), ("cookie_header", cookies)] {
+            let dir = root.join(target);
+            std::fs::create_dir_all(&dir).expect("create the corpus directory");
+            for (i, input) in inputs.iter().enumerate() {
+                std::fs::write(dir.join(format!("seed-{i:02}")), input).expect("write a seed");
+            }
+        }
+    }
+}
