@@ -81,10 +81,18 @@ impl Serializer for FiniteCheck {
     );
 
     fn serialize_f32(self, v: f32) -> serde_json::Result<()> {
-        if v.is_finite() { Ok(()) } else { Err(non_finite()) }
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(non_finite())
+        }
     }
     fn serialize_f64(self, v: f64) -> serde_json::Result<()> {
-        if v.is_finite() { Ok(()) } else { Err(non_finite()) }
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(non_finite())
+        }
     }
     fn serialize_none(self) -> serde_json::Result<()> {
         Ok(())
