@@ -1,13 +1,18 @@
 //! Token codec cost against `jsonwebtoken` and against the bare HMAC, on one reference
 //! payload: `{"sub":"user-12345","roles":["reader","editor"]}` plus the registered claims.
 //!
+//! A second set, `token/*_payload/<size>`, grows the session data (more roles) to about
+//! 100 B, 1 KiB, 2 KiB and 3 KiB of JSON, and reports throughput in bytes of token, so the
+//! cost per KiB is visible and a step at some size would stand out.
+//!
 //! Run: `cargo bench --bench token`. Compare the medians within one run only.
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tower_stateless_session::{Key, KeyRing, TokenCodec};
@@ -93,5 +98,163 @@ fn token(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, token);
+/// Sizes of the session data's JSON (the members of `User` alone, without the registered
+/// claims), with the label of each.
+const PAYLOAD_SIZES: [(&str, usize); 4] = [
+    ("100B", 100),
+    ("1KiB", 1024),
+    ("2KiB", 2048),
+    ("3KiB", 3072),
+];
+
+/// The reference user with roles added until its JSON is at least `target` bytes; each
+/// role adds 12 bytes, so the result is within 12 bytes of the target.
+fn user_of_size(target: usize) -> User {
+    let mut user = reference_user();
+    let mut json_len = serde_json::to_vec(&user).expect("serializes").len();
+    while json_len < target {
+        let role = format!("role-{:04}", user.roles.len());
+        // `"role-0002"` and a comma.
+        json_len += role.len() + 3;
+        user.roles.push(role);
+    }
+    user
+}
+
+fn payload_scaling(c: &mut Criterion) {
+    // 3 KiB of data make a token of about 4.2 KiB, over the default cap of 4096 bytes.
+    let codec = TokenCodec::new(KeyRing::new(Key::hs256("k1", SECRET).expect("key")))
+        .with_max_token_len(8192);
+    let encoding_key = EncodingKey::from_secret(SECRET);
+    let decoding_key = DecodingKey::from_secret(SECRET);
+    let validation = Validation::new(Algorithm::HS256);
+    let keyed = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
+
+    struct Case {
+        label: &'static str,
+        claims: tower_stateless_session::Claims<User>,
+        token: String,
+        theirs: String,
+        data_json: Vec<u8>,
+    }
+    let cases: Vec<Case> = PAYLOAD_SIZES
+        .iter()
+        .map(|&(label, size)| {
+            let user = user_of_size(size);
+            let data_json = serde_json::to_vec(&user).expect("serializes");
+            let data_len = data_json.len();
+            assert!(
+                (size..size + 12).contains(&data_len),
+                "{label}: data of {data_len} bytes"
+            );
+            let claims = codec.new_claims(user).expect("claims");
+            let token = codec.sign(&claims).expect("sign");
+            let flat = FlatClaims {
+                sid: claims.sid.to_string(),
+                iat: claims.iat,
+                exp: claims.exp,
+                auth_time: claims.auth_time,
+                ver: claims.ver,
+                sub: claims.data.sub.clone(),
+                roles: claims.data.roles.clone(),
+            };
+            let theirs = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &flat, &encoding_key)
+                .expect("encode");
+            Case {
+                label,
+                claims,
+                token,
+                theirs,
+                data_json,
+            }
+        })
+        .collect();
+
+    let mut group = c.benchmark_group("token/verify_payload");
+    for case in &cases {
+        group.throughput(Throughput::Bytes(case.token.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(case.label), case, |b, case| {
+            b.iter(|| {
+                codec
+                    .verify::<User>(black_box(&case.token))
+                    .expect("verify")
+            })
+        });
+    }
+    group.finish();
+
+    // The same tokens with the data skipped (`IgnoredAny`): the MAC, the base64 and the JSON
+    // scan of every byte, without building `T`. This is the codec's own share of the growth.
+    let mut group = c.benchmark_group("token/verify_skip_data_payload");
+    for case in &cases {
+        group.throughput(Throughput::Bytes(case.token.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(case.label), case, |b, case| {
+            b.iter(|| {
+                codec
+                    .verify::<IgnoredAny>(black_box(&case.token))
+                    .expect("verify")
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("token/sign_payload");
+    for case in &cases {
+        group.throughput(Throughput::Bytes(case.token.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(case.label), case, |b, case| {
+            b.iter(|| codec.sign(black_box(&case.claims)).expect("sign"))
+        });
+    }
+    group.finish();
+
+    // The MAC alone over the same signing input: the part of the growth no codec avoids.
+    let mut group = c.benchmark_group("token/hmac_payload");
+    for case in &cases {
+        let signing_input = case.token.rsplit_once('.').expect("three segments").0;
+        group.throughput(Throughput::Bytes(case.token.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(case.label),
+            signing_input,
+            |b, input| {
+                b.iter(|| {
+                    let mut mac = keyed.clone();
+                    mac.update(black_box(input.as_bytes()));
+                    mac.finalize().into_bytes()
+                })
+            },
+        );
+    }
+    group.finish();
+
+    // Decoding the session data alone with serde_json: the growth that belongs to `T`
+    // (here one `String` allocated per role), whatever the token format.
+    let mut group = c.benchmark_group("token/data_decode_payload");
+    for case in &cases {
+        group.throughput(Throughput::Bytes(case.data_json.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(case.label),
+            &case.data_json,
+            |b, json| b.iter(|| serde_json::from_slice::<User>(black_box(json)).expect("decode")),
+        );
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("token/jsonwebtoken_decode_payload");
+    for case in &cases {
+        group.throughput(Throughput::Bytes(case.theirs.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(case.label), case, |b, case| {
+            b.iter(|| {
+                jsonwebtoken::decode::<FlatClaims>(
+                    black_box(&case.theirs),
+                    &decoding_key,
+                    &validation,
+                )
+                .expect("decode")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, token, payload_scaling);
 criterion_main!(benches);
