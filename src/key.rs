@@ -8,6 +8,7 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::{ArcSwap, Guard};
 use base64::Engine as _;
@@ -389,6 +390,8 @@ impl fmt::Debug for KeyRing {
 #[derive(Clone)]
 pub struct KeyRingHandle {
     ring: Arc<ArcSwap<KeyRing>>,
+    /// Bumped by every replacement, so caches of verified tokens know their keys changed.
+    generation: Arc<AtomicU64>,
 }
 
 impl KeyRingHandle {
@@ -396,6 +399,7 @@ impl KeyRingHandle {
     pub fn new(ring: KeyRing) -> Self {
         KeyRingHandle {
             ring: Arc::new(ArcSwap::from_pointee(ring)),
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -406,7 +410,14 @@ impl KeyRingHandle {
 
     /// Swaps in `ring` for every clone of this handle; returns the ring it replaced.
     pub fn replace(&self, ring: KeyRing) -> Arc<KeyRing> {
-        self.ring.swap(Arc::new(ring))
+        let old = self.ring.swap(Arc::new(ring));
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        old
+    }
+
+    /// Changes with every [`replace`](Self::replace).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Re-reads the environment variable `name` and swaps in its ring. On error the current

@@ -156,6 +156,7 @@
 //! | [`with_refresh_after`](SessionLayer::with_refresh_after) | 60 s |
 //! | [`with_leeway`](SessionLayer::with_leeway) | 60 s |
 //! | [`with_max_token_len`](SessionLayer::with_max_token_len) | 4096 bytes |
+//! | [`with_verify_cache`](SessionLayer::with_verify_cache) | 4096 verified tokens |
 //! | [`with_transport`](SessionLayer::with_transport) | cookie |
 //! | [`with_cookie_name`](SessionLayer::with_cookie_name) | `session` |
 //! | cookie attributes | `HttpOnly; Secure; SameSite=Lax; Path=/`, no `Domain` |
@@ -225,8 +226,9 @@ pub use crate::key::{
 pub use crate::propagate::{InvalidSessionToken, SessionToken, TokenScope, current_token};
 pub use crate::server::{
     BUDGET_WARNING_PERCENT, CookieSize, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
-    DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, IssuedToken, Oversize, OversizeAction,
-    Rejection, ResponseBody, ResponseFuture, SessionLayer, SessionService,
+    DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, DEFAULT_VERIFY_CACHE_ENTRIES,
+    IssuedToken, Oversize, OversizeAction, Rejection, ResponseBody, ResponseFuture, SessionLayer,
+    SessionService,
 };
 pub use crate::session::{Session, SessionData, SessionError, SessionHandle, SessionInfo};
 pub use crate::token::{Claims, SessionId, TokenCodec, Verified};

@@ -20,14 +20,16 @@ use crate::server::Config;
 use crate::server::issue::{Issued, changed, ensure_issued};
 use crate::token::{Claims, SessionId};
 
-/// What session data must be: serializable to a JSON object, shareable across threads.
+/// What session data must be: serializable to a JSON object, cloneable (verified tokens
+/// are cached, see [`with_verify_cache`](crate::SessionLayer::with_verify_cache)),
+/// shareable across threads.
 ///
 /// Implemented for every type that qualifies. The data's fields sit next to the registered
 /// claims in the token, so they may not use the names in
 /// [`RESERVED_CLAIMS`](crate::token::RESERVED_CLAIMS).
-pub trait SessionData: Serialize + DeserializeOwned + Send + Sync + 'static {}
+pub trait SessionData: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
 
-impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> SessionData for T {}
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> SessionData for T {}
 
 /// What the handler did to the session during this request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +61,8 @@ impl InboundToken {
 }
 
 pub(crate) struct State<T> {
-    pub(crate) claims: Option<Claims<T>>,
+    /// Shared with the cache of verified tokens; copied on the first change.
+    pub(crate) claims: Option<Arc<Claims<T>>>,
     pub(crate) change: Change,
     /// Why the request's token was not accepted (`Missing` when there was none).
     pub(crate) rejection: Option<RejectionKind>,
@@ -70,11 +73,14 @@ pub(crate) struct State<T> {
     pub(crate) inbound_size: Option<usize>,
     /// A token signed during this request for the current claims (cleared by any change).
     pub(crate) issued: Option<Issued>,
+    /// The time the request was received, read once (Unix seconds).
+    pub(crate) now: u64,
 }
 
 impl<T> State<T> {
-    pub(crate) fn new(rejection: RejectionKind, inbound_size: Option<usize>) -> Self {
+    pub(crate) fn new(rejection: RejectionKind, inbound_size: Option<usize>, now: u64) -> Self {
         State {
+            now,
             claims: None,
             change: Change::None,
             rejection: Some(rejection),
@@ -314,7 +320,7 @@ impl<T> SessionHandle<T> {
             .map_err(SessionError::Random)?;
         claims.remember = remember;
         let info = self.info_of(&claims);
-        state.claims = Some(claims);
+        state.claims = Some(Arc::new(claims));
         state.change = Change::Started;
         state.rejection = None;
         state.issued = None;
@@ -327,11 +333,14 @@ impl<T> SessionHandle<T> {
     /// # Errors
     /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::NoSession`] when there
     /// is no session.
-    pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, SessionError> {
+    pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, SessionError>
+    where
+        T: Clone,
+    {
         let mut state = self.writable()?;
         let state = &mut *state;
         let claims = state.claims.as_mut().ok_or(SessionError::NoSession)?;
-        let result = f(&mut claims.data);
+        let result = f(&mut Arc::make_mut(claims).data);
         if state.change == Change::None || state.change == Change::Renewed {
             state.change = Change::Modified;
         }
@@ -345,11 +354,14 @@ impl<T> SessionHandle<T> {
     /// # Errors
     /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::NoSession`] when there
     /// is no session; [`SessionError::Random`] if the random source fails.
-    pub fn renew(&self) -> Result<(), SessionError> {
+    pub fn renew(&self) -> Result<(), SessionError>
+    where
+        T: Clone,
+    {
         let mut state = self.writable()?;
         let state = &mut *state;
         let claims = state.claims.as_mut().ok_or(SessionError::NoSession)?;
-        claims.sid = SessionId::random().map_err(SessionError::Random)?;
+        Arc::make_mut(claims).sid = SessionId::random().map_err(SessionError::Random)?;
         if state.change == Change::None || state.change == Change::Modified {
             state.change = Change::Renewed;
         }

@@ -170,6 +170,13 @@ async fn modify_keeps_the_session_and_signs_new_data() {
     let promoted = cookie_pair(&response);
     let roles = body_text(send(&app, "GET", "/roles", Some(&promoted)).await).await;
     assert_eq!(roles, "reader,admin");
+    // The original token (verified, and cached, before the change) still carries the
+    // original data: the change copied the shared claims instead of editing them.
+    let original = body_text(send(&app, "GET", "/roles", Some(&cookie)).await).await;
+    assert_eq!(
+        original, "reader",
+        "a change in one request leaks into another"
+    );
     let sid_before = body_text(send(&app, "GET", "/me", Some(&cookie)).await).await;
     let sid_after = body_text(send(&app, "GET", "/me", Some(&promoted)).await).await;
     assert_eq!(

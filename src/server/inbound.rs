@@ -5,12 +5,12 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderValue, header};
 
 use super::budget::{self, Measured, Oversize, OversizeAction};
+use super::cache::Checked;
 use super::layer::Config;
 use crate::config::Transport;
 use crate::error::{RejectionKind, VerifyError};
 use crate::log;
 use crate::session::{InboundToken, SessionData, SessionHandle, State};
-use crate::token::Verified;
 
 /// Trims the optional whitespace HTTP allows around values and cookie pairs.
 fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
@@ -119,9 +119,10 @@ pub(crate) fn begin<T: SessionData>(
     config: &Arc<Config<T>>,
     headers: &HeaderMap,
 ) -> (SessionHandle<T>, Option<Oversize>) {
+    let now = config.codec.now();
     let (inbound, others) = find_token(config, headers);
     let inbound_size = inbound.as_ref().map(|t| travel_size(config, t));
-    let mut state = State::new(RejectionKind::Missing, inbound_size);
+    let mut state = State::new(RejectionKind::Missing, inbound_size, now);
     if config.transport == Transport::Cookie {
         let measured = Measured {
             header_size: budget::header_size(headers),
@@ -155,27 +156,23 @@ pub(crate) fn begin<T: SessionData>(
         }
     }
     if let Some(first) = inbound {
-        let verify = |token: &InboundToken| {
-            config
-                .codec
-                .verify_with::<T>(token.bytes(), config.migration.as_deref())
-        };
+        let verify = |token: &InboundToken| verify_at(config, token.bytes(), now);
         let (token, result) = if others.is_empty() {
             let result = verify(&first);
             (first, result)
         } else {
             choose(first, others, verify)
         };
-        let result = result.and_then(|verified| match &config.revocations {
-            Some(revocations) if revocations.revoked(&verified.claims, config.codec.now()) => {
+        let result = result.and_then(|checked| match &config.revocations {
+            Some(revocations) if revocations.revoked(&checked.claims, now) => {
                 Err(VerifyError::new(RejectionKind::Revoked))
             }
-            _ => Ok(verified),
+            _ => Ok(checked),
         });
         match result {
-            Ok(verified) => {
-                state.needs_resign = verified.needs_resign();
-                state.claims = Some(verified.claims);
+            Ok(checked) => {
+                state.needs_resign = checked.needs_resign;
+                state.claims = Some(checked.claims);
                 state.rejection = None;
             }
             Err(error) => {
@@ -186,6 +183,38 @@ pub(crate) fn begin<T: SessionData>(
         state.inbound = Some(token);
     }
     (SessionHandle::new(Arc::clone(config), state), None)
+}
+
+/// Verifies a token at time `now`, through the layer's cache of verified tokens when it
+/// has one: the checks that do not depend on time are cached, the deadlines always run.
+fn verify_at<T: SessionData>(
+    config: &Config<T>,
+    token: &[u8],
+    now: u64,
+) -> Result<Checked<T>, VerifyError> {
+    let codec = &config.codec;
+    let decode = || {
+        codec
+            .decode_token::<T>(token, config.migration.as_deref())
+            .map(Checked::from)
+    };
+    let checked = match &config.verify_cache {
+        None => decode()?,
+        Some(cache) => {
+            // Read before verifying: a ring replaced meanwhile makes the entry a miss.
+            let generation = codec.keys().generation();
+            match cache.get(token, generation) {
+                Some(hit) => hit,
+                None => {
+                    let checked = decode()?;
+                    cache.insert(token, generation, &checked);
+                    checked
+                }
+            }
+        }
+    };
+    codec.check_times_at(&checked.claims, now)?;
+    Ok(checked)
 }
 
 /// Picks among several session cookies of the same name.
@@ -200,14 +229,14 @@ pub(crate) fn begin<T: SessionData>(
 fn choose<T>(
     first: InboundToken,
     others: Vec<InboundToken>,
-    verify: impl Fn(&InboundToken) -> Result<Verified<T>, VerifyError>,
-) -> (InboundToken, Result<Verified<T>, VerifyError>) {
+    verify: impl Fn(&InboundToken) -> Result<Checked<T>, VerifyError>,
+) -> (InboundToken, Result<Checked<T>, VerifyError>) {
     if others.len() >= MAX_SESSION_COOKIES {
         return (first, Err(VerifyError::new(RejectionKind::Ambiguous)));
     }
     let first_result = verify(&first);
     let first_error = first_result.as_ref().err().copied();
-    let mut best: Option<(InboundToken, Verified<T>)> = None;
+    let mut best: Option<(InboundToken, Checked<T>)> = None;
     let candidates =
         std::iter::once((first.clone(), first_result)).chain(others.into_iter().map(|t| {
             let r = verify(&t);

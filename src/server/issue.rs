@@ -5,6 +5,8 @@
 //! first to ask signs it and caches it in the session state; the other reuses it, so a
 //! refreshed token that was propagated is the same one the client receives.
 
+use std::sync::Arc;
+
 use super::budget::crosses_warning;
 use super::layer::Config;
 use crate::config::Transport;
@@ -39,17 +41,17 @@ pub(crate) fn ensure_issued<'s, T: SessionData>(
         let Some(claims) = state.claims.as_mut() else {
             return Ok(None);
         };
+        let now = state.now;
         match state.change {
             Change::Started => {}
-            Change::Modified | Change::Renewed => codec.refresh(claims),
+            Change::Modified | Change::Renewed => codec.refresh_at(Arc::make_mut(claims), now),
             Change::None => {
-                let now = codec.now();
                 let due = now.saturating_sub(claims.iat) >= config.refresh_after;
                 let extends = codec.expiry(now, claims.auth_time) > claims.exp;
                 if !(state.needs_resign || due && extends) {
                     return Ok(None);
                 }
-                codec.refresh(claims);
+                codec.refresh_at(Arc::make_mut(claims), now);
             }
             // A session that ended has no claims; handled above.
             Change::Ended => return Ok(None),

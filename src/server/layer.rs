@@ -13,6 +13,7 @@ use super::budget::{
     DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET, Oversize, OversizeAction,
     default_oversize_response,
 };
+use super::cache::{DEFAULT_VERIFY_CACHE_ENTRIES, VerifyCache};
 use super::rejection::{Rejection, default_rejection_response, default_sign_failure_response};
 use super::service::SessionService;
 use crate::clock::Clock;
@@ -65,6 +66,8 @@ pub(crate) struct Config<T> {
     pub(crate) oversize_action: OversizeAction,
     pub(crate) oversize_response: Arc<OversizeFn>,
     pub(crate) revocations: Option<Arc<Revocations<T>>>,
+    pub(crate) verify_cache_entries: usize,
+    pub(crate) verify_cache: Option<Arc<VerifyCache<T>>>,
     _data: PhantomData<fn() -> T>,
 }
 
@@ -86,6 +89,9 @@ impl<T> Clone for Config<T> {
             oversize_action: self.oversize_action,
             oversize_response: Arc::clone(&self.oversize_response),
             revocations: self.revocations.clone(),
+            verify_cache_entries: self.verify_cache_entries,
+            // A changed configuration verifies differently: never share cached results.
+            verify_cache: VerifyCache::new(self.verify_cache_entries).map(Arc::new),
             _data: PhantomData,
         }
     }
@@ -165,6 +171,8 @@ impl<T> SessionLayer<T> {
                 oversize_action: OversizeAction::Reject,
                 oversize_response: Arc::new(default_oversize_response),
                 revocations: None,
+                verify_cache_entries: DEFAULT_VERIFY_CACHE_ENTRIES,
+                verify_cache: VerifyCache::new(DEFAULT_VERIFY_CACHE_ENTRIES).map(Arc::new),
                 _data: PhantomData,
             }),
         }
@@ -518,6 +526,26 @@ impl<T> SessionLayer<T> {
         self
     }
 
+    /// How many verified tokens to remember (default 4096; 0 turns the cache off).
+    ///
+    /// A client sends the same token with every request until its next refresh. The cache
+    /// keeps what does not depend on time (the MAC matched a key of the ring, the claims
+    /// decoded), so a repeated token costs a lookup instead of a MAC, a base64 decode and a
+    /// JSON parse. Deadlines and revocations are still checked on every request, and any
+    /// key-ring replacement empties it in effect.
+    ///
+    /// # Security
+    /// Entries are found by bytes of the token's own MAC and confirmed by comparing the
+    /// whole token in constant time; only tokens that verified are stored, and memory is
+    /// bounded (about 0.5 KiB per entry for small sessions).
+    #[must_use]
+    pub fn with_verify_cache(mut self, entries: usize) -> Self {
+        let config = self.config_mut();
+        config.verify_cache_entries = entries;
+        config.verify_cache = VerifyCache::new(entries).map(Arc::new);
+        self
+    }
+
     /// The token codec this layer signs and verifies with (for tools and tests that mint
     /// tokens outside a request).
     pub fn codec_ref(&self) -> &TokenCodec {
@@ -552,6 +580,7 @@ impl<T> fmt::Debug for SessionLayer<T> {
             .field("header_budget", &c.header_budget)
             .field("oversize_action", &c.oversize_action)
             .field("revocation", &c.revocations.is_some())
+            .field("verify_cache_entries", &c.verify_cache_entries)
             .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,7 @@
 
 mod body;
 mod budget;
+mod cache;
 mod future;
 mod inbound;
 pub(crate) mod issue;
@@ -15,6 +16,7 @@ pub use self::budget::{
     BUDGET_WARNING_PERCENT, CookieSize, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
     IssuedToken, Oversize, OversizeAction,
 };
+pub use self::cache::DEFAULT_VERIFY_CACHE_ENTRIES;
 pub use self::future::ResponseFuture;
 pub(crate) use self::layer::Config;
 pub use self::layer::{DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, SessionLayer};

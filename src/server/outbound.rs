@@ -35,7 +35,7 @@ pub(crate) fn finish<T: SessionData, B>(
                 let claims = state.claims.as_ref();
                 let max_age = claims
                     .filter(|c| c.remember)
-                    .map(|c| c.exp.saturating_sub(config.codec.now()));
+                    .map(|c| c.exp.saturating_sub(state.now));
                 sensitive(&config.cookie.set_cookie(issued.token.as_str(), max_age))
                     .map(|v| (header::SET_COOKIE, v))
             } else {

@@ -453,10 +453,7 @@ pub(crate) fn decode<T: de::DeserializeOwned>(json: &mut [u8]) -> serde_json::Re
 fn read_prefix(json: &[u8]) -> Option<(Prefilled, usize)> {
     let mut at = 0;
     expect(json, &mut at, br#"{"sid":""#)?;
-    let sid = std::str::from_utf8(json.get(at..at + 22)?)
-        .ok()?
-        .parse()
-        .ok()?;
+    let sid = SessionId::from_ascii(json.get(at..at + 22)?)?;
     at += 22;
     expect(json, &mut at, br#"","iat":"#)?;
     let iat = read_u64(json, &mut at)?;
@@ -487,18 +484,19 @@ fn expect(json: &[u8], at: &mut usize, literal: &[u8]) -> Option<()> {
 /// A JSON unsigned integer as serde_json would accept it for a `u64`: digits only, no
 /// leading zero, no overflow. Anything else is left to the general path.
 fn read_u64(json: &[u8], at: &mut usize) -> Option<u64> {
-    let digits = json[*at..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    if digits == 0 || (digits > 1 && json[*at] == b'0') {
+    let start = *at;
+    let mut value: u64 = 0;
+    while let Some(&b) = json.get(*at) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        *at += 1;
+    }
+    let digits = *at - start;
+    if digits == 0 || (digits > 1 && json[start] == b'0') {
         return None;
     }
-    let mut value: u64 = 0;
-    for &b in &json[*at..*at + digits] {
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    *at += digits;
     Some(value)
 }
 

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use base64::engine::simd::Simd;
 use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
-use hmac::Mac;
+use hmac::Mac as _;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -88,13 +88,38 @@ fn decode_signature(segment: &[u8]) -> Result<[u8; 32], VerifyError> {
     }
 }
 
+/// Equality in constant time (no early exit on the first difference; the length is not
+/// secret).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
 /// Checks the MAC of `signing_input` against `signature`, in constant time.
+///
+/// The computed tag is encoded and compared with the segment as received: only the one
+/// canonical spelling of the right tag can match, and no decoding is needed on the way to
+/// success. A mismatch is then told apart: a segment that is not canonical base64url of 32
+/// bytes is malformed, anything else is a bad signature.
 fn check_mac(key: &Key, seg: &Segments<'_>) -> Result<(), VerifyError> {
-    let tag = decode_signature(seg.signature)?;
+    if seg.signature.len() != SIGNATURE_B64_LEN {
+        return Err(reject(RejectionKind::Malformed));
+    }
     let mut mac = key.mac().clone();
     mac.update(seg.signing_input);
-    mac.verify_slice(&tag)
-        .map_err(|_| reject(RejectionKind::BadSignature))
+    let tag = mac.finalize().into_bytes();
+    let mut expected = [0u8; SIGNATURE_B64_LEN + 1];
+    let written = B64
+        .encode_slice(tag.as_slice(), &mut expected)
+        .map_err(|_| reject(RejectionKind::BadSignature))?;
+    if constant_time_eq(&expected[..written], seg.signature) {
+        return Ok(());
+    }
+    decode_signature(seg.signature)?;
+    Err(reject(RejectionKind::BadSignature))
 }
 
 /// Signs `signing_input` and returns the encoded signature appended to `out` after a dot.

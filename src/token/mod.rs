@@ -108,22 +108,29 @@ impl fmt::Display for InvalidSessionId {
 
 impl std::error::Error for InvalidSessionId {}
 
+impl SessionId {
+    /// Decodes 22 characters of canonical base64url.
+    pub(crate) fn from_ascii(text: &[u8]) -> Option<Self> {
+        if text.len() != 22 {
+            return None;
+        }
+        let mut out = [0u8; 18];
+        match jws::B64.decode_slice(text, &mut out) {
+            Ok(16) => {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(&out[..16]);
+                Some(SessionId(id))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl std::str::FromStr for SessionId {
     type Err = InvalidSessionId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() != 22 {
-            return Err(InvalidSessionId);
-        }
-        let mut out = [0u8; 18];
-        match jws::B64.decode_slice(s, &mut out) {
-            Ok(16) => {
-                let mut id = [0u8; 16];
-                id.copy_from_slice(&out[..16]);
-                Ok(SessionId(id))
-            }
-            _ => Err(InvalidSessionId),
-        }
+        Self::from_ascii(s.as_bytes()).ok_or(InvalidSessionId)
     }
 }
 
@@ -360,7 +367,10 @@ impl TokenCodec {
     /// Moves claims to a new token of the same session: `iat = now` and a new `exp`; `sid`
     /// and `auth_time` are kept.
     pub fn refresh<T>(&self, claims: &mut Claims<T>) {
-        let now = self.now();
+        self.refresh_at(claims, self.now());
+    }
+
+    pub(crate) fn refresh_at<T>(&self, claims: &mut Claims<T>, now: u64) {
         claims.iat = now;
         claims.exp = self.expiry(now, claims.auth_time);
         claims.ver = self.data_version;
@@ -423,7 +433,19 @@ impl TokenCodec {
         token: impl AsRef<[u8]>,
         migration: Option<&Migration<T>>,
     ) -> Result<Verified<T>, VerifyError> {
-        let token = token.as_ref();
+        let decoded = self.decode_token(token.as_ref(), migration)?;
+        self.check_times_at(&decoded.claims, self.now())?;
+        Ok(decoded)
+    }
+
+    /// The checks that do not depend on the time: length, structure, key, MAC, claims.
+    /// Their result for a given token stays the same as long as the key ring does, which is
+    /// what makes it cacheable.
+    pub(crate) fn decode_token<T: DeserializeOwned>(
+        &self,
+        token: &[u8],
+        migration: Option<&Migration<T>>,
+    ) -> Result<Verified<T>, VerifyError> {
         let ring = self.keys.load();
         let (key_index, payload_b64) = jws::verify_session(&ring, token, self.max_len)?;
         drop(ring);
@@ -432,7 +454,6 @@ impl TokenCodec {
             jws::decode_segment_into(payload_b64, payload)?;
             self.decode_claims(payload, migration)
         })?;
-        self.check_times(&claims)?;
         Ok(Verified {
             claims,
             signed_with_current_key: key_index == 0,
@@ -477,8 +498,9 @@ impl TokenCodec {
         ))
     }
 
-    fn check_times<T>(&self, c: &Claims<T>) -> Result<(), VerifyError> {
-        let now = self.now();
+    /// The deadline checks at time `now`: `exp`, `iat` not in the future, the idle and the
+    /// absolute deadline of the current configuration, each with the leeway.
+    pub(crate) fn check_times_at<T>(&self, c: &Claims<T>, now: u64) -> Result<(), VerifyError> {
         let late = |deadline: u64| now >= deadline.saturating_add(self.leeway);
         let kind = if late(c.exp) {
             RejectionKind::Expired

@@ -1,0 +1,223 @@
+//! A bounded cache of verified tokens, so a client that sends the same token again (every
+//! request until its next refresh) costs a lookup instead of a MAC, a base64 decode and a
+//! JSON parse.
+//!
+//! What is cached is only the part of verification that does not depend on time: the token
+//! was well formed, its MAC matched a key of the ring, and its claims decoded. The deadlines
+//! and the revocation check still run on every request. An entry is valid only for the key
+//! ring it was verified with: any [`KeyRingHandle::replace`](crate::KeyRingHandle::replace)
+//! makes every entry a miss.
+//!
+//! Entries are found by the first bytes of the token's signature segment (a MAC output, so
+//! an attacker cannot aim at another entry's slot without the token itself), then compared
+//! with the whole token in constant time. Memory is bounded: two generations per shard, the
+//! older dropped when the newer fills.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::token::jws::constant_time_eq;
+use crate::token::{Claims, Verified};
+
+/// Shards, to keep threads from contending on one lock.
+const SHARDS: usize = 16;
+
+/// The default number of cached tokens (about 0.5 KiB each for small sessions).
+pub const DEFAULT_VERIFY_CACHE_ENTRIES: usize = 4096;
+
+/// Passes a `u64` key through: the keys are already uniformly random (MAC bytes).
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Map<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+
+struct Entry<T> {
+    token: Box<[u8]>,
+    generation: u64,
+    checked: Checked<T>,
+}
+
+/// A token's time-independent verification result, shared (not copied) on a hit.
+pub(crate) struct Checked<T> {
+    pub(crate) claims: Arc<Claims<T>>,
+    /// Signed by a key that no longer signs, or migrated: re-sign now.
+    pub(crate) needs_resign: bool,
+}
+
+impl<T> Clone for Checked<T> {
+    fn clone(&self) -> Self {
+        Checked {
+            claims: Arc::clone(&self.claims),
+            needs_resign: self.needs_resign,
+        }
+    }
+}
+
+impl<T> From<Verified<T>> for Checked<T> {
+    fn from(verified: Verified<T>) -> Self {
+        Checked {
+            needs_resign: verified.needs_resign(),
+            claims: Arc::new(verified.claims),
+        }
+    }
+}
+
+struct Shard<T> {
+    current: Map<Entry<T>>,
+    previous: Map<Entry<T>>,
+}
+
+pub(crate) struct VerifyCache<T> {
+    shards: Box<[RwLock<Shard<T>>]>,
+    /// Entries per shard generation.
+    per_generation: usize,
+}
+
+/// The slot of a token: eight bytes of its signature segment, and a shard from a ninth.
+/// `None` for anything too short to be one of ours.
+fn slot(token: &[u8]) -> Option<(u64, usize)> {
+    let signature = token.get(token.len().checked_sub(43)?..)?;
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&signature[..8]);
+    Some((u64::from_le_bytes(key), usize::from(signature[8]) % SHARDS))
+}
+
+impl<T> VerifyCache<T> {
+    /// A cache of about `entries` tokens; `None` for 0 (no cache).
+    pub(crate) fn new(entries: usize) -> Option<Self> {
+        if entries == 0 {
+            return None;
+        }
+        let per_generation = entries.div_ceil(2 * SHARDS).max(1);
+        let shards = (0..SHARDS)
+            .map(|_| {
+                RwLock::new(Shard {
+                    current: Map::default(),
+                    previous: Map::default(),
+                })
+            })
+            .collect();
+        Some(VerifyCache {
+            shards,
+            per_generation,
+        })
+    }
+}
+
+impl<T> VerifyCache<T> {
+    /// The verified result for `token` under key-ring `generation`, if cached.
+    pub(crate) fn get(&self, token: &[u8], generation: u64) -> Option<Checked<T>> {
+        let (key, shard) = slot(token)?;
+        let shard = self.shards[shard]
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = shard
+            .current
+            .get(&key)
+            .or_else(|| shard.previous.get(&key))?;
+        if entry.generation != generation || !constant_time_eq(&entry.token, token) {
+            return None;
+        }
+        Some(entry.checked.clone())
+    }
+
+    /// Remembers that `token` verified as `verified` under key-ring `generation`.
+    pub(crate) fn insert(&self, token: &[u8], generation: u64, checked: &Checked<T>) {
+        let Some((key, shard)) = slot(token) else {
+            return;
+        };
+        let mut shard = self.shards[shard]
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shard.current.len() >= self.per_generation {
+            shard.previous = std::mem::take(&mut shard.current);
+        }
+        shard.current.insert(
+            key,
+            Entry {
+                token: token.into(),
+                generation,
+                checked: checked.clone(),
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::SessionId;
+
+    fn verified(n: u64) -> Checked<u64> {
+        Checked::from(Verified {
+            claims: Claims {
+                sid: SessionId::from_bytes([1; 16]),
+                iat: n,
+                exp: n,
+                auth_time: n,
+                ver: 1,
+                remember: false,
+                data: n,
+            },
+            signed_with_current_key: true,
+            migrated: false,
+        })
+    }
+
+    fn token(n: u64) -> Vec<u8> {
+        // A fake token with a signature segment as varied as a MAC's.
+        let mixed = format!("{:016x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        format!("h.p.{}", mixed.repeat(3)[..43].to_owned()).into_bytes()
+    }
+
+    #[test]
+    fn hits_need_the_same_token_and_key_generation() {
+        let cache = VerifyCache::new(64).expect("cache");
+        cache.insert(&token(7), 1, &verified(7));
+        assert_eq!(cache.get(&token(7), 1).map(|v| v.claims.data), Some(7));
+        assert!(cache.get(&token(7), 2).is_none(), "another key ring");
+        let mut twin = token(7);
+        twin[0] = b'x';
+        assert!(cache.get(&twin, 1).is_none(), "same slot, other token");
+        assert!(cache.get(b"short", 1).is_none());
+    }
+
+    #[test]
+    fn memory_is_bounded_by_two_generations() {
+        let cache = VerifyCache::new(64).expect("cache");
+        for n in 0..10_000 {
+            cache.insert(&token(n), 1, &verified(n));
+        }
+        let held: usize = cache
+            .shards
+            .iter()
+            .map(|s| {
+                let s = s.read().expect("lock");
+                s.current.len() + s.previous.len()
+            })
+            .sum();
+        assert!(
+            held <= 64 + 2 * SHARDS,
+            "{held} entries held for a cache of 64"
+        );
+        assert!(cache.get(&token(9_999), 1).is_some(), "the newest are kept");
+        assert!(VerifyCache::<u64>::new(0).is_none(), "0 means no cache");
+    }
+}
