@@ -172,3 +172,22 @@ async fn no_refresh_when_exp_cannot_move() {
         "re-signing cannot extend exp past the absolute deadline, so it is skipped"
     );
 }
+
+#[tokio::test]
+async fn the_same_rules_hold_with_the_verify_cache_off() {
+    let f = fixture();
+    let app = app(f.layer.clone().with_verify_cache(0));
+    let cookie = login_cookie(&app, "ada").await;
+    for _ in 0..3 {
+        let response = send(&app, "GET", "/me", Some(&cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(set_cookies(&response).is_empty());
+    }
+    f.clock.set(T0 + REFRESH);
+    let response = send(&app, "GET", "/me", Some(&cookie)).await;
+    let refreshed = cookie_pair(&response);
+    assert_eq!(claims_of(&f, &refreshed).iat, T0 + REFRESH);
+    f.clock.set(T0 + IDLE + LEEWAY);
+    let response = send(&app, "GET", "/me", Some(&cookie)).await;
+    assert_eq!(rejection_kind(&response), Some(RejectionKind::Expired));
+}
