@@ -16,23 +16,11 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::hint::black_box;
-use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Extension, Request, State};
-use axum::middleware::{Next, from_fn_with_state};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum_extra::extract::cookie::{Cookie, Key as JarKey, SignedCookieJar};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use axum::extract::Request;
+use http::{StatusCode, header};
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
-use tower_stateless_session::{Key, KeyRing, ManualClock, Session, SessionLayer};
 
 // -----------------------------------------------------------------------------------------
 // The counting allocator
@@ -121,269 +109,28 @@ impl Counts {
 }
 
 // -----------------------------------------------------------------------------------------
-// The contenders (the same as in benches/request.rs)
+// The contenders: the same code as the request benchmark's
 // -----------------------------------------------------------------------------------------
 
-const BODY: &str = "hello";
-const SECRET: &[u8] = b"benchmark-secret-of-at-least-32-bytes-long";
-const T0: u64 = 1_800_000_000;
-const IDLE_SECS: u64 = 30 * 60;
+#[path = "../benches/contenders/mod.rs"]
+mod contenders;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct User {
-    sub: String,
-    roles: Vec<String>,
-}
+use contenders::{
+    Contender, OURS_VERIFY, Ours, axum_extra_signed_jar, bare, jsonwebtoken_cookie_resign, ours,
+    request, tower_sessions_memory,
+};
 
-fn reference_user() -> User {
-    User {
-        sub: "user-12345".into(),
-        roles: vec!["reader".into(), "editor".into()],
-    }
-}
-
-struct Contender {
-    router: Router,
-    cookie: HeaderValue,
-    sets_cookie: bool,
-}
+const OURS_REFRESH: Ours = Ours {
+    id: "ours_refresh",
+    refresh: true,
+    ..OURS_VERIFY
+};
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-fn request(cookie: &HeaderValue) -> Request {
-    Request::builder()
-        .uri("/")
-        .header(header::HOST, "bench.local")
-        .header(header::COOKIE, cookie.clone())
-        .body(Body::empty())
-        .expect("a valid request")
-}
-
-fn login_cookie(rt: &Runtime, login: Router) -> HeaderValue {
-    let response = rt
-        .block_on(
-            login.oneshot(
-                Request::post("/login")
-                    .body(Body::empty())
-                    .expect("request"),
-            ),
-        )
-        .expect("infallible");
-    let value = response
-        .headers()
-        .get(header::SET_COOKIE)
-        .expect("the login sets a cookie")
-        .to_str()
-        .expect("ASCII");
-    HeaderValue::from_str(value.split(';').next().unwrap_or(value)).expect("a cookie pair")
-}
-
-fn bare() -> Contender {
-    Contender {
-        router: Router::new().route("/", get(|| async { BODY })),
-        cookie: HeaderValue::from_static("session=unread"),
-        sets_cookie: false,
-    }
-}
-
-async fn ours_handler(session: Session<User>) -> &'static str {
-    session.with(|user| black_box(user).sub.len());
-    BODY
-}
-
-/// Our layer on a manual clock. With `refresh`, the clock is moved past the default
-/// refresh age (60 s) after signing, so the request re-signs and sets a cookie.
-fn ours(refresh: bool) -> Contender {
-    let clock = ManualClock::new(T0);
-    let keys = KeyRing::new(Key::hs256("k1", SECRET).expect("a 32-byte secret"));
-    let layer = SessionLayer::<User>::new(keys).with_clock(clock.clone());
-    let codec = layer.codec_ref();
-    let token = codec
-        .sign(&codec.new_claims(reference_user()).expect("claims"))
-        .expect("sign");
-    if refresh {
-        clock.advance(Duration::from_secs(61));
-    }
-    Contender {
-        router: Router::new().route("/", get(ours_handler)).layer(layer),
-        cookie: HeaderValue::from_str(&format!("session={token}")).expect("a cookie pair"),
-        sets_cookie: refresh,
-    }
-}
-
-async fn tower_sessions_handler(
-    session: tower_sessions::Session,
-) -> Result<&'static str, StatusCode> {
-    let user: User = session
-        .get("user")
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
-        .ok_or(StatusCode::UNAUTHORIZED)?;
-    black_box(&user);
-    Ok(BODY)
-}
-
-async fn tower_sessions_login(
-    session: tower_sessions::Session,
-) -> Result<&'static str, StatusCode> {
-    session
-        .insert("user", reference_user())
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
-    Ok(BODY)
-}
-
-fn tower_sessions_memory(rt: &Runtime) -> Contender {
-    let store = tower_sessions::MemoryStore::default();
-    let login = Router::new()
-        .route("/login", post(tower_sessions_login))
-        .layer(tower_sessions::SessionManagerLayer::new(store.clone()));
-    Contender {
-        cookie: login_cookie(rt, login),
-        router: Router::new()
-            .route("/", get(tower_sessions_handler))
-            .layer(tower_sessions::SessionManagerLayer::new(store)),
-        sets_cookie: false,
-    }
-}
-
-async fn signed_jar_handler(jar: SignedCookieJar) -> Result<&'static str, StatusCode> {
-    let cookie = jar.get("user").ok_or(StatusCode::UNAUTHORIZED)?;
-    let user: User = serde_json::from_str(cookie.value()).map_err(|_| StatusCode::BAD_REQUEST)?;
-    black_box(&user);
-    Ok(BODY)
-}
-
-async fn signed_jar_login(jar: SignedCookieJar) -> impl IntoResponse {
-    let json = serde_json::to_string(&reference_user()).expect("serializes");
-    (jar.add(Cookie::new("user", json)), BODY)
-}
-
-fn axum_extra_signed_jar(rt: &Runtime) -> Contender {
-    let key = JarKey::from(&[7u8; 64]);
-    let login: Router = Router::new()
-        .route("/login", post(signed_jar_login))
-        .with_state(key.clone());
-    Contender {
-        cookie: login_cookie(rt, login),
-        router: Router::new()
-            .route("/", get(signed_jar_handler))
-            .with_state(key),
-        sets_cookie: false,
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct JwtClaims {
-    sid: String,
-    iat: u64,
-    exp: u64,
-    auth_time: u64,
-    sub: String,
-    roles: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct JwtClaimsRef<'a> {
-    sid: &'a str,
-    iat: u64,
-    exp: u64,
-    auth_time: u64,
-    sub: &'a str,
-    roles: &'a [String],
-}
-
-struct JwtKeys {
-    header: Header,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-}
-
-fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get(header::COOKIE)?
-        .to_str()
-        .ok()?
-        .split(';')
-        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
-}
-
-async fn jwt_session(
-    State(keys): State<Arc<JwtKeys>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let Some(token) = cookie_value(request.headers(), "session") else {
-        return StatusCode::UNAUTHORIZED.into_response();
-    };
-    let claims = match jsonwebtoken::decode::<JwtClaims>(token, &keys.decoding, &keys.validation) {
-        Ok(data) => data.claims,
-        Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
-    };
-    let JwtClaims {
-        sid,
-        auth_time,
-        sub,
-        roles,
-        ..
-    } = claims;
-    let user = Arc::new(User { sub, roles });
-    request.extensions_mut().insert(Arc::clone(&user));
-    let mut response = next.run(request).await;
-    let now = jsonwebtoken::get_current_timestamp();
-    let fresh = JwtClaimsRef {
-        sid: &sid,
-        iat: now,
-        exp: now + IDLE_SECS,
-        auth_time,
-        sub: &user.sub,
-        roles: &user.roles,
-    };
-    if let Ok(token) = jsonwebtoken::encode(&keys.header, &fresh, &keys.encoding) {
-        let cookie = format!("session={token}; Path=/; HttpOnly; Secure; SameSite=Lax");
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
-    response
-}
-
-async fn jwt_handler(Extension(user): Extension<Arc<User>>) -> &'static str {
-    black_box(&*user);
-    BODY
-}
-
-fn jsonwebtoken_cookie_resign() -> Contender {
-    let keys = Arc::new(JwtKeys {
-        header: Header::new(Algorithm::HS256),
-        encoding: EncodingKey::from_secret(SECRET),
-        decoding: DecodingKey::from_secret(SECRET),
-        validation: Validation::new(Algorithm::HS256),
-    });
-    let now = jsonwebtoken::get_current_timestamp();
-    let user = reference_user();
-    let claims = JwtClaimsRef {
-        sid: "AAECAwQFBgcICQoLDA0ODw",
-        iat: now,
-        exp: now + IDLE_SECS,
-        auth_time: now,
-        sub: &user.sub,
-        roles: &user.roles,
-    };
-    let token = jsonwebtoken::encode(&keys.header, &claims, &keys.encoding).expect("encode");
-    Contender {
-        router: Router::new()
-            .route("/", get(jwt_handler))
-            .layer(from_fn_with_state(keys, jwt_session)),
-        cookie: HeaderValue::from_str(&format!("session={token}")).expect("a cookie pair"),
-        sets_cookie: true,
-    }
 }
 
 // -----------------------------------------------------------------------------------------
@@ -455,7 +202,7 @@ fn allocations_per_request_bare() {
 #[test]
 fn allocations_per_request_ours_verify() {
     let rt = runtime();
-    let (_, extra) = report("ours_verify", &ours(false), &rt);
+    let (_, extra) = report("ours_verify", &ours(OURS_VERIFY), &rt);
     assert!(
         extra <= OURS_VERIFY_MAX_EXTRA_CALLS,
         "verifying a session now costs {extra} heap calls over bare (bound {OURS_VERIFY_MAX_EXTRA_CALLS})"
@@ -465,7 +212,7 @@ fn allocations_per_request_ours_verify() {
 #[test]
 fn allocations_per_request_ours_refresh() {
     let rt = runtime();
-    let (_, extra) = report("ours_refresh", &ours(true), &rt);
+    let (_, extra) = report("ours_refresh", &ours(OURS_REFRESH), &rt);
     assert!(
         extra <= OURS_REFRESH_MAX_EXTRA_CALLS,
         "a refreshing request now costs {extra} heap calls over bare (bound {OURS_REFRESH_MAX_EXTRA_CALLS})"
@@ -478,10 +225,18 @@ fn allocations_per_request_ours_refresh() {
 #[test]
 fn allocations_per_request_ours_against_the_alternatives() {
     let rt = runtime();
-    let (_, verify) = report("ours_verify", &ours(false), &rt);
-    let (_, refresh) = report("ours_refresh", &ours(true), &rt);
-    let (_, tower_sessions) = report("tower_sessions_memory", &tower_sessions_memory(&rt), &rt);
-    let (_, signed_jar) = report("axum_extra_signed_jar", &axum_extra_signed_jar(&rt), &rt);
+    let (_, verify) = report("ours_verify", &ours(OURS_VERIFY), &rt);
+    let (_, refresh) = report("ours_refresh", &ours(OURS_REFRESH), &rt);
+    let (_, tower_sessions) = report(
+        "tower_sessions_memory",
+        &rt.block_on(tower_sessions_memory()),
+        &rt,
+    );
+    let (_, signed_jar) = report(
+        "axum_extra_signed_jar",
+        &rt.block_on(axum_extra_signed_jar()),
+        &rt,
+    );
     let (_, jwt) = report(
         "jsonwebtoken_cookie_resign",
         &jsonwebtoken_cookie_resign(),
