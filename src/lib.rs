@@ -137,6 +137,14 @@
 //! the outgoing request's extensions. Read every downstream response body to its end (or
 //! drop it) so pooled connections go back to the pool. See `examples/microservices.rs`.
 //!
+//! # Ending sessions early
+//!
+//! A signed token cannot be recalled, so the layer can check every valid token against a
+//! [`revocation`] store: a per-session and a per-subject deny list held in memory (the
+//! lookup costs about as much as a hash-map read, no network on the request path), fed
+//! across nodes by [`revocation::RedisRevocations`] (feature `redis`). Entries expire by
+//! themselves once no token they match can still be valid.
+//!
 //! # The token
 //!
 //! A JWS compact serialization (RFC 7515) with HS256: header
@@ -171,7 +179,8 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `axum` | yes | extractors: [`Session<T>`], `Option<Session<T>>`, [`SessionHandle<T>`] |
-//! | `tracing` | yes | logs of rejected tokens and signing failures (never a token or a secret) |
+//! | `tracing` | yes | logs of rejected tokens, budget warnings and signing failures (never a token or a secret) |
+//! | `redis` | no | [`revocation::RedisRevocations`]: revocations shared between nodes through Redis (adds tokio) |
 //!
 //! # Security notes
 //!
@@ -183,8 +192,11 @@
 //! What it does not give:
 //! - **Confidentiality**: the claims are only base64url-encoded. Anyone holding the token
 //!   (the user, a proxy that logs cookies) can read the session data. Keep secrets out of it.
-//! - **Revocation**: a token stays valid until its `exp` for whoever holds a copy; logout
-//!   deletes the browser's cookie but not copies. Keep the idle timeout short.
+//! - **Revocation, by itself**: a token stays valid until its `exp` for whoever holds a copy;
+//!   logout deletes the browser's cookie but not copies. Configure a revocation store
+//!   ([`SessionLayer::with_revocation`], see [`revocation`]) to have logout revoke the
+//!   session everywhere the store reaches, and "log out everywhere" with
+//!   [`SessionHandle::logout_everywhere`]; keep the idle timeout short either way.
 //! - **Replay protection** within the token's lifetime: use TLS (`Secure` cookies) and
 //!   `HttpOnly` so the token is hard to steal in the first place.
 //!
