@@ -9,8 +9,8 @@ use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
 
 use super::body::ResponseBody;
+use super::outbound::finish as complete;
 use super::rejection::plain;
-use super::service::complete;
 use crate::propagate::TokenScope;
 use crate::session::{SessionData, SessionHandle};
 

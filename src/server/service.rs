@@ -8,9 +8,9 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::future::ResponseFuture;
+use super::inbound;
 use super::layer::Config;
 use super::rejection::Rejection;
-use super::{inbound, outbound};
 use crate::config::Transport;
 use crate::error::RejectionKind;
 use crate::session::SessionData;
@@ -97,12 +97,4 @@ where
         request.extensions_mut().insert(handle.clone());
         ResponseFuture::called(self.inner.call(request), handle)
     }
-}
-
-/// Applies the outcome to a response (used by the future).
-pub(crate) fn complete<T: SessionData, B>(
-    handle: &crate::session::SessionHandle<T>,
-    response: Response<ResponseBody<B>>,
-) -> Response<ResponseBody<B>> {
-    outbound::finish(handle, response)
 }
