@@ -30,6 +30,10 @@ const CONCURRENCY: usize = 8;
 /// again later (churn that grows with the number of calls). Sized right, nothing grows.
 const POOL: usize = 2 * CONCURRENCY;
 
+/// The tests of this file run one at a time: the socket table in /proc is the whole
+/// process's, and one test deliberately holds a hundred connections open.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(Default)]
 struct Counters {
     accepted: AtomicUsize,
@@ -170,6 +174,7 @@ async fn hammer(client: &Propagating, addr: SocketAddr, path: &'static str) {
 }
 
 async fn assert_bounded(path: &'static str) {
+    let _serial = SERIAL.lock().await;
     let counters = Arc::new(Counters::default());
     let addr = downstream(Arc::clone(&counters)).await;
     // One client, one pool, shared by the workers (clones share the pool).
@@ -195,14 +200,17 @@ async fn assert_bounded(path: &'static str) {
         2 * CALLS,
         "{path}: every call carries the propagated token"
     );
+    // Bounds that do not grow with the number of calls: the first 2000 calls fill the pool
+    // (racing connects may open a few more than it keeps), the next 2000 open (almost)
+    // nothing.
     assert!(
-        accepted <= POOL,
-        "{path}: {accepted} connections for {} calls, pool is {POOL}: connections are not reused",
-        2 * CALLS
+        first <= POOL + CONCURRENCY,
+        "{path}: {first} connections for {CALLS} calls, pool is {POOL}: connections are not reused"
     );
-    assert_eq!(
-        accepted, first,
-        "{path}: the second {CALLS} calls opened new connections: the count grows with calls"
+    assert!(
+        accepted - first <= CONCURRENCY,
+        "{path}: the second {CALLS} calls opened {} new connections: the count grows with calls",
+        accepted - first
     );
     assert!(
         open <= POOL,
@@ -236,6 +244,7 @@ async fn ok_with_and_without_body_reuses_pooled_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_bodies_are_seen_as_a_leak() {
     const KEPT: usize = 100;
+    let _serial = SERIAL.lock().await;
     let counters = Arc::new(Counters::default());
     let addr = downstream(Arc::clone(&counters)).await;
     let mut client = pooled_client();

@@ -190,6 +190,17 @@ impl Nginx {
     /// Starts nginx proxying 127.0.0.1:`port` to `upstream`, with `extra` directives in the
     /// `location` block (empty for nginx's defaults), and waits until it accepts.
     async fn start(upstream: SocketAddr, extra: &str) -> Nginx {
+        // A probed free port can be taken by another process before nginx binds it; nginx
+        // then exits, and a new port is tried.
+        for _ in 0..5 {
+            if let Some(nginx) = Self::try_start(upstream, extra).await {
+                return nginx;
+            }
+        }
+        panic!("nginx could not bind a free port in five attempts");
+    }
+
+    async fn try_start(upstream: SocketAddr, extra: &str) -> Option<Nginx> {
         let dir = temp_dir();
         let port = free_port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -233,22 +244,21 @@ impl Nginx {
             .spawn()
             .expect("spawn nginx");
         let mut nginx = Nginx { child, dir, addr };
-        nginx.wait_until_listening().await;
-        nginx
+        nginx.wait_until_listening().await.then_some(nginx)
     }
 
-    /// Polls the port (bounded: five seconds), failing with nginx's logs if it exits or
-    /// never listens.
-    async fn wait_until_listening(&mut self) {
+    /// Polls (bounded: five seconds) until nginx listens. nginx writes its pid file only
+    /// after binding its sockets, so the pid file, a live child and a connectable port
+    /// together mean the port is ours. `false` when nginx exited (the port was taken).
+    async fn wait_until_listening(&mut self) -> bool {
         for _ in 0..100 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "nginx exited with {status} before listening:\n{}",
-                    self.logs()
-                );
+            if self.child.try_wait().ok().flatten().is_some() {
+                return false;
             }
-            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
-                return;
+            if self.dir.join("nginx.pid").exists()
+                && tokio::net::TcpStream::connect(self.addr).await.is_ok()
+            {
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -25,7 +25,7 @@ struct RedisServer {
 impl RedisServer {
     /// Starts `redis-server` on `port` (a free one when `None`), without persistence.
     /// `None` when the binary is missing outside CI.
-    fn start(port: Option<u16>) -> Option<Self> {
+    fn start(requested: Option<u16>) -> Option<Self> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -38,7 +38,7 @@ impl RedisServer {
             eprintln!("skipping: redis-server is not installed");
             return None;
         }
-        let port = port.unwrap_or_else(|| {
+        let port = requested.unwrap_or_else(|| {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             probe.local_addr().expect("addr").port()
         });
@@ -53,13 +53,29 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
-        let server = RedisServer { child, port, dir };
+        let mut server = RedisServer { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while server.command(&["PING"]).as_deref() != Some("+PONG\r\n") {
+        // The server answering must be ours (a probed port can be taken by another process
+        // first): its working directory is our temporary one.
+        let dir_name = server.dir.display().to_string();
+        loop {
+            if server.child.try_wait().ok().flatten().is_some() {
+                // It exited: the port was taken. A probed port: try another free one.
+                assert!(
+                    requested.is_none(),
+                    "redis-server could not bind port {port}"
+                );
+                return Self::start(None);
+            }
+            let reply = server
+                .command(&["CONFIG", "GET", "dir"])
+                .unwrap_or_default();
+            if reply.contains(&dir_name) {
+                return Some(server);
+            }
             assert!(Instant::now() < deadline, "redis-server did not come up");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(server)
     }
 
     fn url(&self) -> String {
