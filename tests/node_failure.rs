@@ -16,11 +16,11 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use bytes::Bytes;
-use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0};
+use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, wait_until};
 use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -183,15 +183,6 @@ struct Counts {
     refreshed: AtomicUsize,
 }
 
-/// Polls `done` every millisecond until it holds, failing after [`DEADLINE`].
-async fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "gave up waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
 /// Sends `path` to the node at `first` or, when it is unreachable, the next ones in turn.
 /// Returns the node that answered and its answer.
 async fn get_with_failover(
@@ -300,9 +291,11 @@ async fn a_node_shut_down_under_load_loses_no_session() {
 
     // Halfway through the traffic, the victim node dies.
     let total = SESSIONS * (1 + REQUESTS_PER_SESSION);
-    wait_until("half of the requests", || {
-        counts.answered.load(Ordering::SeqCst) >= total / 2
-    })
+    wait_until(
+        "half of the requests",
+        || counts.answered.load(Ordering::SeqCst) >= total / 2,
+        DEADLINE,
+    )
     .await;
     nodes[VICTIM].shut_down().await;
     let answered_at_kill = counts.answered.load(Ordering::SeqCst);

@@ -19,11 +19,11 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, User};
+use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, User, wait_until};
 use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -140,19 +140,15 @@ struct Counts {
     resigned_with_old: AtomicUsize,
 }
 
-/// Polls `done` every millisecond until it holds, failing after [`DEADLINE`].
-async fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "gave up waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
 /// Waits until `BETWEEN_STEPS` more requests have been answered.
 async fn let_traffic_flow(counts: &Counts, what: &str) {
     let target = counts.requests.load(Ordering::SeqCst) + BETWEEN_STEPS;
-    wait_until(what, || counts.requests.load(Ordering::SeqCst) >= target).await;
+    wait_until(
+        what,
+        || counts.requests.load(Ordering::SeqCst) >= target,
+        DEADLINE,
+    )
+    .await;
 }
 
 /// One client: logs in, then keeps requesting round-robin until told to stop. Its current
@@ -245,7 +241,7 @@ async fn rotating_keys_under_load_refuses_no_request_and_migrates_every_session(
         jars.iter()
             .all(|jar| kid_of(&jar.lock().expect("jar")) == NEW)
     };
-    wait_until("every session to move to the new key", all_new).await;
+    wait_until("every session to move to the new key", all_new, DEADLINE).await;
     let after_step_2 = counts.requests.load(Ordering::SeqCst);
 
     // Step 3: the old key is retired everywhere.

@@ -249,3 +249,12 @@ pub async fn fetch(
         .to_bytes();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// Polls `done` every millisecond until it holds, failing after `deadline`.
+pub async fn wait_until(what: &str, done: impl Fn() -> bool, deadline: Duration) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
