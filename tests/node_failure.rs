@@ -19,12 +19,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use bytes::Bytes;
-use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, wait_until};
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Empty};
+use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, set_cookie_pair, try_fetch, wait_until};
+use http::StatusCode;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use tower_stateless_session::{Clock, KeyRing, ManualClock, SessionLayer, encode_secret};
@@ -122,52 +120,18 @@ struct Answer {
 /// One request over a fresh connection; `Err` when the node cannot be reached or the
 /// connection is cut before a full answer.
 async fn try_get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Result<Answer, String> {
-    let attempt = async {
-        let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        let mut request = Request::builder()
-            .method(if path.starts_with("/login") {
-                "POST"
-            } else {
-                "GET"
-            })
-            .uri(path)
-            .header(header::HOST, addr.to_string());
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        let request = request
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        let cookie = response
-            .headers()
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(str::to_owned);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok(Answer {
-            status,
-            cookie,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
+    let method = if path.starts_with("/login") {
+        "POST"
+    } else {
+        "GET"
     };
-    tokio::time::timeout(Duration::from_secs(10), attempt)
-        .await
-        .map_err(|_| "timed out".to_owned())?
+    let headers: Vec<(&str, &str)> = cookie.map(|c| ("cookie", c)).into_iter().collect();
+    let (status, headers, body) = try_fetch(addr, method, path, &headers).await?;
+    Ok(Answer {
+        status,
+        cookie: set_cookie_pair(&headers),
+        body,
+    })
 }
 
 #[derive(Default)]

@@ -22,12 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use bytes::Bytes;
-use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, User, wait_until};
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, User, fetch, set_cookie_pair, wait_until};
+use http::StatusCode;
 use tokio::task::JoinSet;
 use tower_stateless_session::{
     KeyRing, KeyRingHandle, ManualClock, Rejection, RejectionKind, SessionLayer, TokenCodec,
@@ -89,45 +85,13 @@ struct Answer {
 
 /// One request over a fresh connection.
 async fn request(addr: SocketAddr, method: &str, path: &str, cookie: Option<&str>) -> Answer {
-    let attempt = async {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(connection);
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, addr.to_string());
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        let response = sender
-            .send_request(request.body(Empty::<Bytes>::new()).expect("request"))
-            .await
-            .expect("response");
-        let status = response.status();
-        let cookie = response
-            .headers()
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(str::to_owned);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        Answer {
-            status,
-            cookie,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), attempt)
-        .await
-        .expect("a node answers within 10 s")
+    let headers: Vec<(&str, &str)> = cookie.map(|c| ("cookie", c)).into_iter().collect();
+    let (status, headers, body) = fetch(addr, method, path, &headers).await;
+    Answer {
+        status,
+        cookie: set_cookie_pair(&headers),
+        body,
+    }
 }
 
 #[derive(Default)]
