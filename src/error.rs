@@ -260,6 +260,18 @@ pub enum ConfigError {
         /// The rejected name.
         name: String,
     },
+    /// An HS256 key was given to be published in a JWKS: its only form is the secret.
+    SecretKeyInJwks {
+        /// The key id.
+        kid: String,
+    },
+    /// A setting is out of its range, or a value does not fit its role.
+    InvalidSetting {
+        /// The setting.
+        setting: &'static str,
+        /// What it must be.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -302,6 +314,13 @@ impl fmt::Display for ConfigError {
                 write!(f, "invalid cookie {attribute}: {reason}")
             }
             ConfigError::InvalidHeaderName { name } => write!(f, "invalid header name {name:?}"),
+            ConfigError::SecretKeyInJwks { kid } => write!(
+                f,
+                "key `{kid}` is a shared secret (HS256): it is never published in a JWKS"
+            ),
+            ConfigError::InvalidSetting { setting, reason } => {
+                write!(f, "invalid {setting}: must be {reason}")
+            }
         }
     }
 }

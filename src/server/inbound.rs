@@ -11,6 +11,7 @@ use crate::config::Transport;
 use crate::error::{RejectionKind, VerifyError};
 use crate::log;
 use crate::session::{InboundToken, SessionData, SessionHandle, State};
+use crate::token::jws;
 
 /// Trims the optional whitespace HTTP allows around values and cookie pairs.
 fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
@@ -163,26 +164,64 @@ pub(crate) fn begin<T: SessionData>(
         } else {
             choose(first, others, verify)
         };
-        let result = result.and_then(|checked| match &config.revocations {
-            Some(revocations) if revocations.revoked(&checked.claims, now) => {
-                Err(VerifyError::new(RejectionKind::Revoked))
-            }
-            _ => Ok(checked),
-        });
-        match result {
-            Ok(checked) => {
-                state.needs_resign = checked.needs_resign;
-                state.claims = Some(checked.claims);
-                state.rejection = None;
-            }
-            Err(error) => {
-                log::token_rejected(error.kind());
-                state.rejection = Some(error.kind());
-            }
-        }
+        settle(config, &mut state, result);
         state.inbound = Some(token);
     }
     (SessionHandle::new(Arc::clone(config), state), None)
+}
+
+/// Applies the revocation check to a verification result and records the outcome.
+fn settle<T>(config: &Config<T>, state: &mut State<T>, result: Result<Checked<T>, VerifyError>) {
+    let now = state.now;
+    let result = result.and_then(|checked| match &config.revocations {
+        Some(revocations) if revocations.revoked(&checked.claims, now) => {
+            Err(VerifyError::new(RejectionKind::Revoked))
+        }
+        _ => Ok(checked),
+    });
+    match result {
+        Ok(checked) => {
+            state.needs_resign = checked.needs_resign;
+            state.claims = Some(checked.claims);
+            state.rejection = None;
+        }
+        Err(error) => {
+            log::token_rejected(error.kind());
+            state.rejection = Some(error.kind());
+        }
+    }
+}
+
+/// The key id the request's token names, when the token was refused because the ring does
+/// not hold that key and the ring's source can refresh it: the rare path where the layer
+/// waits for fresher keys before it decides.
+///
+/// A token whose (unverified) `exp` has passed is left alone: fresher keys could only make
+/// it verify to be refused as expired.
+pub(crate) fn unknown_kid<T>(handle: &SessionHandle<T>) -> Option<String> {
+    let state = handle.lock();
+    if state.rejection != Some(RejectionKind::UnknownKey) {
+        return None;
+    }
+    let token = state.inbound.as_ref()?.bytes();
+    let kid = jws::header_kid(token)?;
+    let leeway = handle.config().codec.leeway_secs();
+    if jws::unverified_exp(token).is_some_and(|exp| state.now >= exp.saturating_add(leeway)) {
+        return None;
+    }
+    Some(kid)
+}
+
+/// Verifies the request's token again (after the key ring was refreshed) and records the
+/// outcome in the session, as [`begin`] would have.
+pub(crate) fn retry<T: SessionData>(handle: &SessionHandle<T>) {
+    let config = handle.config();
+    let mut state = handle.lock();
+    let Some(token) = state.inbound.clone() else {
+        return;
+    };
+    let result = verify_at(config, token.bytes(), state.now);
+    settle(config, &mut state, result);
 }
 
 /// Verifies a token at time `now`, through the layer's cache of verified tokens when it

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 use tower_service::Service;
 
@@ -13,7 +14,8 @@ use super::layer::Config;
 use super::rejection::Rejection;
 use crate::config::Transport;
 use crate::error::RejectionKind;
-use crate::session::SessionData;
+use crate::keys::KeyWait;
+use crate::session::{SessionData, SessionHandle};
 
 /// The service built by [`SessionLayer`](crate::SessionLayer).
 ///
@@ -82,19 +84,43 @@ where
             let response = (self.config.oversize_response)(&report);
             return ResponseFuture::rejected(response, handle);
         }
-        if self.config.require_session && !handle.is_active() {
-            let kind = handle.rejection().unwrap_or(RejectionKind::Missing);
-            let mut response = (self.config.rejection_response)(&Rejection::new(kind));
-            if self.config.transport == Transport::Bearer
-                && !response.headers().contains_key(header::WWW_AUTHENTICATE)
-            {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
+        // Rare path: the token names a key the ring does not hold yet (a node that just
+        // joined), and the ring's source can refresh. The inner call is made now but not
+        // polled until the refresh is over and the token verified again.
+        if let Some(wait) = self.key_wait(&handle) {
+            request.extensions_mut().insert(handle.clone());
+            return ResponseFuture::awaiting_keys(self.inner.call(request), handle, wait);
+        }
+        if let Some(response) = required_session_missing(&handle) {
             return ResponseFuture::rejected(response, handle);
         }
         request.extensions_mut().insert(handle.clone());
         ResponseFuture::called(self.inner.call(request), handle)
     }
+}
+
+impl<S, T: SessionData> SessionService<S, T> {
+    fn key_wait(&self, handle: &SessionHandle<T>) -> Option<KeyWait> {
+        let refresher = self.config.codec.keys().refresher()?;
+        let kid = inbound::unknown_kid(handle)?;
+        refresher.unknown_kid(&kid)
+    }
+}
+
+/// The layer's own 401 when a session is required and the request has none.
+pub(crate) fn required_session_missing<T>(handle: &SessionHandle<T>) -> Option<Response<Bytes>> {
+    let config = handle.config();
+    if !config.require_session || handle.is_active() {
+        return None;
+    }
+    let kind = handle.rejection().unwrap_or(RejectionKind::Missing);
+    let mut response = (config.rejection_response)(&Rejection::new(kind));
+    if config.transport == Transport::Bearer
+        && !response.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    Some(response)
 }

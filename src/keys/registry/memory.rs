@@ -1,0 +1,202 @@
+//! [`MemoryKeyRegistry`]: the registry of a single process, and the model of the local copy
+//! every shared registry keeps.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::{KeyRegistry, RegistryEntry, RegistryListener};
+
+#[derive(Default)]
+struct Inner {
+    entries: RwLock<HashMap<Box<str>, RegistryEntry>>,
+    listeners: RwLock<Vec<RegistryListener>>,
+}
+
+/// Node keys published in this process's memory.
+///
+/// Publication is confirmed at once. Clones share the same set, so several
+/// [`NodeKeys`](crate::keys::NodeKeys) in one process (or one test) standing for several
+/// nodes see each other's keys through one registry.
+///
+/// ```
+/// use tower_stateless_session::Key;
+/// use tower_stateless_session::keys::{
+///     KeyRegistry, MemoryKeyRegistry, RegistrationKey, RegistryEntry,
+/// };
+///
+/// let registration = RegistrationKey::generate()?;
+/// let key = Key::generate_ed25519()?;
+/// let registry = MemoryKeyRegistry::new();
+/// let entry = RegistryEntry::new(&registration, &key, 1_000, 2_860).expect("Ed25519");
+/// registry.publish(entry, 900);
+/// assert_eq!(registry.confirmed(key.kid()), Some(1_000));
+/// # Ok::<(), tower_stateless_session::ConfigError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryKeyRegistry {
+    inner: Arc<Inner>,
+}
+
+impl MemoryKeyRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of entries held (expired ones included until the next publication).
+    pub fn len(&self) -> usize {
+        self.read(HashMap::len)
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes `kid`'s entry, as an outage or an attacker with write access to a shared
+    /// store could; returns whether there was one.
+    pub fn remove(&self, kid: &str) -> bool {
+        let removed = self.write(|entries| entries.remove(kid).is_some());
+        if removed {
+            self.notify();
+        }
+        removed
+    }
+
+    /// Replaces the whole set (entries with the same key id: the latest `signs_until`
+    /// wins), as a reload from a shared store does; listeners hear of it once.
+    pub fn replace_all(&self, entries: impl IntoIterator<Item = RegistryEntry>, now: u64) {
+        self.write(|held| {
+            held.clear();
+            for entry in entries {
+                if entry.expires_at() > now {
+                    insert(held, entry);
+                }
+            }
+        });
+        self.notify();
+    }
+
+    /// Records `entry` without telling listeners; returns whether the set changed.
+    pub(crate) fn insert_quietly(&self, entry: RegistryEntry, now: u64) -> bool {
+        self.write(|entries| {
+            entries.retain(|_, e| e.expires_at() > now);
+            insert(entries, entry)
+        })
+    }
+
+    /// Calls every listener.
+    pub(crate) fn notify(&self) {
+        let listeners = self
+            .inner
+            .listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for listener in listeners.iter() {
+            listener();
+        }
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&HashMap<Box<str>, RegistryEntry>) -> R) -> R {
+        f(&self
+            .inner
+            .entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut HashMap<Box<str>, RegistryEntry>) -> R) -> R {
+        f(&mut self
+            .inner
+            .entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Inserts `entry` unless an entry of the same key id with a later `signs_until` is held
+/// (so a replayed old entry never shortens a key's life). Returns whether it was stored.
+fn insert(entries: &mut HashMap<Box<str>, RegistryEntry>, entry: RegistryEntry) -> bool {
+    match entries.get(entry.kid()) {
+        Some(held) if held.signs_until() > entry.signs_until() => false,
+        Some(held) if *held == entry => false,
+        _ => {
+            entries.insert(entry.kid().into(), entry);
+            true
+        }
+    }
+}
+
+impl KeyRegistry for MemoryKeyRegistry {
+    fn publish(&self, entry: RegistryEntry, now: u64) {
+        if self.insert_quietly(entry, now) {
+            self.notify();
+        }
+    }
+
+    fn entries(&self) -> Vec<RegistryEntry> {
+        self.read(|entries| entries.values().cloned().collect())
+    }
+
+    fn confirmed(&self, kid: &str) -> Option<u64> {
+        self.read(|entries| entries.get(kid).map(RegistryEntry::signs_until))
+    }
+
+    fn subscribe(&self, listener: RegistryListener) {
+        self.inner
+            .listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(listener);
+    }
+}
+
+impl fmt::Debug for MemoryKeyRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryKeyRegistry")
+            .field("entries", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::keys::Key;
+    use crate::keys::registry::RegistrationKey;
+
+    fn entry(key: &Key, signs_until: u64) -> RegistryEntry {
+        let registration = RegistrationKey::new(&[1; 32]).expect("32 bytes");
+        RegistryEntry::new(&registration, key, signs_until, signs_until + 100).expect("Ed25519")
+    }
+
+    #[test]
+    fn the_latest_entry_per_key_wins_and_expired_ones_go() {
+        let registry = MemoryKeyRegistry::new();
+        let heard = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&heard);
+        registry.subscribe(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        let (a, b) = (
+            Key::generate_ed25519().expect("rng"),
+            Key::generate_ed25519().expect("rng"),
+        );
+        registry.publish(entry(&a, 1_000), 900);
+        registry.publish(entry(&a, 1_030), 930);
+        registry.publish(entry(&a, 1_000), 931); // a replay of the older entry
+        assert_eq!(registry.confirmed(a.kid()), Some(1_030));
+        assert_eq!(
+            heard.load(Ordering::SeqCst),
+            2,
+            "the replay changed nothing"
+        );
+        registry.publish(entry(&b, 2_000), 1_131); // a's entry expired at 1_130
+        assert_eq!(registry.len(), 1);
+        assert_eq!(registry.confirmed(a.kid()), None);
+        assert!(registry.remove(b.kid()) && registry.is_empty());
+    }
+}
