@@ -70,6 +70,25 @@ fn request_bench(c: &mut Criterion) {
             cache: false,
             ..ours_default
         }),
+        // EdDSA node keys: the steady state (cache on; target at most 1.10 x ours_verify),
+        // and the cold path (every request checks the Ed25519 signature).
+        ours(Ours {
+            id: "ours_verify_eddsa",
+            eddsa: true,
+            ..ours_default
+        }),
+        ours(Ours {
+            id: "ours_verify_eddsa_uncached",
+            eddsa: true,
+            cache: false,
+            ..ours_default
+        }),
+        ours(Ours {
+            id: "ours_refresh_eddsa",
+            eddsa: true,
+            refresh: true,
+            ..ours_default
+        }),
         // The revocation check against 100 000 entries (issue: at most 1.10 x ours_verify).
         ours(Ours {
             id: "ours_verify_revocation_100k",

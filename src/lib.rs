@@ -138,6 +138,18 @@
 //! the outgoing request's extensions. Read every downstream response body to its end (or
 //! drop it) so pooled connections go back to the pool. See `examples/microservices.rs`.
 //!
+//! # Per-node keys: no shared signing secret
+//!
+//! With HS256 every verifying service holds the secret and could forge sessions. With node
+//! keys each signing node makes its own Ed25519 key at startup ([`keys::NodeKeys`]), whose
+//! private half never leaves its memory; it publishes the public half to a registry
+//! ([`keys::KeyRegistry`], authenticated by a registration key only the signing tier holds)
+//! before it signs with it, and serves all live public keys as a JWKS
+//! ([`keys::JwksService`] at `/.well-known/jwks.json`). Downstream services verify with that
+//! JWKS (`keys::JwksVerifier`, feature `jwks`) and hold no secret at all; a node that just
+//! joined causes no spurious 401 there, since a token naming an unknown key makes the
+//! verifier refetch once (bounded) before the request is decided. See [`keys`].
+//!
 //! # Ending sessions early
 //!
 //! A signed token cannot be recalled, so the layer can check every valid token against a
@@ -184,13 +196,15 @@
 //! | `axum` | yes | extractors: [`Session<T>`], `Option<Session<T>>`, [`SessionHandle<T>`] |
 //! | `tracing` | yes | logs of rejected tokens, budget warnings and signing failures (never a token or a secret) |
 //! | `redis` | no | [`revocation::RedisRevocations`]: revocations shared between nodes through Redis (adds tokio) |
+//! | `jwks` | no | `keys::JwksVerifier`: downstream services verify with the public keys of a JWKS URL (adds tokio, hyper, hyper-util) |
 //!
 //! # Security notes
 //!
-//! What signing gives: nobody without a key can create or alter a session; the algorithm is
-//! fixed by the key, never by the token; MACs are compared in constant time; sizes are
-//! capped before any decoding; secrets are at least 32 bytes and never appear in `Debug`
-//! output or logs.
+//! What signing gives: nobody without a key can create or alter a session (with Ed25519
+//! node keys: nobody without a node's private key, which never leaves that node); the
+//! algorithm is fixed by the key, never by the token; MACs are compared in constant time and
+//! Ed25519 signatures checked strictly; sizes are capped before any decoding; secrets are at
+//! least 32 bytes and never appear in `Debug` output or logs.
 //!
 //! What it does not give:
 //! - **Confidentiality**: the claims are only base64url-encoded. Anyone holding the token

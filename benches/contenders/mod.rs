@@ -132,6 +132,8 @@ pub struct Ours {
     pub cache: bool,
     /// A revocation store holding this many entries, none of them matching.
     pub revoked: usize,
+    /// Sign with an Ed25519 node key (`EdDSA`) instead of the HS256 secret.
+    pub eddsa: bool,
 }
 
 /// `ours_verify`: the defaults, a valid token, no refresh due.
@@ -140,7 +142,11 @@ pub const OURS_VERIFY: Ours = Ours {
     refresh: false,
     cache: true,
     revoked: 0,
+    eddsa: false,
 };
+
+/// The seed of the Ed25519 key of the `EdDSA` contenders.
+pub const ED25519_SEED: [u8; 32] = *b"benchmark-ed25519-seed-32-bytes!";
 
 /// A revocation store with `entries` entries, half sessions and half subjects, none of
 /// which matches the benchmark's session.
@@ -176,7 +182,12 @@ pub fn revocations(entries: usize) -> MemoryRevocations {
 /// exactly as old as "now" and the default refresh age (60 s) is never reached.
 pub fn ours(setup: Ours) -> Contender {
     let now = SystemClock.now();
-    let keys = KeyRing::new(Key::hs256("k1", SECRET).expect("a 32-byte secret"));
+    let key = if setup.eddsa {
+        Key::ed25519_from_seed("node-1", &ED25519_SEED).expect("a 32-byte seed")
+    } else {
+        Key::hs256("k1", SECRET).expect("a 32-byte secret")
+    };
+    let keys = KeyRing::new(key);
     let mut layer = SessionLayer::<User>::new(keys).with_clock(FrozenClock(now));
     if setup.refresh {
         layer = layer.with_refresh_after(Duration::ZERO);

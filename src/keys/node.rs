@@ -1,27 +1,5 @@
 //! [`NodeKeys`]: this node's own Ed25519 key, published to a [`KeyRegistry`] before it signs,
 //! kept alive by a heartbeat, and the key ring that follows the registry.
-//!
-//! The ring [`NodeKeys::keys`] hands to the layer is rebuilt whenever the registry changes
-//! and at every heartbeat:
-//!
-//! 1. the issuing key: this node's key while its latest publication is confirmed and still
-//!    covers the next heartbeat; otherwise the fallback ring's first key (a shared HS256 key
-//!    every node holds), and if there is none, no key at all (signing answers
-//!    [`SignError::NoSigningKey`](crate::SignError::NoSigningKey), so the node never issues
-//!    a token the others could not verify);
-//! 2. as current (peer) keys: this node's public key when it does not issue, and every
-//!    other node's key whose entry carries a valid registration MAC and has not expired,
-//!    newest first, at most [`with_max_keys`](NodeKeysBuilder::with_max_keys) in all;
-//! 3. the fallback ring's other keys, as retired keys.
-//!
-//! # Retention
-//!
-//! Each publication promises that the node signs with its key until `signs_until` = now +
-//! the signing window at most, and sets `expires_at` = `signs_until` + idle timeout +
-//! leeway: the last moment a token the key signed can be valid. Every node keeps the key
-//! until then, crash or not, and drops it after. A node that cannot publish (the registry
-//! is unreachable) stops signing with its key one heartbeat before its last confirmed
-//! `signs_until`, so it never signs a token that would outlive the key's entry.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -422,7 +400,29 @@ impl Inner {
 }
 
 /// This node's signing key, published through a [`KeyRegistry`], and the key ring the
-/// session layer uses: see the [module documentation](self) for how the ring is made.
+/// session layer uses.
+///
+/// The ring [`NodeKeys::keys`] hands to the layer is rebuilt whenever the registry changes
+/// and at every heartbeat:
+///
+/// 1. the issuing key: this node's key while its latest publication is confirmed and still
+///    covers the next heartbeat; otherwise the fallback ring's first key (a shared HS256 key
+///    every node holds), and if there is none, no key at all (signing answers
+///    [`SignError::NoSigningKey`](crate::SignError::NoSigningKey), so the node never issues
+///    a token the others could not verify);
+/// 2. as current (peer) keys: this node's public key when it does not issue, and every
+///    other node's key whose entry carries a valid registration MAC and has not expired,
+///    newest first, at most [`with_max_keys`](NodeKeysBuilder::with_max_keys) in all;
+/// 3. the fallback ring's other keys, as retired keys.
+///
+/// # Retention
+///
+/// Each publication promises that the node signs with its key until `signs_until` = now +
+/// the signing window at most, and sets `expires_at` = `signs_until` + idle timeout +
+/// leeway: the last moment a token the key signed can be valid. Every node keeps the key
+/// until then, crash or not, and drops it after. A node that cannot publish (the registry
+/// is unreachable) stops signing with its key one heartbeat before its last confirmed
+/// `signs_until`, so it never signs a token that would outlive the key's entry.
 ///
 /// ```
 /// use tower_stateless_session::SessionLayer;
