@@ -294,7 +294,8 @@ impl Inner {
             .is_some_and(|until| until > now.saturating_add(self.heartbeat))
     }
 
-    /// The valid entries of other nodes, newest first, and the number left out by the cap.
+    /// The valid entries of other nodes (the newest, up to the cap, in key-id order), and the
+    /// number left out by the cap.
     fn peer_entries(&self, now: u64) -> (Vec<(RegistryEntry, Key)>, usize) {
         let mut peers = Vec::new();
         let mut bad = Vec::new();
@@ -332,6 +333,9 @@ impl Inner {
         let room = self.max_keys.saturating_sub(1);
         let dropped = peers.len().saturating_sub(room);
         peers.truncate(room);
+        // A stable order, so heartbeats (which move `signs_until`) leave the ring as it is
+        // and the layer's cache of verified tokens with it.
+        peers.sort_by(|(a, _), (b, _)| a.kid().cmp(b.kid()));
         (peers, dropped)
     }
 

@@ -42,9 +42,10 @@ struct PublicJwks<'a> {
 }
 
 /// The JWKS document of the public halves of `keys` (keys without one, HS256, are left
-/// out), in the given order.
+/// out), in key-id order: every node holding the same keys serves the same bytes (and the
+/// same `ETag`), whichever key it signs with.
 pub(crate) fn document<'k>(keys: impl IntoIterator<Item = &'k Key>) -> Vec<u8> {
-    let keys = keys
+    let mut keys: Vec<PublicJwk<'k>> = keys
         .into_iter()
         .filter_map(|key| {
             let x = key.ed25519_public_bytes()?;
@@ -58,6 +59,7 @@ pub(crate) fn document<'k>(keys: impl IntoIterator<Item = &'k Key>) -> Vec<u8> {
             })
         })
         .collect();
+    keys.sort_by(|a, b| a.kid.cmp(b.kid));
     // Plain strings and a vector: serialization cannot fail.
     serde_json::to_vec(&PublicJwks { keys }).unwrap_or_else(|_| b"{\"keys\":[]}".to_vec())
 }
@@ -164,7 +166,7 @@ mod tests {
     #[test]
     fn the_document_holds_only_public_ed25519_members() {
         let hs = Key::hs256("secret", &[1; 32]).expect("valid");
-        let json = document([&ed(1), &hs, &ed(2).public_key().expect("Ed25519")]);
+        let json = document([&ed(2).public_key().expect("Ed25519"), &hs, &ed(1)]);
         let value: serde_json::Value = serde_json::from_slice(&json).expect("JSON");
         let keys = value["keys"].as_array().expect("keys");
         assert_eq!(keys.len(), 2, "the HS256 key is never published");
@@ -173,7 +175,7 @@ mod tests {
         members.sort_unstable();
         assert_eq!(members, ["alg", "crv", "kid", "kty", "use", "x"]);
         assert_eq!(keys[0]["alg"], "EdDSA");
-        assert_eq!(keys[0]["kid"], "k1");
+        assert_eq!(keys[0]["kid"], "k1", "in key-id order");
         assert!(!String::from_utf8_lossy(&json).contains("secret"));
         let parsed = parse(&json, 10).expect("parses");
         assert_eq!(parsed.keys.len(), 2);

@@ -433,6 +433,8 @@ impl Task {
                     etag,
                 } = fetched
                 {
+                    let mut keys = keys;
+                    keys.sort_by(|a, b| a.kid().cmp(b.kid()));
                     self.etag = etag;
                     status.skipped_keys = skipped;
                     if skipped > 0 {

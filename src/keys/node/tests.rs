@@ -107,10 +107,24 @@ fn three_nodes_publish_before_signing_and_verify_each_other() {
             );
         }
     }
+    // Heartbeats leave the rings alone (so the verify caches stay warm).
+    let generations: Vec<u64> = nodes.iter().map(|n| n.keys().generation()).collect();
+    for round in 1..=3 {
+        clock.advance(Duration::from_secs(HEARTBEAT));
+        for (i, node) in nodes.iter().enumerate() {
+            node.tick();
+            assert!(
+                node.status().last_published == Some(clock.now()),
+                "node {i} round {round}"
+            );
+        }
+    }
+    let after: Vec<u64> = nodes.iter().map(|n| n.keys().generation()).collect();
+    assert_eq!(generations, after, "no ring replaced by heartbeats");
     let status = nodes[0].status();
     assert!(status.signing);
     assert_eq!(status.peer_keys, 2);
-    assert_eq!(status.confirmed_until, Some(T0 + WINDOW));
+    assert_eq!(status.confirmed_until, Some(T0 + 3 * HEARTBEAT + WINDOW));
 }
 
 #[test]
