@@ -22,6 +22,14 @@ use crate::session::{SessionData, SessionHandle};
 /// Errors of the inner service pass through unchanged; the layer's own answers (401 when a
 /// session is required, 500 when a changed session cannot be signed) are responses, never
 /// errors.
+///
+/// Verifying needs no I/O, with one rare exception: a token naming a key id the ring does
+/// not hold, when the ring comes from a source that can refresh it (a JWKS verifier, a node
+/// key registry backed by a shared store). Then the inner service is called at once, but
+/// its future is first polled only after the refresh (bounded by the source's timeout) and
+/// a second verification: if the session is required and still missing, that future is
+/// dropped unpolled and the layer answers 401. A service that reads the session in `call`
+/// itself, rather than in its future, sees no session on that path.
 pub struct SessionService<S, T> {
     inner: S,
     config: Arc<Config<T>>,

@@ -64,8 +64,8 @@ impl MemoryKeyRegistry {
         removed
     }
 
-    /// Replaces the whole set (entries with the same key id: the latest `signs_until`
-    /// wins), as a reload from a shared store does; listeners hear of it once.
+    /// Replaces the whole set (of entries with the same key id, the last one given stays),
+    /// as a reload from a shared store does; listeners hear of it once.
     pub fn replace_all(&self, entries: impl IntoIterator<Item = RegistryEntry>, now: u64) {
         self.write(|held| {
             held.clear();
@@ -115,11 +115,16 @@ impl MemoryKeyRegistry {
     }
 }
 
-/// Inserts `entry` unless an entry of the same key id with a later `signs_until` is held
-/// (so a replayed old entry never shortens a key's life). Returns whether it was stored.
+/// Stores `entry` in place of the key id's previous one (the latest write wins); returns
+/// whether the set changed.
+///
+/// Why not keep the entry with the latest `signs_until`: the registry cannot check MACs,
+/// so an entry forged with a far-off time would then shadow every genuine heartbeat after
+/// it. With the latest write winning, a stale or forged write is undone by the node's next
+/// heartbeat; and a node stops signing one heartbeat before its promise, which covers a
+/// copy that lags one heartbeat behind.
 fn insert(entries: &mut HashMap<Box<str>, RegistryEntry>, entry: RegistryEntry) -> bool {
     match entries.get(entry.kid()) {
-        Some(held) if held.signs_until() > entry.signs_until() => false,
         Some(held) if *held == entry => false,
         _ => {
             entries.insert(entry.kid().into(), entry);
@@ -174,7 +179,7 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_entry_per_key_wins_and_expired_ones_go() {
+    fn the_latest_write_per_key_wins_and_expired_ones_go() {
         let registry = MemoryKeyRegistry::new();
         let heard = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&heard);
@@ -187,14 +192,21 @@ mod tests {
         );
         registry.publish(entry(&a, 1_000), 900);
         registry.publish(entry(&a, 1_030), 930);
-        registry.publish(entry(&a, 1_000), 931); // a replay of the older entry
+        registry.publish(entry(&a, 1_030), 931); // the same entry again
         assert_eq!(registry.confirmed(a.kid()), Some(1_030));
-        assert_eq!(
-            heard.load(Ordering::SeqCst),
-            2,
-            "the replay changed nothing"
-        );
-        registry.publish(entry(&b, 2_000), 1_131); // a's entry expired at 1_130
+        assert_eq!(heard.load(Ordering::SeqCst), 2, "a repeat changes nothing");
+        // A forged far-future entry does not shadow the next genuine heartbeat.
+        let forged = RegistryEntry::new(
+            &RegistrationKey::new(&[9; 32]).expect("32 bytes"),
+            &a,
+            9_000_000,
+            9_000_100,
+        )
+        .expect("Ed25519");
+        registry.publish(forged, 940);
+        registry.publish(entry(&a, 1_060), 960);
+        assert_eq!(registry.confirmed(a.kid()), Some(1_060));
+        registry.publish(entry(&b, 2_000), 1_161); // a's entry expired at 1_160
         assert_eq!(registry.len(), 1);
         assert_eq!(registry.confirmed(a.kid()), None);
         assert!(registry.remove(b.kid()) && registry.is_empty());

@@ -28,8 +28,9 @@ pub type RegistryListener = Box<dyn Fn() + Send + Sync + 'static>;
 /// Every method answers from memory: none may block on the network.
 pub trait KeyRegistry: Send + Sync + 'static {
     /// Records `entry` (a new key, or a heartbeat of a known one) locally at once and
-    /// shares it with the other nodes in the background. Per key id, the entry with the
-    /// latest `signs_until` wins. `now` lets the registry forget expired entries.
+    /// shares it with the other nodes in the background. Per key id, the latest write wins
+    /// (the registry cannot judge entries, so none may shadow later writes). `now` lets the
+    /// registry forget expired entries.
     fn publish(&self, entry: RegistryEntry, now: u64);
 
     /// Every entry held locally, unjudged (the caller checks MACs and times).
