@@ -67,20 +67,24 @@
 //! # Layout
 //!
 //! This file is the part to read for using the layer: the keys, the layer's configuration,
-//! the routes and the handlers. `config.rs` reads the environment, `input.rs` checks request
-//! bodies, `page.rs` renders the HTML page, and `tests/` drives the whole router.
+//! the routes and the handlers. The rest is the demo's own plumbing: `config.rs` reads the
+//! environment, `input.rs` checks request bodies, `page.rs` (with `page.css`, `page.js`) and
+//! `token_view.rs` render the HTML page, `outcome.rs` words refusals for people, and
+//! `tests/` drives the whole router.
 
 mod config;
 mod input;
+mod outcome;
 mod page;
 #[cfg(test)]
 mod tests;
+mod token_view;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, Extension, FromRequest, RawQuery, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -88,7 +92,8 @@ use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 use tower_stateless_session::revocation::{MemoryRevocations, RevocationStore};
 use tower_stateless_session::{
-    IssuedToken, KeyRing, Session, SessionError, SessionHandle, SessionLayer, SignError,
+    DEFAULT_COOKIE_NAME, IssuedToken, KeyRing, Session, SessionError, SessionHandle, SessionLayer,
+    SignError,
 };
 
 use config::{Timeouts, env_var, parse_addr};
@@ -96,6 +101,7 @@ use input::{
     FormLogin, FormNote, JsonLogin, checkbox_ticked, is_form_post, media_type, plain,
     validate_name, validate_note,
 };
+use outcome::Outcome;
 
 /// The environment variable holding the key ring.
 const KEYS_VAR: &str = "SESSION_KEYS";
@@ -230,10 +236,10 @@ fn unsaved_change_response(error: &SignError) -> axum::http::Response<Bytes> {
 // The application
 // ---------------------------------------------------------------------------------------
 
-/// The demo's routes, wrapped in `layer`.
-fn app(layer: SessionLayer<DemoSession>) -> Router {
+/// The demo's routes, wrapped in `layer`; `timeouts` are the layer's, for the page to show.
+fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Router {
     Router::new()
-        .route("/", get(page::index))
+        .route("/", get(index))
         .route("/login", post(login))
         .route("/me", get(me))
         .route(
@@ -244,6 +250,9 @@ fn app(layer: SessionLayer<DemoSession>) -> Router {
         .route("/logout-all", post(logout_all))
         .layer(layer)
         .layer(axum::middleware::map_response(report_token_size))
+        .layer(Extension(timeouts))
+        // Browsers get the refusals of the layer and the handlers as a page, not plain text.
+        .layer(axum::middleware::from_fn(outcome::html_errors))
 }
 
 /// Copies the size of a session cookie issued on this response, which the layer records as
@@ -261,6 +270,51 @@ async fn report_token_size(mut response: Response) -> Response {
 // ---------------------------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------------------------
+
+/// `GET /`: the page. It shows the session as the layer sees it, so it doubles as a tour of
+/// what a handler can ask a [`SessionHandle`].
+async fn index(
+    session: SessionHandle<DemoSession>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    Extension(timeouts): Extension<Timeouts>,
+) -> Response {
+    // Why the token the request carried was refused, if it was (the layer also deletes
+    // that cookie in this response).
+    let refused = session.rejection().and_then(Outcome::from_kind);
+    let signed_before = session.info().map(|info| info.issued_at);
+    // The token the browser holds once this response arrives: the one it sent, or, when a
+    // refresh is due, a new one that the layer signs now and sends with this response.
+    let token = session.token();
+    let signed_in = match (token, session.info(), session.data()) {
+        (Some(token), Some(info), Some(data)) => Some(page::SignedIn {
+            resigned: signed_before != Some(info.issued_at),
+            cookie_len: DEFAULT_COOKIE_NAME.len() + 1 + token.len(),
+            claims: token_view::server_claims(&info, &data),
+            token: token.as_str().to_owned(),
+            user: data.sub,
+            notes: data.notes,
+            info,
+        }),
+        _ => None,
+    };
+    let cookies = headers.get_all(header::COOKIE);
+    let view = page::View {
+        now: session.now(),
+        refresh_after: timeouts.refresh.as_secs(),
+        idle_timeout: timeouts.idle.as_secs(),
+        refused,
+        done: page::Done::parse(query.as_deref().and_then(|q| q.strip_prefix("done="))),
+        // Values joined with "; ", as one header line would carry them.
+        cookie_header_len: cookies
+            .iter()
+            .map(|v| v.len() + 2)
+            .sum::<usize>()
+            .saturating_sub(2),
+        session: signed_in,
+    };
+    page::render(&view)
+}
 
 /// `POST /login`: JSON or form, see the module documentation.
 async fn login(session: SessionHandle<DemoSession>, request: Request) -> Response {
@@ -317,10 +371,14 @@ async fn login(session: SessionHandle<DemoSession>, request: Request) -> Respons
     Json(serde_json::json!({ "sub": user, "sid": info.sid.to_string() })).into_response()
 }
 
-/// `GET /me`: the extractor answers 401 by itself when there is no valid session.
-async fn me(session: Session<DemoSession>) -> Response {
+/// `GET /me`: the session's claims as JSON, or a 401 saying why there is none (in the
+/// page's words, see `outcome.rs`).
+async fn me(session: SessionHandle<DemoSession>) -> Response {
+    // When a refresh is due, sign now, so the times below are those of the token that this
+    // response carries (the layer sends the same one).
+    let _fresh = session.token();
     let (Some(info), Some(sub)) = (session.info(), session.with(|d| d.sub.clone())) else {
-        return plain(StatusCode::UNAUTHORIZED, "a valid session is required");
+        return outcome::unauthorized_json(session.rejection());
     };
     Json(serde_json::json!({
         "sub": sub,
@@ -383,7 +441,7 @@ async fn add_note(session: Option<Session<DemoSession>>, request: Request) -> Re
     // The layer signs the grown session after this returns; if it no longer fits its
     // budget, the layer replaces this response with `unsaved_change_response`.
     if is_form {
-        return Redirect::to("/").into_response();
+        return Redirect::to("/#notes").into_response();
     }
     Json(serde_json::json!({
         "notes": count,
@@ -398,7 +456,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, SessionError> {
     session.logout()?;
-    Ok(logged_out(&headers))
+    Ok(logged_out(&headers, "/?done=logout"))
 }
 
 /// `POST /logout-all`: revokes every session of this user and ends this one.
@@ -407,12 +465,12 @@ async fn logout_all(
     headers: HeaderMap,
 ) -> Result<Response, SessionError> {
     session.logout_everywhere()?;
-    Ok(logged_out(&headers))
+    Ok(logged_out(&headers, "/?done=logout-all"))
 }
 
-fn logged_out(headers: &HeaderMap) -> Response {
+fn logged_out(headers: &HeaderMap, page: &str) -> Response {
     if is_form_post(headers) {
-        Redirect::to("/").into_response()
+        Redirect::to(page).into_response()
     } else {
         Json(serde_json::json!({ "ok": true })).into_response()
     }
@@ -465,7 +523,7 @@ async fn main() -> ExitCode {
         );
     }
 
-    let router = app(session_layer(keys, &timeouts, revocations));
+    let router = app(session_layer(keys, &timeouts, revocations), timeouts);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(e) => {
