@@ -3,20 +3,32 @@
 //! Run it with `cargo run --example demo` and open <http://127.0.0.1:3000/>.
 //!
 //! Everything about a session lives in one signed cookie named `session`: the server keeps no
-//! session store. The page at `/` shows what the cookie currently says (user, session id,
-//! when the token was signed, when it expires, when the session ends for good, its notes and
-//! the cookie's size) and offers a login form, a note form and a logout button.
+//! session store. The page at `/` shows what the cookie holds, as the server sees it: live
+//! countdowns to the token's expiry (the idle timeout, which slides on every refresh), to the
+//! next refresh and to the absolute deadline; the cookie and the whole `Cookie` header as
+//! gauges against their budgets, with the 75 % warning mark; the token split into its parts
+//! with its header and claims decoded and the key that signed it; the notes; logout and "log
+//! out everywhere"; and a button that makes a request and says whether the answer re-signed
+//! the token. A refused cookie (expired, revoked, too large, forged) gets a plain message,
+//! with every kind of forgery worded the same. The cookie is `HttpOnly`; the page shows the
+//! token only because the server writes it into the HTML for its owner, a demo choice that
+//! the page itself points out. Login, notes and logout are plain forms that work without
+//! JavaScript.
 //!
 //! # Routes
 //!
 //! | Route          | What it does                                                          |
 //! |----------------|-----------------------------------------------------------------------|
-//! | `GET /`        | HTML page: the current session and its notes, forms to log in, add a note and log out. |
+//! | `GET /`        | HTML page: the session taken apart (see above), or the login form. After a refused cookie it says why; `?done=logout` and `?done=logout-all` confirm a logout. Sent with a `Content-Security-Policy` that admits only the page's own script and style. |
 //! | `POST /login`  | Starts a session. Body is JSON `{"user":"ada","remember":true}` or a form `user=ada&remember=on`, chosen by `Content-Type` (anything else: 415). The name is trimmed and must be 1 to 64 characters without control characters (otherwise 400). JSON gets `200 {"sub","sid"}`, a form gets `303 See Other` to `/`. With `remember` the cookie carries `Max-Age` and survives a browser restart. |
-//! | `GET /me`      | `200` JSON `{"sub","sid","iat","exp","auth_time"}`, or `401` without a valid session. |
-//! | `POST /note`   | Appends a note to the session (`401` without one). Body is `text/plain` (the note itself) or a form `note=...` (anything else: 415). The note is trimmed, 1 to 2000 bytes (empty: 400, longer: 413), no control characters but line breaks and tabs (400). Plain text gets `200 {"notes","token_size"}`, a form gets `303` to `/`. A note that would push the cookie over its size budget is refused with `413` and is not saved; the session stays as it was. |
-//! | `POST /logout` | Ends the session: deletes the cookie and revokes the session, so copies of its token stop working too. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/`; anything else gets `200 {"ok":true}`. |
-//! | `POST /logout-all` | Revokes every session of the current user, on every device, and ends this one (`401` without a session). Same answers as `/logout`. |
+//! | `GET /me`      | `200` JSON `{"sub","sid","iat","exp","auth_time"}` of the token the response leaves the client with (re-signed first when a refresh is due; the response then has `X-Session-Token-Size`), or `401` JSON `{"error","title","message"}` with `error` one of `missing`, `expired`, `revoked`, `too_large`, `not_accepted`. |
+//! | `POST /note`   | Appends a note to the session (`401` without one). Body is `text/plain` (the note itself) or a form `note=...` (anything else: 415). The note is trimmed, 1 to 2000 bytes (empty: 400, longer: 413), no control characters but line breaks and tabs (400). Plain text gets `200 {"notes","token_size"}`, a form gets `303` to `/#notes`. A note that would push the cookie over its size budget is refused with `413` and is not saved; the session stays as it was. |
+//! | `POST /logout` | Ends the session: deletes the cookie and revokes the session, so copies of its token stop working too. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/?done=logout`; anything else gets `200 {"ok":true}`. |
+//! | `POST /logout-all` | Revokes every session of the current user, on every device, and ends this one (`401` without a session). Same answers as `/logout`, the redirect going to `/?done=logout-all`. |
+//!
+//! Refusals (400, 401, 413, 415, the layer's 431, ...) are plain text; a browser that asks
+//! for HTML (`Accept: text/html`) gets them as a small page saying what happened, with a link
+//! back.
 //!
 //! # Revocation
 //!
@@ -96,7 +108,10 @@ use tower_stateless_session::{
     SignError,
 };
 
-use config::{Timeouts, env_var, parse_addr};
+// `pub(crate)`: the browser test (`tests/browser/`) includes this file as a module and serves
+// the same app.
+pub(crate) use config::Timeouts;
+use config::{env_var, parse_addr};
 use input::{
     FormLogin, FormNote, JsonLogin, checkbox_ticked, is_form_post, media_type, plain,
     validate_name, validate_note,
@@ -123,7 +138,7 @@ const TOKEN_BUDGET_HEADER: &str = "x-session-token-budget";
 /// What the demo keeps in a session. Its fields sit next to the registered claims in the
 /// token, so `sub` ends up as the standard top-level `sub` claim.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct DemoSession {
+pub(crate) struct DemoSession {
     sub: String,
     /// Notes added with `POST /note`. `default`: cookies signed before notes existed still
     /// decode; left out of the token while empty.
@@ -154,7 +169,7 @@ fn load_keys() -> Result<KeyRing, String> {
 
 /// The session layer with the demo's settings (cookie `session`, the default size budgets,
 /// a friendlier answer when a change cannot be saved, revocation by session and by user).
-fn session_layer(
+pub(crate) fn session_layer(
     keys: KeyRing,
     timeouts: &Timeouts,
     revocations: Arc<dyn RevocationStore>,
@@ -237,7 +252,7 @@ fn unsaved_change_response(error: &SignError) -> axum::http::Response<Bytes> {
 // ---------------------------------------------------------------------------------------
 
 /// The demo's routes, wrapped in `layer`; `timeouts` are the layer's, for the page to show.
-fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Router {
+pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/login", post(login))

@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use http_body_util::BodyExt;
 use tower_stateless_session::{Rejection, RejectionKind};
 
-use crate::page::{escape_html, security_headers, shell};
+use super::page::{escape_html, security_headers, shell};
 
 /// Why a request carried no usable session, as a person is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use tower_stateless_session::{
     BUDGET_WARNING_PERCENT, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET, SessionInfo,
 };
 
-use crate::MAX_NOTE_BYTES;
-use crate::outcome::Outcome;
+use super::MAX_NOTE_BYTES;
+use super::outcome::Outcome;
 
 const STYLE: &str = include_str!("page.css");
 const SCRIPT: &str = include_str!("page.js");
@@ -132,9 +132,9 @@ pub(crate) fn time_html(t: u64) -> String {
 /// A duration in words: "30 min", "2 days", "45 s".
 fn duration_words(secs: u64) -> String {
     match secs {
-        s if s >= 86_400 && s % 86_400 == 0 => plural(s / 86_400, "day"),
-        s if s >= 3600 && s % 3600 == 0 => plural(s / 3600, "hour"),
-        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s if s >= 86_400 && s.is_multiple_of(86_400) => plural(s / 86_400, "day"),
+        s if s >= 3600 && s.is_multiple_of(3600) => plural(s / 3600, "hour"),
+        s if s >= 60 && s.is_multiple_of(60) => format!("{} min", s / 60),
         s => format!("{s} s"),
     }
 }
@@ -162,11 +162,11 @@ fn countdown_words(left: i64, passed: &str) -> String {
 }
 
 /// `1234567` as `1,234,567`.
-fn group_digits(n: usize) -> String {
+pub(crate) fn group_digits(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -291,7 +291,8 @@ fn clock(id: &str, label: &str, deadline: u64, now: u64, passed: &str, caption: 
 /// A size gauge: an HTML `<meter>` with the warning mark at [`BUDGET_WARNING_PERCENT`].
 fn gauge(id: &str, label: &str, size: usize, budget: usize, note: &str) -> String {
     let warn = budget * BUDGET_WARNING_PERCENT / 100;
-    let percent = size * 100 / budget.max(1);
+    // One decimal, so a cookie just past the mark does not read "75 %".
+    let percent = format!("{:.1}", size as f64 * 100.0 / budget.max(1) as f64);
     format!(
         "<div class=\"gauge{over}\">\n<label for=\"{id}\">{label}</label>\n\
          <div class=\"meter-wrap\"><meter id=\"{id}\" min=\"0\" max=\"{budget}\" low=\"{warn}\" \
@@ -414,7 +415,7 @@ fn signed_in_html(main: &mut String, view: &View, s: &SignedIn) {
              the session cookie and answers 431 rather than fail later.",
         ),
     );
-    main.push_str(&crate::token_view::render(&s.token, || s.claims.clone()));
+    main.push_str(&super::token_view::render(&s.token, || s.claims.clone()));
     main.push_str("</div>\n</div>\n");
 }
 
@@ -430,7 +431,8 @@ fn notes_html(main: &mut String, notes: &[String]) {
     if notes.is_empty() {
         main.push_str("<p class=\"empty\">No notes yet.</p>\n");
     } else {
-        main.push_str("<ol class=\"notes\">\n");
+        // Focusable, so the list can be scrolled from the keyboard when it overflows.
+        main.push_str("<ol class=\"notes\" tabindex=\"0\" aria-labelledby=\"notes-h\">\n");
         for note in notes {
             let _ = writeln!(main, "<li>{}</li>", escape_html(note));
         }

@@ -14,10 +14,16 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tower_stateless_session::SessionInfo;
 
-use crate::page::{escape_html, time_html};
+use super::page::{escape_html, group_digits, time_html};
 
 /// Longest claim value shown in full, in characters; longer ones are cut with a count.
-const MAX_VALUE_CHARS: usize = 160;
+const MAX_VALUE_CHARS: usize = 100;
+
+/// A segment longer than this is shown by its ends, so all parts stay in view; the whole
+/// token is one click away.
+const ELIDE_OVER: usize = 420;
+const ELIDE_HEAD: usize = 240;
+const ELIDE_TAIL: usize = 60;
 
 /// What each segment is, by the number of segments.
 fn segment_names(count: usize) -> Vec<String> {
@@ -39,6 +45,35 @@ fn segment_names(count: usize) -> Vec<String> {
                 .map_or_else(|| format!("part {}", i + 1), |s| (*s).to_owned())
         })
         .collect()
+}
+
+/// The segments in their colours, joined by dots; with `elide`, long ones by their ends.
+fn coloured(segments: &[&str], elide: bool) -> String {
+    let mut html = String::new();
+    for (i, segment) in segments.iter().enumerate() {
+        if i > 0 {
+            html.push_str("<span class=\"dot\">.</span>");
+        }
+        let class = i.min(4);
+        // base64url is ASCII, so byte offsets are character offsets.
+        if elide && segment.len() > ELIDE_OVER && segment.is_ascii() {
+            let _ = write!(
+                html,
+                "<span class=\"seg seg-{class}\">{}</span><span class=\"elided\">\u{2026} {} \
+                 more characters \u{2026}</span><span class=\"seg seg-{class}\">{}</span>",
+                escape_html(&segment[..ELIDE_HEAD]),
+                group_digits(segment.len() - ELIDE_HEAD - ELIDE_TAIL),
+                escape_html(&segment[segment.len() - ELIDE_TAIL..]),
+            );
+        } else {
+            let _ = write!(
+                html,
+                "<span class=\"seg seg-{class}\">{}</span>",
+                escape_html(segment)
+            );
+        }
+    }
+    html
 }
 
 /// A segment decoded as a JSON object, if it is one.
@@ -163,27 +198,28 @@ pub(crate) fn render(token: &str, server_claims: impl FnOnce() -> Map<String, Va
          inside. That is a demo choice: a real application should not, since a script \
          injected into the page could then read it after all.</p>\n",
     );
-    let _ = write!(
-        html,
+    html.push_str(
         "<p class=\"stale\" id=\"token-stale\" hidden>The server has re-signed your token since \
-         this page was loaded; reload to take the new one apart.</p>\n\
-         <p class=\"token\" id=\"token-text\" aria-label=\"the token, {} characters in {} \
-         parts\">",
-        token.len(),
-        segments.len()
+         this page was loaded; reload to take the new one apart.</p>\n",
     );
-    for (i, segment) in segments.iter().enumerate() {
-        if i > 0 {
-            html.push_str("<span class=\"dot\">.</span>");
-        }
-        let _ = write!(
+    let elided = segments.iter().any(|s| s.len() > ELIDE_OVER);
+    let _ = writeln!(
+        html,
+        "<div class=\"token\" id=\"token-text\">{}</div>",
+        coloured(&segments, true)
+    );
+    if elided {
+        // Scrollable, so focusable and named for keyboard and screen reader users.
+        let _ = writeln!(
             html,
-            "<span class=\"seg seg-{}\">{}</span>",
-            i.min(4),
-            escape_html(segment)
+            "<details class=\"whole\"><summary>Show the whole token ({} characters)</summary>\n\
+             <div class=\"token token-full\" id=\"token-full\" role=\"region\" tabindex=\"0\" \
+             aria-label=\"the whole token\">{}</div></details>",
+            group_digits(token.len()),
+            coloured(&segments, false)
         );
     }
-    html.push_str("</p>\n<ul class=\"legend\">\n");
+    html.push_str("<ul class=\"legend\">\n");
     for (i, (name, segment)) in names.iter().zip(&segments).enumerate() {
         let _ = writeln!(
             html,
@@ -323,6 +359,22 @@ mod tests {
     fn long_values_are_cut_with_a_count() {
         let value = Value::from("x".repeat(500));
         let shown = short_value(&value);
-        assert!(shown.ends_with("(+342 characters)"), "{shown}");
+        assert!(shown.ends_with("(+402 characters)"), "{shown}");
+    }
+
+    #[test]
+    fn a_long_part_is_shown_by_its_ends_and_whole_on_demand() {
+        let claims = "A".repeat(1000);
+        let token = format!("{}.{claims}.c2ln", b64(r#"{"alg":"HS256","kid":"k1"}"#));
+        let html = render(&token, Map::new);
+        assert!(
+            html.contains("\u{2026} 700 more characters \u{2026}"),
+            "the middle of the claims is left out with a count:\n{html}"
+        );
+        assert!(
+            html.contains(&format!("<span class=\"seg seg-1\">{claims}</span>")),
+            "the whole token is there too"
+        );
+        assert!(html.contains("Show the whole token (1,041 characters)"));
     }
 }

@@ -45,7 +45,7 @@ fn test_app_with_clock() -> (Router, ManualClock) {
 
 /// The notes listed on the page, as their escaped HTML.
 fn listed_notes(page: &str) -> Vec<String> {
-    let Some(start) = page.find("<ol class=\"notes\">") else {
+    let Some(start) = page.find("<ol class=\"notes\"") else {
         return Vec::new();
     };
     let list = &page[start..];
