@@ -151,7 +151,7 @@ pub(crate) async fn html_errors(request: Request, next: Next) -> Response {
     };
     let main = format!(
         "<section class=\"card banner banner-error\" role=\"alert\">\n\
-         <h2>{title}</h2>\n<p>{message}</p>\n\
+         <h1>{title}</h1>\n<p>{message}</p>\n\
          <p class=\"muted\">The server said (HTTP {code}):</p>\n<pre class=\"server-text\">{text}</pre>\n\
          <p><a class=\"button\" href=\"/\">Back to the demo</a></p>\n</section>\n",
         title = escape_html(title),

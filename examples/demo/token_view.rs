@@ -242,7 +242,12 @@ pub(crate) fn render(token: &str, server_claims: impl FnOnce() -> Map<String, Va
             .unwrap_or("(none)");
         let _ = writeln!(
             html,
-            "<p class=\"signer\">Signed by the key <code class=\"kid\">{}</code> with {}.</p>",
+            "<p class=\"signer\">{} by the key <code class=\"kid\">{}</code> with {}.</p>",
+            if segments.len() == 5 {
+                "Encrypted"
+            } else {
+                "Signed"
+            },
             escape_html(kid),
             describe_algorithm(alg, enc)
         );
@@ -352,6 +357,7 @@ mod tests {
         }
         assert!(html.contains("as the server decrypted them"), "{html}");
         assert!(html.contains("encrypted (dir, A256GCM)"), "{html}");
+        assert!(html.contains("Encrypted by the key <code class=\"kid\">e1</code>"));
         assert!(html.contains("&quot;ada&quot;"), "the server's claims");
     }
 

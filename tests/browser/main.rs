@@ -36,6 +36,9 @@ use driver::Browser;
 use tower_stateless_session::revocation::MemoryRevocations;
 use tower_stateless_session::{Key, KeyRing};
 
+/// The axe rules that must find something to check, and pass, on a page with forms.
+const FORMS: &[&str] = &["label", "color-contrast", "page-has-heading-one"];
+
 /// How old a token gets before a request re-signs it, in this test: long enough to see
 /// "not re-signed" right after login, short enough to wait for.
 const REFRESH_SECS: u64 = 8;
@@ -180,7 +183,7 @@ async fn a_person_logs_in_fills_the_cookie_and_logs_out_in_a_real_browser() {
             b.text("h1").await.contains("Log in"),
             "a visitor without a session sees the login form"
         );
-        axe::check(b, &axe, "the login page").await;
+        axe::check(b, &axe, "the login page", FORMS).await;
 
         // Log in through the form.
         b.submit(Some(("#user", "ada")), "form[action='/login'] button")
@@ -312,8 +315,50 @@ async fn a_person_logs_in_fills_the_cookie_and_logs_out_in_a_real_browser() {
                 .await
                 .ends_with("more characters \u{2026}")
         );
-        axe::check(b, &axe, "the signed-in page past 75 %").await;
+        axe::check(b, &axe, "the signed-in page past 75 %", FORMS).await;
         b.screenshot("03-notes-past-75-percent.png").await;
+
+        // A note that would pass the budget is refused with a page saying so; the session
+        // keeps its earlier notes.
+        let too_much = "This note does not fit. ".repeat(60);
+        b.submit(Some(("#note", &too_much)), "form[action='/note'] button")
+            .await;
+        assert_eq!(
+            b.text("h1").await,
+            "Not saved",
+            "the refusal reads as a page"
+        );
+        assert!(
+            b.text(".server-text")
+                .await
+                .contains("over its budget of 4096 bytes"),
+            "the page gives the server's reason"
+        );
+        axe::check(
+            b,
+            &axe,
+            "the page refusing a note",
+            &["color-contrast", "link-name"],
+        )
+        .await;
+        b.screenshot("04-note-refused.png").await;
+        b.find("a.button")
+            .await
+            .click()
+            .await
+            .expect("back to the demo");
+        b.wait_for("the demo page again", || async {
+            b.client
+                .find(fantoccini::Locator::Css("#notes-h .count"))
+                .await
+                .is_ok()
+        })
+        .await;
+        assert_eq!(
+            b.text("#notes-h .count").await,
+            notes.to_string(),
+            "the refused note was not added"
+        );
 
         // A reload keeps everything: the session is the cookie.
         b.client.refresh().await.expect("reload");
@@ -328,8 +373,8 @@ async fn a_person_logs_in_fills_the_cookie_and_logs_out_in_a_real_browser() {
         );
         let banner = b.text(".banner").await;
         assert!(banner.contains("You are logged out"), "{banner}");
-        axe::check(b, &axe, "the page after logout").await;
-        b.screenshot("04-logged-out.png").await;
+        axe::check(b, &axe, "the page after logout", FORMS).await;
+        b.screenshot("05-logged-out.png").await;
     })
     .await;
 }
@@ -357,7 +402,7 @@ async fn login_notes_and_logout_work_without_javascript() {
         )
         .await;
         assert_eq!(b.text(".notes li").await, "works without scripts");
-        b.screenshot("05-without-javascript.png").await;
+        b.screenshot("06-without-javascript.png").await;
         b.submit(None, "form[action='/logout'] button").await;
         assert!(session_cookie(b).await.is_none(), "logged out");
         assert!(b.text(".banner").await.contains("You are logged out"));

@@ -292,7 +292,7 @@ async fn a_refused_form_post_reads_as_a_page_with_a_way_back() {
     assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let page = body_text(refused).await;
     assert!(
-        page.contains("<h2>Not saved</h2>") && page.contains("over its budget of 4096 bytes"),
+        page.contains("<h1>Not saved</h1>") && page.contains("over its budget of 4096 bytes"),
         "the 413 reads as a page saying why:\n{page}"
     );
 }
