@@ -183,30 +183,51 @@ impl Browser {
     }
 }
 
-/// Starts chromedriver on a port of its choosing and reads the port from its first lines.
+/// Starts chromedriver on a port of its choosing and reads the port from its first lines;
+/// tries three times, since a driver can die at startup on a busy machine.
 fn start_driver() -> (Child, u16) {
+    let mut failures = Vec::new();
+    for attempt in 0..3 {
+        match try_start_driver(attempt) {
+            Ok(started) => return started,
+            Err(failure) => failures.push(failure),
+        }
+    }
+    panic!("chromedriver did not start:\n{}", failures.join("\n"));
+}
+
+fn try_start_driver(attempt: usize) -> Result<(Child, u16), String> {
+    let log = work_dir().join(format!("chromedriver-{}-{attempt}.log", std::process::id()));
+    let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut driver = Command::new(external::require("chromedriver"))
         .arg("--port=0")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
-        .expect("start chromedriver");
+        .map_err(|e| format!("cannot run chromedriver: {e}"))?;
     let stdout = driver.stdout.take().expect("chromedriver's stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
     let port = loop {
         let Some(Ok(line)) = lines.next() else {
             let _ = driver.kill();
-            panic!("chromedriver exited before saying its port");
+            let status = driver.wait().map(|s| s.to_string()).unwrap_or_default();
+            let errors = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(format!(
+                "attempt {attempt}: exited ({status}) before saying its port; stdout: {seen:?}; \
+                 stderr: {errors}"
+            ));
         };
         if let Some(rest) = line.split("started successfully on port ").nth(1) {
-            break rest
-                .trim_end_matches('.')
-                .trim()
-                .parse::<u16>()
-                .expect("a port");
+            match rest.trim_end_matches('.').trim().parse::<u16>() {
+                Ok(port) => break port,
+                Err(_) => return Err(format!("attempt {attempt}: no port in {line:?}")),
+            }
         }
+        seen.push(line);
     };
+    let _ = std::fs::remove_file(&log);
     // Keep draining its output so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (driver, port)
+    Ok((driver, port))
 }
