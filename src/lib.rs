@@ -221,6 +221,9 @@ mod extract;
 mod key;
 mod log;
 mod propagate;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 pub mod revocation;
 mod server;
 mod session;

@@ -1,0 +1,755 @@
+//! [`RedisConfig`]: where Redis is and how to reach it, checked when a Redis-backed part is
+//! built.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ::redis::cluster::{ClusterClient, ClusterClientBuilder};
+use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use ::redis::{
+    Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, ProtocolVersion,
+    TlsCertificates, TlsMode,
+};
+
+use super::RedisError;
+
+const DEFAULT_PING_EVERY: Duration = Duration::from_secs(5);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where Redis is and how to reach it: one server (`redis://` or `rediss://` URL), a
+/// Sentinel-managed primary, or a Cluster; TLS with the system roots or a CA of your own,
+/// optionally a client certificate; ACL user and password.
+///
+/// Nothing is checked or read (files included) until a Redis-backed part is built from it;
+/// then every mistake is a [`RedisError`] naming it, never a panic later.
+///
+/// ```
+/// use tower_stateless_session::redis::RedisConfig;
+///
+/// // One server, TLS with a private CA, an ACL user.
+/// let one = RedisConfig::url("rediss://app:secret@redis.internal:6380/0")
+///     .with_ca_file("/etc/redis/ca.pem");
+/// // Sentinel: the sentinels and the name of the primary they watch.
+/// let ha = RedisConfig::sentinel(["10.0.0.1:26379", "10.0.0.2:26379"], "sessions")
+///     .with_credentials(Some("app"), "secret");
+/// // Cluster: a few seed nodes; the rest is discovered.
+/// let cluster = RedisConfig::cluster(["redis://10.0.1.1:7000", "redis://10.0.1.2:7000"]);
+/// // A URL string converts too.
+/// let plain: RedisConfig = "redis://127.0.0.1:6379".into();
+/// ```
+///
+/// # TLS and the crypto provider
+/// `rediss://` (and TLS sentinels or cluster nodes) use rustls. The library does not choose a
+/// rustls crypto provider for the application: install one at startup, before building, e.g.
+/// `rustls::crypto::ring::default_provider().install_default()`. Without one, building fails
+/// with [`RedisError::NoCryptoProvider`].
+#[derive(Clone)]
+pub struct RedisConfig {
+    form: Form,
+    ca: Option<Pem>,
+    client_cert: Option<(Pem, Pem)>,
+    credentials: Option<(Option<String>, String)>,
+    database: Option<i64>,
+    resp3: bool,
+    ping_every: Duration,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Form {
+    Url(String),
+    Sentinel {
+        sentinels: Vec<String>,
+        master: String,
+    },
+    Cluster(Vec<String>),
+}
+
+/// PEM text, given directly or as a file read at build time.
+#[derive(Clone)]
+enum Pem {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+impl Pem {
+    fn read(&self, what: &'static str) -> Result<Vec<u8>, RedisError> {
+        match self {
+            Pem::Bytes(bytes) => Ok(bytes.clone()),
+            Pem::File(path) => std::fs::read(path).map_err(|error| RedisError::File {
+                what,
+                path: path.clone(),
+                error,
+            }),
+        }
+    }
+}
+
+impl From<&str> for RedisConfig {
+    fn from(url: &str) -> Self {
+        RedisConfig::url(url)
+    }
+}
+
+impl From<String> for RedisConfig {
+    fn from(url: String) -> Self {
+        RedisConfig::url(&url)
+    }
+}
+
+impl RedisConfig {
+    fn new(form: Form) -> Self {
+        RedisConfig {
+            form,
+            ca: None,
+            client_cert: None,
+            credentials: None,
+            database: None,
+            resp3: true,
+            ping_every: DEFAULT_PING_EVERY,
+            connect_timeout: DEFAULT_TIMEOUT,
+            response_timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// One server: `redis://[[user]:password@]host[:port][/db]`, or `rediss://...` for TLS
+    /// (server certificate checked against the system roots, or the CA of
+    /// [`with_ca_file`](Self::with_ca_file)).
+    pub fn url(url: &str) -> Self {
+        Self::new(Form::Url(url.to_owned()))
+    }
+
+    /// A primary watched by Redis Sentinel: the sentinels' addresses (`host:port`, or
+    /// `redis://[[user]:password@]host:port` / `rediss://...` when the sentinels need
+    /// credentials or TLS) and the name they know the primary by. The primary is asked of
+    /// the sentinels on every (re)connection, so a failover is followed by itself. TLS to
+    /// the sentinels (`rediss://`) means TLS to the primary too; credentials for the primary
+    /// come from [`with_credentials`](Self::with_credentials).
+    pub fn sentinel<I, S>(sentinels: I, master: &str) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(Form::Sentinel {
+            sentinels: sentinels.into_iter().map(Into::into).collect(),
+            master: master.to_owned(),
+        })
+    }
+
+    /// A Redis Cluster, from seed nodes (`redis://host:port` or `rediss://host:port`, with
+    /// `user:password@` if needed; bare `host:port` means `redis://`). The other nodes and
+    /// the slot map are discovered from the seeds.
+    pub fn cluster<I, S>(nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(Form::Cluster(nodes.into_iter().map(Into::into).collect()))
+    }
+
+    /// Trusts the CA certificate(s) in the PEM file at `path` for the servers' certificates,
+    /// instead of the system roots (managed services with their own CA). The file is read
+    /// when the Redis-backed part is built. Needs TLS (`rediss://`).
+    #[must_use]
+    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca = Some(Pem::File(path.into()));
+        self
+    }
+
+    /// As [`with_ca_file`](Self::with_ca_file), with the PEM text itself.
+    #[must_use]
+    pub fn with_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca = Some(Pem::Bytes(pem.into()));
+        self
+    }
+
+    /// Presents a client certificate (mutual TLS): the certificate chain and its private
+    /// key, as PEM files read at build time. Needs TLS.
+    #[must_use]
+    pub fn with_client_cert_files(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.client_cert = Some((Pem::File(cert.into()), Pem::File(key.into())));
+        self
+    }
+
+    /// As [`with_client_cert_files`](Self::with_client_cert_files), with the PEM text itself.
+    #[must_use]
+    pub fn with_client_cert_pem(
+        mut self,
+        cert: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.client_cert = Some((Pem::Bytes(cert.into()), Pem::Bytes(key.into())));
+        self
+    }
+
+    /// The ACL user (`None`: the `default` user) and password for the data nodes; for a URL
+    /// or cluster seeds, instead of the ones written in them. Default: those in the URLs,
+    /// else none.
+    #[must_use]
+    pub fn with_credentials(mut self, user: Option<&str>, password: &str) -> Self {
+        self.credentials = Some((user.map(str::to_owned), password.to_owned()));
+        self
+    }
+
+    /// The database number (not for a cluster, which has only database 0). Default: the
+    /// URL's, else 0.
+    #[must_use]
+    pub fn with_database(mut self, database: i64) -> Self {
+        self.database = Some(database);
+        self
+    }
+
+    /// Whether to ask for RESP3 (default `true`). With RESP3 a subscription shares the
+    /// command connection and arrives as push messages; a server that does not speak it
+    /// (Redis before 6) is detected and spoken to in RESP2, with a separate subscriber
+    /// connection. Turn it off for a proxy that mishandles RESP3.
+    #[must_use]
+    pub fn with_resp3(mut self, resp3: bool) -> Self {
+        self.resp3 = resp3;
+        self
+    }
+
+    /// How often an idle connection is checked with `PING` (default 5 s), so a half-open
+    /// connection (peer gone without a FIN) is noticed and replaced.
+    #[must_use]
+    pub fn with_ping_interval(mut self, every: Duration) -> Self {
+        self.ping_every = every;
+        self
+    }
+
+    /// How long to wait for a connection (default 2 s) and for each reply (default 2 s).
+    #[must_use]
+    pub fn with_timeouts(mut self, connect: Duration, response: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.response_timeout = response;
+        self
+    }
+
+    /// Checks the whole configuration (URLs, TLS files, crypto provider) without connecting.
+    ///
+    /// # Errors
+    /// The first problem found, as a [`RedisError`].
+    pub fn check(&self) -> Result<(), RedisError> {
+        self.build().map(drop)
+    }
+
+    /// Every check, and what a connection needs, prepared once.
+    pub(crate) fn build(&self) -> Result<Target, RedisError> {
+        if self.ping_every.is_zero()
+            || self.connect_timeout.is_zero()
+            || self.response_timeout.is_zero()
+        {
+            return Err(RedisError::Invalid(
+                "the ping interval and timeouts must not be zero".into(),
+            ));
+        }
+        let protocol = if self.resp3 {
+            ProtocolVersion::RESP3
+        } else {
+            ProtocolVersion::RESP2
+        };
+        let kind = match &self.form {
+            Form::Url(url) => TargetKind::Single(self.single(url, protocol)?),
+            Form::Sentinel { sentinels, master } => {
+                TargetKind::Sentinel(self.sentinels(sentinels, master, protocol)?)
+            }
+            Form::Cluster(nodes) => {
+                let (nodes, certs) = self.cluster_nodes(nodes)?;
+                let target = ClusterTarget {
+                    nodes,
+                    certs,
+                    credentials: self.credentials.clone(),
+                };
+                // Let the client check what it checks (same TLS mode, user and database for
+                // every seed) now rather than at the first connection.
+                target.client(protocol, None, self)?;
+                TargetKind::Cluster(target)
+            }
+        };
+        Ok(Target {
+            kind,
+            protocol,
+            ping_every: self.ping_every,
+            connect_timeout: self.connect_timeout,
+            response_timeout: self.response_timeout,
+            description: self.describe(),
+        })
+    }
+
+    fn certificates(&self) -> Result<Option<TlsCertificates>, RedisError> {
+        let root_cert = self
+            .ca
+            .as_ref()
+            .map(|pem| pem.read("CA file"))
+            .transpose()?;
+        let client_tls = match &self.client_cert {
+            Some((cert, key)) => Some(ClientTlsConfig {
+                client_cert: cert.read("client certificate")?,
+                client_key: key.read("client key")?,
+            }),
+            None => None,
+        };
+        if root_cert.is_none() && client_tls.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(TlsCertificates {
+            client_tls,
+            root_cert,
+        }))
+    }
+
+    /// Errors unless a TLS setting comes with TLS, and TLS with a crypto provider.
+    fn check_tls(&self, tls: bool) -> Result<(), RedisError> {
+        if !tls && (self.ca.is_some() || self.client_cert.is_some()) {
+            return Err(RedisError::Invalid(
+                "a CA file or client certificate needs TLS (rediss://)".into(),
+            ));
+        }
+        if tls && ::rustls::crypto::CryptoProvider::get_default().is_none() {
+            return Err(RedisError::NoCryptoProvider);
+        }
+        Ok(())
+    }
+
+    fn single(&self, url: &str, protocol: ProtocolVersion) -> Result<Client, RedisError> {
+        let info = parse_url(url)?;
+        let tls = match info.addr() {
+            ConnectionAddr::Tcp(..) => false,
+            ConnectionAddr::TcpTls { .. } => true,
+            _ => {
+                return Err(invalid_url(
+                    url,
+                    "only redis:// and rediss:// are supported",
+                ));
+            }
+        };
+        self.check_tls(tls)?;
+        let info = self.settle(info, protocol);
+        let client = match self.certificates()? {
+            Some(certs) => Client::build_with_tls(info, certs),
+            None => Client::open(info),
+        };
+        client.map_err(|e| RedisError::Invalid(format!("{}: {e}", redact(url))))
+    }
+
+    /// Applies the configured credentials, database and protocol to a parsed URL.
+    fn settle(&self, info: ConnectionInfo, protocol: ProtocolVersion) -> ConnectionInfo {
+        let mut redis = info.redis_settings().clone().set_protocol(protocol);
+        if let Some((user, password)) = &self.credentials {
+            redis = redis.set_password(password);
+            if let Some(user) = user {
+                redis = redis.set_username(user);
+            }
+        }
+        if let Some(db) = self.database {
+            redis = redis.set_db(db);
+        }
+        info.set_redis_settings(redis)
+    }
+
+    fn sentinels(
+        &self,
+        sentinels: &[String],
+        master: &str,
+        protocol: ProtocolVersion,
+    ) -> Result<SentinelTarget, RedisError> {
+        if sentinels.is_empty() {
+            return Err(RedisError::Invalid("no sentinel address given".into()));
+        }
+        if master.trim().is_empty() {
+            return Err(RedisError::Invalid(
+                "the Sentinel master name is empty".into(),
+            ));
+        }
+        let mut addrs = Vec::new();
+        let mut sentinel_auth: Option<(Option<String>, String)> = None;
+        for entry in sentinels {
+            let info = parse_address(entry)?;
+            if let Some(password) = info.redis_settings().password() {
+                sentinel_auth = Some((
+                    info.redis_settings().username().map(str::to_owned),
+                    password.to_owned(),
+                ));
+            }
+            addrs.push(info.addr().clone());
+        }
+        let tls = matches!(addrs[0], ConnectionAddr::TcpTls { .. });
+        if addrs
+            .iter()
+            .any(|a| matches!(a, ConnectionAddr::TcpTls { .. }) != tls)
+        {
+            return Err(RedisError::Invalid(
+                "the sentinels mix TLS (rediss://) and plain addresses".into(),
+            ));
+        }
+        self.check_tls(tls)?;
+        let certs = self.certificates()?;
+        let client = {
+            let mut builder =
+                SentinelClientBuilder::new(addrs.clone(), master, SentinelServerType::Master)
+                    .map_err(|e| RedisError::Invalid(format!("Sentinel: {e}")))?
+                    .set_client_to_redis_protocol(protocol);
+            if tls {
+                builder = builder
+                    .set_client_to_sentinel_tls_mode(TlsMode::Secure)
+                    .set_client_to_redis_tls_mode(TlsMode::Secure);
+                if let Some(certs) = &certs {
+                    builder = builder
+                        .set_client_to_sentinel_certificates(certs.clone())
+                        .set_client_to_redis_certificates(certs.clone());
+                }
+            }
+            if let Some((user, password)) = &sentinel_auth {
+                builder = builder.set_client_to_sentinel_password(password);
+                if let Some(user) = user {
+                    builder = builder.set_client_to_sentinel_username(user);
+                }
+            }
+            if let Some((user, password)) = &self.credentials {
+                builder = builder.set_client_to_redis_password(password);
+                if let Some(user) = user {
+                    builder = builder.set_client_to_redis_username(user);
+                }
+            }
+            if let Some(db) = self.database {
+                builder = builder.set_client_to_redis_db(db);
+            }
+            builder
+                .build()
+                .map_err(|e| RedisError::Invalid(format!("Sentinel: {e}")))?
+        };
+        Ok(SentinelTarget { client })
+    }
+
+    fn cluster_nodes(
+        &self,
+        nodes: &[String],
+    ) -> Result<(Vec<ConnectionInfo>, Option<TlsCertificates>), RedisError> {
+        if nodes.is_empty() {
+            return Err(RedisError::Invalid("no cluster node given".into()));
+        }
+        if self.database.is_some_and(|db| db != 0) {
+            return Err(RedisError::Invalid("a cluster has only database 0".into()));
+        }
+        let infos = nodes
+            .iter()
+            .map(|node| parse_address(node))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tls = matches!(infos[0].addr(), ConnectionAddr::TcpTls { .. });
+        self.check_tls(tls)?;
+        Ok((infos, self.certificates()?))
+    }
+
+    /// What to print: forms and hosts, never a password.
+    fn describe(&self) -> String {
+        match &self.form {
+            Form::Url(url) => redact(url),
+            Form::Sentinel { sentinels, master } => format!(
+                "sentinel {master} via {}",
+                sentinels
+                    .iter()
+                    .map(|s| redact(s))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Form::Cluster(nodes) => format!(
+                "cluster via {}",
+                nodes
+                    .iter()
+                    .map(|s| redact(s))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("target", &self.describe())
+            .field("custom_ca", &self.ca.is_some())
+            .field("client_cert", &self.client_cert.is_some())
+            .field(
+                "user",
+                &self.credentials.as_ref().map(|(user, _)| user.as_deref()),
+            )
+            .field("database", &self.database)
+            .field("resp3", &self.resp3)
+            .field("ping_every", &self.ping_every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `scheme://[user@]host...`: the URL with its password replaced.
+pub(crate) fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let authority = match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split_once(':').map_or("", |(user, _)| user);
+            format!("{user}:***@{host}")
+        }
+        None => authority.to_owned(),
+    };
+    let mut out = String::new();
+    if !scheme.is_empty() {
+        out.push_str(scheme);
+        out.push_str("://");
+    }
+    out.push_str(&authority);
+    if !path.is_empty() {
+        out.push('/');
+        out.push_str(path);
+    }
+    out
+}
+
+fn invalid_url(url: &str, reason: impl fmt::Display) -> RedisError {
+    RedisError::InvalidUrl {
+        url: redact(url),
+        reason: reason.to_string(),
+    }
+}
+
+fn parse_url(url: &str) -> Result<ConnectionInfo, RedisError> {
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        return Err(invalid_url(url, "it must start with redis:// or rediss://"));
+    }
+    url.into_connection_info().map_err(|e| invalid_url(url, e))
+}
+
+/// `host:port` (plain) or a `redis://` / `rediss://` URL.
+fn parse_address(entry: &str) -> Result<ConnectionInfo, RedisError> {
+    let entry = entry.trim();
+    if entry.contains("://") {
+        return parse_url(entry);
+    }
+    let (host, port) = entry
+        .rsplit_once(':')
+        .ok_or_else(|| invalid_url(entry, "expected host:port"))?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(invalid_url(entry, "expected host:port"));
+    }
+    parse_url(&format!("redis://{entry}"))
+}
+
+/// A checked configuration, ready to connect.
+pub(crate) struct Target {
+    pub(crate) kind: TargetKind,
+    /// The protocol to ask for first.
+    pub(crate) protocol: ProtocolVersion,
+    pub(crate) ping_every: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) response_timeout: Duration,
+    /// For `Debug` and logs: hosts, never passwords.
+    pub(crate) description: String,
+}
+
+pub(crate) enum TargetKind {
+    Single(Client),
+    Sentinel(SentinelTarget),
+    Cluster(ClusterTarget),
+}
+
+pub(crate) struct SentinelTarget {
+    pub(crate) client: SentinelClient,
+}
+
+pub(crate) struct ClusterTarget {
+    nodes: Vec<ConnectionInfo>,
+    certs: Option<TlsCertificates>,
+    credentials: Option<(Option<String>, String)>,
+}
+
+impl ClusterTarget {
+    /// A cluster client speaking `protocol`, its pushes (RESP3) sent to `push`.
+    pub(crate) fn client(
+        &self,
+        protocol: ProtocolVersion,
+        push: Option<tokio::sync::mpsc::UnboundedSender<::redis::PushInfo>>,
+        timeouts: &impl Timeouts,
+    ) -> Result<ClusterClient, RedisError> {
+        let mut builder = ClusterClientBuilder::new(self.nodes.clone())
+            .use_protocol(protocol)
+            .connection_timeout(timeouts.connect())
+            .response_timeout(timeouts.response());
+        if let Some(certs) = &self.certs {
+            builder = builder.certs(certs.clone());
+        }
+        if let Some((user, password)) = &self.credentials {
+            builder = builder.password(password.clone());
+            if let Some(user) = user {
+                builder = builder.username(user.clone());
+            }
+        }
+        if let Some(push) = push {
+            builder = builder.push_sender(push);
+        }
+        builder
+            .build()
+            .map_err(|e| RedisError::Invalid(format!("cluster: {e}")))
+    }
+
+    /// The seed nodes.
+    pub(crate) fn seeds(&self) -> &[ConnectionInfo] {
+        &self.nodes
+    }
+
+    /// A client for seed `index` alone (a RESP2 subscriber connection).
+    pub(crate) fn seed_client(
+        &self,
+        index: usize,
+        protocol: ProtocolVersion,
+    ) -> Result<Client, RedisError> {
+        let info = self.nodes[index].clone();
+        let mut redis = info.redis_settings().clone().set_protocol(protocol);
+        if let Some((user, password)) = &self.credentials {
+            redis = redis.set_password(password);
+            if let Some(user) = user {
+                redis = redis.set_username(user);
+            }
+        }
+        let info = info.set_redis_settings(redis);
+        let client = match &self.certs {
+            Some(certs) if matches!(info.addr(), ConnectionAddr::TcpTls { .. }) => {
+                Client::build_with_tls(info, certs.clone())
+            }
+            _ => Client::open(info),
+        };
+        client.map_err(|e| RedisError::Invalid(format!("cluster seed: {e}")))
+    }
+}
+
+/// The two timeouts, from the configuration or the checked target.
+pub(crate) trait Timeouts {
+    fn connect(&self) -> Duration;
+    fn response(&self) -> Duration;
+}
+
+impl Timeouts for RedisConfig {
+    fn connect(&self) -> Duration {
+        self.connect_timeout
+    }
+    fn response(&self) -> Duration {
+        self.response_timeout
+    }
+}
+
+impl Timeouts for Target {
+    fn connect(&self) -> Duration {
+        self.connect_timeout
+    }
+    fn response(&self) -> Duration {
+        self.response_timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(config: RedisConfig) -> String {
+        match config.check() {
+            Ok(()) => panic!("{config:?} passed the checks"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn good_forms_pass() {
+        for config in [
+            RedisConfig::url("redis://127.0.0.1:6379/2"),
+            RedisConfig::url("redis://user:pw@localhost"),
+            RedisConfig::sentinel(["127.0.0.1:26379", "redis://127.0.0.1:26380"], "mymaster"),
+            RedisConfig::cluster(["redis://127.0.0.1:7000", "127.0.0.1:7001"]),
+        ] {
+            config.check().unwrap_or_else(|e| panic!("{config:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn bad_forms_say_what_is_wrong() {
+        let cases = [
+            (RedisConfig::url("http://x"), "redis:// or rediss://"),
+            (RedisConfig::url("127.0.0.1:6379"), "redis:// or rediss://"),
+            (
+                RedisConfig::url("redis://:pw@host:notaport"),
+                "invalid Redis URL",
+            ),
+            (RedisConfig::url("redis://h").with_ca_pem("x"), "needs TLS"),
+            (
+                RedisConfig::url("redis://h").with_ca_file("/nonexistent/ca.pem"),
+                "needs TLS",
+            ),
+            (
+                RedisConfig::sentinel(Vec::<String>::new(), "m"),
+                "no sentinel",
+            ),
+            (RedisConfig::sentinel(["h:1"], " "), "master name"),
+            (RedisConfig::sentinel(["h"], "m"), "host:port"),
+            (
+                RedisConfig::sentinel(["redis://h:1", "rediss://h:2"], "m"),
+                "mix TLS",
+            ),
+            (
+                RedisConfig::cluster(Vec::<String>::new()),
+                "no cluster node",
+            ),
+            (
+                RedisConfig::cluster(["redis://a:1"]).with_database(3),
+                "only database 0",
+            ),
+            (
+                RedisConfig::url("redis://h").with_ping_interval(Duration::ZERO),
+                "must not be zero",
+            ),
+        ];
+        for (config, expected) in cases {
+            let message = error(config);
+            assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn errors_and_debug_never_show_the_password() {
+        let config = RedisConfig::url("redis://ada:hunter2@host:notaport");
+        let message = error(config.clone());
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let config = RedisConfig::url("redis://h").with_credentials(Some("ada"), "hunter2");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(redact("rediss://ada:pw@h:1/0"), "rediss://ada:***@h:1/0");
+        assert_eq!(redact("redis://h:1"), "redis://h:1");
+    }
+
+    #[test]
+    fn tls_without_a_crypto_provider_is_a_clear_error() {
+        // No unit test of the library installs a provider: the application must.
+        for config in [
+            RedisConfig::url("rediss://h"),
+            RedisConfig::sentinel(["rediss://h:1"], "m"),
+            RedisConfig::cluster(["rediss://h:1"]),
+        ] {
+            let message = error(config);
+            assert!(message.contains("crypto provider"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_named() {
+        // The crypto-provider check comes first for TLS; the file is read only once TLS
+        // itself is possible, so this test works whether or not a provider is installed.
+        let message = error(RedisConfig::url("rediss://h").with_ca_file("/nonexistent/ca.pem"));
+        assert!(
+            message.contains("/nonexistent/ca.pem") || message.contains("crypto provider"),
+            "{message}"
+        );
+    }
+}
