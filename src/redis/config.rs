@@ -268,7 +268,7 @@ impl RedisConfig {
                 };
                 // Let the client check what it checks (same TLS mode, user and database for
                 // every seed) now rather than at the first connection.
-                target.client(protocol, None, self)?;
+                target.client(protocol, None, self.connect_timeout, self.response_timeout)?;
                 TargetKind::Cluster(target)
             }
         };
@@ -574,12 +574,13 @@ impl ClusterTarget {
         &self,
         protocol: ProtocolVersion,
         push: Option<tokio::sync::mpsc::UnboundedSender<::redis::PushInfo>>,
-        timeouts: &impl Timeouts,
+        connect_timeout: Duration,
+        response_timeout: Duration,
     ) -> Result<ClusterClient, RedisError> {
         let mut builder = ClusterClientBuilder::new(self.nodes.clone())
             .use_protocol(protocol)
-            .connection_timeout(timeouts.connect())
-            .response_timeout(timeouts.response());
+            .connection_timeout(connect_timeout)
+            .response_timeout(response_timeout);
         if let Some(certs) = &self.certs {
             builder = builder.certs(certs.clone());
         }
@@ -624,30 +625,6 @@ impl ClusterTarget {
             _ => Client::open(info),
         };
         client.map_err(|e| RedisError::Invalid(format!("cluster seed: {e}")))
-    }
-}
-
-/// The two timeouts, from the configuration or the checked target.
-pub(crate) trait Timeouts {
-    fn connect(&self) -> Duration;
-    fn response(&self) -> Duration;
-}
-
-impl Timeouts for RedisConfig {
-    fn connect(&self) -> Duration {
-        self.connect_timeout
-    }
-    fn response(&self) -> Duration {
-        self.response_timeout
-    }
-}
-
-impl Timeouts for Target {
-    fn connect(&self) -> Duration {
-        self.connect_timeout
-    }
-    fn response(&self) -> Duration {
-        self.response_timeout
     }
 }
 

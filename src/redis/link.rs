@@ -11,7 +11,7 @@ use ::redis::{
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::config::{Target, TargetKind};
+use super::config::{ClusterTarget, Target, TargetKind};
 
 /// The command side of a link: one multiplexed connection to a server (plain or found
 /// through Sentinel), or a cluster connection that routes each command to its slot's node.
@@ -133,18 +133,20 @@ impl Link {
         let response_timeout = target.response_timeout;
         let limit = target.connect_timeout * 2 + response_timeout * 2;
         let attempt = async {
+            let limits = target_timeouts(target);
             loop {
                 let protocol = target.protocol;
                 let opened = match &mut target.kind {
                     TargetKind::Single(client) => {
-                        open_single(client.clone(), protocol, channels, target_timeouts(target))
-                            .await
+                        open_single(client.clone(), protocol, channels, limits).await
                     }
                     TargetKind::Sentinel(sentinel) => {
                         let client = sentinel.client.async_get_client().await?;
-                        open_single(client, protocol, channels, target_timeouts(target)).await
+                        open_single(client, protocol, channels, limits).await
                     }
-                    TargetKind::Cluster(_) => open_cluster(target, protocol, channels).await,
+                    TargetKind::Cluster(cluster) => {
+                        open_cluster(cluster, protocol, channels, limits).await
+                    }
                 };
                 match opened {
                     Err(e) if e.kind() == ErrorKind::RESP3NotSupported => {
@@ -252,21 +254,18 @@ async fn subscriber(client: &Client, channels: &[String]) -> RedisResult<Events>
 }
 
 async fn open_cluster(
-    target: &Target,
+    cluster: &ClusterTarget,
     protocol: ProtocolVersion,
     channels: &[String],
+    timeouts: Limits,
 ) -> RedisResult<Link> {
-    let TargetKind::Cluster(cluster) = &target.kind else {
-        unreachable!("open_cluster is called for a cluster target");
-    };
-    let timeouts = target_timeouts(target);
     let invalid = |e: super::RedisError| {
         ::redis::RedisError::from((ErrorKind::InvalidClientConfig, "cluster", e.to_string()))
     };
     if protocol == ProtocolVersion::RESP3 {
         let (sender, receiver) = mpsc::unbounded_channel();
         let client = cluster
-            .client(protocol, Some(sender), target)
+            .client(protocol, Some(sender), timeouts.connect, timeouts.response)
             .map_err(invalid)?;
         let mut commands = client.get_async_connection().await?;
         // A cluster delivers a classic PUBLISH to every node, so a subscription on any node
@@ -279,7 +278,9 @@ async fn open_cluster(
             response_timeout: timeouts.response,
         });
     }
-    let client = cluster.client(protocol, None, target).map_err(invalid)?;
+    let client = cluster
+        .client(protocol, None, timeouts.connect, timeouts.response)
+        .map_err(invalid)?;
     let commands = client.get_async_connection().await?;
     // RESP2: a subscriber connection to the first seed that answers.
     let mut last_error = None;

@@ -189,8 +189,10 @@ async fn serve<F: Feed>(
 ) -> Ended {
     let start = tokio::time::Instant::now();
     let mut ping = tokio::time::interval_at(start + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let every = feed.tick_every();
     let mut tick = tokio::time::interval_at(start + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             event = link.events.next() => match event {
