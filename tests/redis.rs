@@ -19,6 +19,7 @@ fn main() {
         entries_expire_in_redis_and_locally,
         a_redis_outage_fails_no_request_and_loses_no_revocation,
         over_resp2_the_subscriber_has_its_own_connection_and_resubscribes,
+        a_server_without_resp3_is_spoken_to_in_resp2,
         a_subscriber_dropped_for_a_full_output_buffer_reconnects_and_reloads,
         a_server_that_stops_answering_is_caught_by_ping,
         an_acl_user_is_accepted_and_a_wrong_password_refused,
@@ -162,6 +163,25 @@ async fn over_resp2_the_subscriber_has_its_own_connection_and_resubscribes() {
     assert!(!resp2.store.status().is_resp3(), "RESP2 when asked for");
     drop(redis);
     outage_scenario(|s| s.config().with_resp3(false)).await;
+}
+
+/// A server without `HELLO` (as before Redis 6; here the command is renamed away) cannot
+/// speak RESP3: the store notices and falls back to RESP2 by itself.
+async fn a_server_without_resp3_is_spoken_to_in_resp2() {
+    let redis = server("rename-command HELLO \"\"");
+    let f = fixture();
+    let (a, b) = (
+        node(&f, redis.config()).await,
+        node(&f, redis.config()).await,
+    );
+    assert!(
+        !a.store.status().is_resp3() && !b.store.status().is_resp3(),
+        "RESP2 after the failed HELLO: {:?}",
+        a.store.status()
+    );
+    let cookie = login_cookie(&a.app, "ada").await;
+    send(&a.app, "POST", "/logout", Some(&cookie)).await;
+    until_revoked(&b, &cookie, Duration::from_secs(1)).await;
 }
 
 /// The server drops a subscriber whose output buffer overflows (here: a 1 MB message on the

@@ -149,7 +149,7 @@ impl Link {
                     }
                 };
                 match opened {
-                    Err(e) if e.kind() == ErrorKind::RESP3NotSupported => {
+                    Err(e) if protocol == ProtocolVersion::RESP3 && no_resp3(&e) => {
                         target.protocol = ProtocolVersion::RESP2;
                     }
                     other => return other,
@@ -177,6 +177,17 @@ impl Link {
         }
         Ok(())
     }
+}
+
+/// Whether `error` says the server does not know `HELLO` (Redis before 6, or a server or
+/// proxy without it): then it speaks RESP2 only. redis-rs recognises the message of old
+/// servers; newer ones word it differently.
+fn no_resp3(error: &::redis::RedisError) -> bool {
+    if error.kind() == ErrorKind::RESP3NotSupported {
+        return true;
+    }
+    let text = error.to_string().to_ascii_lowercase();
+    text.contains("unknown command") && text.contains("hello")
 }
 
 fn timed_out(what: &str) -> ::redis::RedisError {

@@ -21,6 +21,13 @@
 //!
 //! Its state can be read at any time, cheaply, as a [`RedisStatus`] (for gauges and health
 //! checks).
+//!
+//! Inside the crate, a new Redis-backed part implements the crate-private `Feed` trait
+//! (its channels; the reconnection hook `on_connect`; `on_message`; `on_job` for the writes
+//! its handles queue; `on_tick` for periodic work such as heartbeats) and starts it with
+//! `spawn(&config, feed)`, which checks the configuration and returns a handle to queue jobs
+//! and read the status. Keys of one part share a hash tag (`{prefix}:...`, channel included)
+//! so a write and its message can go in one pipeline on a Cluster.
 
 mod config;
 mod link;
