@@ -23,6 +23,7 @@ fn main() {
         a_subscriber_dropped_for_a_full_output_buffer_reconnects_and_reloads,
         a_server_that_stops_answering_is_caught_by_ping,
         an_acl_user_is_accepted_and_a_wrong_password_refused,
+        the_database_number_is_used,
     ));
 }
 
@@ -290,4 +291,35 @@ async fn an_acl_user_is_accepted_and_a_wrong_password_refused() {
             store.status()
         );
     }
+}
+
+/// Count of revoked sessions in database `db`.
+fn count_in(redis: &Server, db: i64) -> usize {
+    let mut admin = admin(redis.process.port);
+    let _: () = redis::cmd("SELECT")
+        .arg(db)
+        .query(&mut admin)
+        .expect("SELECT");
+    session_count(&mut admin)
+}
+
+async fn the_database_number_is_used() {
+    let redis = server("");
+    let f = fixture();
+    let from_url = RedisConfig::url(&format!("redis://127.0.0.1:{}/5", redis.process.port));
+    let set = redis.config().with_database(6);
+    for (config, db) in [(from_url, 5), (set, 6)] {
+        let a = node(&f, config).await;
+        let cookie = login_cookie(&a.app, "ada").await;
+        send(&a.app, "POST", "/logout", Some(&cookie)).await;
+        let start = Instant::now();
+        while count_in(&redis, db) != 1 {
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "the revocation is written to database {db}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert_eq!(count_in(&redis, 0), 0, "nothing in database 0");
 }
