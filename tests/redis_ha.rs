@@ -8,6 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::redis_ha_setup::{ClusterSetup, SentinelSetup};
 use common::redis_setup::*;
 use common::*;
 

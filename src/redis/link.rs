@@ -11,7 +11,7 @@ use ::redis::{
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::config::{ClusterTarget, Target, TargetKind};
+use super::target::{ClusterTarget, Target, TargetKind};
 
 /// The command side of a link: one multiplexed connection to a server (plain or found
 /// through Sentinel), or a cluster connection that routes each command to its slot's node.

@@ -32,6 +32,7 @@
 mod config;
 mod link;
 mod status;
+mod target;
 mod task;
 
 use std::fmt;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use ::redis::RedisResult;
 use tokio::sync::mpsc;
 
-use super::config::Target;
 use super::link::{Commands, Event, Link};
 use super::status::StatusCell;
+use super::target::Target;
 use super::{RedisConfig, RedisError, RedisStatus};
 use crate::log;
 
@@ -108,7 +108,7 @@ pub(crate) fn spawn<F: Feed>(
     config: &RedisConfig,
     feed: F,
 ) -> Result<RedisHandle<F::Job>, RedisError> {
-    let target = config.build()?;
+    let target = Target::build(config)?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| RedisError::NoRuntime)?;
     let (jobs, queue) = mpsc::unbounded_channel();
     let status = Arc::new(StatusCell::new());

@@ -3,6 +3,8 @@
 
 pub mod external;
 #[cfg(feature = "redis")]
+pub mod redis_ha_setup;
+#[cfg(feature = "redis")]
 pub mod redis_setup;
 
 use std::time::Duration;
