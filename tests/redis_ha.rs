@@ -1,8 +1,9 @@
 //! Revocations through Redis high-availability setups started by the tests: Sentinel (one
-//! primary, one replica, three sentinels; the primary is killed mid-test) and a Cluster of
-//! three primaries (the node holding the revocation keys is restarted mid-test). Needs
-//! redis-server, redis-sentinel and redis-cli; without them the tests are reported as
-//! ignored, except under `CI=true`, where they fail (see `common::external`).
+//! primary, one replica, three sentinels; the primary is killed mid-test), the same over
+//! TLS, and a Cluster of three primaries (the node holding the revocation keys is restarted
+//! mid-test). Needs redis-server, redis-sentinel, redis-cli and openssl; without them the
+//! tests are reported as ignored, except under `CI=true`, where they fail (see
+//! `common::external`).
 
 mod common;
 
@@ -13,8 +14,14 @@ use common::redis_setup::*;
 use common::*;
 
 fn main() {
+    install_crypto_provider();
     let mut trials = external::trials!(["redis-server", "redis-sentinel"] =>
         through_sentinel_the_store_follows_a_failover_to_the_new_primary,
+    );
+    trials.extend(
+        external::trials!(["redis-server", "redis-sentinel", "openssl"] =>
+            through_sentinel_over_tls_revocations_reach_the_other_node,
+        ),
     );
     trials.extend(external::trials!(["redis-server", "redis-cli"] =>
         through_a_cluster_revocations_survive_the_restart_of_their_node,
@@ -50,6 +57,26 @@ async fn through_sentinel_the_store_follows_a_failover_to_the_new_primary() {
         session_count(&mut admin(new)),
         2,
         "both revocations are on the new primary"
+    );
+}
+
+/// Sentinels and data nodes TLS only: `rediss://` sentinel addresses mean TLS to the
+/// sentinels and to the primary they name, both checked against the test's CA.
+async fn through_sentinel_over_tls_revocations_reach_the_other_node() {
+    let setup = SentinelSetup::start_tls();
+    let f = fixture();
+    let (a, b) = (
+        node(&f, setup.config()).await,
+        node(&f, setup.config()).await,
+    );
+    let cookie = login_cookie(&a.app, "ada").await;
+    send(&a.app, "POST", "/logout", Some(&cookie)).await;
+    let took = until_revoked(&b, &cookie, Duration::from_secs(1)).await;
+    println!("over TLS through Sentinel, the revocation reached the other node in {took:?}");
+    assert_eq!(
+        session_count(&mut setup.admin(setup.primary.port)),
+        1,
+        "written to the primary"
     );
 }
 

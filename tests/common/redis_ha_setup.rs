@@ -6,36 +6,59 @@ use std::time::Duration;
 
 use tower_stateless_session::redis::RedisConfig;
 
-use super::redis_setup::{PREFIX, Process, TempDir, admin, text, wait_for};
+use super::redis_setup::{Certs, PREFIX, Process, TempDir, admin, text, wait_for};
 
 /// The name the sentinels know the primary by.
 pub const MASTER: &str = "tss";
 
-/// One primary, one replica, three sentinels (quorum 2, primary down after 1 s).
+/// One primary, one replica, three sentinels (quorum 2, primary down after 1 s); plain TCP,
+/// or TLS only (every process, replication and the sentinels' links included).
 pub struct SentinelSetup {
     pub primary: Process,
     pub replica: Process,
     pub sentinels: Vec<Process>,
+    pub tls: Option<Certs>,
     _dirs: Vec<TempDir>,
 }
 
 impl SentinelSetup {
     pub fn start() -> SentinelSetup {
-        let dirs: Vec<TempDir> = (0..5).map(|_| TempDir::new("sentinel")).collect();
-        let primary = Process::start("redis-server", dirs[0].path(), None, "");
+        Self::start_with(None)
+    }
+
+    /// Every process TLS only, with certificates made for the test.
+    pub fn start_tls() -> SentinelSetup {
+        let dir = TempDir::new("sentinel-certs");
+        let certs = Certs::make(dir.path());
+        Self::start_with(Some((dir, certs)))
+    }
+
+    fn start_with(tls: Option<(TempDir, Certs)>) -> SentinelSetup {
+        let mut dirs: Vec<TempDir> = (0..5).map(|_| TempDir::new("sentinel")).collect();
+        let (tls_conf, certs) = match tls {
+            Some((dir, certs)) => {
+                dirs.push(dir);
+                (
+                    format!("{}tls-replication yes\n", certs.server_conf("no")),
+                    Some(certs),
+                )
+            }
+            None => (String::new(), None),
+        };
+        let primary = Process::start("redis-server", dirs[0].path(), None, &tls_conf);
         let replica = Process::start(
             "redis-server",
             dirs[1].path(),
             None,
-            &format!("replicaof 127.0.0.1 {}", primary.port),
+            &format!("{tls_conf}replicaof 127.0.0.1 {}", primary.port),
         );
         let conf = format!(
-            "sentinel monitor {MASTER} 127.0.0.1 {} 2\n\
+            "{tls_conf}sentinel monitor {MASTER} 127.0.0.1 {} 2\n\
              sentinel down-after-milliseconds {MASTER} 1000\n\
              sentinel failover-timeout {MASTER} 5000\n",
             primary.port
         );
-        let sentinels = dirs[2..]
+        let sentinels = dirs[2..5]
             .iter()
             .map(|dir| Process::start("redis-sentinel", dir.path(), None, &conf))
             .collect::<Vec<_>>();
@@ -43,11 +66,12 @@ impl SentinelSetup {
             primary,
             replica,
             sentinels,
+            tls: certs,
             _dirs: dirs,
         };
         // A failover needs every sentinel to know the replica and the two other sentinels.
         for sentinel in &setup.sentinels {
-            let mut connection = admin(sentinel.port);
+            let mut connection = setup.admin(sentinel.port);
             wait_for(
                 "the sentinels to see each other and the replica",
                 Duration::from_secs(20),
@@ -68,25 +92,42 @@ impl SentinelSetup {
                 },
             );
         }
-        let mut replica = admin(setup.replica.port);
+        let mut replica = setup.admin(setup.replica.port);
         wait_for("the replica to sync", Duration::from_secs(10), || {
             text(&mut replica, &["INFO", "replication"]).contains("master_link_status:up")
         });
         setup
     }
 
+    /// An admin connection, over TLS for a TLS setup.
+    pub fn admin(&self, port: u16) -> redis::Connection {
+        match &self.tls {
+            Some(certs) => certs.admin(port, ""),
+            None => admin(port),
+        }
+    }
+
     pub fn config(&self) -> RedisConfig {
-        RedisConfig::sentinel(
-            self.sentinels
-                .iter()
-                .map(|s| format!("127.0.0.1:{}", s.port)),
-            MASTER,
-        )
+        match &self.tls {
+            None => RedisConfig::sentinel(
+                self.sentinels
+                    .iter()
+                    .map(|s| format!("127.0.0.1:{}", s.port)),
+                MASTER,
+            ),
+            Some(certs) => RedisConfig::sentinel(
+                self.sentinels
+                    .iter()
+                    .map(|s| format!("rediss://127.0.0.1:{}", s.port)),
+                MASTER,
+            )
+            .with_ca_file(&certs.ca),
+        }
     }
 
     /// The port of the primary the sentinels name now.
     pub fn current_primary(&self) -> Option<u16> {
-        let mut connection = admin(self.sentinels[0].port);
+        let mut connection = self.admin(self.sentinels[0].port);
         let (_, port): (String, u16) = redis::cmd("SENTINEL")
             .arg("GET-MASTER-ADDR-BY-NAME")
             .arg(MASTER)
