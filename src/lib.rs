@@ -195,8 +195,10 @@
 //! |---|---|---|
 //! | `axum` | yes | extractors: [`Session<T>`], `Option<Session<T>>`, [`SessionHandle<T>`] |
 //! | `tracing` | yes | logs of rejected tokens, budget warnings and signing failures (never a token or a secret) |
-//! | `redis` | no | [`revocation::RedisRevocations`]: revocations shared between nodes through Redis (adds tokio) |
+//! | `redis` | no | [`redis`]: the Redis connection (one server, TLS, ACL users, Sentinel, Cluster, through redis-rs) and [`revocation::RedisRevocations`] on it: revocations shared between nodes (adds redis-rs, tokio) |
 //! | `jwks` | no | `keys::JwksVerifier`: downstream services verify with the public keys of a JWKS URL (adds tokio, hyper, hyper-util) |
+//!
+//! Every normal dependency, what it is for and which feature brings it: [`dependencies`].
 //!
 //! # Security notes
 //!
@@ -237,6 +239,9 @@ mod extract;
 pub mod keys;
 mod log;
 mod propagate;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 pub mod revocation;
 mod server;
 mod session;
@@ -265,6 +270,9 @@ pub use crate::token::{Claims, SessionId, TokenCodec, Verified};
 
 #[doc = include_str!("../docs/size-budgets.md")]
 pub mod size_budgets {}
+
+#[doc = include_str!("../docs/dependencies.md")]
+pub mod dependencies {}
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]
