@@ -154,3 +154,25 @@ pub(crate) fn jwks_keys_skipped(skipped: usize) {
     #[cfg(not(feature = "tracing"))]
     let _ = skipped;
 }
+
+#[cfg(feature = "redis")]
+pub(crate) fn registry_text_ignored(kid: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        kid,
+        "key registry entry in Redis ignored: it does not parse"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = kid;
+}
+
+#[cfg(feature = "redis")]
+pub(crate) fn registry_outage(keys: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        keys,
+        "Redis unreachable: using the last known node keys, queueing this node's publications"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = keys;
+}

@@ -64,18 +64,44 @@ impl MemoryKeyRegistry {
         removed
     }
 
-    /// Replaces the whole set (of entries with the same key id, the last one given stays),
-    /// as a reload from a shared store does; listeners hear of it once.
-    pub fn replace_all(&self, entries: impl IntoIterator<Item = RegistryEntry>, now: u64) {
-        self.write(|held| {
-            held.clear();
+    /// Merges a set read from a shared store (a reload): its entries replace the local ones
+    /// of the same key id; local entries it lacks are kept while they have not expired (a
+    /// store that lost its data, or had entries deleted, does not take keys away from the
+    /// nodes that hold them) and returned, so they can be written back. Expired entries go.
+    /// Listeners hear of it once.
+    pub fn merge(
+        &self,
+        entries: impl IntoIterator<Item = RegistryEntry>,
+        now: u64,
+    ) -> Vec<RegistryEntry> {
+        let missing = self.write(|held| {
+            held.retain(|_, e| e.expires_at() > now);
+            let mut seen = std::collections::HashSet::new();
             for entry in entries {
                 if entry.expires_at() > now {
+                    seen.insert(Box::<str>::from(entry.kid()));
                     insert(held, entry);
                 }
             }
+            held.values()
+                .filter(|e| !seen.contains(e.kid()))
+                .cloned()
+                .collect()
         });
         self.notify();
+        missing
+    }
+
+    /// Drops the entries that expired by `now`; listeners hear of it if any did.
+    pub fn sweep(&self, now: u64) {
+        let changed = self.write(|held| {
+            let before = held.len();
+            held.retain(|_, e| e.expires_at() > now);
+            held.len() != before
+        });
+        if changed {
+            self.notify();
+        }
     }
 
     /// Records `entry` without telling listeners; returns whether the set changed.

@@ -9,14 +9,21 @@
 //! so an entry written into the store by anyone without the registration key is ignored
 //! (and logged) by every node.
 //!
-//! [`MemoryKeyRegistry`] serves a single process (and tests); a Redis implementation shares
-//! entries between processes.
+//! [`MemoryKeyRegistry`] serves a single process (and tests); `RedisKeyRegistry` (feature
+//! `redis`) shares entries between processes.
 
 mod entry;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use self::entry::{InvalidEntry, MAX_ENTRY_LEN, RegistrationKey, RegistryEntry};
 pub use self::memory::MemoryKeyRegistry;
+#[cfg(feature = "redis")]
+pub use self::redis::{
+    DEFAULT_REGISTRY_MIN_RELOAD, DEFAULT_REGISTRY_RELOAD_WAIT, RedisKeyRegistry,
+    RedisKeyRegistryBuilder,
+};
 
 use super::KeyWait;
 
