@@ -237,8 +237,8 @@ pub use crate::keys::{
     Algorithm, Key, KeyRing, KeyRingHandle, MAX_KID_LEN, MIN_SECRET_LEN, encode_secret,
 };
 pub use crate::propagate::{
-    InvalidSessionToken, PropagateSession, PropagateSessionLayer, SessionToken, TokenScope,
-    current_token,
+    DEFAULT_MINT_CACHE_ENTRIES, DEFAULT_MINT_LIFETIME, InvalidSessionToken, MintError, Minter,
+    PropagateSession, PropagateSessionLayer, SessionToken, TokenScope, current_token,
 };
 pub use crate::server::{
     BUDGET_WARNING_PERCENT, CookieSize, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
@@ -247,7 +247,7 @@ pub use crate::server::{
     SessionService,
 };
 pub use crate::session::{Session, SessionData, SessionError, SessionHandle, SessionInfo};
-pub use crate::token::{Claims, SessionId, TokenCodec, Verified};
+pub use crate::token::{Audience, Claims, MintedClaims, SessionId, TokenCodec, Verified};
 
 #[doc = include_str!("../docs/size-budgets.md")]
 pub mod size_budgets {}
