@@ -13,9 +13,10 @@
 //!
 //! What is refused (one key, one purpose): an HS256 key minting for every audience (each
 //! downstream would hold the secret that mints for all the others), and an HS256 key the
-//! session layer also verifies with (a downstream holding it could forge sessions). Both
-//! are checked at each mint, since rings can be replaced at any time, and fail the mint
-//! with a [`MintError`] (logged; the call goes out without a token).
+//! session layer also verifies with, found by its key id (a downstream holding it could
+//! forge sessions). Both are checked whenever a token is signed, since rings can be
+//! replaced at any time, and fail the mint with a [`MintError`] (logged; the call goes out
+//! without a token).
 
 use std::fmt;
 use std::sync::Arc;
@@ -267,7 +268,8 @@ impl<T> Minter<T> {
 
     /// A ring that mints for `audience` only, in place of [`with_keys`](Self::with_keys):
     /// typically a dedicated HS256 secret that this service and that one downstream
-    /// service share. It must not be a key the session layer verifies with. Default: none.
+    /// service share. It must not be a key the session layer verifies with (an HS256 key
+    /// whose id the session ring holds is refused). Default: none.
     #[must_use]
     pub fn with_audience_keys(
         mut self,
