@@ -230,7 +230,7 @@
 //! |---|---|---|
 //! | `axum` | yes | extractors: [`Session<T>`], `Option<Session<T>>`, [`SessionHandle<T>`] |
 //! | `tracing` | yes | logs of rejected tokens, budget warnings and signing failures (never a token or a secret) |
-//! | `redis` | no | [`redis`]: the Redis connection (one server, TLS, ACL users, Sentinel, Cluster, through redis-rs) and [`revocation::RedisRevocations`] on it: revocations shared between nodes (adds redis-rs, tokio) |
+//! | `redis` | no | [`redis`]: the Redis connection (one server, TLS, ACL users, Sentinel, Cluster, through redis-rs) and on it [`revocation::RedisRevocations`] (revocations shared between nodes) and `keys::RedisKeyRegistry` (node keys shared between nodes) (adds redis-rs, tokio) |
 //! | `jwks` | no | `keys::JwksVerifier`: downstream services verify with the public keys of a JWKS URL (adds tokio, hyper, hyper-util) |
 //!
 //! Every normal dependency, what it is for and which feature brings it: [`dependencies`].

@@ -144,19 +144,25 @@ pub(crate) fn registry_capped(max_keys: usize, dropped: usize) {
     let _ = (max_keys, dropped);
 }
 
-pub(crate) fn node_key_signing(kid: &str, signing: bool, issuing: Option<&str>) {
+pub(crate) fn node_key_signing(kid: &str, signing: bool, first: bool, issuing: Option<&str>) {
     #[cfg(feature = "tracing")]
     if signing {
         tracing::info!(kid, "node key published: signing with it");
+    } else if first {
+        tracing::info!(
+            kid,
+            issuing,
+            "node key sent to the registry: signing with it once the registry confirms it"
+        );
     } else {
         tracing::warn!(
             kid,
             issuing,
-            "node key not (or no longer) confirmed by the registry: not signing with it"
+            "node key no longer confirmed by the registry: not signing with it"
         );
     }
     #[cfg(not(feature = "tracing"))]
-    let _ = (kid, signing, issuing);
+    let _ = (kid, signing, first, issuing);
 }
 
 #[cfg(feature = "jwks")]

@@ -388,7 +388,13 @@ impl Inner {
         {
             let mut state = self.state();
             if state.signing != Some(signing) {
-                log::node_key_signing(self.key.kid(), signing, ring.issuing_key().map(Key::kid));
+                let first = state.signing.is_none();
+                log::node_key_signing(
+                    self.key.kid(),
+                    signing,
+                    first,
+                    ring.issuing_key().map(Key::kid),
+                );
                 state.signing = Some(signing);
             }
             if dropped > 0 && dropped != state.dropped_by_cap {
