@@ -17,18 +17,25 @@ pub enum RejectionKind {
     /// The token (or the cookie or header carrying it) is larger than its configured cap.
     /// Checked before any decoding or MAC work.
     Oversized,
-    /// The token is not a compact JWS: wrong number of segments, an empty segment,
-    /// non-canonical base64url, or a header that is not the JSON object we expect.
+    /// The token is not a compact JWS (or, encrypted, JWE): wrong number of segments, an
+    /// empty segment, a segment of the wrong length, non-canonical base64url, or a header
+    /// that is not the JSON object we expect (`crit` included).
     Malformed,
     /// The header names an algorithm other than the one the key is for (`none`, `HS512`,
-    /// `RS256`, ...). The header never chooses the algorithm; this only reports a mismatch.
+    /// `RS256`, ...; for encrypted tokens `alg` or `enc`, or a `zip` compression). The
+    /// header never chooses the algorithm; this only reports a mismatch.
     UnsupportedAlgorithm,
-    /// The header's `typ` is missing or is not the session token type.
+    /// The header's `typ` is missing or is not the session token type; for encrypted
+    /// tokens, also when its purpose (`pur`) names another cookie or header.
     WrongType,
     /// The header's `kid` is missing or names no key in the key ring.
     UnknownKey,
     /// The MAC does not match the token's header and payload.
     BadSignature,
+    /// An encrypted token did not decrypt: its content key did not unwrap, or the
+    /// authentication tag does not match the header, IV and ciphertext (altered, spliced
+    /// from several tokens, or encrypted under another key).
+    DecryptionFailed,
     /// The signature is valid but the payload is not a valid set of session claims (missing
     /// or ill-typed registered claims, or data that does not decode into the session type).
     InvalidClaims,
@@ -61,6 +68,7 @@ impl RejectionKind {
             RejectionKind::WrongType => "wrong_type",
             RejectionKind::UnknownKey => "unknown_key",
             RejectionKind::BadSignature => "bad_signature",
+            RejectionKind::DecryptionFailed => "decryption_failed",
             RejectionKind::InvalidClaims => "invalid_claims",
             RejectionKind::UnsupportedVersion => "unsupported_version",
             RejectionKind::Expired => "expired",
@@ -195,6 +203,16 @@ pub enum ConfigError {
         /// The minimum length in bytes.
         min: usize,
     },
+    /// A secret does not have the exact length its algorithm needs (AES-256 keys are 32
+    /// bytes, no more and no less).
+    WrongKeyLength {
+        /// The key id of the entry.
+        kid: String,
+        /// The secret's length in bytes.
+        len: usize,
+        /// The required length in bytes.
+        expected: usize,
+    },
     /// Two keys share a key id.
     DuplicateKeyId {
         /// The repeated id.
@@ -256,6 +274,10 @@ impl fmt::Display for ConfigError {
                 f,
                 "key `{kid}`: secret is {len} bytes, at least {min} bytes are required"
             ),
+            ConfigError::WrongKeyLength { kid, len, expected } => write!(
+                f,
+                "key `{kid}`: secret is {len} bytes, exactly {expected} bytes are required"
+            ),
             ConfigError::DuplicateKeyId { kid } => write!(f, "key id `{kid}` appears twice"),
             ConfigError::NoKeys => f.write_str("no keys given: a key ring needs a signing key"),
             ConfigError::EnvVar { name, reason } => {
@@ -300,6 +322,7 @@ mod tests {
             RejectionKind::WrongType,
             RejectionKind::UnknownKey,
             RejectionKind::BadSignature,
+            RejectionKind::DecryptionFailed,
             RejectionKind::InvalidClaims,
             RejectionKind::UnsupportedVersion,
             RejectionKind::Expired,

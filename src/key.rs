@@ -161,7 +161,7 @@ impl fmt::Debug for Key {
     }
 }
 
-fn check_kid(position: usize, kid: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_kid(position: usize, kid: &str) -> Result<(), ConfigError> {
     let reason = if kid.is_empty() {
         "empty"
     } else if kid.len() > MAX_KID_LEN {

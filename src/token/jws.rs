@@ -35,7 +35,7 @@ pub(crate) const SIGNATURE_B64_LEN: usize = 43;
 
 /// Longest encoded header accepted on the slow path (headers that are not byte-identical
 /// to one of ours). Ours are under 100 bytes.
-const MAX_HEADER_B64_LEN: usize = 512;
+pub(crate) const MAX_HEADER_B64_LEN: usize = 512;
 
 const fn reject(kind: RejectionKind) -> VerifyError {
     VerifyError::new(kind)
@@ -133,7 +133,7 @@ pub(crate) fn append_signature(key: &Key, out: &mut String) {
 
 /// Decodes a header segment and parses it as a JSON object (a derived struct would also
 /// accept a JSON array; a JOSE header is an object).
-fn parse_header<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
+pub(crate) fn parse_header<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
     let malformed = reject(RejectionKind::Malformed);
     match json.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => serde_json::from_slice(json).map_err(|_| malformed),
@@ -141,7 +141,7 @@ fn parse_header<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError
     }
 }
 
-fn decode_header_json(segment: &[u8]) -> Result<Vec<u8>, VerifyError> {
+pub(crate) fn decode_header_json(segment: &[u8]) -> Result<Vec<u8>, VerifyError> {
     if segment.len() > MAX_HEADER_B64_LEN {
         return Err(reject(RejectionKind::Malformed));
     }
@@ -176,11 +176,18 @@ struct GeneralHeader<'a> {
 /// Whether `typ` names the session token type: case-insensitive, `application/` optional
 /// (RFC 7515 §4.1.9).
 fn is_session_type(typ: &str) -> bool {
+    typ_matches(typ, TOKEN_TYPE)
+}
+
+/// Whether the header value `typ` names the media type `expected` (given without its
+/// `application/` prefix): compared case-insensitively, with the prefix optional
+/// (RFC 7515 §4.1.9, RFC 7516 §4.1.11).
+pub(crate) fn typ_matches(typ: &str, expected: &str) -> bool {
     let bare = match typ.get(..12) {
         Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
         _ => typ,
     };
-    bare.eq_ignore_ascii_case(TOKEN_TYPE)
+    bare.eq_ignore_ascii_case(expected)
 }
 
 /// Finds the key for a session token header.

@@ -17,6 +17,7 @@
 //! clock-skew leeway. Each failure has its own [`RejectionKind`].
 
 mod claims;
+pub mod jwe;
 pub(crate) mod jws;
 
 use std::fmt;
