@@ -106,8 +106,9 @@ pub(crate) struct Segments<'a> {
     pub(crate) tag: &'a [u8],
 }
 
-/// Splits at the four dots. Any other count is malformed, and so are an empty header,
-/// IV, ciphertext or tag (the encrypted key is empty in `dir` mode).
+/// Splits at the four dots. Any other count is malformed, and so are an empty header, IV
+/// or tag. (The encrypted key is empty in `dir` mode, the ciphertext for an empty
+/// plaintext.)
 pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
     let malformed = reject(RejectionKind::Malformed);
     let mut dots = memchr::memchr_iter(b'.', token);
@@ -127,8 +128,7 @@ pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
         ciphertext: &token[c + 1..d],
         tag: &token[d + 1..],
     };
-    if seg.header.is_empty() || seg.iv.is_empty() || seg.ciphertext.is_empty() || seg.tag.is_empty()
-    {
+    if seg.header.is_empty() || seg.iv.is_empty() || seg.tag.is_empty() {
         return Err(malformed);
     }
     Ok(seg)
