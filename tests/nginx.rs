@@ -10,14 +10,14 @@
 //! back, nginx reads an upstream's response headers into `proxy_buffer_size` (one memory
 //! page, 4 KiB here), so a `Set-Cookie` near 4 KiB trips a 502 unless that buffer is raised.
 //!
-//! Needs `/usr/sbin/nginx` (Debian package `nginx`). Without it the tests print a notice
-//! and pass, except under `CI=true`, where they fail.
+//! Needs nginx (Debian package `nginx`). Without it the tests are reported as ignored,
+//! except under `CI=true`, where they fail (see `common::external`).
 
 mod common;
 
 use std::fs;
 use std::net::SocketAddr;
-use std::path::{Path as FsPath, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +26,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
-use common::fetch;
+use common::{external, fetch};
 use http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use tower::util::MapRequestLayer;
@@ -34,13 +34,21 @@ use tower_stateless_session::{
     DEFAULT_COOKIE_HEADER_BUDGET, KeyRing, Session, SessionError, SessionHandle, SessionLayer,
 };
 
-const NGINX: &str = "/usr/sbin/nginx";
-
 /// A line from our 431 body that nginx's own error pages never contain.
 const OUR_MARKER: &str = "431 Request Header Fields Too Large";
 
 /// nginx's page for a header line over its buffer.
 const NGINX_TOO_LARGE: &str = "Request Header Or Cookie Too Large";
+
+fn main() {
+    external::run(external::trials!(["nginx"] =>
+        behind_nginx_a_session_cookie_over_our_budget_gets_our_431_and_the_client_recovers,
+        behind_nginx_a_cookie_line_over_8_kib_gets_nginx_400_and_never_reaches_us,
+        behind_nginx_a_set_cookie_near_4_kib_overflows_the_default_proxy_buffer,
+        behind_nginx_the_default_header_budget_sits_below_the_cookie_line_limit,
+        behind_nginx_a_header_budget_under_its_line_limit_gets_our_431_naming_the_cookies,
+    ));
+}
 
 // ---------------------------------------------------------------------------------------
 // The application behind nginx: the demo's session settings
@@ -163,21 +171,6 @@ fn signed_cookie_of(layer: &SessionLayer<DemoSession>, len: usize) -> String {
 // nginx as a child process
 // ---------------------------------------------------------------------------------------
 
-/// Whether nginx can be run; otherwise a skip notice, or a failure under `CI=true`.
-fn nginx_available(test: &str) -> bool {
-    if FsPath::new(NGINX).is_file() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{test}: {NGINX} is missing, and CI=true requires this test to run; \
-             install it with `apt-get install -y nginx` (.ci/run does)"
-        );
-    }
-    eprintln!("skipping {test}: {NGINX} is not installed (apt-get install -y nginx)");
-    false
-}
-
 /// An nginx in single-process mode, everything it writes inside a temporary folder; it is
 /// killed and the folder removed on drop.
 struct Nginx {
@@ -231,7 +224,7 @@ impl Nginx {
         let conf_path = dir.join("nginx.conf");
         fs::write(&conf_path, conf).expect("write nginx.conf");
         let stderr = fs::File::create(dir.join("stderr.log")).expect("create stderr.log");
-        let child = Command::new(NGINX)
+        let child = Command::new(external::require("nginx"))
             .arg("-p")
             .arg(&dir)
             .arg("-c")
@@ -345,13 +338,7 @@ fn only_cookie_pair(headers: &HeaderMap) -> String {
 // Tests
 // ---------------------------------------------------------------------------------------
 
-#[tokio::test]
 async fn behind_nginx_a_session_cookie_over_our_budget_gets_our_431_and_the_client_recovers() {
-    if !nginx_available(
-        "behind_nginx_a_session_cookie_over_our_budget_gets_our_431_and_the_client_recovers",
-    ) {
-        return;
-    }
     let upstream = start_upstream().await;
     let nginx = Nginx::start(upstream.addr, "").await;
 
@@ -398,12 +385,7 @@ async fn behind_nginx_a_session_cookie_over_our_budget_gets_our_431_and_the_clie
     assert_eq!(body, "ada", "the new session is ada's");
 }
 
-#[tokio::test]
 async fn behind_nginx_a_cookie_line_over_8_kib_gets_nginx_400_and_never_reaches_us() {
-    if !nginx_available("behind_nginx_a_cookie_line_over_8_kib_gets_nginx_400_and_never_reaches_us")
-    {
-        return;
-    }
     let upstream = start_upstream().await;
     let nginx = Nginx::start(upstream.addr, "").await;
 
@@ -437,11 +419,7 @@ async fn behind_nginx_a_cookie_line_over_8_kib_gets_nginx_400_and_never_reaches_
     );
 }
 
-#[tokio::test]
 async fn behind_nginx_a_set_cookie_near_4_kib_overflows_the_default_proxy_buffer() {
-    if !nginx_available("behind_nginx_a_set_cookie_near_4_kib_overflows_the_default_proxy_buffer") {
-        return;
-    }
     let upstream = start_upstream().await;
 
     // Directly, the padded login is within our budget and is sent.
@@ -492,11 +470,7 @@ async fn behind_nginx_a_set_cookie_near_4_kib_overflows_the_default_proxy_buffer
     );
 }
 
-#[tokio::test]
 async fn behind_nginx_the_default_header_budget_sits_below_the_cookie_line_limit() {
-    if !nginx_available("behind_nginx_the_default_header_budget_sits_below_the_cookie_line_limit") {
-        return;
-    }
     let upstream = start_upstream().await;
     let nginx = Nginx::start(upstream.addr, "").await;
 
@@ -540,13 +514,7 @@ async fn behind_nginx_the_default_header_budget_sits_below_the_cookie_line_limit
     );
 }
 
-#[tokio::test]
 async fn behind_nginx_a_header_budget_under_its_line_limit_gets_our_431_naming_the_cookies() {
-    if !nginx_available(
-        "behind_nginx_a_header_budget_under_its_line_limit_gets_our_431_naming_the_cookies",
-    ) {
-        return;
-    }
     let upstream = start_upstream_with(|layer| layer.with_cookie_header_budget(8000)).await;
     let nginx = Nginx::start(upstream.addr, "").await;
 

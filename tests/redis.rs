@@ -1,6 +1,7 @@
 //! Revocations shared through a real Redis server (Debian package `redis-server`, started by
-//! each test on a free loopback port). Two layers stand for two nodes. In CI (`CI=true`) a
-//! missing `redis-server` fails the tests; elsewhere they are skipped with a notice.
+//! each test on a free loopback port). Two layers stand for two nodes. Without redis-server
+//! the tests are reported as ignored, except under `CI=true`, where they fail (see
+//! `common::external`).
 
 mod common;
 
@@ -12,6 +13,15 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::post;
 use common::*;
+
+fn main() {
+    external::run(external::trials!(["redis-server"] =>
+        a_session_revoked_on_one_node_is_refused_by_the_other_within_a_second,
+        subject_wide_revocation_reaches_every_node,
+        entries_expire_in_redis_and_locally,
+        a_redis_outage_fails_no_request_and_loses_no_revocation,
+    ));
+}
 use http::StatusCode;
 use tower_stateless_session::revocation::RedisRevocations;
 use tower_stateless_session::{Rejection, RejectionKind, SessionHandle, SessionLayer};
@@ -24,27 +34,14 @@ struct RedisServer {
 
 impl RedisServer {
     /// Starts `redis-server` on `port` (a free one when `None`), without persistence.
-    /// `None` when the binary is missing outside CI.
-    fn start(requested: Option<u16>) -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "redis-server is required in CI (apt-get install redis-server)"
-            );
-            eprintln!("skipping: redis-server is not installed");
-            return None;
-        }
+    fn start(requested: Option<u16>) -> Self {
         let port = requested.unwrap_or_else(|| {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             probe.local_addr().expect("addr").port()
         });
         let dir = std::env::temp_dir().join(format!("tss-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let child = Command::new("redis-server")
+        let child = Command::new(external::require("redis-server"))
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
@@ -71,7 +68,7 @@ impl RedisServer {
                 .command(&["CONFIG", "GET", "dir"])
                 .unwrap_or_default();
             if reply.contains(&dir_name) {
-                return Some(server);
+                return server;
             }
             assert!(Instant::now() < deadline, "redis-server did not come up");
             std::thread::sleep(Duration::from_millis(20));
@@ -165,11 +162,8 @@ async fn until_revoked(node: &Node, cookie: &str, limit: Duration) -> Duration {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_revoked_on_one_node_is_refused_by_the_other_within_a_second() {
-    let Some(redis) = RedisServer::start(None) else {
-        return;
-    };
+    let redis = RedisServer::start(None);
     let f = fixture();
     let (a, b) = (node(&f, &redis).await, node(&f, &redis).await);
     let cookie = login_cookie(&a.app, "ada").await;
@@ -183,11 +177,8 @@ async fn a_session_revoked_on_one_node_is_refused_by_the_other_within_a_second()
     println!("session revocation reached the other node in {took:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subject_wide_revocation_reaches_every_node() {
-    let Some(redis) = RedisServer::start(None) else {
-        return;
-    };
+    let redis = RedisServer::start(None);
     let f = fixture();
     let (a, b) = (node(&f, &redis).await, node(&f, &redis).await);
     let laptop = login_cookie(&a.app, "ada").await;
@@ -208,11 +199,8 @@ async fn subject_wide_revocation_reaches_every_node() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_expire_in_redis_and_locally() {
-    let Some(redis) = RedisServer::start(None) else {
-        return;
-    };
+    let redis = RedisServer::start(None);
     let f = fixture();
     let a = node(&f, &redis).await;
     let cookie = login_cookie(&a.app, "ada").await;
@@ -247,11 +235,8 @@ async fn entries_expire_in_redis_and_locally() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_outage_fails_no_request_and_loses_no_revocation() {
-    let Some(redis) = RedisServer::start(None) else {
-        return;
-    };
+    let redis = RedisServer::start(None);
     let f = fixture();
     let (a, b) = (node(&f, &redis).await, node(&f, &redis).await);
     let revoked_before = login_cookie(&a.app, "ada").await;
@@ -289,7 +274,7 @@ async fn a_redis_outage_fails_no_request_and_loses_no_revocation() {
 
     // Redis comes back empty (no persistence): the nodes write their entries back and the
     // queued revocation reaches the other node.
-    let redis = RedisServer::start(Some(port)).expect("restart");
+    let redis = RedisServer::start(Some(port));
     let deadline = Instant::now() + Duration::from_secs(10);
     while !(a.store.is_connected() && b.store.is_connected()) {
         assert!(Instant::now() < deadline, "the nodes reconnect");

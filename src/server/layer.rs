@@ -19,7 +19,7 @@ use super::service::SessionService;
 use crate::clock::Clock;
 use crate::config::{CookieSettings, SameSite, Transport};
 use crate::error::{ConfigError, SignError};
-use crate::key::KeyRingHandle;
+use crate::keys::KeyRingHandle;
 use crate::revocation::RevocationStore;
 use crate::token::{Migration, TokenCodec};
 
@@ -309,7 +309,8 @@ impl<T> SessionLayer<T> {
 
     /// Replaces the 500 response sent when the handler changed the session but the new
     /// token cannot be signed (its data does not serialize, or it is too large). The
-    /// previous cookie is left untouched. Default: a plain-text 500.
+    /// previous cookie is left untouched. Default: a plain-text 500, or a 503 with
+    /// `Retry-After: 1` for [`SignError::NoSigningKey`] (no key can sign here right now).
     #[must_use]
     pub fn with_sign_failure_response(
         mut self,

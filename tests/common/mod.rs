@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports, unused_macros)]
+
+pub mod external;
 
 use std::time::Duration;
 

@@ -116,7 +116,7 @@ impl EncryptionKey {
     ///
     /// [`Key::hs256`]: crate::Key::hs256
     pub fn new(kid: &str, management: KeyManagement, secret: &[u8]) -> Result<Self, ConfigError> {
-        crate::key::check_kid(1, kid)?;
+        crate::keys::check_kid(1, kid, crate::keys::MAX_KID_LEN)?;
         let bytes: &[u8; ENCRYPTION_KEY_LEN] =
             secret.try_into().map_err(|_| ConfigError::WrongKeyLength {
                 kid: kid.to_owned(),

@@ -353,7 +353,7 @@ fn a_signed_header_on_an_encrypted_body_and_the_reverse_are_refused() {
         Some(RejectionKind::Malformed),
         "three segments are not a JWE"
     );
-    let hs_key = crate::key::Key::hs256("e1", SECRET).unwrap();
+    let hs_key = crate::keys::Key::hs256("e1", SECRET).unwrap();
     assert_eq!(
         jws::verify_jws(&jws_shaped, &hs_key)
             .err()
@@ -361,7 +361,7 @@ fn a_signed_header_on_an_encrypted_body_and_the_reverse_are_refused() {
         Some(RejectionKind::UnsupportedAlgorithm),
         "verify_jws must refuse a JWE header"
     );
-    let ring = crate::key::KeyRing::new(hs_key);
+    let ring = crate::keys::KeyRing::new(hs_key);
     assert_eq!(
         jws::verify_session(&ring, jws_shaped.as_bytes(), MAX)
             .err()

@@ -1,0 +1,489 @@
+//! A small axum application showing stateless signed sessions end to end.
+//!
+//! Run it with `cargo run --example demo` and open <http://127.0.0.1:3000/>.
+//!
+//! Everything about a session lives in one signed cookie named `session`: the server keeps no
+//! session store. The page at `/` shows what the cookie currently says (user, session id,
+//! when the token was signed, when it expires, when the session ends for good, its notes and
+//! the cookie's size) and offers a login form, a note form and a logout button.
+//!
+//! # Routes
+//!
+//! | Route          | What it does                                                          |
+//! |----------------|-----------------------------------------------------------------------|
+//! | `GET /`        | HTML page: the current session and its notes, forms to log in, add a note and log out. |
+//! | `POST /login`  | Starts a session. Body is JSON `{"user":"ada","remember":true}` or a form `user=ada&remember=on`, chosen by `Content-Type` (anything else: 415). The name is trimmed and must be 1 to 64 characters without control characters (otherwise 400). JSON gets `200 {"sub","sid"}`, a form gets `303 See Other` to `/`. With `remember` the cookie carries `Max-Age` and survives a browser restart. |
+//! | `GET /me`      | `200` JSON `{"sub","sid","iat","exp","auth_time"}`, or `401` without a valid session. |
+//! | `POST /note`   | Appends a note to the session (`401` without one). Body is `text/plain` (the note itself) or a form `note=...` (anything else: 415). The note is trimmed, 1 to 2000 bytes (empty: 400, longer: 413), no control characters but line breaks and tabs (400). Plain text gets `200 {"notes","token_size"}`, a form gets `303` to `/`. A note that would push the cookie over its size budget is refused with `413` and is not saved; the session stays as it was. |
+//! | `POST /logout` | Ends the session: deletes the cookie and revokes the session, so copies of its token stop working too. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/`; anything else gets `200 {"ok":true}`. |
+//! | `POST /logout-all` | Revokes every session of the current user, on every device, and ends this one (`401` without a session). Same answers as `/logout`. |
+//!
+//! # Revocation
+//!
+//! A signed token cannot be recalled by itself; the demo therefore checks every valid token
+//! against a revocation set. Without `REDIS_URL` the set lives in this process (one node);
+//! with `REDIS_URL=redis://127.0.0.1:6379/0` (build with `--features redis`) revocations are
+//! shared through Redis, so a logout on one instance is enforced by all of them within
+//! milliseconds, and a Redis outage keeps the last known set in force.
+//!
+//! # Filling a session up
+//!
+//! Notes live in the cookie like everything else, so adding them grows the cookie until it
+//! meets the layer's budget of 4096 bytes for `session=...` (see the crate's `size_budgets`
+//! docs). Every response that issues a new cookie says how large it is in
+//! `X-Session-Token-Size` (and the budget in `X-Session-Token-Budget`), read from the
+//! `IssuedToken` the layer attaches to the response; the JSON of `POST /note` gives
+//! `token_size`, the size of the cookie the request came with. Past 75 % of the budget the
+//! server logs a warning; the note that would cross the budget gets a `413` saying it was
+//! not saved, no `Set-Cookie` is sent, and the previous cookie, with every earlier note,
+//! keeps working. Log out to start over.
+//!
+//! # Configuration (environment)
+//!
+//! - `DEMO_ADDR`: listen address, default `127.0.0.1:3000`.
+//! - `SESSION_KEYS`: `kid:base64url-secret[,kid:secret...]`; the first key signs, the others
+//!   only verify. Secrets must decode to at least 32 bytes, e.g.
+//!   `SESSION_KEYS="k1:$(openssl rand -base64 32)"`. Without it a random key is generated
+//!   at startup, so sessions die with the process and no other instance can verify them.
+//! - `SESSION_IDLE_SECS` (default 1800), `SESSION_ABSOLUTE_SECS` (default 172800),
+//!   `SESSION_REFRESH_SECS` (default 60), `SESSION_LEEWAY_SECS` (default 60).
+//! - `REDIS_URL`: share revocations through Redis (needs `--features redis`); without it
+//!   they are kept in this process.
+//!
+//! # Trying it with curl
+//!
+//! ```text
+//! curl -i -c jar -H 'content-type: application/json' -d '{"user":"ada"}' http://127.0.0.1:3000/login
+//! curl -i -b jar http://127.0.0.1:3000/me
+//! curl -i -b jar -c jar -H 'content-type: text/plain' -d 'buy milk' http://127.0.0.1:3000/note
+//! curl -i -b jar -c jar -X POST http://127.0.0.1:3000/logout
+//! ```
+//!
+//! The cookie is marked `Secure`. Recent curl versions (7.79 and later) still send `Secure`
+//! cookies to `localhost` and `127.0.0.1` over plain HTTP; older ones do not. If `/me` answers
+//! 401 right after a login, copy the token from the login's `Set-Cookie` header and pass it
+//! by hand: `curl -b 'session=eyJ...' http://127.0.0.1:3000/me`.
+//!
+//! # Layout
+//!
+//! This file is the part to read for using the layer: the keys, the layer's configuration,
+//! the routes and the handlers. `config.rs` reads the environment, `input.rs` checks request
+//! bodies, `page.rs` renders the HTML page, and `tests/` drives the whole router.
+
+mod config;
+mod input;
+mod page;
+#[cfg(test)]
+mod tests;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::{Deserialize, Serialize};
+use tower_stateless_session::revocation::{MemoryRevocations, RevocationStore};
+use tower_stateless_session::{
+    IssuedToken, KeyRing, Session, SessionError, SessionHandle, SessionLayer, SignError,
+};
+
+use config::{Timeouts, env_var, parse_addr};
+use input::{
+    FormLogin, FormNote, JsonLogin, checkbox_ticked, is_form_post, media_type, plain,
+    validate_name, validate_note,
+};
+
+/// The environment variable holding the key ring.
+const KEYS_VAR: &str = "SESSION_KEYS";
+
+/// The longest user name accepted, in characters.
+const MAX_NAME_CHARS: usize = 64;
+
+/// The longest note accepted, in bytes of UTF-8 (after trimming).
+const MAX_NOTE_BYTES: usize = 2000;
+
+/// The largest `POST /note` body read: a form may percent-encode every byte of the note
+/// as three.
+const MAX_NOTE_BODY_BYTES: usize = 3 * MAX_NOTE_BYTES + 64;
+
+/// Response headers giving the size of a newly issued session cookie, and its budget.
+const TOKEN_SIZE_HEADER: &str = "x-session-token-size";
+const TOKEN_BUDGET_HEADER: &str = "x-session-token-budget";
+
+/// What the demo keeps in a session. Its fields sit next to the registered claims in the
+/// token, so `sub` ends up as the standard top-level `sub` claim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DemoSession {
+    sub: String,
+    /// Notes added with `POST /note`. `default`: cookies signed before notes existed still
+    /// decode; left out of the token while empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Keys and the session layer
+// ---------------------------------------------------------------------------------------
+
+/// The key ring from `SESSION_KEYS`, or a throw-away key (with a warning) when it is unset.
+/// The error text comes from [`ConfigError`](tower_stateless_session::ConfigError), which
+/// names keys by position or id and never repeats a secret.
+fn load_keys() -> Result<KeyRing, String> {
+    if std::env::var_os(KEYS_VAR).is_some() {
+        return KeyRing::from_env(KEYS_VAR).map_err(|e| format!("{KEYS_VAR} is invalid: {e}"));
+    }
+    eprintln!(
+        "warning: {KEYS_VAR} is not set, so a random signing key was generated for this run.\n\
+         warning: sessions will not survive a restart, and other instances cannot verify them.\n\
+         warning: set it as `kid:base64url-secret[,kid:secret...]` (the first key signs, the\n\
+         warning: others only verify; secrets must be at least 32 bytes), for example:\n\
+         warning:   export {KEYS_VAR}=\"k1:$(openssl rand -base64 32)\""
+    );
+    KeyRing::generate("demo").map_err(|e| format!("cannot generate a key: {e}"))
+}
+
+/// The session layer with the demo's settings (cookie `session`, the default size budgets,
+/// a friendlier answer when a change cannot be saved, revocation by session and by user).
+fn session_layer(
+    keys: KeyRing,
+    timeouts: &Timeouts,
+    revocations: Arc<dyn RevocationStore>,
+) -> SessionLayer<DemoSession> {
+    SessionLayer::new(keys)
+        .with_idle_timeout(timeouts.idle)
+        .with_absolute_timeout(timeouts.absolute)
+        .with_refresh_after(timeouts.refresh)
+        .with_leeway(timeouts.leeway)
+        .with_sign_failure_response(unsaved_change_response)
+        .with_revocation(revocations, |session: &DemoSession| {
+            Some(session.sub.as_str())
+        })
+}
+
+/// The revocation store: Redis when `REDIS_URL` is set, this process's memory otherwise.
+async fn revocation_store() -> Result<Arc<dyn RevocationStore>, String> {
+    let Some(url) = env_var("REDIS_URL")? else {
+        eprintln!("revocations are kept in this process (set REDIS_URL to share them)");
+        return Ok(Arc::new(MemoryRevocations::new()));
+    };
+    redis_store(&url).await
+}
+
+#[cfg(feature = "redis")]
+async fn redis_store(url: &str) -> Result<Arc<dyn RevocationStore>, String> {
+    let store = tower_stateless_session::revocation::RedisRevocations::builder(url)
+        .with_prefix("demo:revocations")
+        .start()
+        .map_err(|e| format!("REDIS_URL: {e}"))?;
+    if store.wait_loaded(std::time::Duration::from_secs(3)).await {
+        eprintln!("revocations are shared through Redis");
+    } else {
+        eprintln!(
+            "warning: Redis is not reachable yet; serving with an empty revocation set and \
+             retrying in the background"
+        );
+    }
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_store(_: &str) -> Result<Arc<dyn RevocationStore>, String> {
+    Err(
+        "REDIS_URL is set but the demo was built without Redis support: \
+         run `cargo run --example demo --features redis`"
+            .to_owned(),
+    )
+}
+
+/// What the layer answers instead of the handler's response when the changed session cannot
+/// be signed. In this demo only notes grow a session, so a session over its budget means
+/// the user added too much: a 413 that says so. Anything else is a server fault: 500.
+fn unsaved_change_response(error: &SignError) -> axum::http::Response<Bytes> {
+    let (status, message) = match error {
+        SignError::Oversized { len, max } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The note was not saved: with it the session cookie would be {len} bytes, \
+                 over its budget of {max} bytes.\n\
+                 Your session is unchanged and keeps your earlier notes. Log out to start over.\n"
+            ),
+        ),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The change could not be saved. Your session is unchanged.\n".to_owned(),
+        ),
+    };
+    let mut response = axum::http::Response::new(Bytes::from(message));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+// ---------------------------------------------------------------------------------------
+// The application
+// ---------------------------------------------------------------------------------------
+
+/// The demo's routes, wrapped in `layer`.
+fn app(layer: SessionLayer<DemoSession>) -> Router {
+    Router::new()
+        .route("/", get(page::index))
+        .route("/login", post(login))
+        .route("/me", get(me))
+        .route(
+            "/note",
+            post(add_note).layer(DefaultBodyLimit::max(MAX_NOTE_BODY_BYTES)),
+        )
+        .route("/logout", post(logout))
+        .route("/logout-all", post(logout_all))
+        .layer(layer)
+        .layer(axum::middleware::map_response(report_token_size))
+}
+
+/// Copies the size of a session cookie issued on this response, which the layer records as
+/// an [`IssuedToken`] in the response's extensions, into response headers. A real service
+/// would feed it to a metric instead.
+async fn report_token_size(mut response: Response) -> Response {
+    if let Some(issued) = response.extensions().get::<IssuedToken>().copied() {
+        let headers = response.headers_mut();
+        headers.insert(TOKEN_SIZE_HEADER, HeaderValue::from(issued.size));
+        headers.insert(TOKEN_BUDGET_HEADER, HeaderValue::from(issued.budget));
+    }
+    response
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------
+
+/// `POST /login`: JSON or form, see the module documentation.
+async fn login(session: SessionHandle<DemoSession>, request: Request) -> Response {
+    let is_json = match media_type(request.headers()).as_deref() {
+        Some("application/json") => true,
+        Some("application/x-www-form-urlencoded") => false,
+        _ => {
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send application/json or application/x-www-form-urlencoded",
+            );
+        }
+    };
+    let (user, remember) = if is_json {
+        match Json::<JsonLogin>::from_request(request, &()).await {
+            Ok(Json(body)) => (body.user, body.remember),
+            Err(rejection) => {
+                let message = format!("invalid JSON body: {}", rejection.body_text());
+                return plain(StatusCode::BAD_REQUEST, &message);
+            }
+        }
+    } else {
+        match Form::<FormLogin>::from_request(request, &()).await {
+            Ok(Form(body)) => {
+                let remember = checkbox_ticked(body.remember.as_deref());
+                (body.user, remember)
+            }
+            Err(rejection) => {
+                let message = format!("invalid form body: {}", rejection.body_text());
+                return plain(StatusCode::BAD_REQUEST, &message);
+            }
+        }
+    };
+    let user = match validate_name(&user) {
+        Ok(user) => user,
+        Err(message) => return plain(StatusCode::BAD_REQUEST, message),
+    };
+    let data = DemoSession {
+        sub: user.clone(),
+        notes: Vec::new(),
+    };
+    let started = if remember {
+        session.login_persistent(data)
+    } else {
+        session.login(data)
+    };
+    let info = match started {
+        Ok(info) => info,
+        Err(e) => return e.into_response(),
+    };
+    if !is_json {
+        return Redirect::to("/").into_response();
+    }
+    Json(serde_json::json!({ "sub": user, "sid": info.sid.to_string() })).into_response()
+}
+
+/// `GET /me`: the extractor answers 401 by itself when there is no valid session.
+async fn me(session: Session<DemoSession>) -> Response {
+    let (Some(info), Some(sub)) = (session.info(), session.with(|d| d.sub.clone())) else {
+        return plain(StatusCode::UNAUTHORIZED, "a valid session is required");
+    };
+    Json(serde_json::json!({
+        "sub": sub,
+        "sid": info.sid.to_string(),
+        "iat": info.issued_at,
+        "exp": info.expires_at,
+        "auth_time": info.auth_time,
+    }))
+    .into_response()
+}
+
+/// `POST /note`: appends a note to the session; see the module documentation.
+async fn add_note(session: Option<Session<DemoSession>>, request: Request) -> Response {
+    let Some(session) = session else {
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "log in first: notes are kept in the session",
+        );
+    };
+    let is_form = match media_type(request.headers()).as_deref() {
+        Some("text/plain") => false,
+        Some("application/x-www-form-urlencoded") => true,
+        _ => {
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the note as text/plain, or as a form field `note`",
+            );
+        }
+    };
+    // The route's `DefaultBodyLimit` caps what the extractors read.
+    let raw = if is_form {
+        Form::<FormNote>::from_request(request, &())
+            .await
+            .map(|Form(form)| form.note)
+            .map_err(|rejection| (rejection.status(), rejection.body_text()))
+    } else {
+        String::from_request(request, &())
+            .await
+            .map_err(|rejection| (rejection.status(), rejection.body_text()))
+    };
+    let note = match raw {
+        Ok(raw) => validate_note(&raw),
+        Err((StatusCode::PAYLOAD_TOO_LARGE, _)) => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a note may be at most {MAX_NOTE_BYTES} bytes"),
+        )),
+        Err((_, text)) => Err((StatusCode::BAD_REQUEST, format!("invalid note: {text}"))),
+    };
+    let note = match note {
+        Ok(note) => note,
+        Err((status, message)) => return plain(status, &message),
+    };
+    let count = match session.modify(|data| {
+        data.notes.push(note);
+        data.notes.len()
+    }) {
+        Ok(count) => count,
+        Err(e) => return e.into_response(),
+    };
+    // The layer signs the grown session after this returns; if it no longer fits its
+    // budget, the layer replaces this response with `unsaved_change_response`.
+    if is_form {
+        return Redirect::to("/").into_response();
+    }
+    Json(serde_json::json!({
+        "notes": count,
+        "token_size": session.token_size(),
+    }))
+    .into_response()
+}
+
+/// `POST /logout`: deletes the cookie and revokes the session; harmless without one.
+async fn logout(
+    session: SessionHandle<DemoSession>,
+    headers: HeaderMap,
+) -> Result<Response, SessionError> {
+    session.logout()?;
+    Ok(logged_out(&headers))
+}
+
+/// `POST /logout-all`: revokes every session of this user and ends this one.
+async fn logout_all(
+    session: Session<DemoSession>,
+    headers: HeaderMap,
+) -> Result<Response, SessionError> {
+    session.logout_everywhere()?;
+    Ok(logged_out(&headers))
+}
+
+fn logged_out(headers: &HeaderMap) -> Response {
+    if is_form_post(headers) {
+        Redirect::to("/").into_response()
+    } else {
+        Json(serde_json::json!({ "ok": true })).into_response()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Startup
+// ---------------------------------------------------------------------------------------
+
+async fn shutdown_signal() {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => eprintln!("Ctrl-C received, finishing open requests"),
+        Err(e) => {
+            eprintln!("cannot listen for Ctrl-C ({e}); stop the process another way");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt().init();
+
+    let setup = (|| -> Result<_, String> {
+        let addr = parse_addr(env_var("DEMO_ADDR")?.as_deref())?;
+        let timeouts = Timeouts::from_lookup(env_var)?;
+        let keys = load_keys()?;
+        Ok((addr, timeouts, keys))
+    })();
+    let revocations = match revocation_store().await {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (addr, timeouts, keys) = match setup {
+        Ok(setup) => setup,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if timeouts.refresh >= timeouts.idle {
+        eprintln!(
+            "warning: SESSION_REFRESH_SECS ({}) is not below SESSION_IDLE_SECS ({}): \
+             sessions will never be extended",
+            timeouts.refresh.as_secs(),
+            timeouts.idle.as_secs()
+        );
+    }
+
+    let router = app(session_layer(keys, &timeouts, revocations));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = listener
+        .local_addr()
+        .map_or_else(|_| format!("http://{addr}/"), |a| format!("http://{a}/"));
+    println!("demo listening on {url} (Ctrl-C to stop)");
+
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
+        eprintln!("error: server failed: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
