@@ -226,6 +226,15 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// One secret is configured for two purposes (an HS256 secret also as an encryption
+    /// key, or one AES key for both `A256KW` and `dir`). One key, one purpose: give each
+    /// its own random secret.
+    SecretReused {
+        /// The key id of the second key with that secret.
+        kid: String,
+        /// The key id of the first.
+        other: String,
+    },
     /// Two keys share a key id.
     DuplicateKeyId {
         /// The repeated id.
@@ -294,6 +303,11 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidPublicKey { kid, reason } => {
                 write!(f, "key `{kid}`: invalid public key: {reason}")
             }
+            ConfigError::SecretReused { kid, other } => write!(
+                f,
+                "keys `{other}` and `{kid}` share a secret but are for different algorithms: \
+                 one key, one purpose, give each its own secret"
+            ),
             ConfigError::DuplicateKeyId { kid } => write!(f, "key id `{kid}` appears twice"),
             ConfigError::NoKeys => f.write_str("no keys given: a key ring needs a signing key"),
             ConfigError::EnvVar { name, reason } => {

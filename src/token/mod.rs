@@ -238,6 +238,8 @@ pub struct TokenCodec {
     leeway: u64,
     max_len: usize,
     data_version: u32,
+    /// What encrypted tokens are bound to (the layer's cookie name by default).
+    purpose: Arc<str>,
 }
 
 impl TokenCodec {
@@ -251,7 +253,23 @@ impl TokenCodec {
             leeway: DEFAULT_LEEWAY.as_secs(),
             max_len: DEFAULT_MAX_TOKEN_LEN,
             data_version: 1,
+            purpose: Arc::from(crate::config::DEFAULT_COOKIE_NAME),
         }
+    }
+
+    /// The purpose encrypted tokens are sealed for and must carry to open (their header's
+    /// `pur` member, see [`jwe`]). The layer sets it to its cookie name (see
+    /// [`SessionLayer::with_token_purpose`](crate::SessionLayer::with_token_purpose)).
+    /// Signed tokens do not carry it. Default `session`.
+    #[must_use]
+    pub fn with_purpose(mut self, purpose: &str) -> Self {
+        self.purpose = Arc::from(purpose);
+        self
+    }
+
+    /// The purpose encrypted tokens are bound to.
+    pub fn purpose(&self) -> &str {
+        &self.purpose
     }
 
     /// The idle (rolling) timeout: a token not refreshed for this long is dead. Whole
@@ -400,6 +418,9 @@ impl TokenCodec {
         claims::check_finite(&claims.data).map_err(SignError::Serialize)?;
         let mut json = Vec::with_capacity(256);
         serde_json::to_writer(&mut json, claims).map_err(SignError::Serialize)?;
+        if let Some(encryption_key) = key.encryption_key() {
+            return jwe::seal_in_place(encryption_key, &self.purpose, &mut json, max_len);
+        }
         let header = key.encoded_header();
         let len = header.len() + 1 + (json.len() * 4).div_ceil(3) + 1 + key.signature_b64_len();
         if len > max_len {
@@ -451,15 +472,27 @@ impl TokenCodec {
         token: &[u8],
         migration: Option<&Migration<T>>,
     ) -> Result<Verified<T>, VerifyError> {
+        if token.len() > self.max_len {
+            return Err(VerifyError::new(RejectionKind::Oversized));
+        }
         let ring = self.keys.load();
-        let (key_index, payload_b64) = jws::verify_session(&ring, token, self.max_len)?;
-        let current = ring.is_current_index(key_index);
-        drop(ring);
-
-        let (claims, migrated) = with_scratch(|payload| {
-            jws::decode_segment_into(payload_b64, payload)?;
-            self.decode_claims(payload, migration)
-        })?;
+        let (current, (claims, migrated)) = if jwe::is_jwe(token) {
+            with_scratch(|plaintext| {
+                let index =
+                    jwe::open_into(ring.keys(), &self.purpose, token, self.max_len, plaintext)?;
+                let current = ring.is_current_index(index);
+                Ok::<_, VerifyError>((current, self.decode_claims(plaintext, migration)?))
+            })?
+        } else {
+            let (key_index, payload_b64) = jws::verify_session(&ring, token, self.max_len)?;
+            let current = ring.is_current_index(key_index);
+            drop(ring);
+            let decoded = with_scratch(|payload| {
+                jws::decode_segment_into(payload_b64, payload)?;
+                self.decode_claims(payload, migration)
+            })?;
+            (current, decoded)
+        };
         Ok(Verified {
             claims,
             signed_with_current_key: current,
@@ -556,6 +589,7 @@ impl fmt::Debug for TokenCodec {
             .field("leeway_secs", &self.leeway)
             .field("max_len", &self.max_len)
             .field("data_version", &self.data_version)
+            .field("purpose", &self.purpose)
             .finish_non_exhaustive()
     }
 }

@@ -81,6 +81,8 @@ pub(crate) enum Cipher {
 struct Inner {
     kid: Box<str>,
     cipher: Cipher,
+    /// See [`crate::keys::secret_fingerprint`].
+    fingerprint: [u8; 32],
     /// The purpose this key's tokens were last sealed or opened for, and the encoded
     /// header for it: one layer uses one purpose, so this is computed once.
     header: OnceLock<(Box<str>, Box<str>)>,
@@ -133,6 +135,7 @@ impl EncryptionKey {
             inner: Arc::new(Inner {
                 kid: kid.into(),
                 cipher,
+                fingerprint: crate::keys::secret_fingerprint(bytes),
                 header: OnceLock::new(),
             }),
         })
@@ -171,6 +174,10 @@ impl EncryptionKey {
             Cipher::Wrap(_) => 0,
             Cipher::Direct(_, counter) => counter.get(),
         }
+    }
+
+    pub(crate) fn secret_fingerprint(&self) -> &[u8; 32] {
+        &self.inner.fingerprint
     }
 
     pub(crate) fn cipher(&self) -> &Cipher {

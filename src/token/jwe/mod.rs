@@ -165,16 +165,46 @@ struct EncryptedHeader<'a> {
     crit: Present,
 }
 
+/// Keys that tokens are opened with: a bare list of encryption keys, or a key ring, whose
+/// signing keys have ids but no encryption key.
+pub(crate) trait OpeningKey {
+    fn kid(&self) -> &str;
+    fn encryption_key(&self) -> Option<&EncryptionKey>;
+}
+
+impl OpeningKey for EncryptionKey {
+    fn kid(&self) -> &str {
+        EncryptionKey::kid(self)
+    }
+    fn encryption_key(&self) -> Option<&EncryptionKey> {
+        Some(self)
+    }
+}
+
+impl OpeningKey for crate::keys::Key {
+    fn kid(&self) -> &str {
+        crate::keys::Key::kid(self)
+    }
+    fn encryption_key(&self) -> Option<&EncryptionKey> {
+        crate::keys::Key::encryption_key(self)
+    }
+}
+
 /// Finds the key for an encrypted token's header and returns its index in `keys`.
 ///
 /// Fast path: the header is byte-identical to the one a key writes for `purpose` (every
 /// token this crate seals). Slow path: decode it (other JOSE libraries order members
-/// differently) and apply the same rules.
-fn find_key(keys: &[EncryptionKey], purpose: &str, header: &[u8]) -> Result<usize, VerifyError> {
-    if let Some(i) = keys
-        .iter()
-        .position(|k| k.header(purpose).as_bytes() == header)
-    {
+/// differently) and apply the same rules. A `kid` naming a signing key is refused as an
+/// algorithm mismatch: one key, one purpose.
+fn find_key<K: OpeningKey>(
+    keys: &[K],
+    purpose: &str,
+    header: &[u8],
+) -> Result<usize, VerifyError> {
+    if let Some(i) = keys.iter().position(|k| {
+        k.encryption_key()
+            .is_some_and(|e| e.header(purpose).as_bytes() == header)
+    }) {
         return Ok(i);
     }
     let json = jws::decode_header_json(header)?;
@@ -190,7 +220,10 @@ fn find_key(keys: &[EncryptionKey], purpose: &str, header: &[u8]) -> Result<usiz
         .iter()
         .position(|k| k.kid() == kid)
         .ok_or(reject(RejectionKind::UnknownKey))?;
-    if parsed.alg != keys[index].key_management().as_str() || parsed.enc != CONTENT_ENCRYPTION {
+    let key = keys[index]
+        .encryption_key()
+        .ok_or(reject(RejectionKind::UnsupportedAlgorithm))?;
+    if parsed.alg != key.key_management().as_str() || parsed.enc != CONTENT_ENCRYPTION {
         return Err(reject(RejectionKind::UnsupportedAlgorithm));
     }
     match (parsed.typ, parsed.pur) {
@@ -221,8 +254,8 @@ fn decode_exact<const N: usize>(segment: &[u8]) -> Result<[u8; N], VerifyError> 
 
 /// Opens `token` with the first key whose header matches, decrypting into `out` (its
 /// contents replaced). Returns the index of that key in `keys`.
-pub(crate) fn open_into(
-    keys: &[EncryptionKey],
+pub(crate) fn open_into<K: OpeningKey>(
+    keys: &[K],
     purpose: &str,
     token: &[u8],
     max_len: usize,
@@ -235,7 +268,9 @@ pub(crate) fn open_into(
     }
     let seg = split(token)?;
     let index = find_key(keys, purpose, seg.header)?;
-    let key = &keys[index];
+    let key = keys[index]
+        .encryption_key()
+        .ok_or(reject(RejectionKind::UnsupportedAlgorithm))?;
     if seg.encrypted_key.len() != key.key_management().encrypted_key_b64_len()
         || seg.iv.len() != IV_B64_LEN
         || seg.tag.len() != TAG_B64_LEN
@@ -266,6 +301,11 @@ pub(crate) fn open_into(
         failed
     })?;
     Ok(index)
+}
+
+/// Whether `token` has the shape of a compact JWE (four dots) rather than a JWS (two).
+pub(crate) fn is_jwe(token: &[u8]) -> bool {
+    memchr::memchr_iter(b'.', token).take(5).count() == 4
 }
 
 /// The length of a sealed token for a plaintext of `plaintext_len` bytes.
