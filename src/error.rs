@@ -142,7 +142,8 @@ pub enum SignError {
         /// The budget for those bytes.
         max: usize,
     },
-    /// The operating system's random number generator failed while creating a session id.
+    /// The operating system's random number generator failed while creating a session id,
+    /// or an encrypted token's content key or IV.
     Random(getrandom::Error),
     /// The key ring has no key this process can sign with: its first key is a public key
     /// only (a verify-only ring, such as one fed by a JWKS), or a node key that could not be
@@ -158,7 +159,10 @@ impl fmt::Display for SignError {
                 f,
                 "signed session token would be {len} bytes, over the maximum of {max} bytes"
             ),
-            SignError::Random(e) => write!(f, "could not generate a random session id: {e}"),
+            SignError::Random(e) => write!(
+                f,
+                "the random number generator failed (session id, content key or IV): {e}"
+            ),
             SignError::NoSigningKey => {
                 f.write_str("the key ring has no key that can sign new sessions here")
             }

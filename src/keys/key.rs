@@ -370,10 +370,9 @@ impl Key {
         match &self.material {
             Material::Hs256(key) => Some(("HS256", key.fingerprint())),
             Material::Ed25519(_) => None,
-            Material::Encryption(key) => Some((
-                key.key_management().as_str(),
-                key.secret_fingerprint(),
-            )),
+            Material::Encryption(key) => {
+                Some((key.key_management().as_str(), key.secret_fingerprint()))
+            }
         }
     }
 

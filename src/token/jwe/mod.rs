@@ -196,11 +196,7 @@ impl OpeningKey for crate::keys::Key {
 /// token this crate seals). Slow path: decode it (other JOSE libraries order members
 /// differently) and apply the same rules. A `kid` naming a signing key is refused as an
 /// algorithm mismatch: one key, one purpose.
-fn find_key<K: OpeningKey>(
-    keys: &[K],
-    purpose: &str,
-    header: &[u8],
-) -> Result<usize, VerifyError> {
+fn find_key<K: OpeningKey>(keys: &[K], purpose: &str, header: &[u8]) -> Result<usize, VerifyError> {
     if let Some(i) = keys.iter().position(|k| {
         k.encryption_key()
             .is_some_and(|e| e.header(purpose).as_bytes() == header)
