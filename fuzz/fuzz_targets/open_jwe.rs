@@ -3,6 +3,8 @@
 //! 1. The input as a token, opened with a ring of an `A256KW` and a `dir` key. It must not
 //!    panic, and nothing opens unless it is byte for byte one of the seed tokens (the
 //!    fuzzer cannot make a valid tag), in which case it opens to the seed's plaintext.
+//!    The same input through `TokenCodec::verify` with the A256KW key in its ring: nothing
+//!    verifies unless it is a seed token.
 //! 2. When the input starts with `{`, also as a plaintext: sealed with each key it must
 //!    open again to the same bytes (or be refused for its size, before any encryption),
 //!    and not open under another purpose.
@@ -15,6 +17,12 @@ use tower_stateless_session_fuzz::{JWE, JWE_MAX, JWE_PURPOSE};
 
 fn as_token(data: &[u8]) {
     let f = &*JWE;
+    if f.codec.verify::<serde_json::Value>(data).is_ok() {
+        assert!(
+            f.seed(data).is_some(),
+            "an input that is not a seed token verified as a session"
+        );
+    }
     match open(data, &f.keys, JWE_PURPOSE, JWE_MAX) {
         Ok(opened) => {
             let seed = f

@@ -160,6 +160,9 @@ pub struct JweFixture {
     pub keys: [EncryptionKey; 2],
     /// Seed tokens of both keys, with their plaintexts.
     pub seeds: Vec<(String, Vec<u8>)>,
+    /// A codec whose ring holds the A256KW key, on the fuzzing clock: the session path of
+    /// encrypted tokens.
+    pub codec: TokenCodec,
 }
 
 pub static JWE: LazyLock<JweFixture> = LazyLock::new(|| {
@@ -175,7 +178,18 @@ pub static JWE: LazyLock<JweFixture> = LazyLock::new(|| {
             seeds.push((token, plaintext.clone()));
         }
     }
-    JweFixture { keys, seeds }
+    // A ring refuses one secret under two key managements (one key, one purpose), so the
+    // codec holds the A256KW key only: the `dir` seeds are refused by it as unknown keys.
+    let ring = KeyRing::new(
+        Key::encryption("kw", KeyManagement::A256KW, JWE_SECRET).expect("a valid key"),
+    );
+    let codec = TokenCodec::new(ring)
+        .with_clock(ManualClock::new(T0))
+        .with_idle_timeout(std::time::Duration::from_secs(IDLE))
+        .with_absolute_timeout(std::time::Duration::from_secs(ABSOLUTE))
+        .with_leeway(std::time::Duration::from_secs(LEEWAY))
+        .with_max_token_len(JWE_MAX);
+    JweFixture { keys, seeds, codec }
 });
 
 /// A token as the crate seals it (same header), but with a content key and IV derived
@@ -267,6 +281,11 @@ mod tests {
                 token.split('.').next(),
                 "the fixture's header differs from the crate's"
             );
+            if !kid_is_dir {
+                f.codec
+                    .verify::<serde_json::Value>(token)
+                    .expect("an A256KW seed verifies as a session");
+            }
         }
     }
 
