@@ -17,6 +17,11 @@
 //! strict check), the claims, then `exp`, `iat` not in the future, the idle and the
 //! absolute deadline of the current configuration, each with the clock-skew leeway. Each
 //! failure has its own [`RejectionKind`].
+//!
+//! When the ring's first key is an encryption key, new tokens are encrypted instead: a JWE
+//! of five segments whose plaintext is the same claims JSON (see [`jwe`]). Verification
+//! tells the two apart by their number of segments, checks the length cap first in both
+//! cases, and applies the same claim and deadline checks after decryption.
 
 mod claims;
 pub mod jwe;

@@ -205,7 +205,9 @@ fn purposes_with_json_special_characters_are_escaped_and_bound() {
     let purpose = "we\"ird\\name";
     let token = seal(&k, purpose, PLAINTEXT, MAX).unwrap();
     assert_eq!(
-        open(&token, &[k.clone()], purpose, MAX).unwrap().plaintext,
+        open(&token, std::slice::from_ref(&k), purpose, MAX)
+            .unwrap()
+            .plaintext,
         PLAINTEXT
     );
     assert_eq!(
@@ -338,7 +340,7 @@ fn a_signed_header_on_an_encrypted_body_and_the_reverse_are_refused() {
     assert_eq!(
         kind(open(
             format!("{signed_header}.{rest}"),
-            &[k.clone()],
+            std::slice::from_ref(&k),
             PURPOSE,
             MAX
         )),
@@ -349,7 +351,7 @@ fn a_signed_header_on_an_encrypted_body_and_the_reverse_are_refused() {
     let jwe_header = jwe.split('.').next().unwrap();
     let jws_shaped = format!("{jwe_header}.{}.{}", b64(PLAINTEXT), "A".repeat(43));
     assert_eq!(
-        kind(open(&jws_shaped, &[k.clone()], PURPOSE, MAX)),
+        kind(open(&jws_shaped, std::slice::from_ref(&k), PURPOSE, MAX)),
         Some(RejectionKind::Malformed),
         "three segments are not a JWE"
     );
@@ -388,7 +390,7 @@ fn every_segment_tampered_swapped_or_truncated_is_refused() {
         let pa: Vec<&str> = a.split('.').collect();
         let pb: Vec<&str> = b.split('.').collect();
         let check = |name: String, token: String, allowed: &[RejectionKind]| {
-            let got = kind(open(&token, &[k.clone()], PURPOSE, MAX));
+            let got = kind(open(&token, std::slice::from_ref(&k), PURPOSE, MAX));
             assert!(
                 got.is_some_and(|g| allowed.contains(&g)),
                 "{mode} {name}: got {got:?}, expected one of {allowed:?}"
@@ -459,7 +461,7 @@ fn every_segment_tampered_swapped_or_truncated_is_refused() {
         }
         // Whole-token truncation at every length.
         for cut in 0..a.len() {
-            let got = kind(open(&a[..cut], &[k.clone()], PURPOSE, MAX));
+            let got = kind(open(&a[..cut], std::slice::from_ref(&k), PURPOSE, MAX));
             assert!(got.is_some(), "{mode}: a prefix of {cut} bytes opened");
         }
         // Segments dropped, added, or tokens joined.
@@ -475,13 +477,12 @@ fn non_canonical_spellings_of_each_segment_are_malformed() {
         let k = key("e1", mode);
         let token = seal(&k, PURPOSE, PLAINTEXT, MAX).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
-        for i in 1..5 {
-            let seg = parts[i];
+        for (i, &seg) in parts.iter().enumerate().skip(1) {
             if seg.is_empty() {
                 continue;
             }
             // The last character with its unused low bits set: same bytes, other spelling.
-            if seg.len() % 4 != 0 {
+            if !seg.len().is_multiple_of(4) {
                 let last = seg.as_bytes()[seg.len() - 1];
                 let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
                 let value = alphabet.iter().position(|&c| c == last).unwrap();
@@ -498,7 +499,7 @@ fn non_canonical_spellings_of_each_segment_are_malformed() {
                     assert_eq!(
                         kind(open(
                             with_segment(&token, i, &s),
-                            &[k.clone()],
+                            std::slice::from_ref(&k),
                             PURPOSE,
                             MAX
                         )),
@@ -516,7 +517,7 @@ fn non_canonical_spellings_of_each_segment_are_malformed() {
                     assert_eq!(
                         kind(open(
                             with_segment(&token, i, &bad),
-                            &[k.clone()],
+                            std::slice::from_ref(&k),
                             PURPOSE,
                             MAX
                         )),
@@ -542,7 +543,7 @@ fn a_content_key_of_another_length_is_refused_even_when_it_unwraps() {
     let token = seal(&k, PURPOSE, PLAINTEXT, MAX).unwrap();
     let short = with_segment(&token, 1, &b64(wrapped));
     assert_eq!(
-        kind(open(&short, &[k.clone()], PURPOSE, MAX)),
+        kind(open(&short, std::slice::from_ref(&k), PURPOSE, MAX)),
         Some(RejectionKind::Malformed)
     );
     // And a 48-byte content key (56 bytes wrapped).
@@ -552,7 +553,7 @@ fn a_content_key_of_another_length_is_refused_even_when_it_unwraps() {
         .unwrap();
     let long = with_segment(&token, 1, &b64(wrapped));
     assert_eq!(
-        kind(open(&long, &[k.clone()], PURPOSE, MAX)),
+        kind(open(&long, std::slice::from_ref(&k), PURPOSE, MAX)),
         Some(RejectionKind::Malformed)
     );
     // IVs and tags of other lengths, whatever their content.
@@ -565,7 +566,7 @@ fn a_content_key_of_another_length_is_refused_even_when_it_unwraps() {
         assert_eq!(
             kind(open(
                 with_segment(&token, i, &value),
-                &[k.clone()],
+                std::slice::from_ref(&k),
                 PURPOSE,
                 MAX
             )),
@@ -730,7 +731,7 @@ fn rfc7520_5_8_decrypts_with_the_header_as_received_as_aad() {
     assert!(kind(open(RFC7520_5_8, &[k], PURPOSE, MAX)).is_some());
     let forged = forge(
         KeyManagement::A256KW,
-        &r#"{"alg":"A128KW","kid":"e1","enc":"A128GCM","typ":"sess-enc+jwt","pur":"session"}"#,
+        r#"{"alg":"A128KW","kid":"e1","enc":"A128GCM","typ":"sess-enc+jwt","pur":"session"}"#,
         PLAINTEXT,
     );
     assert_eq!(
@@ -820,7 +821,7 @@ fn the_dir_budget_warning_fires_once_at_its_threshold() {
     .unwrap();
     assert_eq!(again.encryptions(), DIR_WARNING_THRESHOLD + 3);
     let token = seal(&k, PURPOSE, PLAINTEXT, MAX).unwrap();
-    open(&token, &[k.clone()], PURPOSE, MAX).unwrap();
+    open(&token, std::slice::from_ref(&k), PURPOSE, MAX).unwrap();
     assert_eq!(again.encryptions(), DIR_WARNING_THRESHOLD + 4);
     let kw = EncryptionKey::new(
         "kw",
