@@ -32,7 +32,7 @@ async fn encryption_keys_make_the_cookie_a_jwe_in_both_modes() {
             vars.push((JWE_ALG_VAR, alg));
         }
         let keys = keys_from_lookup(lookup(&vars)).expect("valid configuration");
-        let app = app(layer_with(keys));
+        let app = app(layer_with(keys), Timeouts::default());
         let response = send(
             &app,
             post(
@@ -72,9 +72,10 @@ async fn encryption_keys_make_the_cookie_a_jwe_in_both_modes() {
 
 #[tokio::test]
 async fn signing_keys_then_only_verify_so_signed_sessions_move_over() {
-    let signed_app = app(layer_with(
-        keys_from_lookup(lookup(&[(KEYS_VAR, SIGN)])).unwrap(),
-    ));
+    let signed_app = app(
+        layer_with(keys_from_lookup(lookup(&[(KEYS_VAR, SIGN)])).unwrap()),
+        Timeouts::default(),
+    );
     let response = send(
         &signed_app,
         post("/login", Some("application/json"), r#"{"user":"bo"}"#, None),
@@ -91,7 +92,7 @@ async fn signing_keys_then_only_verify_so_signed_sessions_move_over() {
 
     let both = keys_from_lookup(lookup(&[(KEYS_VAR, SIGN), (ENCRYPTION_KEYS_VAR, ENC)])).unwrap();
     assert_eq!(both.kids().collect::<Vec<_>>(), ["e1", "k1"]);
-    let app = app(layer_with(both));
+    let app = app(layer_with(both), Timeouts::default());
     let response = send(&app, get("/me", Some(&cookie))).await;
     assert_eq!(
         response.status(),
