@@ -67,6 +67,14 @@ async fn encryption_keys_make_the_cookie_a_jwe_in_both_modes() {
             StatusCode::OK,
             "{alg:?}: the JWE reads back"
         );
+        // The page takes the token apart: five segments, claims only as the server read them.
+        let page = body_text(send(&app, get("/", Some(&cookie))).await).await;
+        for part in ["initialization vector", "ciphertext", "authentication tag"] {
+            assert!(
+                page.contains(part),
+                "{alg:?}: the page does not name the {part}"
+            );
+        }
     }
 }
 
