@@ -402,11 +402,13 @@ impl TokenCodec {
         claims.ver = self.data_version;
     }
 
-    /// Signs `claims` with the current signing key, as given.
+    /// Signs `claims` with the ring's issuing key, as given; when that key is an encryption
+    /// key, encrypts them instead (a JWE bound to the codec's [`purpose`](Self::purpose)).
     ///
     /// # Errors
     /// [`SignError::Serialize`] when the data is not an object or uses a reserved claim
-    /// name; [`SignError::Oversized`] when the token would exceed the maximum length.
+    /// name; [`SignError::Oversized`] when the token would exceed the maximum length;
+    /// [`SignError::Random`] when an encrypted token's content key or IV cannot be drawn.
     pub fn sign<T: Serialize>(&self, claims: &Claims<T>) -> Result<String, SignError> {
         self.sign_capped(claims, self.max_len)
     }
