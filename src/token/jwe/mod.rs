@@ -431,3 +431,5 @@ pub fn open(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_vectors;
