@@ -14,6 +14,7 @@
 //! | `jsonwebtoken_cookie_resign` | a hand-written `from_fn_with_state` middleware: jsonwebtoken HS256 cookie decoded, re-signed on every response |
 //! | `ours_verify_uncached`, `ours_refresh_uncached` | as `ours_verify` and `ours_refresh`, with the cache of verified tokens off: the first request with a new token |
 //! | `ours_verify_revocation_100k` | as `ours_verify`, with a revocation store of 100 000 entries checked on every request |
+//! | `propagate_forward`, `propagate_minted`, `propagate_minted_cold` | as `ours_verify`, the handler making one call to an in-process downstream service: the session token forwarded, a minted token from the cache, a token minted for every call (see `benches/contenders/propagate.rs`) |
 //!
 //! Each iteration builds a fresh request and drives it through the router on a
 //! current-thread tokio runtime. The cookies come from a real login: our codec signs ours,
@@ -37,8 +38,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tower::{Service, ServiceExt};
 
 use contenders::{
-    OURS_VERIFY, Ours, axum_extra_signed_jar, bare, check, jsonwebtoken_cookie_resign, ours,
-    request, tower_sessions_memory,
+    OURS_VERIFY, Ours, Propagation, axum_extra_signed_jar, bare, check, jsonwebtoken_cookie_resign,
+    ours, propagate, request, tower_sessions_memory,
 };
 
 fn request_bench(c: &mut Criterion) {
@@ -76,6 +77,10 @@ fn request_bench(c: &mut Criterion) {
             revoked: 100_000,
             ..ours_default
         }),
+        // Propagation (issue: minted at most 1.15 x forward, cache warm).
+        propagate(Propagation::Forward),
+        propagate(Propagation::Minted),
+        propagate(Propagation::MintedCold),
     ];
     let mut group = c.benchmark_group("request");
     for contender in &contenders {

@@ -60,22 +60,63 @@ pub(crate) fn budget_warning(size: usize, budget: usize) {
     let _ = (size, budget);
 }
 
-#[cfg(feature = "redis")]
-pub(crate) fn revocation_outage(error: &std::io::Error, entries: usize) {
+pub(crate) fn mint_failed(error: &crate::propagate::MintError, audience: &crate::token::Audience) {
     #[cfg(feature = "tracing")]
-    tracing::warn!(
+    tracing::error!(
         %error,
-        entries,
-        "Redis unreachable: enforcing the last known revocations, queueing new ones"
+        audience = audience.as_str(),
+        "downstream token not minted; the call goes out without a token"
     );
     #[cfg(not(feature = "tracing"))]
-    let _ = (error, entries);
+    let _ = (error, audience);
+}
+
+pub(crate) fn no_session_to_mint() {
+    #[cfg(feature = "tracing")]
+    tracing::debug!("no current session: the call goes out without a minted token");
+}
+
+pub(crate) fn explicit_token_not_forwarded() {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        "a SessionToken in the request's extensions is not forwarded by a minting client; \
+         run the task in SessionHandle::scope to mint for it"
+    );
 }
 
 #[cfg(feature = "redis")]
-pub(crate) fn revocation_connected(entries: usize) {
+pub(crate) fn redis_lost(part: &str, target: &str, error: &str) {
     #[cfg(feature = "tracing")]
-    tracing::info!(entries, "Redis connected: revocations loaded");
+    tracing::warn!(
+        part,
+        target,
+        error,
+        "Redis connection lost or refused: keeping the local state, reconnecting with backoff"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (part, target, error);
+}
+
+#[cfg(feature = "redis")]
+pub(crate) fn redis_synced(part: &str, target: &str, resp3: bool) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        part,
+        target,
+        protocol = if resp3 { "RESP3" } else { "RESP2" },
+        "Redis connected: subscribed, state reloaded"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (part, target, resp3);
+}
+
+#[cfg(feature = "redis")]
+pub(crate) fn revocation_outage(entries: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        entries,
+        "revocations: enforcing the last known set, queueing new revocations for Redis"
+    );
     #[cfg(not(feature = "tracing"))]
     let _ = entries;
 }

@@ -481,3 +481,85 @@ async fn a_signed_token_naming_an_encryption_key_is_refused() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(kind(&response), Some(RejectionKind::UnsupportedAlgorithm));
 }
+
+/// The other way downstream: the gateway's sessions are encrypted, and a minter with its
+/// own Ed25519 key makes each downstream service a short-lived signed token for it alone;
+/// the downstream holds only the public key, and neither the encryption key nor a JWE.
+#[tokio::test]
+async fn a_minted_token_reaches_downstream_from_an_encrypted_session() {
+    use axum::extract::Path;
+    use tower_stateless_session::token::Audience;
+    use tower_stateless_session::{Minter, Session};
+
+    for mode in MODES {
+        let clock = ManualClock::new(T0);
+        let node = Key::generate_ed25519().expect("rng");
+        let public = KeyRing::new(node.public_key().expect("Ed25519"));
+        let minter = Minter::<User>::new("gateway", |u: &User| Some(u.sub.as_str()))
+            .expect("valid issuer")
+            .with_keys(KeyRing::new(node))
+            .with_clock(clock.clone());
+        let gateway = routes()
+            .route(
+                "/mint/{aud}",
+                axum::routing::get(move |s: Session<User>, Path(to): Path<String>| async move {
+                    let audience = Audience::new(&to).expect("valid audience");
+                    let token = minter.mint(&s, &audience).map_err(|e| e.to_string())?;
+                    Ok::<_, String>(token.as_str().to_owned())
+                }),
+            )
+            .layer(layer(
+                KeyRingHandle::new(KeyRing::new(enc_key("e1", mode))),
+                &clock,
+            ));
+        let cookie = login_cookie(&gateway, "judy").await;
+        assert_eq!(
+            token_of(&cookie).split('.').count(),
+            5,
+            "{mode}: JWE session"
+        );
+        let response = send(&gateway, "GET", "/mint/orders", Some(&cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{mode}");
+        let minted = body_text(response).await;
+        assert_eq!(
+            minted.split('.').count(),
+            3,
+            "{mode}: a signed downstream token"
+        );
+
+        // The minted token carries the subject and no session data (no projection set).
+        let payload = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            minted.split('.').nth(1).expect("payload"),
+        )
+        .expect("base64url");
+        let payload: serde_json::Value = serde_json::from_slice(&payload).expect("JSON");
+        assert_eq!(
+            (payload["sub"].clone(), payload["aud"].clone()),
+            (json!("judy"), json!("orders"))
+        );
+
+        let orders = axum::Router::new()
+            .route(
+                "/me",
+                axum::routing::get(|s: Session<serde_json::Value>| async move {
+                    s.info().map(|i| i.sid.to_string()).unwrap_or_default()
+                }),
+            )
+            .layer(
+                SessionLayer::<serde_json::Value>::verify_only(public)
+                    .with_audience(Audience::new("orders").unwrap())
+                    .with_clock(clock.clone()),
+            );
+        let response = bearer(&orders, &minted).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{mode}: {:?}",
+            kind(&response)
+        );
+        // The same session id travels: the downstream sees the gateway's session.
+        let sid = josekit_claims(mode, "e1", token_of(&cookie))["sid"].clone();
+        assert_eq!(json!(body_text(response).await), sid, "{mode}");
+    }
+}

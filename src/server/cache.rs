@@ -21,7 +21,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::token::jws::constant_time_eq;
-use crate::token::{Claims, Verified};
+use crate::token::{Claims, MintedClaims, Verified};
 
 /// Shards, to keep threads from contending on one lock.
 const SHARDS: usize = 16;
@@ -62,6 +62,8 @@ pub(crate) struct Checked<T> {
     pub(crate) claims: Arc<Claims<T>>,
     /// Signed by a key that no longer signs, or migrated: re-sign now.
     pub(crate) needs_resign: bool,
+    /// The registered claims of a minted downstream token (downstream services only).
+    pub(crate) minted: Option<Arc<MintedClaims>>,
 }
 
 impl<T> Clone for Checked<T> {
@@ -69,6 +71,7 @@ impl<T> Clone for Checked<T> {
         Checked {
             claims: Arc::clone(&self.claims),
             needs_resign: self.needs_resign,
+            minted: self.minted.clone(),
         }
     }
 }
@@ -78,6 +81,7 @@ impl<T> From<Verified<T>> for Checked<T> {
         Checked {
             needs_resign: verified.needs_resign(),
             claims: Arc::new(verified.claims),
+            minted: None,
         }
     }
 }

@@ -223,9 +223,7 @@ fn find_key<K: OpeningKey>(keys: &[K], purpose: &str, header: &[u8]) -> Result<u
         return Err(reject(RejectionKind::UnsupportedAlgorithm));
     }
     match (parsed.typ, parsed.pur) {
-        (Some(typ), Some(pur))
-            if jws::typ_matches(&typ, ENCRYPTED_TOKEN_TYPE) && pur == purpose =>
-        {
+        (Some(typ), Some(pur)) if jws::is_type(&typ, ENCRYPTED_TOKEN_TYPE) && pur == purpose => {
             Ok(index)
         }
         _ => Err(reject(RejectionKind::WrongType)),
