@@ -206,3 +206,16 @@ pub(crate) fn registry_outage(keys: usize) {
     #[cfg(not(feature = "tracing"))]
     let _ = keys;
 }
+
+pub(crate) fn dir_key_budget(kid: &str, used: u64, limit: u64) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        kid,
+        encryptions = used,
+        limit,
+        "this process alone has used 1/64 of the encryption budget of `dir` key: rotate it \
+         (a new key first in the ring) or move to A256KW"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (kid, used, limit);
+}

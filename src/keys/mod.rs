@@ -70,6 +70,7 @@ pub use self::jwks::{
     JwksVerifierBuilder,
 };
 pub use self::key::{Algorithm, Key, MAX_KID_LEN, MAX_PUBLIC_KID_LEN};
+pub(crate) use self::key::{check_kid, secret_fingerprint};
 pub use self::node::{
     DEFAULT_HEARTBEAT, DEFAULT_MAX_KEYS, DEFAULT_SIGNING_WINDOW, NodeKeys, NodeKeysBuilder,
     NodeKeysStatus,

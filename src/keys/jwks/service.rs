@@ -82,8 +82,8 @@ impl JwksService {
     /// Serves a fixed list of keys (their public halves).
     ///
     /// # Errors
-    /// [`ConfigError::SecretKeyInJwks`] when a key is HS256: its only form is the secret
-    /// itself, which a JWKS must never carry.
+    /// [`ConfigError::SecretKeyInJwks`] when a key is HS256 or an encryption key: its only
+    /// form is the secret itself, which a JWKS must never carry.
     pub fn from_keys(keys: impl IntoIterator<Item = Key>) -> Result<Self, ConfigError> {
         let mut public = Vec::new();
         for key in keys {
@@ -310,11 +310,15 @@ mod tests {
     }
 
     #[test]
-    fn hs256_keys_are_never_published() {
+    fn secret_keys_are_never_published() {
         let hs = Key::hs256("hs", &[1; 32]).expect("valid");
-        let e = JwksService::from_keys([hs.clone()]).expect_err("refused at build time");
-        assert!(matches!(e, ConfigError::SecretKeyInJwks { .. }), "{e:?}");
-        let service = JwksService::new(KeyRing::new(hs));
+        let enc = Key::generate_encryption("enc", crate::token::jwe::KeyManagement::default())
+            .expect("rng");
+        for secret in [hs.clone(), enc.clone()] {
+            let e = JwksService::from_keys([secret]).expect_err("refused at build time");
+            assert!(matches!(e, ConfigError::SecretKeyInJwks { .. }), "{e:?}");
+        }
+        let service = JwksService::new(KeyRing::from_keys([enc, hs]).expect("distinct"));
         assert_eq!(&service.document()[..], b"{\"keys\":[]}");
     }
 
