@@ -24,6 +24,8 @@ async fn warm_sessions(net: &Net) -> (Vec<String>, Vec<String>) {
         cookies.push(cookie);
         tokens.push(token);
     }
+    // A second later a new token would differ (its `iat`): the cache serves the same one.
+    net.clock.advance(Duration::from_secs(1));
     let (again, _) = net.token_for("profile", &cookies[0]).await;
     assert_eq!(again, tokens[0], "a warm cache serves the same token");
     (cookies, tokens)
@@ -181,7 +183,9 @@ async fn a_new_gateway_node_mints_with_its_own_key_and_no_downstream_refuses_it(
     assert_single_flight("billing", &net.verifiers.billing, refetches.1);
     assert_eq!(net.fetches_of(&others), other_fetches);
 
-    // The first node's key stays published: its cached tokens are still good downstream.
+    // The join replaced the first node's ring (a peer key more) around the same node key:
+    // its cached tokens stay in use (a re-mint would carry a later `iat`), and stay good
+    // downstream.
     for (i, cookie) in cookies.iter().enumerate() {
         let (token, _) = net.token_for("profile", cookie).await;
         assert_eq!(token, before[i], "still cached on the first node");
