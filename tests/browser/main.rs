@@ -104,6 +104,14 @@ fn main() {
 /// demo's `main` names it; returns its base URL.
 async fn serve(keys: impl Into<KeyRingHandle>, timeouts: demo::Timeouts) -> String {
     let layer = demo::session_layer(keys, &timeouts, Arc::new(MemoryRevocations::new()));
+    serve_layer(layer, timeouts).await
+}
+
+/// Serves the demo's app with `layer` (built with `timeouts`), as [`serve`] does.
+async fn serve_layer(
+    layer: tower_stateless_session::SessionLayer<demo::DemoSession>,
+    timeouts: demo::Timeouts,
+) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");

@@ -7,16 +7,15 @@
 //! The cookies are set through the driver, as a person with the browser's developer tools
 //! could: page script cannot touch the HttpOnly session cookie.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fantoccini::cookies::Cookie;
-use tower_stateless_session::{Key, KeyRing};
+use tower_stateless_session::revocation::MemoryRevocations;
+use tower_stateless_session::{Key, KeyRing, ManualClock};
 
 use crate::driver::Browser;
-use crate::{FORMS, axe, demo, serve, session_cookie};
-
-/// The idle timeout of the server here: short, so expiry can be waited for.
-const IDLE_SECS: u64 = 2;
+use crate::{FORMS, axe, demo, serve_layer, session_cookie};
 
 /// Replaces the browser's cookie `name` with one holding `value`, as the server would set it
 /// (for the host of `base`: the driver wants a domain, and for an IP address it names just
@@ -78,14 +77,22 @@ async fn refused(b: &Browser, axe_script: &str, base: &str, headline: &str, shot
 
 /// Forged, revoked, expired and too large, one after another in browser `b`.
 pub async fn each_refusal_reads_as_a_plain_message(b: &Browser, axe_script: &str) {
-    let timeouts = demo::Timeouts {
-        idle: Duration::from_secs(IDLE_SECS),
-        refresh: Duration::from_secs(1),
-        leeway: Duration::ZERO,
-        ..demo::Timeouts::default()
-    };
+    // The layer reads a clock the test moves, so expiry needs no waiting (and no race with
+    // a slow machine).
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let clock = ManualClock::new(now);
+    let timeouts = demo::Timeouts::default();
     let key = Key::hs256("demo-k1", &[42u8; 32]).expect("a 32-byte key");
-    let base = serve(KeyRing::new(key), timeouts).await;
+    let layer = demo::session_layer(
+        KeyRing::new(key),
+        &timeouts,
+        Arc::new(MemoryRevocations::new()),
+    )
+    .with_clock(clock.clone());
+    let base = serve_layer(layer, timeouts).await;
 
     // Forged: one character of the signature changed.
     let token = log_in(b, &base, "eve").await;
@@ -122,7 +129,7 @@ pub async fn each_refusal_reads_as_a_plain_message(b: &Browser, axe_script: &str
 
     // Expired: unused for longer than the idle timeout.
     log_in(b, &base, "eve").await;
-    tokio::time::sleep(Duration::from_secs(IDLE_SECS + 1)).await;
+    clock.advance(timeouts.idle + timeouts.leeway + Duration::from_secs(1));
     refused(
         b,
         axe_script,
