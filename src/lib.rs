@@ -141,26 +141,26 @@
 //! token of its own: `aud` naming that service, `exp` a minute away, a `typ` of its own,
 //! `sub` and `sid` of the session, and only the session data the application chooses to
 //! pass on; signed with this node's Ed25519 key ([`keys::NodeKeys`]), whose public half
-//! the gateway serves as a JWKS ([`keys::JwksService`]). The recommended deployment: the
-//! downstream verifies through that JWKS (`keys::JwksVerifier`, feature `jwks`), holds no
-//! secret and can forge nothing. Minted tokens are cached per session token and audience
-//! and minted again when 10 % of their life is left, or at once when the key changes (a
-//! rotation, a gateway node restarted or added); the downstream refetches the JWKS the
-//! first time it sees the new key id (one fetch for a burst of such tokens), so the change
-//! costs no 401. The downstream runs [`SessionLayer::verify_only`] with
-//! [`SessionLayer::with_audience`]: it
-//! accepts only tokens minted for it, and refuses a browser session token, a token for
-//! another service, or an expired one (the same 401 for each). The gateway, in turn,
-//! never accepts a minted token as a session. A service in the middle of a chain mints for
-//! the next hop from the token it received: the same `sub` and `sid`, and an `act` claim
-//! naming it (RFC 8693).
+//! the gateway serves as a JWKS ([`keys::JwksService`]). The downstream runs
+//! [`SessionLayer::verify_only`] with [`SessionLayer::with_audience`] and, in the
+//! recommended deployment, the keys of a `keys::JwksVerifier` (feature `jwks`) fetching
+//! that JWKS: it holds no secret, can forge nothing, accepts only tokens minted for it, and
+//! refuses a browser session token, a token for another service, or an expired one (the
+//! same 401 for each). The gateway, in turn, never accepts a minted token as a session.
+//!
+//! Minted tokens are cached per session token, audience and signing key, and minted again
+//! when 10 % of their life is left, or at once when another key issues (a rotation); the
+//! downstream refetches the JWKS the first time it sees the new key id (one fetch for a
+//! burst of such tokens), so a rotation costs no 401. A service in the middle of a chain
+//! mints for the next hop from the token it received: the same `sub` and `sid`, and an
+//! `act` claim naming it (RFC 8693).
 //!
 //! ```
+//! use axum::Router;
 //! use bytes::Bytes;
 //! use http_body_util::Empty;
 //! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 //! use tower::ServiceBuilder;
-//! use axum::Router;
 //! use tower_stateless_session::keys::{
 //!     JwksService, MemoryKeyRegistry, NodeKeys, RegistrationKey,
 //! };
