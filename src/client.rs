@@ -6,6 +6,7 @@ use http::{HeaderName, Request, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::metrics::PropagationMetrics;
 use crate::propagate::{SessionToken, current_token};
 
 /// A client-side layer that sends the current session token to downstream services.
@@ -35,12 +36,13 @@ use crate::propagate::{SessionToken, current_token};
 #[derive(Debug, Clone, Default)]
 pub struct PropagateSessionLayer {
     header: Option<HeaderName>,
+    metrics: PropagationMetrics,
 }
 
 impl PropagateSessionLayer {
     /// Sends the token as `Authorization: Bearer <token>` (the default).
     pub fn new() -> Self {
-        PropagateSessionLayer { header: None }
+        PropagateSessionLayer::default()
     }
 
     /// Sends the token, bare, in the named header instead.
@@ -58,6 +60,7 @@ impl<S> Layer<S> for PropagateSessionLayer {
         PropagateSession {
             inner,
             header: self.header.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -68,6 +71,7 @@ impl<S> Layer<S> for PropagateSessionLayer {
 pub struct PropagateSession<S> {
     inner: S,
     header: Option<HeaderName>,
+    metrics: PropagationMetrics,
 }
 
 impl<S> PropagateSession<S> {
@@ -113,6 +117,7 @@ where
                     None => token.bearer_value(),
                 };
                 request.headers_mut().insert(name.clone(), value);
+                self.metrics.propagated();
             }
         }
         self.inner.call(request)

@@ -218,8 +218,10 @@ mod config;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
+pub mod health;
 mod key;
 mod log;
+mod metrics;
 mod propagate;
 pub mod revocation;
 mod server;
@@ -247,6 +249,9 @@ pub use crate::token::{Claims, SessionId, TokenCodec, Verified};
 
 #[doc = include_str!("../docs/size-budgets.md")]
 pub mod size_budgets {}
+
+#[doc = include_str!("../docs/observability.md")]
+pub mod observability {}
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]

@@ -10,6 +10,7 @@ use super::layer::Config;
 use crate::config::Transport;
 use crate::error::{RejectionKind, VerifyError};
 use crate::log;
+use crate::metrics::{Limit, Outcome, OversizeCause};
 use crate::session::{InboundToken, SessionData, SessionHandle, State};
 
 /// Trims the optional whitespace HTTP allows around values and cookie pairs.
@@ -119,6 +120,8 @@ pub(crate) fn begin<T: SessionData>(
     config: &Arc<Config<T>>,
     headers: &HeaderMap,
 ) -> (SessionHandle<T>, Option<Oversize>) {
+    let metrics = &config.metrics;
+    let budgets = || config.budgets();
     let now = config.codec.now();
     let (inbound, others) = find_token(config, headers);
     let inbound_size = inbound.as_ref().map(|t| travel_size(config, t));
@@ -128,6 +131,9 @@ pub(crate) fn begin<T: SessionData>(
             header_size: budget::header_size(headers),
             session_cookie_size: inbound_size,
         };
+        if budget::crosses_warning(None, measured.header_size, config.header_budget) {
+            metrics.budget_warning(budgets, Limit::CookieHeader);
+        }
         let report = budget::check(
             headers,
             measured,
@@ -138,6 +144,12 @@ pub(crate) fn begin<T: SessionData>(
         if let Some(report) = report {
             log::oversized_request(&report);
             let drop_mode = config.oversize_action == OversizeAction::DropSession;
+            let cause = match (report.session_cookie_over, report.header_over()) {
+                (true, true) => OversizeCause::Both,
+                (true, false) => OversizeCause::SessionCookie,
+                (false, _) => OversizeCause::CookieHeader,
+            };
+            metrics.oversized(budgets, cause, !drop_mode);
             // In drop mode, a session cookie within its own budget is not what is wrong
             // (other cookies are): keep it and serve the request with it.
             if !drop_mode || report.session_cookie_over {
@@ -146,6 +158,7 @@ pub(crate) fn begin<T: SessionData>(
                 if report.session_cookie_over {
                     state.inbound = inbound;
                 }
+                metrics.request(budgets, Outcome::Refused(RejectionKind::Oversized));
                 let handle = SessionHandle::new(Arc::clone(config), state);
                 return if drop_mode {
                     (handle, None)
@@ -171,7 +184,7 @@ pub(crate) fn begin<T: SessionData>(
         });
         match result {
             Ok(checked) => {
-                state.needs_resign = checked.needs_resign;
+                state.resign = checked.resign;
                 state.claims = Some(checked.claims);
                 state.rejection = None;
             }
@@ -182,6 +195,7 @@ pub(crate) fn begin<T: SessionData>(
         }
         state.inbound = Some(token);
     }
+    metrics.request(budgets, Outcome::of(state.rejection));
     (SessionHandle::new(Arc::clone(config), state), None)
 }
 
@@ -203,7 +217,11 @@ fn verify_at<T: SessionData>(
         Some(cache) => {
             // Read before verifying: a ring replaced meanwhile makes the entry a miss.
             let generation = codec.keys().generation();
-            match cache.get(token, generation) {
+            let cached = cache.get(token, generation);
+            config
+                .metrics
+                .cache_lookup(|| config.budgets(), cached.is_some());
+            match cached {
                 Some(hit) => hit,
                 None => {
                     let checked = decode()?;

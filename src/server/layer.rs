@@ -19,7 +19,9 @@ use super::service::SessionService;
 use crate::clock::Clock;
 use crate::config::{CookieSettings, SameSite, Transport};
 use crate::error::{ConfigError, SignError};
+use crate::health::Health;
 use crate::key::KeyRingHandle;
+use crate::metrics::{Budgets, LayerMetrics};
 use crate::revocation::RevocationStore;
 use crate::token::{Migration, TokenCodec};
 
@@ -68,6 +70,8 @@ pub(crate) struct Config<T> {
     pub(crate) revocations: Option<Arc<Revocations<T>>>,
     pub(crate) verify_cache_entries: usize,
     pub(crate) verify_cache: Option<Arc<VerifyCache<T>>>,
+    /// Metric handles, resolved on the first request (nothing without the feature).
+    pub(crate) metrics: LayerMetrics,
     _data: PhantomData<fn() -> T>,
 }
 
@@ -92,12 +96,46 @@ impl<T> Clone for Config<T> {
             verify_cache_entries: self.verify_cache_entries,
             // A changed configuration verifies differently: never share cached results.
             verify_cache: VerifyCache::new(self.verify_cache_entries).map(Arc::new),
+            // Resolved again (the budgets may differ).
+            metrics: LayerMetrics::default(),
             _data: PhantomData,
         }
     }
 }
 
 impl<T> Config<T> {
+    /// The bytes a token may travel in: the codec's cap (plus `name=`), and for a cookie
+    /// at most the cookie budget.
+    pub(crate) fn token_budget(&self) -> usize {
+        let cookie = self.transport == Transport::Cookie;
+        let budget = self
+            .codec
+            .max_token_len()
+            .saturating_add(self.token_overhead());
+        if cookie {
+            budget.min(self.cookie_budget)
+        } else {
+            budget
+        }
+    }
+
+    /// Bytes sent around the token: `name=` for a cookie, nothing for a header.
+    pub(crate) fn token_overhead(&self) -> usize {
+        if self.transport == Transport::Cookie {
+            self.cookie.name().len() + 1
+        } else {
+            0
+        }
+    }
+
+    /// The budgets reported with the metrics.
+    pub(crate) fn budgets(&self) -> Budgets {
+        Budgets {
+            token: self.token_budget(),
+            cookie_header: (self.transport == Transport::Cookie).then_some(self.header_budget),
+        }
+    }
+
     /// The header a new token goes out in, for the header transports.
     pub(crate) fn token_response_header(&self) -> Option<HeaderName> {
         match (&self.transport, &self.response_header) {
@@ -173,6 +211,7 @@ impl<T> SessionLayer<T> {
                 revocations: None,
                 verify_cache_entries: DEFAULT_VERIFY_CACHE_ENTRIES,
                 verify_cache: VerifyCache::new(DEFAULT_VERIFY_CACHE_ENTRIES).map(Arc::new),
+                metrics: LayerMetrics::default(),
                 _data: PhantomData,
             }),
         }
@@ -555,6 +594,18 @@ impl<T> SessionLayer<T> {
     /// The key ring handle; replace its ring to rotate keys.
     pub fn keys(&self) -> &KeyRingHandle {
         self.config.codec.keys()
+    }
+
+    /// The health checks of what this layer depends on, for a `/health` endpoint: the
+    /// revocation store as `"revocation"` when one is configured. Add the application's
+    /// own checks with [`Health::with_check`]. See [`health`](crate::health).
+    pub fn health(&self) -> Health {
+        let mut health = Health::new();
+        if let Some(revocations) = &self.config.revocations {
+            let store = Arc::clone(&revocations.store);
+            health = health.with_check("revocation", move || store.health());
+        }
+        health
     }
 }
 

@@ -1,0 +1,472 @@
+//! Metrics through the [`metrics`](https://docs.rs/metrics) facade (feature `metrics`).
+//!
+//! The request path never looks a metric up by name: the layer resolves every handle it
+//! needs once, on its first request, against the recorder installed then (global, or the
+//! thread's local recorder), and afterwards only bumps counters through those handles.
+//! Without the feature every function here is an empty `#[inline]` body and the types are
+//! zero-sized, so nothing is left in the compiled layer.
+//!
+//! Names, types, labels and meanings are documented in one table in
+//! [`observability`](crate::observability); a unit test keeps the table and this file in
+//! step.
+
+#[cfg(feature = "metrics")]
+use std::sync::OnceLock;
+
+use crate::error::{RejectionKind, SignError};
+
+/// Every metric name, with the prefix all of them share.
+pub(crate) mod names {
+    /// Requests the layer saw, by what became of their session.
+    pub(crate) const REQUESTS: &str = "stateless_session_requests_total";
+    /// Requests whose cookies broke a size budget.
+    pub(crate) const OVERSIZED: &str = "stateless_session_oversized_requests_total";
+    /// Tokens signed and sent, by why.
+    pub(crate) const ISSUED: &str = "stateless_session_tokens_issued_total";
+    /// Tokens that could not be signed.
+    pub(crate) const SIGN_FAILURES: &str = "stateless_session_sign_failures_total";
+    /// Size of each token sent, in bytes as it travels.
+    pub(crate) const TOKEN_SIZE: &str = "stateless_session_token_size_bytes";
+    /// The budget of the bytes a token travels in.
+    pub(crate) const TOKEN_BUDGET: &str = "stateless_session_token_budget_bytes";
+    /// The budget of the whole `Cookie` request header.
+    pub(crate) const HEADER_BUDGET: &str = "stateless_session_cookie_header_budget_bytes";
+    /// Sizes over 75 % of their budget.
+    pub(crate) const BUDGET_WARNINGS: &str = "stateless_session_budget_warnings_total";
+    /// Lookups in the cache of verified tokens.
+    pub(crate) const CACHE: &str = "stateless_session_verify_cache_lookups_total";
+    /// Outgoing calls a session token was attached to.
+    pub(crate) const PROPAGATED: &str = "stateless_session_propagated_tokens_total";
+    /// Entries of a revocation set.
+    pub(crate) const REVOCATION_ENTRIES: &str = "stateless_session_revocation_entries";
+
+    /// Every name above, for the documentation test.
+    #[cfg(test)]
+    pub(crate) const ALL: &[&str] = &[
+        REQUESTS,
+        OVERSIZED,
+        ISSUED,
+        SIGN_FAILURES,
+        TOKEN_SIZE,
+        TOKEN_BUDGET,
+        HEADER_BUDGET,
+        BUDGET_WARNINGS,
+        CACHE,
+        PROPAGATED,
+        REVOCATION_ENTRIES,
+    ];
+}
+
+/// What became of a request's session, for `stateless_session_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// No token came with the request.
+    NoToken,
+    /// A valid, unrevoked session.
+    Valid,
+    /// A token came and was refused (any kind but `Missing` and `Revoked`).
+    Refused(RejectionKind),
+    /// A valid token of a revoked session.
+    Revoked,
+}
+
+impl Outcome {
+    pub(crate) fn of(rejection: Option<RejectionKind>) -> Self {
+        match rejection {
+            None => Outcome::Valid,
+            Some(RejectionKind::Missing) => Outcome::NoToken,
+            Some(RejectionKind::Revoked) => Outcome::Revoked,
+            Some(kind) => Outcome::Refused(kind),
+        }
+    }
+}
+
+/// Why a token was signed, for `stateless_session_tokens_issued_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IssueReason {
+    /// A new session (login).
+    Login,
+    /// A valid token old enough to be refreshed.
+    Refresh,
+    /// The handler changed the data or renewed the session id.
+    Change,
+    /// The token was signed by a key that no longer signs.
+    KeyRotation,
+    /// The token's data came through the migration hook.
+    Migration,
+}
+
+/// Which size budget a request broke, for `stateless_session_oversized_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OversizeCause {
+    /// The session cookie alone is over its budget.
+    SessionCookie,
+    /// The whole `Cookie` header is over its budget.
+    CookieHeader,
+    /// Both.
+    Both,
+}
+
+/// Which limit a size neared, for `stateless_session_budget_warnings_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// A token the layer signs, against its budget.
+    Token,
+    /// The whole `Cookie` request header, against its budget.
+    CookieHeader,
+}
+
+/// The budgets the layer reports as gauges when its handles are resolved.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budgets {
+    pub(crate) token: usize,
+    /// `None` for the header transports (no `Cookie` header budget applies).
+    pub(crate) cookie_header: Option<usize>,
+}
+
+/// The layer's metric handles, resolved on first use.
+#[derive(Default)]
+pub(crate) struct LayerMetrics {
+    #[cfg(feature = "metrics")]
+    handles: OnceLock<enabled::Handles>,
+}
+
+impl LayerMetrics {
+    /// The handles, resolved against the current recorder the first time.
+    #[cfg(feature = "metrics")]
+    #[inline]
+    fn handles(&self, budgets: impl FnOnce() -> Budgets) -> &enabled::Handles {
+        self.handles
+            .get_or_init(|| enabled::Handles::resolve(budgets()))
+    }
+
+    /// Counts one request by the outcome of its session.
+    #[inline]
+    pub(crate) fn request(&self, budgets: impl FnOnce() -> Budgets, outcome: Outcome) {
+        #[cfg(feature = "metrics")]
+        self.handles(budgets).request(outcome);
+        #[cfg(not(feature = "metrics"))]
+        let _ = (budgets, outcome);
+    }
+
+    /// Counts a lookup in the cache of verified tokens.
+    #[inline]
+    pub(crate) fn cache_lookup(&self, budgets: impl FnOnce() -> Budgets, hit: bool) {
+        #[cfg(feature = "metrics")]
+        {
+            let handles = self.handles(budgets);
+            if hit {
+                handles.cache_hit.increment(1);
+            } else {
+                handles.cache_miss.increment(1);
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (budgets, hit);
+    }
+
+    /// Counts a request whose cookies broke a budget; `rejected` when it was answered 431.
+    #[inline]
+    pub(crate) fn oversized(
+        &self,
+        budgets: impl FnOnce() -> Budgets,
+        cause: OversizeCause,
+        rejected: bool,
+    ) {
+        #[cfg(feature = "metrics")]
+        self.handles(budgets).oversized(cause, rejected);
+        #[cfg(not(feature = "metrics"))]
+        let _ = (budgets, cause, rejected);
+    }
+
+    /// Counts a size over 75 % of its budget.
+    #[inline]
+    pub(crate) fn budget_warning(&self, budgets: impl FnOnce() -> Budgets, limit: Limit) {
+        #[cfg(feature = "metrics")]
+        {
+            let handles = self.handles(budgets);
+            match limit {
+                Limit::Token => handles.token_warning.increment(1),
+                Limit::CookieHeader => handles.header_warning.increment(1),
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (budgets, limit);
+    }
+
+    /// Counts a token signed for `reason` and records its size (bytes as sent).
+    #[inline]
+    pub(crate) fn issued(
+        &self,
+        budgets: impl FnOnce() -> Budgets,
+        reason: IssueReason,
+        size: usize,
+    ) {
+        #[cfg(feature = "metrics")]
+        self.handles(budgets).issued(reason, size);
+        #[cfg(not(feature = "metrics"))]
+        let _ = (budgets, reason, size);
+    }
+
+    /// Counts a token that could not be signed.
+    #[inline]
+    pub(crate) fn sign_failed(&self, budgets: impl FnOnce() -> Budgets, error: &SignError) {
+        #[cfg(feature = "metrics")]
+        self.handles(budgets).sign_failed(error);
+        #[cfg(not(feature = "metrics"))]
+        let _ = (budgets, error);
+    }
+}
+
+/// The propagation layer's counter, resolved on first use and shared by its clones.
+#[derive(Clone, Default)]
+pub(crate) struct PropagationMetrics {
+    #[cfg(feature = "metrics")]
+    handle: std::sync::Arc<OnceLock<::metrics::Counter>>,
+}
+
+impl PropagationMetrics {
+    /// Counts an outgoing call that a token was attached to.
+    #[inline]
+    pub(crate) fn propagated(&self) {
+        #[cfg(feature = "metrics")]
+        self.handle
+            .get_or_init(|| {
+                ::metrics::describe_counter!(
+                    names::PROPAGATED,
+                    ::metrics::Unit::Count,
+                    "Outgoing calls a session token was attached to"
+                );
+                ::metrics::counter!(names::PROPAGATED)
+            })
+            .increment(1);
+    }
+}
+
+/// Reports the size of a revocation set (not on the request path: revocations are rare).
+#[inline]
+pub(crate) fn revocation_entries(entries: usize) {
+    #[cfg(feature = "metrics")]
+    ::metrics::gauge!(names::REVOCATION_ENTRIES).set(entries as f64);
+    #[cfg(not(feature = "metrics"))]
+    let _ = entries;
+}
+
+impl std::fmt::Debug for PropagationMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PropagationMetrics").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for LayerMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayerMetrics").finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "metrics")]
+mod enabled {
+    use ::metrics::{
+        Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram,
+        gauge, histogram,
+    };
+
+    use super::{Budgets, IssueReason, Outcome, OversizeCause, names};
+    use crate::error::{RejectionKind, SignError};
+
+    /// Every kind a refused request can carry (all but `Missing` and `Revoked`, which
+    /// have outcomes of their own), in the order of [`refused_index`].
+    const REFUSED: [RejectionKind; 13] = [
+        RejectionKind::Oversized,
+        RejectionKind::Malformed,
+        RejectionKind::UnsupportedAlgorithm,
+        RejectionKind::WrongType,
+        RejectionKind::UnknownKey,
+        RejectionKind::BadSignature,
+        RejectionKind::InvalidClaims,
+        RejectionKind::UnsupportedVersion,
+        RejectionKind::Expired,
+        RejectionKind::IssuedInFuture,
+        RejectionKind::IdleTimeout,
+        RejectionKind::AbsoluteTimeout,
+        RejectionKind::Ambiguous,
+    ];
+
+    fn refused_index(kind: RejectionKind) -> usize {
+        REFUSED.iter().position(|k| *k == kind).unwrap_or(0)
+    }
+
+    pub(super) struct Handles {
+        no_token: Counter,
+        valid: Counter,
+        revoked: Counter,
+        refused: [Counter; REFUSED.len()],
+        /// `[cause][rejected as usize]`.
+        oversized: [[Counter; 2]; 3],
+        issued: [Counter; 5],
+        sign_failures: [Counter; 3],
+        token_size: Histogram,
+        pub(super) token_warning: Counter,
+        pub(super) header_warning: Counter,
+        pub(super) cache_hit: Counter,
+        pub(super) cache_miss: Counter,
+    }
+
+    impl Handles {
+        /// Registers every series with the current recorder, once per layer.
+        pub(super) fn resolve(budgets: Budgets) -> Self {
+            describe();
+            gauge!(names::TOKEN_BUDGET).set(budgets.token as f64);
+            if let Some(header) = budgets.cookie_header {
+                gauge!(names::HEADER_BUDGET).set(header as f64);
+            }
+            let oversized = |cause: &'static str| {
+                [
+                    counter!(names::OVERSIZED, "cause" => cause, "action" => "drop"),
+                    counter!(names::OVERSIZED, "cause" => cause, "action" => "reject"),
+                ]
+            };
+            Handles {
+                no_token: counter!(names::REQUESTS, "outcome" => "no_token"),
+                valid: counter!(names::REQUESTS, "outcome" => "valid"),
+                revoked: counter!(names::REQUESTS, "outcome" => "revoked"),
+                refused: REFUSED.map(|kind| {
+                    counter!(names::REQUESTS, "outcome" => "refused", "reason" => kind.as_str())
+                }),
+                oversized: [
+                    oversized("session_cookie"),
+                    oversized("cookie_header"),
+                    oversized("both"),
+                ],
+                issued: ["login", "refresh", "change", "key_rotation", "migration"]
+                    .map(|reason| counter!(names::ISSUED, "reason" => reason)),
+                sign_failures: ["oversized", "serialize", "random"]
+                    .map(|cause| counter!(names::SIGN_FAILURES, "cause" => cause)),
+                token_size: histogram!(names::TOKEN_SIZE),
+                token_warning: counter!(names::BUDGET_WARNINGS, "limit" => "token"),
+                header_warning: counter!(names::BUDGET_WARNINGS, "limit" => "cookie_header"),
+                cache_hit: counter!(names::CACHE, "result" => "hit"),
+                cache_miss: counter!(names::CACHE, "result" => "miss"),
+            }
+        }
+
+        #[inline]
+        pub(super) fn request(&self, outcome: Outcome) {
+            match outcome {
+                Outcome::NoToken => self.no_token.increment(1),
+                Outcome::Valid => self.valid.increment(1),
+                Outcome::Revoked => self.revoked.increment(1),
+                Outcome::Refused(kind) => self.refused[refused_index(kind)].increment(1),
+            }
+        }
+
+        pub(super) fn oversized(&self, cause: OversizeCause, rejected: bool) {
+            let cause = match cause {
+                OversizeCause::SessionCookie => 0,
+                OversizeCause::CookieHeader => 1,
+                OversizeCause::Both => 2,
+            };
+            self.oversized[cause][usize::from(rejected)].increment(1);
+        }
+
+        pub(super) fn issued(&self, reason: IssueReason, size: usize) {
+            let index = match reason {
+                IssueReason::Login => 0,
+                IssueReason::Refresh => 1,
+                IssueReason::Change => 2,
+                IssueReason::KeyRotation => 3,
+                IssueReason::Migration => 4,
+            };
+            self.issued[index].increment(1);
+            self.token_size.record(size as f64);
+        }
+
+        pub(super) fn sign_failed(&self, error: &SignError) {
+            let index = match error {
+                SignError::Oversized { .. } => 0,
+                SignError::Serialize(_) => 1,
+                SignError::Random(_) => 2,
+            };
+            self.sign_failures[index].increment(1);
+        }
+    }
+
+    /// Help texts and units, for exporters that print them.
+    fn describe() {
+        describe_counter!(
+            names::REQUESTS,
+            Unit::Count,
+            "Requests seen by the session layer, by outcome (no_token, valid, refused with a \
+             reason, revoked)"
+        );
+        describe_counter!(
+            names::OVERSIZED,
+            Unit::Count,
+            "Requests whose cookies broke a size budget, by cause and action (reject = 431)"
+        );
+        describe_counter!(
+            names::ISSUED,
+            Unit::Count,
+            "Session tokens signed and sent, by reason"
+        );
+        describe_counter!(
+            names::SIGN_FAILURES,
+            Unit::Count,
+            "Session tokens that could not be signed, by cause"
+        );
+        describe_histogram!(
+            names::TOKEN_SIZE,
+            Unit::Bytes,
+            "Size of each session token sent (name=value for a cookie)"
+        );
+        describe_gauge!(
+            names::TOKEN_BUDGET,
+            Unit::Bytes,
+            "Budget of the bytes a session token travels in"
+        );
+        describe_gauge!(
+            names::HEADER_BUDGET,
+            Unit::Bytes,
+            "Budget of the whole Cookie request header"
+        );
+        describe_counter!(
+            names::BUDGET_WARNINGS,
+            Unit::Count,
+            "Tokens signed (limit=token) or requests received (limit=cookie_header) over 75% \
+             of their size budget"
+        );
+        describe_counter!(
+            names::CACHE,
+            Unit::Count,
+            "Lookups in the cache of verified tokens, by result (hit, miss)"
+        );
+        describe_gauge!(
+            names::REVOCATION_ENTRIES,
+            Unit::Count,
+            "Entries held in the revocation set"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    /// The metrics table of the operator's guide documents exactly the metrics emitted.
+    #[test]
+    fn the_docs_table_lists_every_metric() {
+        let guide = include_str!("../docs/observability.md");
+        let documented: Vec<&str> = guide
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `stateless_session_"))
+            .filter_map(|rest| rest.split('`').next())
+            .collect();
+        for name in names::ALL {
+            let short = name.trim_start_matches("stateless_session_");
+            assert!(
+                documented.contains(&short),
+                "{name} is emitted but not in docs/observability.md's table"
+            );
+        }
+    }
+}
