@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use crate::error::{RejectionKind, SignError};
 
 /// Every metric name, with the prefix all of them share.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) mod names {
     /// Requests the layer saw, by what became of their session.
     pub(crate) const REQUESTS: &str = "stateless_session_requests_total";
@@ -118,6 +119,7 @@ pub(crate) enum Limit {
 
 /// The budgets the layer reports as gauges when its handles are resolved.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) struct Budgets {
     pub(crate) token: usize,
     /// `None` for the header transports (no `Cookie` header budget applies).
