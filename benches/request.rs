@@ -39,8 +39,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tower::{Service, ServiceExt};
 
 use contenders::{
-    OURS_VERIFY, OURS_VERIFY_METRICS, Ours, axum_extra_signed_jar, bare, check, jsonwebtoken_cookie_resign, ours,
-    request, tower_sessions_memory,
+    OURS_VERIFY, OURS_VERIFY_METRICS, Ours, axum_extra_signed_jar, bare, check,
+    jsonwebtoken_cookie_resign, ours, request, tower_sessions_memory,
 };
 
 fn request_bench(c: &mut Criterion) {

@@ -454,15 +454,18 @@ mod enabled {
 mod tests {
     use super::names;
 
-    /// The metrics table of the operator's guide documents exactly the metrics emitted.
-    #[test]
-    fn the_docs_table_lists_every_metric() {
-        let guide = include_str!("../docs/observability.md");
-        let documented: Vec<&str> = guide
+    /// The names in the tables of the operator's guide.
+    fn documented() -> Vec<&'static str> {
+        include_str!("../docs/observability.md")
             .lines()
             .filter_map(|line| line.strip_prefix("| `stateless_session_"))
             .filter_map(|rest| rest.split('`').next())
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_docs_table_lists_every_metric() {
+        let documented = documented();
         for name in names::ALL {
             let short = name.trim_start_matches("stateless_session_");
             assert!(
@@ -470,5 +473,30 @@ mod tests {
                 "{name} is emitted but not in docs/observability.md's table"
             );
         }
+    }
+
+    /// Every metric an alert rule reads is documented (a typo in a rule would otherwise
+    /// leave an alert that can never fire).
+    #[test]
+    fn the_alert_rules_read_only_documented_metrics() {
+        let documented = documented();
+        let rules = include_str!("../prometheus/rules.yml");
+        let mut seen = 0;
+        for (at, _) in rules.match_indices("stateless_session_") {
+            let before = rules[..at].chars().last();
+            if before.is_some_and(|c| c == ':' || c.is_alphanumeric()) {
+                continue; // a recording rule's name, `job:stateless_session_...`
+            }
+            let name: String = rules[at + "stateless_session_".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            seen += 1;
+            assert!(
+                documented.contains(&name.as_str()),
+                "prometheus/rules.yml reads stateless_session_{name}, which the guide does not document"
+            );
+        }
+        assert!(seen >= 8, "found only {seen} metric names in the rules");
     }
 }

@@ -596,6 +596,31 @@ impl<T> SessionLayer<T> {
         self.config.codec.keys()
     }
 
+    /// The request and response headers that carry this layer's tokens: `Cookie`,
+    /// `Set-Cookie`, `Authorization`, and for a header transport the request and response
+    /// headers it uses. Mark them sensitive in request logging (tower-http's
+    /// `SetSensitiveRequestHeadersLayer` and `SetSensitiveResponseHeadersLayer` around its
+    /// `TraceLayer`) so no token reaches the logs; see
+    /// [`observability`](crate::observability).
+    pub fn sensitive_headers(&self) -> Vec<HeaderName> {
+        let mut names = vec![
+            http::header::COOKIE,
+            http::header::SET_COOKIE,
+            http::header::AUTHORIZATION,
+        ];
+        let config = &self.config;
+        let transport = match &config.transport {
+            Transport::Header(name) => Some(name.clone()),
+            _ => None,
+        };
+        for name in transport.into_iter().chain(config.token_response_header()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     /// The health checks of what this layer depends on, for a `/health` endpoint: the
     /// revocation store as `"revocation"` when one is configured. Add the application's
     /// own checks with [`Health::with_check`]. See [`health`](crate::health).
