@@ -136,6 +136,10 @@ pub enum SignError {
     },
     /// The operating system's random number generator failed while creating a session id.
     Random(getrandom::Error),
+    /// The key ring has no key this process can sign with: its first key is a public key
+    /// only (a verify-only ring, such as one fed by a JWKS), or a node key that could not be
+    /// published yet, with no other key to fall back on.
+    NoSigningKey,
 }
 
 impl fmt::Display for SignError {
@@ -147,6 +151,9 @@ impl fmt::Display for SignError {
                 "signed session token would be {len} bytes, over the maximum of {max} bytes"
             ),
             SignError::Random(e) => write!(f, "could not generate a random session id: {e}"),
+            SignError::NoSigningKey => {
+                f.write_str("the key ring has no key that can sign new sessions here")
+            }
         }
     }
 }
@@ -156,7 +163,7 @@ impl std::error::Error for SignError {
         match self {
             SignError::Serialize(e) => Some(e),
             SignError::Random(e) => Some(e),
-            SignError::Oversized { .. } => None,
+            SignError::Oversized { .. } | SignError::NoSigningKey => None,
         }
     }
 }
@@ -194,6 +201,22 @@ pub enum ConfigError {
         len: usize,
         /// The minimum length in bytes.
         min: usize,
+    },
+    /// A key's material has the wrong length for its algorithm.
+    WrongKeyLength {
+        /// The key id.
+        kid: String,
+        /// The length given, in bytes.
+        len: usize,
+        /// The length the algorithm requires, in bytes.
+        expected: usize,
+    },
+    /// A public key is unusable: wrong length, not a curve point, or a weak key.
+    InvalidPublicKey {
+        /// The key id.
+        kid: String,
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// Two keys share a key id.
     DuplicateKeyId {
@@ -256,6 +279,13 @@ impl fmt::Display for ConfigError {
                 f,
                 "key `{kid}`: secret is {len} bytes, at least {min} bytes are required"
             ),
+            ConfigError::WrongKeyLength { kid, len, expected } => write!(
+                f,
+                "key `{kid}`: key material is {len} bytes, exactly {expected} bytes are required"
+            ),
+            ConfigError::InvalidPublicKey { kid, reason } => {
+                write!(f, "key `{kid}`: invalid public key: {reason}")
+            }
             ConfigError::DuplicateKeyId { kid } => write!(f, "key id `{kid}` appears twice"),
             ConfigError::NoKeys => f.write_str("no keys given: a key ring needs a signing key"),
             ConfigError::EnvVar { name, reason } => {

@@ -19,7 +19,8 @@
 //!
 //! Keys live in a [`KeyRing`]: one signing key and any number of verify-only keys, each
 //! named by a `kid`. Swap the ring through a [`KeyRingHandle`] to rotate without a restart;
-//! live sessions move to the new key at their next request.
+//! live sessions move to the new key at their next request. A key is an HS256 secret or an
+//! Ed25519 key pair (`EdDSA`), and a ring may hold both kinds at once (see [`keys`]).
 //!
 //! # axum
 //!
@@ -147,13 +148,15 @@
 //!
 //! # The token
 //!
-//! A JWS compact serialization (RFC 7515) with HS256: header
-//! `{"alg":"HS256","kid":"<kid>","typ":"sess+jwt"}`, claims `sid` (random 128-bit session
-//! id), `iat`, `exp`, `auth_time`, `ver` (data version), `rem` (only for persistent
-//! sessions), and the fields of `T` next to them. Verification checks, in order: the length
-//! cap, three segments, a known `kid` (the header never picks the algorithm), the MAC over
-//! the bytes as received (constant time), the claims, `exp`, `iat` not in the future, the
-//! idle and the absolute deadline, with a clock-skew leeway. See [`token`].
+//! A JWS compact serialization (RFC 7515) with HS256 or EdDSA (Ed25519, RFC 8037): header
+//! `{"alg":"HS256","kid":"<kid>","typ":"sess+jwt"}` (or `"alg":"EdDSA"`), claims `sid`
+//! (random 128-bit session id), `iat`, `exp`, `auth_time`, `ver` (data version), `rem`
+//! (only for persistent sessions), and the fields of `T` next to them. Verification
+//! checks, in order: the length cap, three segments, a known `kid` (the key fixes the
+//! algorithm, the header never picks it), the signature over the bytes as received (a
+//! constant-time MAC comparison, or Ed25519's strict check), the claims, `exp`, `iat` not
+//! in the future, the idle and the absolute deadline, with a clock-skew leeway. See
+//! [`token`].
 //!
 //! # Configuration
 //!
@@ -219,7 +222,7 @@ mod error;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod health;
-mod key;
+pub mod keys;
 mod log;
 mod metrics;
 mod propagate;
@@ -234,7 +237,7 @@ pub use crate::config::{DEFAULT_COOKIE_NAME, SameSite, Transport};
 pub use crate::error::{ConfigError, RejectionKind, SignError, VerifyError};
 #[cfg(feature = "axum")]
 pub use crate::extract::SessionRejection;
-pub use crate::key::{
+pub use crate::keys::{
     Algorithm, Key, KeyRing, KeyRingHandle, MAX_KID_LEN, MIN_SECRET_LEN, encode_secret,
 };
 pub use crate::propagate::{InvalidSessionToken, SessionToken, TokenScope, current_token};

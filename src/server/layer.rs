@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::config::{CookieSettings, SameSite, Transport};
 use crate::error::{ConfigError, SignError};
 use crate::health::Health;
-use crate::key::KeyRingHandle;
+use crate::keys::KeyRingHandle;
 use crate::metrics::{Budgets, LayerMetrics};
 use crate::revocation::RevocationStore;
 use crate::token::{Migration, TokenCodec};
@@ -348,7 +348,8 @@ impl<T> SessionLayer<T> {
 
     /// Replaces the 500 response sent when the handler changed the session but the new
     /// token cannot be signed (its data does not serialize, or it is too large). The
-    /// previous cookie is left untouched. Default: a plain-text 500.
+    /// previous cookie is left untouched. Default: a plain-text 500, or a 503 with
+    /// `Retry-After: 1` for [`SignError::NoSigningKey`] (no key can sign here right now).
     #[must_use]
     pub fn with_sign_failure_response(
         mut self,

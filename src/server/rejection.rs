@@ -45,7 +45,7 @@ pub(crate) fn default_rejection_response(_: &Rejection) -> Response<Bytes> {
     )
 }
 
-/// 500 for a session change that could not be signed.
+/// 500 for a session change that could not be signed (503 when no key can sign here now).
 pub(crate) fn default_sign_failure_response(error: &SignError) -> Response<Bytes> {
     let body = match error {
         SignError::Oversized { len, max } => format!(
@@ -53,6 +53,18 @@ pub(crate) fn default_sign_failure_response(error: &SignError) -> Response<Bytes
              budget of {max} bytes; the change was not saved and the previous session \
              stays as it was\n"
         ),
+        SignError::NoSigningKey => {
+            // Temporary on a node whose key is not published yet: ask the client to retry.
+            let mut response = plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "503 Service Unavailable: this server cannot sign sessions right now; the \
+                 previous session stays as it was; try again shortly\n",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
         _ => "500 Internal Server Error: the session could not be saved; the previous \
               session stays as it was\n"
             .to_owned(),

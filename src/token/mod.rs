@@ -3,18 +3,20 @@
 //! No HTTP here. A token is
 //!
 //! ```text
-//! base64url(header) "." base64url(claims) "." base64url(HMAC-SHA256(key, header "." claims))
+//! base64url(header) "." base64url(claims) "." base64url(signature(key, header "." claims))
 //! ```
 //!
-//! with the header `{"alg":"HS256","kid":"<kid>","typ":"sess+jwt"}` and the claims `sid`,
-//! `iat`, `exp`, `auth_time`, `ver` next to the members of the application's data. Any JWT
-//! library holding the key can verify it.
+//! with the header `{"alg":"<alg>","kid":"<kid>","typ":"sess+jwt"}` and the claims `sid`,
+//! `iat`, `exp`, `auth_time`, `ver` next to the members of the application's data. The
+//! signature is HMAC-SHA256 (`HS256`) or Ed25519 (`EdDSA`), as the key decides. Any JWT
+//! library holding the key (for EdDSA, the public key) can verify it.
 //!
 //! [`TokenCodec::verify`] checks, in this order: the length cap, three non-empty segments, a
 //! known `kid` (the header has to agree with the key's algorithm; it never picks one), the
-//! MAC over the bytes as received (constant time), the claims, then `exp`, `iat` not in the
-//! future, the idle and the absolute deadline of the current configuration, each with the
-//! clock-skew leeway. Each failure has its own [`RejectionKind`].
+//! signature over the bytes as received (a constant-time MAC comparison, or Ed25519's
+//! strict check), the claims, then `exp`, `iat` not in the future, the idle and the
+//! absolute deadline of the current configuration, each with the clock-skew leeway. Each
+//! failure has its own [`RejectionKind`].
 
 mod claims;
 pub(crate) mod jws;
@@ -31,7 +33,7 @@ pub use self::claims::RESERVED_CLAIMS;
 pub use self::jws::{TOKEN_TYPE, verify_jws};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{RejectionKind, SignError, VerifyError};
-use crate::key::KeyRingHandle;
+use crate::keys::KeyRingHandle;
 
 /// Default idle (rolling) timeout: 30 minutes.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -187,8 +189,9 @@ pub struct Claims<T> {
 pub struct Verified<T> {
     /// The token's claims (with the migrated data when `migrated` is set).
     pub claims: Claims<T>,
-    /// Whether the token was signed by the ring's current signing key. When not, re-sign it
-    /// now so sessions move to the new key (see [`Verified::needs_resign`]).
+    /// Whether the token was signed by a current key of the ring: its issuing key, or a
+    /// peer's (see [`KeyRing::with_peer_key`](crate::KeyRing::with_peer_key)). When not,
+    /// re-sign it now so sessions move to the new key (see [`Verified::needs_resign`]).
     pub signed_with_current_key: bool,
     /// Whether the data came through the migration hook from an older data version.
     pub migrated: bool,
@@ -392,12 +395,12 @@ impl TokenCodec {
         max_len: usize,
     ) -> Result<String, SignError> {
         let ring = self.keys.load();
-        let key = ring.signing_key();
+        let key = ring.issuing_key().ok_or(SignError::NoSigningKey)?;
         claims::check_finite(&claims.data).map_err(SignError::Serialize)?;
         let mut json = Vec::with_capacity(256);
         serde_json::to_writer(&mut json, claims).map_err(SignError::Serialize)?;
         let header = key.encoded_header();
-        let len = header.len() + 1 + (json.len() * 4).div_ceil(3) + 1 + jws::SIGNATURE_B64_LEN;
+        let len = header.len() + 1 + (json.len() * 4).div_ceil(3) + 1 + key.signature_b64_len();
         if len > max_len {
             return Err(SignError::Oversized { len, max: max_len });
         }
@@ -405,7 +408,9 @@ impl TokenCodec {
         token.push_str(header);
         token.push('.');
         jws::B64.encode_string(&json, &mut token);
-        jws::append_signature(key, &mut token);
+        if !key.append_signature(&mut token) {
+            return Err(SignError::NoSigningKey);
+        }
         debug_assert_eq!(token.len(), len);
         Ok(token)
     }
@@ -447,6 +452,7 @@ impl TokenCodec {
     ) -> Result<Verified<T>, VerifyError> {
         let ring = self.keys.load();
         let (key_index, payload_b64) = jws::verify_session(&ring, token, self.max_len)?;
+        let current = ring.is_current_index(key_index);
         drop(ring);
 
         let (claims, migrated) = with_scratch(|payload| {
@@ -455,7 +461,7 @@ impl TokenCodec {
         })?;
         Ok(Verified {
             claims,
-            signed_with_current_key: key_index == 0,
+            signed_with_current_key: current,
             migrated,
         })
     }
@@ -555,3 +561,5 @@ impl fmt::Debug for TokenCodec {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_eddsa;

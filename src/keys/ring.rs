@@ -1,9 +1,10 @@
-//! Signing keys, the key ring, and the handle that swaps the ring at run time.
+//! [`KeyRing`], the keys a layer signs and verifies with, and [`KeyRingHandle`], which swaps
+//! the ring at run time.
 //!
-//! A [`KeyRing`] holds one signing key and any number of verify-only keys, each named by a
-//! key id (`kid`) that travels in every token's header. Rotation is a new ring with a new
-//! signing key first and the old one kept for verification; [`KeyRingHandle::replace`] swaps
-//! it in atomically while requests are in flight.
+//! A ring holds one issuing key (the first) and any number of keys that only verify, each
+//! named by a key id (`kid`) that travels in every token's header. Rotation is a new ring
+//! with a new first key and the old one kept for verification; [`KeyRingHandle::replace`]
+//! swaps it in atomically while requests are in flight.
 
 use std::fmt;
 use std::path::Path;
@@ -11,195 +12,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::{ArcSwap, Guard};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit};
-use sha2::Sha256;
 
+use super::key::Key;
 use crate::error::ConfigError;
-use crate::token::jws::{B64, TOKEN_TYPE};
 
-pub(crate) type HmacSha256 = Hmac<Sha256>;
-
-/// The shortest secret accepted for HS256, in bytes (the hash's output size, RFC 7518 §3.2).
-pub const MIN_SECRET_LEN: usize = 32;
-
-/// The longest key id accepted, in bytes.
+/// One issuing key and any number of keys that only verify.
 ///
-/// Kept below the length of an encoded 32-byte secret (43 characters), so a secret pasted
-/// into the key-id position is rejected as a key id and never echoed in an error.
-pub const MAX_KID_LEN: usize = 32;
-
-/// A signature algorithm. The key decides it; a token's header can only agree with it.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    /// HMAC with SHA-256 (RFC 7518 §3.2).
-    HS256,
-}
-
-impl Algorithm {
-    /// The JOSE name, as it appears in a header's `alg`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Algorithm::HS256 => "HS256",
-        }
-    }
-}
-
-/// A secret key with its key id, ready to sign and verify.
+/// The first key issues new tokens; every key verifies the tokens that name its `kid`,
+/// with the algorithm the key fixes. Keys of different kinds sit side by side: a ring may
+/// hold HS256 and Ed25519 keys at once, which is how a deployment migrates from one to the
+/// other (either way) without logging anyone out.
 ///
-/// The secret is consumed into a pre-keyed HMAC state when the key is built, and the key's
-/// encoded token header is precomputed, so using a key costs no key schedule and no header
-/// serialization. `Debug` shows the key id and algorithm only.
-#[derive(Clone)]
-pub struct Key {
-    kid: Box<str>,
-    alg: Algorithm,
-    mac: HmacSha256,
-    /// `base64url({"alg":"HS256","kid":"<kid>","typ":"<TOKEN_TYPE>"})`.
-    header: Box<str>,
-}
-
-impl Key {
-    /// An HS256 key from raw secret bytes.
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidKeyId`] when `kid` is empty, longer than [`MAX_KID_LEN`] or uses
-    /// characters outside `A-Z a-z 0-9 . _ -`; [`ConfigError::KeyTooShort`] when the secret
-    /// is shorter than [`MIN_SECRET_LEN`] bytes.
-    pub fn hs256(kid: &str, secret: &[u8]) -> Result<Self, ConfigError> {
-        Self::hs256_at(1, kid, secret)
-    }
-
-    /// An HS256 key from a base64url secret (the standard alphabet's `+` and `/` and
-    /// trailing `=` padding are accepted too).
-    ///
-    /// # Errors
-    /// As [`Key::hs256`], plus [`ConfigError::InvalidSecretEncoding`].
-    pub fn hs256_base64(kid: &str, secret: &str) -> Result<Self, ConfigError> {
-        Self::from_entry(1, kid, secret)
-    }
-
-    /// A new HS256 key with a random 32-byte secret from the operating system.
-    ///
-    /// Such a key exists only in this process: use it for tests and single-node demos, since
-    /// other nodes cannot verify its tokens and they die with the process.
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidKeyId`] for a bad `kid`; [`ConfigError::Random`] when the
-    /// operating system's random source fails.
-    pub fn generate(kid: &str) -> Result<Self, ConfigError> {
-        let mut secret = [0u8; MIN_SECRET_LEN];
-        getrandom::fill(&mut secret).map_err(ConfigError::Random)?;
-        Self::hs256(kid, &secret)
-    }
-
-    fn from_entry(position: usize, kid: &str, secret: &str) -> Result<Self, ConfigError> {
-        check_kid(position, kid)?;
-        let bytes = decode_secret(secret).ok_or_else(|| ConfigError::InvalidSecretEncoding {
-            kid: kid.to_owned(),
-        })?;
-        Self::hs256_at(position, kid, &bytes)
-    }
-
-    fn hs256_at(position: usize, kid: &str, secret: &[u8]) -> Result<Self, ConfigError> {
-        check_kid(position, kid)?;
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(ConfigError::KeyTooShort {
-                kid: kid.to_owned(),
-                len: secret.len(),
-                min: MIN_SECRET_LEN,
-            });
-        }
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mac = HmacSha256::new_from_slice(secret).map_err(|_| ConfigError::KeyTooShort {
-            kid: kid.to_owned(),
-            len: secret.len(),
-            min: MIN_SECRET_LEN,
-        })?;
-        let alg = Algorithm::HS256;
-        let json = format!(
-            r#"{{"alg":"{}","kid":"{kid}","typ":"{TOKEN_TYPE}"}}"#,
-            alg.as_str()
-        );
-        Ok(Key {
-            kid: kid.into(),
-            alg,
-            mac,
-            header: B64.encode(json).into_boxed_str(),
-        })
-    }
-
-    /// The key id.
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
-    /// The algorithm this key signs with.
-    pub fn algorithm(&self) -> Algorithm {
-        self.alg
-    }
-
-    /// The pre-keyed MAC state; clone it per message.
-    pub(crate) fn mac(&self) -> &HmacSha256 {
-        &self.mac
-    }
-
-    /// The encoded header of tokens this key signs.
-    pub(crate) fn encoded_header(&self) -> &str {
-        &self.header
-    }
-}
-
-impl fmt::Debug for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Key")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
-    }
-}
-
-fn check_kid(position: usize, kid: &str) -> Result<(), ConfigError> {
-    let reason = if kid.is_empty() {
-        "empty"
-    } else if kid.len() > MAX_KID_LEN {
-        "longer than 32 bytes"
-    } else if !kid
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        "only A-Z, a-z, 0-9, '.', '_' and '-' are allowed"
-    } else {
-        return Ok(());
-    };
-    Err(ConfigError::InvalidKeyId { position, reason })
-}
-
-/// Decodes a secret leniently: base64url or standard alphabet, padding optional.
-fn decode_secret(secret: &str) -> Option<Vec<u8>> {
-    let trimmed = secret.trim_end_matches('=');
-    let normalized: String = trimmed
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            c => c,
-        })
-        .collect();
-    // Secrets come from many generators; accept non-zero trailing bits here (unlike tokens,
-    // a secret's spelling is never compared).
-    let lenient = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
-            .with_decode_allow_trailing_bits(true),
-    );
-    lenient.decode(normalized).ok()
-}
-
-/// One signing key and any number of verify-only keys.
+/// Keys after the first are of two sorts. A *retired* key ([`with_verify_key`],
+/// [`from_keys`]) is one this deployment no longer issues with: a token it signed is
+/// re-signed with the first key at its next request, so rotation moves live sessions
+/// over. A *peer* key ([`with_peer_key`]) is one another node issues with now (a node key):
+/// its tokens are accepted as current and refreshed on the usual schedule only.
+///
+/// [`with_verify_key`]: KeyRing::with_verify_key
+/// [`from_keys`]: KeyRing::from_keys
+/// [`with_peer_key`]: KeyRing::with_peer_key
 ///
 /// ```
 /// use tower_stateless_session::KeyRing;
@@ -215,8 +47,10 @@ fn decode_secret(secret: &str) -> Option<Vec<u8>> {
 /// ```
 #[derive(Clone)]
 pub struct KeyRing {
-    /// `keys[0]` signs; all verify.
+    /// `keys[0]` issues; all verify.
     keys: Vec<Key>,
+    /// `keys[1..=peers]` are peers' current keys; the keys after them are retired.
+    peers: usize,
 }
 
 impl KeyRing {
@@ -224,10 +58,11 @@ impl KeyRing {
     pub fn new(signing: Key) -> Self {
         KeyRing {
             keys: vec![signing],
+            peers: 0,
         }
     }
 
-    /// A ring from keys in order: the first signs, the others only verify.
+    /// A ring from keys in order: the first issues, the others only verify (retired keys).
     ///
     /// # Errors
     /// [`ConfigError::NoKeys`] when empty, [`ConfigError::DuplicateKeyId`] when two keys
@@ -235,9 +70,9 @@ impl KeyRing {
     pub fn from_keys(keys: impl IntoIterator<Item = Key>) -> Result<Self, ConfigError> {
         let mut ring: Vec<Key> = Vec::new();
         for key in keys {
-            if ring.iter().any(|k| k.kid == key.kid) {
+            if ring.iter().any(|k| k.kid() == key.kid()) {
                 return Err(ConfigError::DuplicateKeyId {
-                    kid: key.kid.into(),
+                    kid: key.kid().to_owned(),
                 });
             }
             ring.push(key);
@@ -245,21 +80,53 @@ impl KeyRing {
         if ring.is_empty() {
             return Err(ConfigError::NoKeys);
         }
-        Ok(KeyRing { keys: ring })
+        Ok(KeyRing {
+            keys: ring,
+            peers: 0,
+        })
     }
 
-    /// Adds a verify-only key.
+    /// Adds a retired, verify-only key: its tokens are accepted, and re-signed with the
+    /// first key at their next request.
     ///
     /// # Errors
     /// [`ConfigError::DuplicateKeyId`] when the ring already has a key with that id.
     pub fn with_verify_key(mut self, key: Key) -> Result<Self, ConfigError> {
-        if self.get(key.kid()).is_some() {
-            return Err(ConfigError::DuplicateKeyId {
-                kid: key.kid.into(),
-            });
-        }
+        self.check_new(&key)?;
         self.keys.push(key);
         Ok(self)
+    }
+
+    /// Adds a peer's current key: one another node issues with now (typically the public
+    /// half of its node key). Its tokens are accepted as current: refreshed on the usual
+    /// schedule by whichever node sees them, not re-signed on sight.
+    ///
+    /// ```
+    /// use tower_stateless_session::{Key, KeyRing};
+    ///
+    /// let mine = Key::generate_ed25519()?;
+    /// let theirs = Key::generate_ed25519()?.public_key().expect("Ed25519");
+    /// let ring = KeyRing::new(mine).with_peer_key(theirs.clone())?;
+    /// assert!(ring.is_current(theirs.kid()));
+    /// # Ok::<(), tower_stateless_session::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::DuplicateKeyId`] when the ring already has a key with that id.
+    pub fn with_peer_key(mut self, key: Key) -> Result<Self, ConfigError> {
+        self.check_new(&key)?;
+        self.peers += 1;
+        self.keys.insert(self.peers, key);
+        Ok(self)
+    }
+
+    fn check_new(&self, key: &Key) -> Result<(), ConfigError> {
+        if self.get(key.kid()).is_some() {
+            return Err(ConfigError::DuplicateKeyId {
+                kid: key.kid().to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// A ring with one freshly generated key, for tests and single-process demos.
@@ -270,7 +137,8 @@ impl KeyRing {
         Ok(KeyRing::new(Key::generate(kid)?))
     }
 
-    /// Parses `kid:secret[,kid:secret...]`: the first entry signs, the others only verify.
+    /// Parses `kid:secret[,kid:secret...]` (HS256 secrets): the first entry signs, the others
+    /// only verify.
     ///
     /// Secrets are base64url (the standard alphabet and `=` padding are accepted too) and
     /// must decode to at least 32 bytes. Entries are separated by commas or newlines;
@@ -324,24 +192,51 @@ impl KeyRing {
         Self::parse(&text)
     }
 
-    /// The key that signs new tokens.
+    /// The ring's first key: the one that signs new tokens when it can (see
+    /// [`issuing_key`](KeyRing::issuing_key)).
     pub fn signing_key(&self) -> &Key {
         &self.keys[0]
     }
 
-    /// The key with id `kid`, if any.
-    pub fn get(&self, kid: &str) -> Option<&Key> {
-        self.keys.iter().find(|k| &*k.kid == kid)
+    /// The key that issues new tokens: the first key, when this process can sign with it;
+    /// `None` when the first key is a public key only (a verify-only ring).
+    pub fn issuing_key(&self) -> Option<&Key> {
+        self.keys.first().filter(|k| k.can_sign())
     }
 
-    /// All key ids, the signing key's first.
+    /// The key with id `kid`, if any.
+    pub fn get(&self, kid: &str) -> Option<&Key> {
+        self.keys.iter().find(|k| k.kid() == kid)
+    }
+
+    /// Whether `kid` names a current key: the first key, or a peer's
+    /// ([`with_peer_key`](KeyRing::with_peer_key)). Tokens of any other key of the ring are
+    /// re-signed at their next request.
+    pub fn is_current(&self, kid: &str) -> bool {
+        self.keys
+            .iter()
+            .position(|k| k.kid() == kid)
+            .is_some_and(|i| self.is_current_index(i))
+    }
+
+    /// All key ids, the first key's first.
     pub fn kids(&self) -> impl Iterator<Item = &str> + '_ {
         self.keys.iter().map(|k| k.kid())
     }
 
-    /// All keys, the signing key first.
+    /// All keys, the first key first.
+    pub fn iter(&self) -> impl Iterator<Item = &Key> + '_ {
+        self.keys.iter()
+    }
+
+    /// All keys, the first key first, then peers, then retired keys.
     pub(crate) fn keys(&self) -> &[Key] {
         &self.keys
+    }
+
+    /// Whether the key at `index` of [`keys`](KeyRing::keys) is current.
+    pub(crate) fn is_current_index(&self, index: usize) -> bool {
+        index <= self.peers
     }
 }
 
@@ -364,6 +259,7 @@ impl fmt::Debug for KeyRing {
         f.debug_struct("KeyRing")
             .field("signing", &self.signing_key().kid())
             .field("kids", &self.kids().collect::<Vec<_>>())
+            .field("peers", &self.peers)
             .finish()
     }
 }
@@ -465,14 +361,10 @@ impl fmt::Debug for KeyRingHandle {
     }
 }
 
-/// Encodes `secret` the way [`KeyRing::parse`] reads it, for tools that write key files.
-pub fn encode_secret(secret: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(secret)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::encode_secret;
 
     const S32: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"; // 32 ASCII bytes
     const S32_PADDED_STD: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -590,5 +482,44 @@ mod tests {
             .with_verify_key(Key::generate("a").expect("rng"))
             .expect_err("duplicate");
         assert!(matches!(e, ConfigError::DuplicateKeyId { .. }));
+    }
+
+    #[test]
+    fn hs256_and_ed25519_keys_share_a_ring() {
+        let ed = Key::generate_ed25519().expect("rng");
+        let hs = Key::generate("hs").expect("rng");
+        let ring = KeyRing::from_keys([ed.clone(), hs.clone()]).expect("distinct kids");
+        assert_eq!(ring.issuing_key().map(Key::kid), Some(ed.kid()));
+        assert!(ring.get("hs").is_some() && !ring.is_current("hs"));
+        let back = KeyRing::from_keys([hs, ed.public_key().expect("Ed25519")]).expect("ok");
+        assert_eq!(back.issuing_key().map(Key::kid), Some("hs"));
+        assert!(!back.is_current(ed.kid()), "a retired key is not current");
+    }
+
+    #[test]
+    fn peer_keys_are_current_and_sit_before_retired_keys() {
+        let ring = KeyRing::generate("me")
+            .and_then(|r| r.with_verify_key(Key::generate("old")?))
+            .and_then(|r| r.with_peer_key(Key::generate("p1")?))
+            .and_then(|r| r.with_peer_key(Key::generate("p2")?))
+            .expect("distinct kids");
+        assert_eq!(ring.kids().collect::<Vec<_>>(), ["me", "p1", "p2", "old"]);
+        assert!(ring.is_current("me") && ring.is_current("p1") && ring.is_current("p2"));
+        assert!(!ring.is_current("old") && !ring.is_current("nobody"));
+        let e = ring
+            .with_peer_key(Key::generate("p1").expect("rng"))
+            .expect_err("duplicate");
+        assert!(matches!(e, ConfigError::DuplicateKeyId { .. }));
+    }
+
+    #[test]
+    fn a_public_first_key_issues_nothing() {
+        let public = Key::generate_ed25519()
+            .expect("rng")
+            .public_key()
+            .expect("Ed25519");
+        let ring = KeyRing::new(public);
+        assert!(ring.issuing_key().is_none());
+        assert!(!ring.signing_key().can_sign());
     }
 }

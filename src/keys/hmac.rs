@@ -1,0 +1,168 @@
+//! HS256 keys: a secret consumed into a pre-keyed HMAC-SHA256 state, the MAC of a token,
+//! and the lenient reading of secrets from configuration.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac as _};
+use sha2::Sha256;
+
+use crate::error::{RejectionKind, VerifyError};
+use crate::token::jws::{B64, constant_time_eq};
+
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// The shortest secret accepted for HS256, in bytes (the hash's output size, RFC 7518 §3.2).
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Length of an encoded HS256 signature: 32 bytes in unpadded base64url.
+pub(crate) const SIGNATURE_B64_LEN: usize = 43;
+
+/// An HS256 key: the HMAC state after the key schedule, cloned per message so using the
+/// key never repeats the schedule. The secret itself is not kept.
+#[derive(Clone)]
+pub(crate) struct HmacKey {
+    mac: HmacSha256,
+}
+
+impl HmacKey {
+    /// A key from a secret of at least [`MIN_SECRET_LEN`] bytes; `None` when shorter.
+    pub(crate) fn new(secret: &[u8]) -> Option<Self> {
+        if secret.len() < MIN_SECRET_LEN {
+            return None;
+        }
+        // HMAC accepts keys of any length.
+        let mac = HmacSha256::new_from_slice(secret).ok()?;
+        Some(HmacKey { mac })
+    }
+
+    fn tag(&self, input: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(input);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Signs everything in `out` (the signing input) and appends `.` and the signature.
+    pub(crate) fn append_signature(&self, out: &mut String) {
+        let tag = self.tag(out.as_bytes());
+        out.push('.');
+        B64.encode_string(tag, out);
+    }
+
+    /// Checks the MAC of `signing_input` against the `signature` segment, in constant time.
+    ///
+    /// The computed tag is encoded and compared with the segment as received: only the one
+    /// canonical spelling of the right tag can match, and no decoding is needed on the way
+    /// to success. A mismatch is then told apart: a segment that is not canonical base64url
+    /// of 32 bytes is malformed, anything else is a bad signature.
+    pub(crate) fn verify(&self, signing_input: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+        if signature.len() != SIGNATURE_B64_LEN {
+            return Err(VerifyError::new(RejectionKind::Malformed));
+        }
+        let tag = self.tag(signing_input);
+        let mut expected = [0u8; SIGNATURE_B64_LEN + 1];
+        let written = B64
+            .encode_slice(tag, &mut expected)
+            .map_err(|_| VerifyError::new(RejectionKind::BadSignature))?;
+        if constant_time_eq(&expected[..written], signature) {
+            return Ok(());
+        }
+        decode_signature(signature)?;
+        Err(VerifyError::new(RejectionKind::BadSignature))
+    }
+}
+
+/// Decodes an HS256 signature segment; anything but a canonical 43-character spelling of 32
+/// bytes is malformed.
+fn decode_signature(segment: &[u8]) -> Result<[u8; 32], VerifyError> {
+    if segment.len() != SIGNATURE_B64_LEN {
+        return Err(VerifyError::new(RejectionKind::Malformed));
+    }
+    let mut buf = [0u8; 33];
+    match B64.decode_slice(segment, &mut buf) {
+        Ok(32) => {
+            let mut tag = [0u8; 32];
+            tag.copy_from_slice(&buf[..32]);
+            Ok(tag)
+        }
+        _ => Err(VerifyError::new(RejectionKind::Malformed)),
+    }
+}
+
+/// Decodes a secret leniently: base64url or standard alphabet, padding optional.
+pub(crate) fn decode_secret(secret: &str) -> Option<Vec<u8>> {
+    let trimmed = secret.trim_end_matches('=');
+    let normalized: String = trimmed
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    // Secrets come from many generators; accept non-zero trailing bits here (unlike tokens,
+    // a secret's spelling is never compared).
+    let lenient = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    lenient.decode(normalized).ok()
+}
+
+/// Encodes `secret` the way [`KeyRing::parse`](crate::KeyRing::parse) reads it, for tools
+/// that write key files.
+pub fn encode_secret(secret: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_must_be_canonical() {
+        let good = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(decode_signature(good.as_bytes()).is_ok());
+        // 'k' -> 'l' changes only the two unused trailing bits: same bytes, other spelling.
+        let respelled = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl";
+        for bad in [
+            respelled.to_string(),
+            format!("{good}="),
+            good[..42].to_string(),
+            format!("{good}A"),
+            good.replace('-', "+"),
+            good.replacen('d', " ", 1),
+        ] {
+            assert!(
+                decode_signature(bad.as_bytes()).is_err(),
+                "{bad:?} should not decode"
+            );
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(HmacKey::new(&[7; MIN_SECRET_LEN - 1]).is_none());
+        assert!(HmacKey::new(&[7; MIN_SECRET_LEN]).is_some());
+    }
+
+    #[test]
+    fn a_signature_verifies_and_a_changed_input_does_not() {
+        let key = HmacKey::new(b"0123456789abcdef0123456789abcdef").expect("32 bytes");
+        let mut token = "head.body".to_owned();
+        key.append_signature(&mut token);
+        let (input, signature) = token.rsplit_once('.').expect("a dot");
+        assert_eq!(key.verify(input.as_bytes(), signature.as_bytes()), Ok(()));
+        assert_eq!(
+            key.verify(b"head.bodx", signature.as_bytes())
+                .map_err(|e| e.kind()),
+            Err(RejectionKind::BadSignature)
+        );
+        assert_eq!(
+            key.verify(input.as_bytes(), &signature.as_bytes()[1..])
+                .map_err(|e| e.kind()),
+            Err(RejectionKind::Malformed)
+        );
+    }
+}

@@ -1,0 +1,413 @@
+//! [`Key`]: one key with its key id, whatever its kind, and [`Algorithm`].
+//!
+//! A key's material is one of a closed set of kinds ([`Material`]); everything that depends
+//! on the kind (the algorithm, the signature's length, signing, verifying) is answered here
+//! by matching on it, so a new kind joins by adding a variant and its arms.
+
+use std::fmt;
+
+use base64::Engine as _;
+
+use super::ed25519::{self, ED25519_KEY_LEN, Ed25519Key};
+use super::hmac::{self, HmacKey, MIN_SECRET_LEN};
+use crate::error::{ConfigError, VerifyError};
+use crate::token::jws::{B64, TOKEN_TYPE};
+
+/// The longest key id accepted in a key-ring specification (`kid:secret`), in bytes.
+///
+/// Kept below the length of an encoded 32-byte secret (43 characters), so a secret pasted
+/// into the key-id position is rejected as a key id and never echoed in an error.
+pub const MAX_KID_LEN: usize = 32;
+
+/// The longest key id accepted for a public key, in bytes. Long enough for an RFC 7638
+/// thumbprint (43 characters), which is the key id of a node key.
+pub const MAX_PUBLIC_KID_LEN: usize = 64;
+
+/// A signature algorithm. The key decides it; a token's header can only agree with it.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// HMAC with SHA-256 (RFC 7518 §3.2).
+    HS256,
+    /// Ed25519 signatures (RFC 8037), written `"alg":"EdDSA"`; the fully-specified
+    /// `"Ed25519"` of RFC 9864 is accepted on input.
+    EdDSA,
+}
+
+impl Algorithm {
+    /// The JOSE name, as it appears in a header's `alg`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Algorithm::HS256 => "HS256",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Whether a header's `alg` names this algorithm: its own name, and for
+    /// [`EdDSA`](Algorithm::EdDSA) also `Ed25519`. Case-sensitive, as JOSE names are.
+    pub fn is_named(&self, alg: &str) -> bool {
+        match self {
+            Algorithm::HS256 => alg == "HS256",
+            Algorithm::EdDSA => alg == "EdDSA" || alg == "Ed25519",
+        }
+    }
+}
+
+/// What a key is made of. One kind per variant; the ring treats them alike.
+#[derive(Clone)]
+pub(crate) enum Material {
+    /// An HS256 secret, pre-keyed.
+    Hs256(HmacKey),
+    /// An Ed25519 public key, with its private half when this process signs with it.
+    Ed25519(Ed25519Key),
+}
+
+/// A key with its key id, ready to use.
+///
+/// Two kinds today:
+/// - **HS256** ([`Key::hs256`]): a shared secret that both signs and verifies. The secret
+///   is consumed into a pre-keyed HMAC state when the key is built.
+/// - **Ed25519** (`EdDSA`, [`Key::generate_ed25519`]): a key pair whose private half signs
+///   and whose public half verifies; a key built from a public key alone
+///   ([`Key::ed25519_public`]) only verifies, so a service holding it can check sessions
+///   but never forge one.
+///
+/// The key's encoded token header is precomputed, so using a key costs no header
+/// serialization. `Debug` shows the key id and algorithm only, never key material.
+#[derive(Clone)]
+pub struct Key {
+    kid: Box<str>,
+    material: Material,
+    /// `base64url({"alg":"<alg>","kid":"<kid>","typ":"<TOKEN_TYPE>"})`.
+    header: Box<str>,
+}
+
+impl Key {
+    fn assemble(kid: &str, material: Material) -> Self {
+        let alg = match &material {
+            Material::Hs256(_) => Algorithm::HS256,
+            Material::Ed25519(_) => Algorithm::EdDSA,
+        };
+        let json = format!(
+            r#"{{"alg":"{}","kid":"{kid}","typ":"{TOKEN_TYPE}"}}"#,
+            alg.as_str()
+        );
+        Key {
+            kid: kid.into(),
+            material,
+            header: B64.encode(json).into_boxed_str(),
+        }
+    }
+
+    /// An HS256 key from raw secret bytes.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidKeyId`] when `kid` is empty, longer than [`MAX_KID_LEN`] or uses
+    /// characters outside `A-Z a-z 0-9 . _ -`; [`ConfigError::KeyTooShort`] when the secret
+    /// is shorter than [`MIN_SECRET_LEN`] bytes.
+    pub fn hs256(kid: &str, secret: &[u8]) -> Result<Self, ConfigError> {
+        Self::hs256_at(1, kid, secret)
+    }
+
+    /// An HS256 key from a base64url secret (the standard alphabet's `+` and `/` and
+    /// trailing `=` padding are accepted too).
+    ///
+    /// # Errors
+    /// As [`Key::hs256`], plus [`ConfigError::InvalidSecretEncoding`].
+    pub fn hs256_base64(kid: &str, secret: &str) -> Result<Self, ConfigError> {
+        Self::from_entry(1, kid, secret)
+    }
+
+    /// A new HS256 key with a random 32-byte secret from the operating system.
+    ///
+    /// Such a key exists only in this process: use it for tests and single-node demos, since
+    /// other nodes cannot verify its tokens and they die with the process.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidKeyId`] for a bad `kid`; [`ConfigError::Random`] when the
+    /// operating system's random source fails.
+    pub fn generate(kid: &str) -> Result<Self, ConfigError> {
+        let mut secret = [0u8; MIN_SECRET_LEN];
+        getrandom::fill(&mut secret).map_err(ConfigError::Random)?;
+        let key = Self::hs256(kid, &secret);
+        zeroize::Zeroize::zeroize(&mut secret);
+        key
+    }
+
+    /// A fresh Ed25519 key pair for this node, from the operating system's random source;
+    /// its key id is the RFC 7638 thumbprint of its public key.
+    ///
+    /// The private half exists only in this process's memory: there is no way to read it
+    /// back out, `Debug` never shows it, and it is zeroized when the last clone of the key
+    /// is dropped. Other services verify with the public half
+    /// ([`public_key`](Key::public_key)), which the registry and the JWKS publish.
+    ///
+    /// ```
+    /// use tower_stateless_session::{Algorithm, Key};
+    ///
+    /// let key = Key::generate_ed25519()?;
+    /// assert_eq!(key.algorithm(), Algorithm::EdDSA);
+    /// assert_eq!(key.kid().len(), 43, "an RFC 7638 thumbprint");
+    /// assert!(key.can_sign() && !key.public_key().expect("Ed25519").can_sign());
+    /// # Ok::<(), tower_stateless_session::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::Random`] when the operating system's random source fails.
+    pub fn generate_ed25519() -> Result<Self, ConfigError> {
+        let key = Ed25519Key::generate().map_err(ConfigError::Random)?;
+        let kid = ed25519::thumbprint(&key.public_bytes());
+        Ok(Self::assemble(&kid, Material::Ed25519(key)))
+    }
+
+    /// An Ed25519 key pair from its 32-byte private seed (the RFC 8032 private key, the
+    /// JWK's `d`), for a key kept in a secrets manager rather than made at startup.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidKeyId`] when `kid` is empty, longer than
+    /// [`MAX_PUBLIC_KID_LEN`] or uses characters outside `A-Z a-z 0-9 . _ -`;
+    /// [`ConfigError::WrongKeyLength`] when the seed is not exactly 32 bytes.
+    pub fn ed25519_from_seed(kid: &str, seed: &[u8]) -> Result<Self, ConfigError> {
+        check_kid(1, kid, MAX_PUBLIC_KID_LEN)?;
+        let mut copy: [u8; ED25519_KEY_LEN] =
+            seed.try_into().map_err(|_| ConfigError::WrongKeyLength {
+                kid: kid.to_owned(),
+                len: seed.len(),
+                expected: ED25519_KEY_LEN,
+            })?;
+        let key = Ed25519Key::from_seed(&copy);
+        zeroize::Zeroize::zeroize(&mut copy);
+        Ok(Self::assemble(kid, Material::Ed25519(key)))
+    }
+
+    /// A verify-only Ed25519 key from the 32 bytes of a public key (the JWK's `x`).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidKeyId`] as for [`ed25519_from_seed`](Key::ed25519_from_seed);
+    /// [`ConfigError::InvalidPublicKey`] when the bytes are not exactly 32, do not encode a
+    /// curve point, or encode a weak (small-order) one.
+    pub fn ed25519_public(kid: &str, public: &[u8]) -> Result<Self, ConfigError> {
+        check_kid(1, kid, MAX_PUBLIC_KID_LEN)?;
+        let key = Ed25519Key::from_public(public).map_err(|p| ConfigError::InvalidPublicKey {
+            kid: kid.to_owned(),
+            reason: p.reason(),
+        })?;
+        Ok(Self::assemble(kid, Material::Ed25519(key)))
+    }
+
+    pub(crate) fn from_entry(
+        position: usize,
+        kid: &str,
+        secret: &str,
+    ) -> Result<Self, ConfigError> {
+        check_kid(position, kid, MAX_KID_LEN)?;
+        let bytes =
+            hmac::decode_secret(secret).ok_or_else(|| ConfigError::InvalidSecretEncoding {
+                kid: kid.to_owned(),
+            })?;
+        Self::hs256_at(position, kid, &bytes)
+    }
+
+    fn hs256_at(position: usize, kid: &str, secret: &[u8]) -> Result<Self, ConfigError> {
+        check_kid(position, kid, MAX_KID_LEN)?;
+        let key = HmacKey::new(secret).ok_or_else(|| ConfigError::KeyTooShort {
+            kid: kid.to_owned(),
+            len: secret.len(),
+            min: MIN_SECRET_LEN,
+        })?;
+        Ok(Self::assemble(kid, Material::Hs256(key)))
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm this key signs and verifies with.
+    pub fn algorithm(&self) -> Algorithm {
+        match &self.material {
+            Material::Hs256(_) => Algorithm::HS256,
+            Material::Ed25519(_) => Algorithm::EdDSA,
+        }
+    }
+
+    /// Whether this key can sign new tokens here: an HS256 key, or an Ed25519 key whose
+    /// private half this process holds. A public key only verifies.
+    pub fn can_sign(&self) -> bool {
+        match &self.material {
+            Material::Hs256(_) => true,
+            Material::Ed25519(key) => key.can_sign(),
+        }
+    }
+
+    /// The public half of an asymmetric key, as a verify-only key with the same id; `None`
+    /// for an HS256 key, which has no public half (its secret is never published).
+    pub fn public_key(&self) -> Option<Key> {
+        match &self.material {
+            Material::Hs256(_) => None,
+            Material::Ed25519(key) => Some(Key {
+                kid: self.kid.clone(),
+                material: Material::Ed25519(key.public_only()),
+                header: self.header.clone(),
+            }),
+        }
+    }
+
+    /// The 32 bytes of an Ed25519 public key (the JWK's `x`); `None` for an HS256 key.
+    pub fn ed25519_public_bytes(&self) -> Option<[u8; ED25519_KEY_LEN]> {
+        match &self.material {
+            Material::Hs256(_) => None,
+            Material::Ed25519(key) => Some(key.public_bytes()),
+        }
+    }
+
+    /// The RFC 7638 JWK thumbprint of an Ed25519 public key (the key id of a node key);
+    /// `None` for an HS256 key.
+    pub fn thumbprint(&self) -> Option<String> {
+        self.ed25519_public_bytes()
+            .map(|public| ed25519::thumbprint(&public))
+    }
+
+    /// The encoded header of tokens this key signs.
+    pub(crate) fn encoded_header(&self) -> &str {
+        &self.header
+    }
+
+    /// The length of this key's encoded signature segment.
+    pub(crate) fn signature_b64_len(&self) -> usize {
+        match &self.material {
+            Material::Hs256(_) => hmac::SIGNATURE_B64_LEN,
+            Material::Ed25519(_) => ed25519::SIGNATURE_B64_LEN,
+        }
+    }
+
+    /// Signs everything in `out` (the JWS signing input) and appends `.` and the signature.
+    /// Returns `false`, leaving `out` alone, when this key cannot sign.
+    pub(crate) fn append_signature(&self, out: &mut String) -> bool {
+        match &self.material {
+            Material::Hs256(key) => {
+                key.append_signature(out);
+                true
+            }
+            Material::Ed25519(key) => key.append_signature(out),
+        }
+    }
+
+    /// Checks a signature segment, as received, over `signing_input`.
+    pub(crate) fn verify_signature(
+        &self,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), VerifyError> {
+        match &self.material {
+            Material::Hs256(key) => key.verify(signing_input, signature),
+            Material::Ed25519(key) => key.verify(signing_input, signature),
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.algorithm())
+            .field("can_sign", &self.can_sign())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a key id: non-empty, at most `max` bytes, `A-Z a-z 0-9 . _ -` only.
+pub(crate) fn check_kid(position: usize, kid: &str, max: usize) -> Result<(), ConfigError> {
+    let reason = if kid.is_empty() {
+        "empty"
+    } else if kid.len() > max {
+        if max == MAX_KID_LEN {
+            "longer than 32 bytes"
+        } else {
+            "longer than 64 bytes"
+        }
+    } else if !kid
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        "only A-Z, a-z, 0-9, '.', '_' and '-' are allowed"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::InvalidKeyId { position, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S32: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn header_names_the_key_algorithm_and_type() {
+        let hs = Key::hs256("k1", S32).expect("valid");
+        let ed = Key::ed25519_from_seed("n1", &[7; 32]).expect("valid");
+        for (key, alg) in [(&hs, "HS256"), (&ed, "EdDSA")] {
+            let json = B64.decode(key.encoded_header()).expect("base64url");
+            let expected = format!(
+                r#"{{"alg":"{alg}","kid":"{}","typ":"sess+jwt"}}"#,
+                key.kid()
+            );
+            assert_eq!(String::from_utf8(json).expect("utf-8"), expected);
+        }
+        assert_eq!(hs.signature_b64_len(), 43);
+        assert_eq!(ed.signature_b64_len(), 86);
+    }
+
+    #[test]
+    fn algorithm_names() {
+        assert!(Algorithm::EdDSA.is_named("EdDSA") && Algorithm::EdDSA.is_named("Ed25519"));
+        assert!(!Algorithm::EdDSA.is_named("eddsa") && !Algorithm::EdDSA.is_named("HS256"));
+        assert!(Algorithm::HS256.is_named("HS256") && !Algorithm::HS256.is_named("EdDSA"));
+    }
+
+    #[test]
+    fn ed25519_keys_check_lengths_and_kids() {
+        let e = Key::ed25519_from_seed("n1", &[7; 31]).expect_err("short seed");
+        assert!(matches!(
+            e,
+            ConfigError::WrongKeyLength {
+                len: 31,
+                expected: 32,
+                ..
+            }
+        ));
+        let e = Key::ed25519_from_seed("n1", &[7; 33]).expect_err("long seed");
+        assert!(matches!(e, ConfigError::WrongKeyLength { len: 33, .. }));
+        let e = Key::ed25519_public("n1", &[7; 31]).expect_err("short public key");
+        assert!(matches!(e, ConfigError::InvalidPublicKey { .. }), "{e:?}");
+        let e = Key::ed25519_public(&"n".repeat(65), &[7; 32]).expect_err("long kid");
+        assert!(matches!(e, ConfigError::InvalidKeyId { .. }));
+        let thumbprint_like = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+        assert!(Key::ed25519_from_seed(thumbprint_like, &[7; 32]).is_ok());
+        // A config entry's kid stays capped at 32, so a pasted secret is never echoed.
+        assert!(Key::hs256(thumbprint_like, S32).is_err());
+    }
+
+    #[test]
+    fn generated_node_keys_are_named_by_their_thumbprint() {
+        let a = Key::generate_ed25519().expect("rng");
+        let b = Key::generate_ed25519().expect("rng");
+        assert_ne!(a.kid(), b.kid());
+        assert_eq!(Some(a.kid().to_owned()), a.thumbprint());
+        let public = a.public_key().expect("Ed25519 has a public half");
+        assert_eq!(public.kid(), a.kid());
+        assert_eq!(public.ed25519_public_bytes(), a.ed25519_public_bytes());
+        assert!(!public.can_sign());
+        let hs = Key::hs256("k1", S32).expect("valid");
+        assert!(hs.public_key().is_none() && hs.thumbprint().is_none());
+    }
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let key = Key::ed25519_from_seed("n1", &[0x41; 32]).expect("valid");
+        let text = format!("{key:?}");
+        assert!(text.contains("n1") && text.contains("EdDSA"), "{text}");
+        assert!(!text.contains("AAAA") && !text.contains("65, 65"), "{text}");
+    }
+}
