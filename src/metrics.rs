@@ -306,7 +306,7 @@ mod enabled {
         /// `[cause][rejected as usize]`.
         oversized: [[Counter; 2]; 3],
         issued: [Counter; 5],
-        sign_failures: [Counter; 3],
+        sign_failures: [Counter; 4],
         token_size: Histogram,
         pub(super) token_warning: Counter,
         pub(super) header_warning: Counter,
@@ -342,7 +342,7 @@ mod enabled {
                 ],
                 issued: ["login", "refresh", "change", "key_rotation", "migration"]
                     .map(|reason| counter!(names::ISSUED, "reason" => reason)),
-                sign_failures: ["oversized", "serialize", "random"]
+                sign_failures: ["oversized", "serialize", "random", "no_signing_key"]
                     .map(|cause| counter!(names::SIGN_FAILURES, "cause" => cause)),
                 token_size: histogram!(names::TOKEN_SIZE),
                 token_warning: counter!(names::BUDGET_WARNINGS, "limit" => "token"),
@@ -388,6 +388,7 @@ mod enabled {
                 SignError::Oversized { .. } => 0,
                 SignError::Serialize(_) => 1,
                 SignError::Random(_) => 2,
+                SignError::NoSigningKey => 3,
             };
             self.sign_failures[index].increment(1);
         }
