@@ -215,7 +215,6 @@
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod client;
 mod clock;
 mod config;
 mod error;
@@ -231,7 +230,6 @@ mod server;
 mod session;
 pub mod token;
 
-pub use crate::client::{PropagateSession, PropagateSessionLayer};
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::config::{DEFAULT_COOKIE_NAME, SameSite, Transport};
 pub use crate::error::{ConfigError, RejectionKind, SignError, VerifyError};
@@ -240,7 +238,10 @@ pub use crate::extract::SessionRejection;
 pub use crate::keys::{
     Algorithm, Key, KeyRing, KeyRingHandle, MAX_KID_LEN, MIN_SECRET_LEN, encode_secret,
 };
-pub use crate::propagate::{InvalidSessionToken, SessionToken, TokenScope, current_token};
+pub use crate::propagate::{
+    InvalidSessionToken, PropagateSession, PropagateSessionLayer, SessionToken, TokenScope,
+    current_token,
+};
 pub use crate::server::{
     BUDGET_WARNING_PERCENT, CookieSize, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
     DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, DEFAULT_VERIFY_CACHE_ENTRIES,
