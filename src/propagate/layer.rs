@@ -1,12 +1,12 @@
 //! [`PropagateSessionLayer`]: the client-side layer and its configuration.
 
-use crate::metrics::PropagationMetrics;
 use http::HeaderName;
 use tower_layer::Layer;
 
 use super::service::PropagateSession;
 #[cfg(doc)]
 use super::{SessionToken, current_token};
+use crate::metrics::PropagationMetrics;
 
 /// A client-side layer that sends the current session token to downstream services.
 ///

@@ -1,6 +1,5 @@
 //! [`PropagateSession`]: the service that sets the token header on each outgoing request.
 
-use crate::metrics::PropagationMetrics;
 use std::task::{Context, Poll};
 
 use http::{HeaderName, Request, header};
@@ -8,6 +7,7 @@ use tower_service::Service;
 
 use super::scope::current_token;
 use super::token::SessionToken;
+use crate::metrics::PropagationMetrics;
 
 /// The service built by [`PropagateSessionLayer`](super::PropagateSessionLayer). Returns the inner service's future
 /// unchanged.
