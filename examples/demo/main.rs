@@ -50,6 +50,15 @@
 //! - `REDIS_URL`: share revocations through Redis (needs `--features redis`); without it
 //!   they are kept in this process.
 //!
+//! # Operations
+//!
+//! `GET /health` answers `200` with `{"status":"ok"|"degraded","checks":{...}}` (the
+//! revocation store's state; a Redis outage is `degraded`, never a failure). Built with
+//! `--features metrics`, `GET /metrics` serves the layer's metrics in the Prometheus text
+//! format (see the crate's `observability` docs for the table and the alert rules). Every
+//! request is logged with its headers; the ones carrying tokens (`Cookie`, `Set-Cookie`,
+//! `Authorization`) print as `Sensitive`.
+//!
 //! # Trying it with curl
 //!
 //! ```text
@@ -72,6 +81,7 @@
 
 mod config;
 mod input;
+mod ops;
 mod page;
 #[cfg(test)]
 mod tests;
@@ -230,9 +240,16 @@ fn unsaved_change_response(error: &SignError) -> axum::http::Response<Bytes> {
 // The application
 // ---------------------------------------------------------------------------------------
 
-/// The demo's routes, wrapped in `layer`.
+/// The demo's routes, wrapped in `layer`; `/health` and `/metrics` next to them, outside
+/// the session layer; every request logged without its tokens.
 fn app(layer: SessionLayer<DemoSession>) -> Router {
-    Router::new()
+    #[cfg(feature = "metrics")]
+    if ops::prometheus().is_none() {
+        eprintln!("warning: another metrics recorder is installed; /metrics is unavailable");
+    }
+    let operations = ops::routes(layer.health());
+    let sensitive = layer.sensitive_headers();
+    let sessions = Router::new()
         .route("/", get(page::index))
         .route("/login", post(login))
         .route("/me", get(me))
@@ -243,7 +260,8 @@ fn app(layer: SessionLayer<DemoSession>) -> Router {
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
         .layer(layer)
-        .layer(axum::middleware::map_response(report_token_size))
+        .layer(axum::middleware::map_response(report_token_size));
+    ops::request_logging(sessions.merge(operations), sensitive)
 }
 
 /// Copies the size of a session cookie issued on this response, which the layer records as

@@ -2,6 +2,7 @@
 //! clock.
 
 mod notes;
+mod ops;
 mod session;
 
 use super::*;
