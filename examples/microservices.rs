@@ -42,6 +42,10 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::trace::TraceLayer;
 use tower_stateless_session::{
     KeyRing, KeyRingHandle, PropagateSession, PropagateSessionLayer, Session, SessionError,
     SessionHandle, SessionLayer,
@@ -80,22 +84,38 @@ fn downstream_client() -> DownstreamClient {
 /// The gateway: cookie sessions, `POST /login`, `GET /profile`.
 fn gateway_app(keys: KeyRingHandle, downstream: SocketAddr) -> Router {
     let layer = SessionLayer::<Claims>::new(keys);
+    let sensitive = layer.sensitive_headers();
     let state = Gateway {
         client: downstream_client(),
         whoami: format!("http://{downstream}/whoami"),
     };
-    Router::new()
+    let app = Router::new()
         .route("/login", post(login))
         .route("/profile", get(profile))
         .with_state(state)
-        .layer(layer)
+        .layer(layer);
+    logged(app, sensitive)
 }
 
 /// The downstream: verify-only, reads `Authorization: Bearer`, never signs.
 fn downstream_app(keys: KeyRingHandle) -> Router {
-    Router::new()
-        .route("/whoami", get(whoami))
-        .layer(SessionLayer::<Claims>::verify_only(keys))
+    let layer = SessionLayer::<Claims>::verify_only(keys);
+    let sensitive = layer.sensitive_headers();
+    logged(
+        Router::new().route("/whoami", get(whoami)).layer(layer),
+        sensitive,
+    )
+}
+
+/// Logs every request and response, with the headers that carry session tokens (cookies,
+/// `Authorization`) marked sensitive so they print as `Sensitive`, never as tokens.
+fn logged(app: Router, sensitive: Vec<http::HeaderName>) -> Router {
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new(sensitive.clone()))
+            .layer(TraceLayer::new_for_http())
+            .layer(SetSensitiveResponseHeadersLayer::new(sensitive)),
+    )
 }
 
 #[derive(Deserialize)]
