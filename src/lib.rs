@@ -138,6 +138,16 @@
 //! the outgoing request's extensions. Read every downstream response body to its end (or
 //! drop it) so pooled connections go back to the pool. See `examples/microservices.rs`.
 //!
+//! # Operating it
+//!
+//! With the `metrics` feature the layer counts requests by outcome (valid, no token,
+//! refused by reason, revoked), tokens issued by reason, 431s, budget warnings and cache
+//! hits through the `metrics` facade, at the cost of an atomic add per counter; the
+//! [`health`] module gives a `/health` report of what the layer depends on, `ok` or
+//! `degraded`, never down. [`observability`] holds the table of every metric, the alert
+//! rules shipped in `prometheus/rules.yml`, how to keep tokens out of request logs
+//! ([`SessionLayer::sensitive_headers`]), and an operator's guide.
+//!
 //! # Ending sessions early
 //!
 //! A signed token cannot be recalled, so the layer can check every valid token against a
@@ -184,6 +194,7 @@
 //! | `axum` | yes | extractors: [`Session<T>`], `Option<Session<T>>`, [`SessionHandle<T>`] |
 //! | `tracing` | yes | logs of rejected tokens, budget warnings and signing failures (never a token or a secret) |
 //! | `redis` | no | [`revocation::RedisRevocations`]: revocations shared between nodes through Redis (adds tokio) |
+//! | `metrics` | no | counters, gauges and a histogram through the `metrics` facade (see [`observability`]) |
 //!
 //! # Security notes
 //!
