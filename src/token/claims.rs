@@ -413,14 +413,15 @@ struct Prefilled {
     exp: Option<u64>,
     auth_time: Option<u64>,
     ver: Option<u32>,
+    rem: Option<bool>,
 }
 
 /// Decodes a claims object from `json`, which the caller lets us scribble on (it is
 /// restored before returning).
 ///
 /// Tokens this crate signs start with the registered claims in a fixed order:
-/// `{"sid":"<22 chars>","iat":N,"exp":N,"auth_time":N,"ver":N,` followed by the data's
-/// members. That prefix is read by hand; the rest goes to serde as an object of its own,
+/// `{"sid":"<22 chars>","iat":N,"exp":N,"auth_time":N,"ver":N,` (then `"rem":true,` for a
+/// persistent session) followed by the data's members. That prefix is read by hand; the rest goes to serde as an object of its own,
 /// with the registered slots already filled, so a registered name repeated later is still a
 /// duplicate. Any other spelling (other libraries, reordered members, escapes, whitespace)
 /// takes the general path, which accepts and rejects exactly the same inputs.
@@ -463,6 +464,11 @@ fn read_prefix(json: &[u8]) -> Option<(Prefilled, usize)> {
     let auth_time = read_u64(json, &mut at)?;
     expect(json, &mut at, br#","ver":"#)?;
     let ver = u32::try_from(read_u64(json, &mut at)?).ok()?;
+    let mut rem = None;
+    if json[at..].starts_with(br#","rem":true,"#) {
+        at += br#","rem":true"#.len();
+        rem = Some(true);
+    }
     if json.get(at) != Some(&b',') {
         return None;
     }
@@ -472,6 +478,7 @@ fn read_prefix(json: &[u8]) -> Option<(Prefilled, usize)> {
         exp: Some(exp),
         auth_time: Some(auth_time),
         ver: Some(ver),
+        rem,
     };
     Some((prefilled, at))
 }
@@ -527,6 +534,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             exp,
             auth_time,
             ver,
+            rem,
         } = self.prefilled;
         let mut access = Registered {
             map,
@@ -535,7 +543,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             exp,
             auth_time,
             ver,
-            rem: None,
+            rem,
         };
         let data = T::deserialize(FlatDeserializer {
             access: &mut access,
@@ -894,6 +902,21 @@ mod tests {
             ),
             format!(
                 r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"sub":"u","roles":[],"sid":"x"}}"#
+            ),
+            // A persistent session: `rem` read with the prefix, and not twice.
+            format!(
+                r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":true,"sub":"u","roles":[]}}"#
+            ),
+            format!(
+                r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":true,"sub":"u","roles":[],"rem":true}}"#
+            ),
+            format!(
+                r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":false,"sub":"u","roles":[]}}"#
+            ),
+            format!(r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":true}}"#),
+            format!(r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":true,}}"#),
+            format!(
+                r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":truex,"sub":"u","roles":[]}}"#
             ),
             // Numbers the general parser refuses for u64.
             format!(
