@@ -49,11 +49,15 @@ pub(crate) fn cookie_value_ranges<'a>(
 const MAX_SESSION_COOKIES: usize = 4;
 
 /// Every session cookie of the request, in order: the first, and any others (several
-/// cookies of the same name mean another path, another domain, or cookie tossing).
-fn find_cookies(headers: &HeaderMap, name: &[u8]) -> (Option<InboundToken>, Vec<InboundToken>) {
+/// cookies of the same name mean another path, another domain, or cookie tossing); and the
+/// size of the whole `Cookie` header, measured in the same pass.
+fn find_cookies(headers: &HeaderMap, name: &[u8]) -> Found {
     let mut first = None;
     let mut others = Vec::new();
+    let (mut total, mut fields) = (0usize, 0usize);
     for value in headers.get_all(header::COOKIE) {
+        total = total.saturating_add(value.len());
+        fields += 1;
         for (start, end) in cookie_value_ranges(value.as_bytes(), name) {
             let token = InboundToken {
                 value: value.clone(),
@@ -66,8 +70,12 @@ fn find_cookies(headers: &HeaderMap, name: &[u8]) -> (Option<InboundToken>, Vec<
             }
         }
     }
-    (first, others)
+    (first, others, budget::joined_size(total, fields))
 }
+
+/// The token, any further session cookies, and the size of the `Cookie` header (0 for the
+/// header transports, which do not measure it).
+type Found = (Option<InboundToken>, Vec<InboundToken>, usize);
 
 fn whole(value: &HeaderValue) -> Option<InboundToken> {
     let bytes = value.as_bytes();
@@ -80,16 +88,13 @@ fn whole(value: &HeaderValue) -> Option<InboundToken> {
 
 /// Finds the token where the transport says it travels; for cookies, also any further
 /// cookies of the same name.
-fn find_token<T>(
-    config: &Config<T>,
-    headers: &HeaderMap,
-) -> (Option<InboundToken>, Vec<InboundToken>) {
+fn find_token<T>(config: &Config<T>, headers: &HeaderMap) -> Found {
     let single = match &config.transport {
         Transport::Cookie => return find_cookies(headers, config.cookie.name().as_bytes()),
         Transport::Bearer => bearer(headers),
         Transport::Header(name) => headers.get(name).and_then(whole),
     };
-    (single, Vec::new())
+    (single, Vec::new(), 0)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<InboundToken> {
@@ -123,12 +128,12 @@ pub(crate) fn begin<T: SessionData>(
     let metrics = &config.metrics;
     let budgets = || config.budgets();
     let now = config.codec.now();
-    let (inbound, others) = find_token(config, headers);
+    let (inbound, others, header_size) = find_token(config, headers);
     let inbound_size = inbound.as_ref().map(|t| travel_size(config, t));
     let mut state = State::new(RejectionKind::Missing, inbound_size, now);
     if config.transport == Transport::Cookie {
         let measured = Measured {
-            header_size: budget::header_size(headers),
+            header_size,
             session_cookie_size: inbound_size,
         };
         if budget::crosses_warning(None, measured.header_size, config.header_budget) {

@@ -483,28 +483,37 @@ fn read_prefix(json: &[u8]) -> Option<(Prefilled, usize)> {
     Some((prefilled, at))
 }
 
-fn expect(json: &[u8], at: &mut usize, literal: &[u8]) -> Option<()> {
-    let end = *at + literal.len();
-    (json.get(*at..end)? == literal).then(|| *at = end)
+/// Moves past `literal` if the bytes at `at` are exactly it. The length is a constant, so
+/// the comparison compiles to a few loads instead of a call to `memcmp`.
+fn expect<const N: usize>(json: &[u8], at: &mut usize, literal: &[u8; N]) -> Option<()> {
+    let found: &[u8; N] = json.get(*at..*at + N)?.try_into().ok()?;
+    (found == literal).then(|| *at += N)
 }
 
 /// A JSON unsigned integer as serde_json would accept it for a `u64`: digits only, no
 /// leading zero, no overflow. Anything else is left to the general path.
 fn read_u64(json: &[u8], at: &mut usize) -> Option<u64> {
     let start = *at;
-    let mut value: u64 = 0;
-    while let Some(&b) = json.get(*at) {
-        if !b.is_ascii_digit() {
-            break;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-        *at += 1;
-    }
-    let digits = *at - start;
+    let digits = json[start..]
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(json.len() - start);
     if digits == 0 || (digits > 1 && json[start] == b'0') {
         return None;
     }
-    Some(value)
+    let text = &json[start..start + digits];
+    *at += digits;
+    // Nineteen digits always fit a u64; only longer numbers need the overflow checks.
+    if digits <= 19 {
+        Some(
+            text.iter()
+                .fold(0u64, |value, &b| value * 10 + u64::from(b - b'0')),
+        )
+    } else {
+        text.iter().try_fold(0u64, |value, &b| {
+            value.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        })
+    }
 }
 
 struct ClaimsVisitor<T> {
@@ -926,6 +935,14 @@ mod tests {
             format!(
                 r#"{{{sid},"iat":18446744073709551616,"exp":200,"auth_time":50,"ver":1,"sub":"u","roles":[]}}"#
             ),
+            // The largest u64, and nineteen nines: both decode on either path.
+            format!(
+                r#"{{{sid},"iat":100,"exp":18446744073709551615,"auth_time":50,"ver":1,"sub":"u","roles":[]}}"#
+            ),
+            format!(
+                r#"{{{sid},"iat":100,"exp":9999999999999999999,"auth_time":50,"ver":1,"sub":"u","roles":[]}}"#
+            ),
+            format!(r#"{{{sid},"iat":0,"exp":200,"auth_time":0,"ver":0,"sub":"u","roles":[]}}"#),
             format!(
                 r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":4294967296,"sub":"u","roles":[]}}"#
             ),
