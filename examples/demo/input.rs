@@ -4,7 +4,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::{MAX_NAME_CHARS, MAX_NOTE_BYTES};
+use super::{MAX_NAME_CHARS, MAX_NOTE_BYTES};
 
 /// A plain-text response.
 pub(crate) fn plain(status: StatusCode, message: &str) -> Response {

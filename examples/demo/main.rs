@@ -3,20 +3,32 @@
 //! Run it with `cargo run --example demo` and open <http://127.0.0.1:3000/>.
 //!
 //! Everything about a session lives in one signed cookie named `session`: the server keeps no
-//! session store. The page at `/` shows what the cookie currently says (user, session id,
-//! when the token was signed, when it expires, when the session ends for good, its notes and
-//! the cookie's size) and offers a login form, a note form and a logout button.
+//! session store. The page at `/` shows what the cookie holds, as the server sees it: live
+//! countdowns to the token's expiry (the idle timeout, which slides on every refresh), to the
+//! next refresh and to the absolute deadline; the cookie and the whole `Cookie` header as
+//! gauges against their budgets, with the 75 % warning mark; the token split into its parts
+//! with its header and claims decoded and the key that signed it; the notes; logout and "log
+//! out everywhere"; and a button that makes a request and says whether the answer re-signed
+//! the token. A refused cookie (expired, revoked, too large, forged) gets a plain message,
+//! with every kind of forgery worded the same. The cookie is `HttpOnly`; the page shows the
+//! token only because the server writes it into the HTML for its owner, a demo choice that
+//! the page itself points out. Login, notes and logout are plain forms that work without
+//! JavaScript.
 //!
 //! # Routes
 //!
 //! | Route          | What it does                                                          |
 //! |----------------|-----------------------------------------------------------------------|
-//! | `GET /`        | HTML page: the current session and its notes, forms to log in, add a note and log out. |
+//! | `GET /`        | HTML page: the session taken apart (see above), or the login form. After a refused cookie it says why; `?done=logout` and `?done=logout-all` confirm a logout. Sent with a `Content-Security-Policy` that admits only the page's own script and style. |
 //! | `POST /login`  | Starts a session. Body is JSON `{"user":"ada","remember":true}` or a form `user=ada&remember=on`, chosen by `Content-Type` (anything else: 415). The name is trimmed and must be 1 to 64 characters without control characters (otherwise 400). JSON gets `200 {"sub","sid"}`, a form gets `303 See Other` to `/`. With `remember` the cookie carries `Max-Age` and survives a browser restart. |
-//! | `GET /me`      | `200` JSON `{"sub","sid","iat","exp","auth_time"}`, or `401` without a valid session. |
-//! | `POST /note`   | Appends a note to the session (`401` without one). Body is `text/plain` (the note itself) or a form `note=...` (anything else: 415). The note is trimmed, 1 to 2000 bytes (empty: 400, longer: 413), no control characters but line breaks and tabs (400). Plain text gets `200 {"notes","token_size"}`, a form gets `303` to `/`. A note that would push the cookie over its size budget is refused with `413` and is not saved; the session stays as it was. |
-//! | `POST /logout` | Ends the session: deletes the cookie and revokes the session, so copies of its token stop working too. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/`; anything else gets `200 {"ok":true}`. |
-//! | `POST /logout-all` | Revokes every session of the current user, on every device, and ends this one (`401` without a session). Same answers as `/logout`. |
+//! | `GET /me`      | `200` JSON `{"sub","sid","iat","exp","auth_time"}` of the token the response leaves the client with (re-signed first when a refresh is due; the response then has `X-Session-Token-Size`), or `401` JSON `{"error","title","message"}` with `error` one of `missing`, `expired`, `revoked`, `too_large`, `not_accepted`. |
+//! | `POST /note`   | Appends a note to the session (`401` without one). Body is `text/plain` (the note itself) or a form `note=...` (anything else: 415). The note is trimmed, 1 to 2000 bytes (empty: 400, longer: 413), no control characters but line breaks and tabs (400). Plain text gets `200 {"notes","token_size"}`, a form gets `303` to `/#notes`. A note that would push the cookie over its size budget is refused with `413` and is not saved; the session stays as it was. |
+//! | `POST /logout` | Ends the session: deletes the cookie and revokes the session, so copies of its token stop working too. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/?done=logout`; anything else gets `200 {"ok":true}`. |
+//! | `POST /logout-all` | Revokes every session of the current user, on every device, and ends this one (`401` without a session). Same answers as `/logout`, the redirect going to `/?done=logout-all`. |
+//!
+//! Refusals (400, 401, 413, 415, the layer's 431, ...) are plain text; a browser that asks
+//! for HTML (`Accept: text/html`) gets them as a small page saying what happened, with a link
+//! back.
 //!
 //! # Revocation
 //!
@@ -76,21 +88,25 @@
 //! # Layout
 //!
 //! This file is the part to read for using the layer: the keys, the layer's configuration,
-//! the routes and the handlers. `config.rs` reads the environment, `input.rs` checks request
-//! bodies, `page.rs` renders the HTML page, and `tests/` drives the whole router.
+//! the routes and the handlers. The rest is the demo's own plumbing: `config.rs` reads the
+//! environment, `input.rs` checks request bodies, `page.rs` (with `page.css`, `page.js`) and
+//! `token_view.rs` render the HTML page, `outcome.rs` words refusals for people, and
+//! `tests/` drives the whole router.
 
 mod config;
 mod input;
 mod ops;
+mod outcome;
 mod page;
 #[cfg(test)]
 mod tests;
+mod token_view;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, Extension, FromRequest, RawQuery, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -98,14 +114,19 @@ use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 use tower_stateless_session::revocation::{MemoryRevocations, RevocationStore};
 use tower_stateless_session::{
-    IssuedToken, KeyRing, Session, SessionError, SessionHandle, SessionLayer, SignError,
+    DEFAULT_COOKIE_NAME, IssuedToken, KeyRing, Session, SessionError, SessionHandle, SessionLayer,
+    SignError,
 };
 
-use config::{Timeouts, env_var, parse_addr};
+// `pub(crate)`: the browser test (`tests/browser/`) includes this file as a module and serves
+// the same app.
+pub(crate) use config::Timeouts;
+use config::{env_var, parse_addr};
 use input::{
     FormLogin, FormNote, JsonLogin, checkbox_ticked, is_form_post, media_type, plain,
     validate_name, validate_note,
 };
+use outcome::Outcome;
 
 /// The environment variable holding the key ring.
 const KEYS_VAR: &str = "SESSION_KEYS";
@@ -127,7 +148,7 @@ const TOKEN_BUDGET_HEADER: &str = "x-session-token-budget";
 /// What the demo keeps in a session. Its fields sit next to the registered claims in the
 /// token, so `sub` ends up as the standard top-level `sub` claim.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct DemoSession {
+pub(crate) struct DemoSession {
     sub: String,
     /// Notes added with `POST /note`. `default`: cookies signed before notes existed still
     /// decode; left out of the token while empty.
@@ -158,7 +179,7 @@ fn load_keys() -> Result<KeyRing, String> {
 
 /// The session layer with the demo's settings (cookie `session`, the default size budgets,
 /// a friendlier answer when a change cannot be saved, revocation by session and by user).
-fn session_layer(
+pub(crate) fn session_layer(
     keys: KeyRing,
     timeouts: &Timeouts,
     revocations: Arc<dyn RevocationStore>,
@@ -240,9 +261,10 @@ fn unsaved_change_response(error: &SignError) -> axum::http::Response<Bytes> {
 // The application
 // ---------------------------------------------------------------------------------------
 
-/// The demo's routes, wrapped in `layer`; `/health` and `/metrics` next to them, outside
-/// the session layer; every request logged without its tokens.
-fn app(layer: SessionLayer<DemoSession>) -> Router {
+/// The demo's routes, wrapped in `layer`; `timeouts` are the layer's, for the page to show.
+/// `/health` and `/metrics` sit next to them, outside the session layer; every request is
+/// logged without its tokens.
+pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Router {
     #[cfg(feature = "metrics")]
     if ops::prometheus().is_none() {
         eprintln!("warning: another metrics recorder is installed; /metrics is unavailable");
@@ -250,7 +272,7 @@ fn app(layer: SessionLayer<DemoSession>) -> Router {
     let operations = ops::routes(layer.health());
     let sensitive = layer.sensitive_headers();
     let sessions = Router::new()
-        .route("/", get(page::index))
+        .route("/", get(index))
         .route("/login", post(login))
         .route("/me", get(me))
         .route(
@@ -260,7 +282,10 @@ fn app(layer: SessionLayer<DemoSession>) -> Router {
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
         .layer(layer)
-        .layer(axum::middleware::map_response(report_token_size));
+        .layer(axum::middleware::map_response(report_token_size))
+        .layer(Extension(timeouts))
+        // Browsers get the refusals of the layer and the handlers as a page, not plain text.
+        .layer(axum::middleware::from_fn(outcome::html_errors));
     ops::request_logging(sessions.merge(operations), sensitive)
 }
 
@@ -279,6 +304,51 @@ async fn report_token_size(mut response: Response) -> Response {
 // ---------------------------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------------------------
+
+/// `GET /`: the page. It shows the session as the layer sees it, so it doubles as a tour of
+/// what a handler can ask a [`SessionHandle`].
+async fn index(
+    session: SessionHandle<DemoSession>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    Extension(timeouts): Extension<Timeouts>,
+) -> Response {
+    // Why the token the request carried was refused, if it was (the layer also deletes
+    // that cookie in this response).
+    let refused = session.rejection().and_then(Outcome::from_kind);
+    let signed_before = session.info().map(|info| info.issued_at);
+    // The token the browser holds once this response arrives: the one it sent, or, when a
+    // refresh is due, a new one that the layer signs now and sends with this response.
+    let token = session.token();
+    let signed_in = match (token, session.info(), session.data()) {
+        (Some(token), Some(info), Some(data)) => Some(page::SignedIn {
+            resigned: signed_before != Some(info.issued_at),
+            cookie_len: DEFAULT_COOKIE_NAME.len() + 1 + token.len(),
+            claims: token_view::server_claims(&info, &data),
+            token: token.as_str().to_owned(),
+            user: data.sub,
+            notes: data.notes,
+            info,
+        }),
+        _ => None,
+    };
+    let cookies = headers.get_all(header::COOKIE);
+    let view = page::View {
+        now: session.now(),
+        refresh_after: timeouts.refresh.as_secs(),
+        idle_timeout: timeouts.idle.as_secs(),
+        refused,
+        done: page::Done::parse(query.as_deref().and_then(|q| q.strip_prefix("done="))),
+        // Values joined with "; ", as one header line would carry them.
+        cookie_header_len: cookies
+            .iter()
+            .map(|v| v.len() + 2)
+            .sum::<usize>()
+            .saturating_sub(2),
+        session: signed_in,
+    };
+    page::render(&view)
+}
 
 /// `POST /login`: JSON or form, see the module documentation.
 async fn login(session: SessionHandle<DemoSession>, request: Request) -> Response {
@@ -335,10 +405,14 @@ async fn login(session: SessionHandle<DemoSession>, request: Request) -> Respons
     Json(serde_json::json!({ "sub": user, "sid": info.sid.to_string() })).into_response()
 }
 
-/// `GET /me`: the extractor answers 401 by itself when there is no valid session.
-async fn me(session: Session<DemoSession>) -> Response {
+/// `GET /me`: the session's claims as JSON, or a 401 saying why there is none (in the
+/// page's words, see `outcome.rs`).
+async fn me(session: SessionHandle<DemoSession>) -> Response {
+    // When a refresh is due, sign now, so the times below are those of the token that this
+    // response carries (the layer sends the same one).
+    let _fresh = session.token();
     let (Some(info), Some(sub)) = (session.info(), session.with(|d| d.sub.clone())) else {
-        return plain(StatusCode::UNAUTHORIZED, "a valid session is required");
+        return outcome::unauthorized_json(session.rejection());
     };
     Json(serde_json::json!({
         "sub": sub,
@@ -401,7 +475,7 @@ async fn add_note(session: Option<Session<DemoSession>>, request: Request) -> Re
     // The layer signs the grown session after this returns; if it no longer fits its
     // budget, the layer replaces this response with `unsaved_change_response`.
     if is_form {
-        return Redirect::to("/").into_response();
+        return Redirect::to("/#notes").into_response();
     }
     Json(serde_json::json!({
         "notes": count,
@@ -416,7 +490,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, SessionError> {
     session.logout()?;
-    Ok(logged_out(&headers))
+    Ok(logged_out(&headers, "/?done=logout"))
 }
 
 /// `POST /logout-all`: revokes every session of this user and ends this one.
@@ -425,12 +499,12 @@ async fn logout_all(
     headers: HeaderMap,
 ) -> Result<Response, SessionError> {
     session.logout_everywhere()?;
-    Ok(logged_out(&headers))
+    Ok(logged_out(&headers, "/?done=logout-all"))
 }
 
-fn logged_out(headers: &HeaderMap) -> Response {
+fn logged_out(headers: &HeaderMap, page: &str) -> Response {
     if is_form_post(headers) {
-        Redirect::to("/").into_response()
+        Redirect::to(page).into_response()
     } else {
         Json(serde_json::json!({ "ok": true })).into_response()
     }
@@ -483,7 +557,7 @@ async fn main() -> ExitCode {
         );
     }
 
-    let router = app(session_layer(keys, &timeouts, revocations));
+    let router = app(session_layer(keys, &timeouts, revocations), timeouts);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(e) => {

@@ -3,6 +3,7 @@
 
 mod notes;
 mod ops;
+mod page;
 mod session;
 
 use super::*;
@@ -17,17 +18,43 @@ use tower_stateless_session::{DEFAULT_COOKIE_BUDGET, Key, ManualClock};
 const T0: u64 = 1_800_000_000;
 
 fn test_layer() -> SessionLayer<DemoSession> {
+    test_layer_on(ManualClock::new(T0))
+}
+
+fn test_layer_on(clock: ManualClock) -> SessionLayer<DemoSession> {
     let key = Key::hs256("test", &[7u8; 32]).expect("a 32-byte secret is valid");
     session_layer(
         KeyRing::new(key),
         &Timeouts::default(),
         Arc::new(MemoryRevocations::new()),
     )
-    .with_clock(ManualClock::new(T0))
+    .with_clock(clock)
 }
 
 fn test_app() -> Router {
-    app(test_layer())
+    app(test_layer(), Timeouts::default())
+}
+
+/// The app and the clock its layer reads, to move time.
+fn test_app_with_clock() -> (Router, ManualClock) {
+    let clock = ManualClock::new(T0);
+    (
+        app(test_layer_on(clock.clone()), Timeouts::default()),
+        clock,
+    )
+}
+
+/// The notes listed on the page, as their escaped HTML.
+fn listed_notes(page: &str) -> Vec<String> {
+    let Some(start) = page.find("<ol class=\"notes\"") else {
+        return Vec::new();
+    };
+    let list = &page[start..];
+    let list = &list[..list.find("</ol>").expect("the notes list is closed")];
+    list.split("<li>")
+        .skip(1)
+        .map(|item| item.split("</li>").next().unwrap_or_default().to_owned())
+        .collect()
 }
 
 async fn send(app: &Router, request: Request<Body>) -> Response {

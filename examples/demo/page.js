@@ -1,0 +1,114 @@
+
+"use strict";
+(function () {
+  // The server's clock, so countdowns agree with the server (and with tests that set it).
+  const skew = Number(document.body.dataset.now) - Date.now() / 1000;
+  const now = () => Date.now() / 1000 + skew;
+  const refreshAfter = Number(document.body.dataset.refreshAfter || 0);
+  const two = (n) => String(n).padStart(2, "0");
+
+  function span(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    if (h >= 100) return Math.floor(h / 24) + " d " + (h % 24) + " h";
+    if (h > 0) return h + ":" + two(m) + ":" + two(s % 60);
+    return m + ":" + two(s % 60);
+  }
+
+  // A time of today as a time, any other as a date and time, in the browser's time zone.
+  function local(epoch) {
+    const date = new Date(epoch * 1000);
+    const today = new Date((now()) * 1000).toDateString() === date.toDateString();
+    return today
+      ? date.toLocaleTimeString()
+      : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  function showLocal(el) {
+    el.textContent = local(Number(el.dataset.epoch));
+  }
+
+  function tick() {
+    for (const el of document.querySelectorAll("[data-deadline]")) {
+      const left = Number(el.dataset.deadline) - now();
+      el.textContent = left > 0 ? span(left) : el.dataset.done;
+      const tile = el.closest(".clock");
+      if (tile) tile.classList.toggle("passed", left <= 0);
+    }
+  }
+
+  // Moves a countdown tile to a new deadline.
+  function retarget(id, deadline) {
+    const tile = document.getElementById(id);
+    if (!tile) return;
+    tile.querySelector("[data-deadline]").dataset.deadline = String(deadline);
+    const when = tile.querySelector("time");
+    when.dataset.epoch = String(deadline);
+    when.dateTime = new Date(deadline * 1000).toISOString();
+    showLocal(when);
+  }
+
+  document.querySelectorAll("time[data-epoch]").forEach(showLocal);
+  tick();
+  setInterval(tick, 1000);
+
+  const button = document.getElementById("ping");
+  const out = document.getElementById("ping-result");
+  if (!button || !out) return;
+  button.hidden = false;
+
+  function show(kind, title, text) {
+    const box = document.createElement("span");
+    box.className = "verdict " + kind;
+    const head = document.createElement("strong");
+    head.textContent = title + " ";
+    const stamp = document.createElement("span");
+    stamp.className = "muted";
+    stamp.textContent = "(" + new Date().toLocaleTimeString() + ")";
+    box.append(head, stamp, document.createElement("br"), text);
+    out.replaceChildren(box);
+  }
+
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const response = await fetch("/me", {
+        headers: { Accept: "application/json" },
+        cache: "no-store",
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        show("bad", body.title || "Refused", body.message || "HTTP " + response.status);
+        return;
+      }
+      const size = response.headers.get("x-session-token-size");
+      if (size !== null) {
+        show(
+          "good",
+          "Re-signed.",
+          "The answer carried a new token (Set-Cookie, " + size + " bytes), signed at " +
+            local(body.iat) + ". It now expires at " + local(body.exp) +
+            ": the idle timeout slid forward.",
+        );
+        retarget("clock-exp", body.exp);
+        retarget("clock-refresh", body.iat + refreshAfter);
+        tick();
+        const stale = document.getElementById("token-stale");
+        if (stale) stale.hidden = false;
+      } else {
+        const age = Math.max(0, Math.floor(now() - body.iat));
+        show(
+          "same",
+          "Not re-signed.",
+          "The token is " + age + " s old and is refreshed from " + refreshAfter +
+            " s on, so the answer sent no cookie: your browser keeps the token it has.",
+        );
+      }
+    } catch (error) {
+      show("bad", "No answer.", "The server could not be reached.");
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Remakes docs/demo.png, the README's picture of the demo page: runs the real-browser test
+# (tests/browser/, which writes its screenshots under target/tmp/browser/), then shrinks the
+# page past its 75 % mark to a 256-colour PNG with pngquant (apt-get install -y pngquant).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v pngquant >/dev/null || { echo "needs pngquant: apt-get install -y pngquant" >&2; exit 1; }
+cargo test --all-features --test browser -- a_person_logs_in
+shot="$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/tmp/browser/03-notes-past-75-percent.png"
+pngquant --quality=60-85 --speed 1 --strip --force --output docs/demo.png "$shot"
+ls -l docs/demo.png
