@@ -312,8 +312,34 @@ mod enabled {
         RejectionKind::Ambiguous,
     ];
 
+    /// A kind's slot in [`REFUSED`]. Exhaustive on purpose: a new kind does not compile
+    /// until it has a series of its own.
     fn refused_index(kind: RejectionKind) -> usize {
-        REFUSED.iter().position(|k| *k == kind).unwrap_or(0)
+        match kind {
+            RejectionKind::Oversized => 0,
+            RejectionKind::Malformed => 1,
+            RejectionKind::UnsupportedAlgorithm => 2,
+            RejectionKind::WrongType => 3,
+            RejectionKind::UnknownKey => 4,
+            RejectionKind::BadSignature => 5,
+            RejectionKind::InvalidClaims => 6,
+            RejectionKind::UnsupportedVersion => 7,
+            RejectionKind::Expired => 8,
+            RejectionKind::IssuedInFuture => 9,
+            RejectionKind::IdleTimeout => 10,
+            RejectionKind::AbsoluteTimeout => 11,
+            RejectionKind::Ambiguous => 12,
+            // Outcomes of their own (`Outcome::of`), never counted as refused.
+            RejectionKind::Missing | RejectionKind::Revoked => 0,
+        }
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn every_refused_kind_has_its_own_slot() {
+        for (index, kind) in REFUSED.iter().enumerate() {
+            assert_eq!(refused_index(*kind), index, "{kind:?}");
+        }
     }
 
     pub(super) struct Handles {
@@ -485,7 +511,10 @@ mod tests {
     #[test]
     fn the_docs_table_lists_every_metric() {
         let documented = documented();
-        for name in documented.iter().map(|short| format!("stateless_session_{short}")) {
+        for name in documented
+            .iter()
+            .map(|short| format!("stateless_session_{short}"))
+        {
             assert!(
                 names::ALL.contains(&name.as_str()) || names::RESERVED.contains(&name.as_str()),
                 "docs/observability.md documents {name}, which is neither emitted nor reserved"
