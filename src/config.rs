@@ -56,6 +56,8 @@ pub(crate) struct CookieSettings {
     same_site: SameSite,
     /// `; Path=..; Domain=..; HttpOnly; Secure; SameSite=..`, rendered once.
     attributes: String,
+    /// The `Set-Cookie` that deletes the cookie, rendered once by the `cookie` crate.
+    removal: String,
 }
 
 /// The default cookie name.
@@ -71,6 +73,7 @@ impl Default for CookieSettings {
             http_only: true,
             same_site: SameSite::Lax,
             attributes: String::new(),
+            removal: String::new(),
         };
         settings.render();
         settings
@@ -135,6 +138,44 @@ impl CookieSettings {
         }
         let _ = write!(out, "; SameSite={}", self.same_site.as_str());
         self.attributes = out;
+        let mut removal = self.as_cookie();
+        removal.make_removal();
+        self.removal = removal.to_string();
+    }
+
+    /// The settings as a `cookie` crate cookie with an empty value.
+    fn as_cookie(&self) -> cookie::Cookie<'static> {
+        let mut c = cookie::Cookie::new(self.name.clone(), "");
+        c.set_path(self.path.clone());
+        if let Some(domain) = &self.domain {
+            c.set_domain(domain.clone());
+        }
+        c.set_http_only(self.http_only);
+        c.set_secure(self.secure);
+        c.set_same_site(match self.same_site {
+            SameSite::Strict => cookie::SameSite::Strict,
+            SameSite::Lax => cookie::SameSite::Lax,
+            SameSite::None => cookie::SameSite::None,
+        });
+        c
+    }
+
+    /// Whether a standard cookie parser (the `cookie` crate) reads the `Set-Cookie` this
+    /// layer writes back as the same name and attributes: a last check, at build time, that
+    /// nothing in the configuration is written in a way a client would read differently.
+    fn reads_back(&self) -> bool {
+        let written = self.set_cookie("v", None);
+        let Ok(read) = cookie::Cookie::parse(written.as_str()) else {
+            return false;
+        };
+        let expected = self.as_cookie();
+        read.name() == expected.name()
+            && read.value() == "v"
+            && read.path() == expected.path()
+            && read.domain() == expected.domain()
+            && read.http_only().unwrap_or(false) == self.http_only
+            && read.secure().unwrap_or(false) == self.secure
+            && read.same_site() == expected.same_site()
     }
 
     /// Checks the cookie prefix rules and `SameSite=None` against the current attributes.
@@ -175,6 +216,12 @@ impl CookieSettings {
         change(&mut next);
         next.check()?;
         next.render();
+        if !next.reads_back() {
+            return Err(ConfigError::InvalidCookieAttribute {
+                attribute: "Set-Cookie",
+                reason: "the cookie would not read back as written",
+            });
+        }
         *self = next;
         Ok(())
     }
@@ -244,12 +291,10 @@ impl CookieSettings {
         out
     }
 
-    /// A `Set-Cookie` that deletes the cookie (same name, Path and Domain).
-    pub(crate) fn removal(&self) -> String {
-        format!(
-            "{}={}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
-            self.name, self.attributes
-        )
+    /// A `Set-Cookie` that deletes the cookie (same name, Path and Domain; empty value,
+    /// `Max-Age=0` and an `Expires` in the past).
+    pub(crate) fn removal(&self) -> &str {
+        &self.removal
     }
 }
 
@@ -275,10 +320,32 @@ mod tests {
             c.set_cookie("t", Some(60)),
             "session=t; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=60"
         );
+        let removal = cookie::Cookie::parse(c.removal()).expect("the removal parses");
         assert_eq!(
-            c.removal(),
-            "session=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+            (removal.name(), removal.value(), removal.path()),
+            ("session", "", Some("/"))
         );
+        assert_eq!(removal.max_age(), Some(cookie::time::Duration::ZERO));
+        assert!(
+            removal
+                .expires_datetime()
+                .is_some_and(|at| at < cookie::time::OffsetDateTime::now_utc())
+        );
+        assert_eq!(
+            (removal.http_only(), removal.secure(), removal.same_site()),
+            (Some(true), Some(true), Some(cookie::SameSite::Lax))
+        );
+    }
+
+    #[test]
+    fn the_removal_keeps_path_and_domain() {
+        let mut c = CookieSettings::default();
+        c.set_path("/app").expect("path");
+        c.set_domain(Some("example.com")).expect("domain");
+        let removal = cookie::Cookie::parse(c.removal()).expect("the removal parses");
+        assert_eq!(removal.path(), Some("/app"));
+        assert_eq!(removal.domain(), Some("example.com"));
+        assert!(c.reads_back());
     }
 
     #[test]

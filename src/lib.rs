@@ -193,8 +193,10 @@
 //! |---|---|---|
 //! | `axum` | yes | extractors: [`Session<T>`], `Option<Session<T>>`, [`SessionHandle<T>`] |
 //! | `tracing` | yes | logs of rejected tokens, budget warnings and signing failures (never a token or a secret) |
-//! | `redis` | no | [`revocation::RedisRevocations`]: revocations shared between nodes through Redis (adds tokio) |
+//! | `redis` | no | [`redis`]: the Redis connection (one server, TLS, ACL users, Sentinel, Cluster, through redis-rs) and [`revocation::RedisRevocations`] on it: revocations shared between nodes (adds redis-rs, tokio) |
 //! | `metrics` | no | counters, gauges and a histogram through the `metrics` facade (see [`observability`]) |
+//!
+//! Every normal dependency, what it is for and which feature brings it: [`dependencies`].
 //!
 //! # Security notes
 //!
@@ -236,6 +238,9 @@ pub mod keys;
 mod log;
 mod metrics;
 mod propagate;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 pub mod revocation;
 mod server;
 mod session;
@@ -267,6 +272,9 @@ pub mod size_budgets {}
 
 #[doc = include_str!("../docs/observability.md")]
 pub mod observability {}
+
+#[doc = include_str!("../docs/dependencies.md")]
+pub mod dependencies {}
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]

@@ -61,21 +61,38 @@ pub(crate) fn budget_warning(size: usize, budget: usize) {
 }
 
 #[cfg(feature = "redis")]
-pub(crate) fn revocation_outage(error: &std::io::Error, entries: usize) {
+pub(crate) fn redis_lost(part: &str, target: &str, error: &str) {
     #[cfg(feature = "tracing")]
     tracing::warn!(
-        %error,
-        entries,
-        "Redis unreachable: enforcing the last known revocations, queueing new ones"
+        part,
+        target,
+        error,
+        "Redis connection lost or refused: keeping the local state, reconnecting with backoff"
     );
     #[cfg(not(feature = "tracing"))]
-    let _ = (error, entries);
+    let _ = (part, target, error);
 }
 
 #[cfg(feature = "redis")]
-pub(crate) fn revocation_connected(entries: usize) {
+pub(crate) fn redis_synced(part: &str, target: &str, resp3: bool) {
     #[cfg(feature = "tracing")]
-    tracing::info!(entries, "Redis connected: revocations loaded");
+    tracing::info!(
+        part,
+        target,
+        protocol = if resp3 { "RESP3" } else { "RESP2" },
+        "Redis connected: subscribed, state reloaded"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (part, target, resp3);
+}
+
+#[cfg(feature = "redis")]
+pub(crate) fn revocation_outage(entries: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        entries,
+        "revocations: enforcing the last known set, queueing new revocations for Redis"
+    );
     #[cfg(not(feature = "tracing"))]
     let _ = entries;
 }

@@ -33,10 +33,11 @@
 //! # Revocation
 //!
 //! A signed token cannot be recalled by itself; the demo therefore checks every valid token
-//! against a revocation set. Without `REDIS_URL` the set lives in this process (one node);
-//! with `REDIS_URL=redis://127.0.0.1:6379/0` (build with `--features redis`) revocations are
-//! shared through Redis, so a logout on one instance is enforced by all of them within
-//! milliseconds, and a Redis outage keeps the last known set in force.
+//! against a revocation set. Without Redis settings the set lives in this process (one node);
+//! with `REDIS_URL=redis://127.0.0.1:6379/0` (build with `--features redis`), or a Sentinel
+//! or Cluster (below), revocations are shared through Redis, so a logout on one instance is
+//! enforced by all of them within milliseconds, and a Redis outage keeps the last known set
+//! in force.
 //!
 //! # Filling a session up
 //!
@@ -59,8 +60,14 @@
 //!   at startup, so sessions die with the process and no other instance can verify them.
 //! - `SESSION_IDLE_SECS` (default 1800), `SESSION_ABSOLUTE_SECS` (default 172800),
 //!   `SESSION_REFRESH_SECS` (default 60), `SESSION_LEEWAY_SECS` (default 60).
-//! - `REDIS_URL`: share revocations through Redis (needs `--features redis`); without it
-//!   they are kept in this process.
+//! - Redis, to share revocations (needs `--features redis`; without any of these they are
+//!   kept in this process), one of:
+//!   - `REDIS_URL`: `redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS;
+//!   - `REDIS_SENTINELS` (`host:port,host:port`) with `REDIS_SENTINEL_MASTER` (master name);
+//!   - `REDIS_CLUSTER_NODES` (`redis://host:port,redis://host:port`).
+//!
+//!   Two of them at once is a startup error. `REDIS_CA_FILE`: PEM file of the CA for TLS
+//!   (default: the system roots).
 //!
 //! # Operations
 //!
@@ -98,6 +105,7 @@ mod input;
 mod ops;
 mod outcome;
 mod page;
+mod redis_env;
 #[cfg(test)]
 mod tests;
 mod token_view;
@@ -112,7 +120,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
-use tower_stateless_session::revocation::{MemoryRevocations, RevocationStore};
+use tower_stateless_session::revocation::RevocationStore;
 use tower_stateless_session::{
     DEFAULT_COOKIE_NAME, IssuedToken, KeyRing, Session, SessionError, SessionHandle, SessionLayer,
     SignError,
@@ -193,41 +201,6 @@ pub(crate) fn session_layer(
         .with_revocation(revocations, |session: &DemoSession| {
             Some(session.sub.as_str())
         })
-}
-
-/// The revocation store: Redis when `REDIS_URL` is set, this process's memory otherwise.
-async fn revocation_store() -> Result<Arc<dyn RevocationStore>, String> {
-    let Some(url) = env_var("REDIS_URL")? else {
-        eprintln!("revocations are kept in this process (set REDIS_URL to share them)");
-        return Ok(Arc::new(MemoryRevocations::new()));
-    };
-    redis_store(&url).await
-}
-
-#[cfg(feature = "redis")]
-async fn redis_store(url: &str) -> Result<Arc<dyn RevocationStore>, String> {
-    let store = tower_stateless_session::revocation::RedisRevocations::builder(url)
-        .with_prefix("demo:revocations")
-        .start()
-        .map_err(|e| format!("REDIS_URL: {e}"))?;
-    if store.wait_loaded(std::time::Duration::from_secs(3)).await {
-        eprintln!("revocations are shared through Redis");
-    } else {
-        eprintln!(
-            "warning: Redis is not reachable yet; serving with an empty revocation set and \
-             retrying in the background"
-        );
-    }
-    Ok(Arc::new(store))
-}
-
-#[cfg(not(feature = "redis"))]
-async fn redis_store(_: &str) -> Result<Arc<dyn RevocationStore>, String> {
-    Err(
-        "REDIS_URL is set but the demo was built without Redis support: \
-         run `cargo run --example demo --features redis`"
-            .to_owned(),
-    )
 }
 
 /// What the layer answers instead of the handler's response when the changed session cannot
@@ -534,7 +507,7 @@ async fn main() -> ExitCode {
         let keys = load_keys()?;
         Ok((addr, timeouts, keys))
     })();
-    let revocations = match revocation_store().await {
+    let revocations = match redis_env::revocation_store(env_var).await {
         Ok(store) => store,
         Err(message) => {
             eprintln!("error: {message}");

@@ -18,12 +18,10 @@
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
-#[cfg(feature = "redis")]
-mod resp;
 
 pub use self::memory::MemoryRevocations;
 #[cfg(feature = "redis")]
-pub use self::redis::{RedisError, RedisRevocations};
+pub use self::redis::{RedisError, RedisRevocations, RedisRevocationsBuilder};
 
 use crate::health::Check;
 use crate::token::SessionId;

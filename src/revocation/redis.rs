@@ -1,88 +1,62 @@
 //! [`RedisRevocations`]: revocations shared between nodes through Redis, checked from a local
 //! copy.
 //!
-//! Layout in Redis (prefix `tss:revocations` by default):
-//! - `<prefix>:sessions`, a sorted set: member `sid`, score `expires_at`;
-//! - `<prefix>:subjects`, a sorted set: member `<before>:<subject>`, score `expires_at`;
-//! - `<prefix>:events`, a pub/sub channel: `s <sid> <expires_at>` or
+//! Layout in Redis (prefix `tss:revocations` by default; the braces are a hash tag, so the
+//! sets and the channel share one Cluster slot, and a write and its message go in one
+//! pipeline):
+//! - `{<prefix>}:sessions`, a sorted set: member `sid`, score `expires_at`;
+//! - `{<prefix>}:subjects`, a sorted set: member `<before>:<subject>`, score `expires_at`;
+//! - `{<prefix>}:events`, a pub/sub channel: `s <sid> <expires_at>` or
 //!   `u <before> <expires_at> <subject>`.
 //!
-//! A background task keeps the local copy: on every (re)connection it subscribes, writes the
-//! local entries back (so a Redis that lost its data is healed), loads every live entry,
-//! and then applies the channel's messages as they come. Revocations made here are applied
-//! locally at once and queued for Redis; during an outage the queue waits and the local copy
-//! keeps being enforced, and the outage is logged.
+//! The connection is the crate's shared one ([`crate::redis`]): on every (re)connection it
+//! subscribes, then this module's hook sends the writes that failed, writes the local entries
+//! back (so a Redis that lost its data is healed), loads every live entry and trims the
+//! expired ones; then the channel's messages are applied as they come. Revocations made here
+//! are applied locally at once and queued for Redis; during an outage the queue waits and the
+//! local copy keeps being enforced.
 
 use std::fmt;
-use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use ::redis::RedisResult;
 
-use super::resp::{Address, Connection, Value};
 use super::{MemoryRevocations, Revocation, RevocationStore};
 use crate::clock::{Clock, SystemClock};
 use crate::log;
+use crate::redis::{Commands, Feed, RedisConfig, RedisHandle, RedisStatus};
 use crate::token::SessionId;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+pub use crate::redis::RedisError;
+
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
-const BACKOFF_MIN: Duration = Duration::from_millis(50);
-const BACKOFF_MAX: Duration = Duration::from_secs(2);
-/// Entries written back per pipeline on reconnection.
+/// Entries written back per command on reconnection.
 const RESEED_BATCH: usize = 512;
-
-/// The Redis revocation store could not be set up.
-#[non_exhaustive]
-#[derive(Debug)]
-pub enum RedisError {
-    /// The URL is not `redis://[[user]:password@]host[:port][/db]`.
-    InvalidUrl(&'static str),
-    /// Not called from inside a Tokio runtime (the store runs a background task).
-    NoRuntime,
-}
-
-impl fmt::Display for RedisError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RedisError::InvalidUrl(reason) => write!(f, "invalid Redis URL: {reason}"),
-            RedisError::NoRuntime => {
-                f.write_str("RedisRevocations must be started inside a Tokio runtime")
-            }
-        }
-    }
-}
-
-impl std::error::Error for RedisError {}
-
-struct Status {
-    connected: AtomicBool,
-    loaded: Notify,
-    ever_loaded: AtomicBool,
-}
 
 /// Revocations shared between nodes through Redis; every node checks its local copy, so the
 /// request path never waits on the network.
 ///
 /// A revocation made on one node reaches the others through Redis pub/sub (milliseconds).
 /// When Redis is unreachable, the last known set stays enforced, new revocations are
-/// applied locally and queued, and the outage is logged; on reconnection the queue is sent
-/// and the full set reloaded.
+/// applied locally and queued, and the outage is logged; on reconnection the queue is sent,
+/// the local entries written back and the full set reloaded. Any form of
+/// [`RedisConfig`] works: one server (TLS or not), Sentinel, Cluster.
 ///
 /// Clones share the store. The background task stops when the last clone is dropped.
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// use tower_stateless_session::{KeyRing, SessionLayer};
+/// use tower_stateless_session::redis::RedisConfig;
 /// use tower_stateless_session::revocation::RedisRevocations;
 ///
 /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
 /// struct User { sub: String }
 ///
-/// let revocations = RedisRevocations::builder("redis://127.0.0.1:6379/0").start()?;
+/// let redis = RedisConfig::url("rediss://app:secret@redis.internal:6380/0")
+///     .with_ca_file("/etc/redis/ca.pem");
+/// let revocations = RedisRevocations::builder(redis).start()?;
 /// let layer = SessionLayer::<User>::new(KeyRing::from_env("SESSION_KEYS")?)
 ///     .with_revocation(revocations, |user: &User| Some(user.sub.as_str()));
 /// # Ok(()) }
@@ -90,23 +64,20 @@ struct Status {
 #[derive(Clone)]
 pub struct RedisRevocations {
     local: MemoryRevocations,
-    writes: mpsc::UnboundedSender<Revocation>,
-    status: Arc<Status>,
-    address: Arc<Address>,
+    redis: RedisHandle<Revocation>,
 }
 
 /// Settings for [`RedisRevocations`]; see [`RedisRevocations::builder`].
 pub struct RedisRevocationsBuilder {
-    url: String,
+    config: RedisConfig,
     prefix: String,
     clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for RedisRevocationsBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let address = Address::parse(&self.url).ok();
         f.debug_struct("RedisRevocationsBuilder")
-            .field("address", &address)
+            .field("config", &self.config)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
@@ -127,68 +98,51 @@ impl RedisRevocationsBuilder {
         self
     }
 
-    /// Starts the background task (which connects, and reconnects, by itself) and returns
-    /// the store. It does not wait for Redis: see [`RedisRevocations::wait_loaded`].
+    /// Checks the configuration, starts the background task (which connects, and
+    /// reconnects, by itself) and returns the store. It does not wait for Redis: see
+    /// [`RedisRevocations::wait_loaded`].
     ///
     /// # Errors
-    /// [`RedisError::InvalidUrl`], or [`RedisError::NoRuntime`] outside a Tokio runtime.
+    /// A [`RedisError`] naming what is wrong in the configuration, or
+    /// [`RedisError::NoRuntime`] outside a Tokio runtime.
     pub fn start(self) -> Result<RedisRevocations, RedisError> {
-        let address = Address::parse(&self.url).map_err(RedisError::InvalidUrl)?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| RedisError::NoRuntime)?;
-        let (writes, queue) = mpsc::unbounded_channel();
         let local = MemoryRevocations::new();
-        let status = Arc::new(Status {
-            connected: AtomicBool::new(false),
-            loaded: Notify::new(),
-            ever_loaded: AtomicBool::new(false),
-        });
-        let worker = Worker {
-            address: address.clone(),
+        let feed = RevocationFeed {
             keys: Keys::new(&self.prefix),
             clock: self.clock,
             local: local.clone(),
-            status: Arc::clone(&status),
-            queue,
             retry: Vec::new(),
         };
-        runtime.spawn(worker.run());
-        Ok(RedisRevocations {
-            local,
-            writes,
-            status,
-            address: Arc::new(address),
-        })
+        let redis = crate::redis::spawn(&self.config, feed)?;
+        Ok(RedisRevocations { local, redis })
     }
 }
 
 impl RedisRevocations {
-    /// Settings for a store on `url` (`redis://[[user]:password@]host[:port][/db]`).
-    pub fn builder(url: &str) -> RedisRevocationsBuilder {
+    /// Settings for a store on `config`: a [`RedisConfig`], or a URL
+    /// (`redis://[[user]:password@]host[:port][/db]`, `rediss://...` for TLS).
+    pub fn builder(config: impl Into<RedisConfig>) -> RedisRevocationsBuilder {
         RedisRevocationsBuilder {
-            url: url.to_owned(),
+            config: config.into(),
             prefix: "tss:revocations".to_owned(),
             clock: Arc::new(SystemClock),
         }
     }
 
-    /// Whether the background task is connected to Redis now.
+    /// Whether the background task is connected to Redis now (and has loaded the set since).
     pub fn is_connected(&self) -> bool {
-        self.status.connected.load(Ordering::SeqCst)
+        self.redis.status().is_connected()
+    }
+
+    /// The connection's state: connected or not, last full load, reconnections.
+    pub fn status(&self) -> RedisStatus {
+        self.redis.status()
     }
 
     /// Waits until the full set has been loaded from Redis at least once, up to `timeout`.
     /// Returns whether it was.
     pub async fn wait_loaded(&self, timeout: Duration) -> bool {
-        let wait = async {
-            loop {
-                let notified = self.status.loaded.notified();
-                if self.status.ever_loaded.load(Ordering::SeqCst) {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        tokio::time::timeout(timeout, wait).await.is_ok()
+        self.redis.wait_synced(timeout).await
     }
 
     /// The local copy the requests are checked against.
@@ -204,16 +158,15 @@ impl RevocationStore for RedisRevocations {
 
     fn revoke(&self, revocation: Revocation, now: u64) {
         self.local.revoke(revocation.clone(), now);
-        // Fails only once the background task is gone, which outlives every clone.
-        let _ = self.writes.send(revocation);
+        self.redis.send(revocation);
     }
 }
 
 impl fmt::Debug for RedisRevocations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisRevocations")
-            .field("address", &self.address)
-            .field("connected", &self.is_connected())
+            .field("redis", &self.redis.description())
+            .field("status", &self.status())
             .field("local", &self.local)
             .finish()
     }
@@ -228,18 +181,25 @@ struct Keys {
 impl Keys {
     fn new(prefix: &str) -> Self {
         Keys {
-            sessions: format!("{prefix}:sessions"),
-            subjects: format!("{prefix}:subjects"),
-            channel: format!("{prefix}:events"),
+            sessions: format!("{{{prefix}}}:sessions"),
+            subjects: format!("{{{prefix}}}:subjects"),
+            channel: format!("{{{prefix}}}:events"),
+        }
+    }
+
+    fn of(&self, revocation: &Revocation) -> &str {
+        match revocation {
+            Revocation::Session { .. } => &self.sessions,
+            Revocation::Subject { .. } => &self.subjects,
         }
     }
 }
 
-/// `ZADD` arguments and the channel message for an entry.
-fn encode(revocation: &Revocation) -> (String, String, String) {
+/// Sorted-set score, member and the channel message for an entry.
+fn encode(revocation: &Revocation) -> (u64, String, String) {
     match revocation {
         Revocation::Session { sid, expires_at } => (
-            expires_at.to_string(),
+            *expires_at,
             sid.to_string(),
             format!("s {sid} {expires_at}"),
         ),
@@ -248,7 +208,7 @@ fn encode(revocation: &Revocation) -> (String, String, String) {
             before,
             expires_at,
         } => (
-            expires_at.to_string(),
+            *expires_at,
             format!("{before}:{subject}"),
             format!("u {before} {expires_at} {subject}"),
         ),
@@ -278,213 +238,104 @@ fn decode_message(text: &str) -> Option<Revocation> {
     }
 }
 
-fn bulk_text(value: &Value) -> Option<&str> {
-    match value {
-        Value::Bulk(Some(bytes)) => std::str::from_utf8(bytes).ok(),
-        Value::Simple(text) => Some(text),
-        _ => None,
+/// A sorted-set member and score read back as an entry.
+fn decode_member(session: bool, member: &str, expires_at: u64) -> Option<Revocation> {
+    if session {
+        let sid = member.parse().ok()?;
+        return Some(Revocation::Session { sid, expires_at });
     }
+    let (before, subject) = member.split_once(':')?;
+    Some(Revocation::Subject {
+        subject: subject.to_owned(),
+        before: before.parse().ok()?,
+        expires_at,
+    })
 }
 
-/// `ZRANGEBYSCORE ... WITHSCORES` reply: (member, score) pairs.
-fn pairs(value: &Value) -> Vec<(String, u64)> {
-    let Value::Array(Some(items)) = value else {
-        return Vec::new();
-    };
-    items
-        .chunks(2)
-        .filter_map(|pair| {
-            let member = bulk_text(pair.first()?)?;
-            // Scores come back as decimal text; ours are integers.
-            let score = bulk_text(pair.get(1)?)?.parse::<f64>().ok()?;
-            Some((member.to_owned(), score as u64))
-        })
-        .collect()
-}
-
-struct Worker {
-    address: Address,
+/// The revocation store's side of the shared Redis task.
+struct RevocationFeed {
     keys: Keys,
     clock: Arc<dyn Clock>,
     local: MemoryRevocations,
-    status: Arc<Status>,
-    queue: mpsc::UnboundedReceiver<Revocation>,
     /// Writes that failed on a broken connection, sent first on the next one.
     retry: Vec<Revocation>,
 }
 
-enum Ended {
-    /// Every store handle is gone.
-    Closed,
-    /// The connection broke.
-    Lost(io::Error),
+impl RevocationFeed {
+    /// `ZADD` and `PUBLISH` of one entry, in one round trip.
+    async fn send(&self, commands: &mut Commands, revocation: &Revocation) -> RedisResult<()> {
+        let (score, member, message) = encode(revocation);
+        ::redis::pipe()
+            .zadd(self.keys.of(revocation), member, score)
+            .ignore()
+            .publish(&self.keys.channel, message)
+            .ignore()
+            .query_async::<()>(commands)
+            .await
+    }
+
+    /// Drops the expired entries from Redis.
+    async fn trim(&self, commands: &mut Commands, now: u64) -> RedisResult<()> {
+        ::redis::pipe()
+            .zrembyscore(&self.keys.sessions, "-inf", now)
+            .ignore()
+            .zrembyscore(&self.keys.subjects, "-inf", now)
+            .ignore()
+            .query_async::<()>(commands)
+            .await
+    }
 }
 
-impl Worker {
-    async fn run(mut self) {
-        let mut backoff = BACKOFF_MIN;
-        let mut outage_logged = false;
-        loop {
-            match self.session().await {
-                Ended::Closed => return,
-                Ended::Lost(error) => {
-                    let was_connected = self.status.connected.swap(false, Ordering::SeqCst);
-                    if was_connected {
-                        backoff = BACKOFF_MIN;
-                        outage_logged = false;
-                    }
-                    if !outage_logged {
-                        log::revocation_outage(&error, self.local.len());
-                        outage_logged = true;
-                    }
-                    // Keep draining handles that were dropped meanwhile.
-                    if self.queue.is_closed() && self.queue.is_empty() {
-                        return;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                }
-            }
-        }
+impl Feed for RevocationFeed {
+    type Job = Revocation;
+
+    const NAME: &'static str = "revocations";
+
+    fn channels(&self) -> Vec<String> {
+        vec![self.keys.channel.clone()]
     }
 
-    /// One connection's life: set up, then serve until it breaks or the store is dropped.
-    async fn session(&mut self) -> Ended {
-        let (mut commands, mut messages, reader) = match self.connect().await {
-            Ok(parts) => parts,
-            Err(error) => return Ended::Lost(error),
-        };
-        // The subscription's reader task ends with this connection.
-        let _reader = AbortOnDrop(reader);
-        if let Err(error) = self.resync(&mut commands).await {
-            return Ended::Lost(error);
-        }
-        self.status.connected.store(true, Ordering::SeqCst);
-        self.status.ever_loaded.store(true, Ordering::SeqCst);
-        self.status.loaded.notify_waiters();
-        log::revocation_connected(self.local.len());
-
-        let mut sweep = tokio::time::interval(SWEEP_EVERY);
-        sweep.tick().await;
-        loop {
-            tokio::select! {
-                message = messages.recv() => match message {
-                    Some(Ok(text)) => {
-                        if let Some(revocation) = decode_message(&text) {
-                            self.local.revoke(revocation, self.clock.now());
-                        }
-                    }
-                    Some(Err(error)) => return Ended::Lost(error),
-                    None => return Ended::Lost(io::Error::other("subscription ended")),
-                },
-                write = self.queue.recv() => match write {
-                    Some(revocation) => {
-                        if let Err(error) = self.send(&mut commands, &revocation).await {
-                            self.retry.push(revocation);
-                            return Ended::Lost(error);
-                        }
-                    }
-                    None => return Ended::Closed,
-                },
-                _ = sweep.tick() => {
-                    let now = self.clock.now();
-                    self.local.sweep(now);
-                    if let Err(error) = self.trim(&mut commands, now).await {
-                        return Ended::Lost(error);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A command connection, and a subscription whose messages arrive on a channel (read by
-    /// its own task, so no read is ever cut in half by `select!`).
-    async fn connect(
-        &self,
-    ) -> io::Result<(
-        Connection,
-        mpsc::UnboundedReceiver<io::Result<String>>,
-        tokio::task::JoinHandle<()>,
-    )> {
-        let commands = Connection::open(&self.address, CONNECT_TIMEOUT).await?;
-        let mut subscription = Connection::open(&self.address, CONNECT_TIMEOUT).await?;
-        with_timeout(subscription.command(&[b"SUBSCRIBE", self.keys.channel.as_bytes()])).await?;
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(async move {
-            loop {
-                let forwarded = match subscription.read().await {
-                    Ok(Value::Array(Some(items))) => match items.as_slice() {
-                        [kind, _, payload] if bulk_text(kind) == Some("message") => {
-                            bulk_text(payload).map(|text| Ok(text.to_owned()))
-                        }
-                        _ => None,
-                    },
-                    Ok(_) => None,
-                    Err(error) => Some(Err(error)),
-                };
-                let failed = matches!(forwarded, Some(Err(_)));
-                if let Some(item) = forwarded
-                    && sender.send(item).is_err()
-                {
-                    return;
-                }
-                if failed {
-                    return;
-                }
-            }
-        });
-        Ok((commands, receiver, reader))
-    }
-
-    /// After (re)connecting: send the writes that failed, write the local entries back,
-    /// load every live entry, and trim the expired ones.
-    async fn resync(&mut self, commands: &mut Connection) -> io::Result<()> {
-        for revocation in std::mem::take(&mut self.retry) {
+    /// Sends the writes that failed, writes the local entries back, loads every live entry
+    /// and trims the expired ones.
+    async fn on_connect(&mut self, commands: &mut Commands) -> RedisResult<()> {
+        let mut pending = std::mem::take(&mut self.retry).into_iter();
+        while let Some(revocation) = pending.next() {
             if let Err(error) = self.send(commands, &revocation).await {
                 self.retry.push(revocation);
+                self.retry.extend(pending);
                 return Err(error);
             }
         }
         let now = self.clock.now();
         for batch in self.local.entries(now).chunks(RESEED_BATCH) {
-            for revocation in batch {
-                let (score, member, _) = encode(revocation);
-                let key = self.key_of(revocation);
-                commands
-                    .queue(&[b"ZADD", key.as_bytes(), score.as_bytes(), member.as_bytes()])
-                    .await?;
+            let mut pipe = ::redis::pipe();
+            for key in [&self.keys.sessions, &self.keys.subjects] {
+                let items: Vec<(u64, String)> = batch
+                    .iter()
+                    .filter(|r| self.keys.of(r) == key.as_str())
+                    .map(|r| {
+                        let (score, member, _) = encode(r);
+                        (score, member)
+                    })
+                    .collect();
+                if !items.is_empty() {
+                    pipe.zadd_multiple(key, &items).ignore();
+                }
             }
-            commands.flush().await?;
-            for _ in batch {
-                with_timeout(commands.reply()).await?;
-            }
+            pipe.query_async::<()>(commands).await?;
         }
         let min = format!("({now}");
         for (key, session) in [(&self.keys.sessions, true), (&self.keys.subjects, false)] {
-            let reply = with_timeout(commands.command(&[
-                b"ZRANGEBYSCORE",
-                key.as_bytes(),
-                min.as_bytes(),
-                b"+inf",
-                b"WITHSCORES",
-            ]))
-            .await?;
-            for (member, expires_at) in pairs(&reply) {
-                let revocation = if session {
-                    member
-                        .parse()
-                        .ok()
-                        .map(|sid| Revocation::Session { sid, expires_at })
-                } else {
-                    member.split_once(':').and_then(|(before, subject)| {
-                        Some(Revocation::Subject {
-                            subject: subject.to_owned(),
-                            before: before.parse().ok()?,
-                            expires_at,
-                        })
-                    })
-                };
-                if let Some(revocation) = revocation {
+            let entries: Vec<(String, f64)> = ::redis::cmd("ZRANGEBYSCORE")
+                .arg(key)
+                .arg(&min)
+                .arg("+inf")
+                .arg("WITHSCORES")
+                .query_async(commands)
+                .await?;
+            for (member, score) in entries {
+                // Scores are whole seconds, written by us.
+                if let Some(revocation) = decode_member(session, &member, score as u64) {
                     self.local.revoke(revocation, now);
                 }
             }
@@ -492,55 +343,36 @@ impl Worker {
         self.trim(commands, now).await
     }
 
-    fn key_of(&self, revocation: &Revocation) -> &str {
-        match revocation {
-            Revocation::Session { .. } => &self.keys.sessions,
-            Revocation::Subject { .. } => &self.keys.subjects,
+    fn on_message(&mut self, channel: &str, payload: &[u8]) {
+        if channel != self.keys.channel {
+            return;
+        }
+        if let Some(revocation) = std::str::from_utf8(payload).ok().and_then(decode_message) {
+            self.local.revoke(revocation, self.clock.now());
         }
     }
 
-    async fn send(&self, commands: &mut Connection, revocation: &Revocation) -> io::Result<()> {
-        let (score, member, message) = encode(revocation);
-        let key = self.key_of(revocation);
-        commands
-            .queue(&[b"ZADD", key.as_bytes(), score.as_bytes(), member.as_bytes()])
-            .await?;
-        commands
-            .queue(&[b"PUBLISH", self.keys.channel.as_bytes(), message.as_bytes()])
-            .await?;
-        commands.flush().await?;
-        with_timeout(commands.reply()).await?;
-        with_timeout(commands.reply()).await?;
-        Ok(())
-    }
-
-    async fn trim(&self, commands: &mut Connection, now: u64) -> io::Result<()> {
-        let max = now.to_string();
-        for key in [&self.keys.sessions, &self.keys.subjects] {
-            with_timeout(commands.command(&[
-                b"ZREMRANGEBYSCORE",
-                key.as_bytes(),
-                b"-inf",
-                max.as_bytes(),
-            ]))
-            .await?;
+    async fn on_job(&mut self, commands: &mut Commands, revocation: Revocation) -> RedisResult<()> {
+        let sent = self.send(commands, &revocation).await;
+        if sent.is_err() {
+            self.retry.push(revocation);
         }
-        Ok(())
+        sent
     }
-}
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+    fn tick_every(&self) -> Duration {
+        SWEEP_EVERY
     }
-}
 
-async fn with_timeout<T>(future: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-    tokio::time::timeout(COMMAND_TIMEOUT, future)
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "redis command timed out"))?
+    async fn on_tick(&mut self, commands: &mut Commands) -> RedisResult<()> {
+        let now = self.clock.now();
+        self.local.sweep(now);
+        self.trim(commands, now).await
+    }
+
+    fn on_lost(&mut self, _error: &str) {
+        log::revocation_outage(self.local.len());
+    }
 }
 
 #[cfg(test)]
@@ -561,8 +393,10 @@ mod tests {
                 expires_at: 20,
             },
         ] {
-            let (_, _, message) = encode(&revocation);
-            assert_eq!(decode_message(&message), Some(revocation));
+            let (score, member, message) = encode(&revocation);
+            assert_eq!(decode_message(&message), Some(revocation.clone()));
+            let session = matches!(revocation, Revocation::Session { .. });
+            assert_eq!(decode_member(session, &member, score), Some(revocation));
         }
         for bad in ["", "x 1 2", "s notasid 1", "u 1 2", "u a 2 s"] {
             assert_eq!(decode_message(bad), None, "{bad:?}");

@@ -64,7 +64,7 @@ pub(crate) fn finish<T: SessionData, B>(
                         && state.rejection != Some(RejectionKind::Ambiguous)));
             if cookie
                 && remove
-                && let Some(value) = sensitive(&config.cookie.removal())
+                && let Some(value) = sensitive(config.cookie.removal())
             {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }

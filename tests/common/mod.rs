@@ -2,6 +2,10 @@
 #![allow(dead_code, unreachable_pub, unused_imports, unused_macros)]
 
 pub mod external;
+#[cfg(feature = "redis")]
+pub mod redis_ha_setup;
+#[cfg(feature = "redis")]
+pub mod redis_setup;
 
 use std::time::Duration;
 

@@ -13,6 +13,7 @@ use axum::http::Request;
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+use tower_stateless_session::revocation::MemoryRevocations;
 use tower_stateless_session::{DEFAULT_COOKIE_BUDGET, Key, ManualClock};
 
 const T0: u64 = 1_800_000_000;

@@ -1,0 +1,120 @@
+//! [`RedisStatus`]: what a Redis-backed part's connection is doing, readable at any time.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
+
+/// A snapshot of one Redis-backed part's connection: whether it is up, when it last
+/// synchronised its full state, how often it had to reconnect. Cheap to take (one short lock);
+/// meant for gauges and health reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisStatus {
+    connected: bool,
+    resp3: bool,
+    last_sync: Option<SystemTime>,
+    reconnections: u64,
+    failed_attempts: u64,
+}
+
+impl RedisStatus {
+    /// Whether the connection is up and the state synchronised since it came up.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Whether the current (or last) connection speaks RESP3 (pub/sub as push messages on
+    /// the command connection) rather than RESP2 (a separate subscriber connection).
+    pub fn is_resp3(&self) -> bool {
+        self.resp3
+    }
+
+    /// When the full state was last loaded from Redis (after a connection or a
+    /// reconnection); `None` before the first time.
+    pub fn last_sync(&self) -> Option<SystemTime> {
+        self.last_sync
+    }
+
+    /// How long ago the full state was last loaded, on the system clock; `None` before the
+    /// first time.
+    pub fn since_last_sync(&self) -> Option<Duration> {
+        self.last_sync
+            .map(|at| SystemTime::now().duration_since(at).unwrap_or_default())
+    }
+
+    /// How many times a working connection was lost (each starts a reconnection): server
+    /// restarts, failovers, network cuts, a subscriber dropped for a full output buffer.
+    pub fn reconnections(&self) -> u64 {
+        self.reconnections
+    }
+
+    /// How many connection attempts failed (during outages, retried with backoff).
+    pub fn failed_attempts(&self) -> u64 {
+        self.failed_attempts
+    }
+}
+
+/// The live status, shared by the background task (writer) and the handles (readers).
+pub(crate) struct StatusCell {
+    status: Mutex<RedisStatus>,
+    synced: Notify,
+}
+
+impl StatusCell {
+    pub(crate) fn new() -> Self {
+        StatusCell {
+            status: Mutex::new(RedisStatus {
+                connected: false,
+                resp3: false,
+                last_sync: None,
+                reconnections: 0,
+                failed_attempts: 0,
+            }),
+            synced: Notify::new(),
+        }
+    }
+
+    fn update<R>(&self, f: impl FnOnce(&mut RedisStatus) -> R) -> R {
+        f(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn snapshot(&self) -> RedisStatus {
+        self.update(|s| s.clone())
+    }
+
+    pub(crate) fn synced(&self, resp3: bool) {
+        self.update(|s| {
+            s.connected = true;
+            s.resp3 = resp3;
+            s.last_sync = Some(SystemTime::now());
+        });
+        self.synced.notify_waiters();
+    }
+
+    /// The connection was lost; returns whether it had been up.
+    pub(crate) fn lost(&self) -> bool {
+        self.update(|s| {
+            let was = s.connected;
+            if was {
+                s.reconnections += 1;
+            }
+            s.connected = false;
+            was
+        })
+    }
+
+    pub(crate) fn attempt_failed(&self) {
+        self.update(|s| s.failed_attempts += 1);
+    }
+
+    /// Waits until the state has been synchronised at least once.
+    pub(crate) async fn wait_synced(&self) {
+        loop {
+            let notified = self.synced.notified();
+            if self.update(|s| s.last_sync.is_some()) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
