@@ -46,9 +46,6 @@ pub(crate) mod names {
     /// in `prometheus/rules.yml` read; documented in the guide's second table.
     #[cfg(test)]
     pub(crate) const RESERVED: &[&str] = &[
-        "stateless_session_revocation_connected",
-        "stateless_session_revocation_last_sync_timestamp_seconds",
-        "stateless_session_revocation_reconnections_total",
         "stateless_session_key_registry_connected",
         "stateless_session_key_registry_keys",
         "stateless_session_key_registry_last_sync_timestamp_seconds",
@@ -73,6 +70,10 @@ pub(crate) mod names {
         CACHE,
         PROPAGATED,
         REVOCATION_ENTRIES,
+        // From `redis_status`, for the revocation store (feature `redis`).
+        "stateless_session_revocation_connected",
+        "stateless_session_revocation_last_sync_timestamp_seconds",
+        "stateless_session_revocation_reconnections_total",
     ];
 }
 
@@ -270,6 +271,41 @@ pub(crate) fn revocation_entries(entries: usize) {
     ::metrics::gauge!(names::REVOCATION_ENTRIES).set(entries as f64);
     #[cfg(not(feature = "metrics"))]
     let _ = entries;
+}
+
+/// Reports a Redis-backed part's connection (`part` is its name in metric names, such as
+/// `revocation`): connected or not, when it last loaded its full state, how often it had to
+/// reconnect. Called by the part's background task whenever the state changes.
+#[cfg(feature = "redis")]
+pub(crate) fn redis_status(part: &'static str, status: &crate::redis::RedisStatus) {
+    #[cfg(feature = "metrics")]
+    {
+        let name = |what: &str| format!("stateless_session_{part}_{what}");
+        ::metrics::describe_gauge!(
+            name("connected"),
+            "1 while the connection to Redis is up and the state loaded, 0 otherwise"
+        );
+        ::metrics::describe_gauge!(
+            name("last_sync_timestamp_seconds"),
+            ::metrics::Unit::Seconds,
+            "Unix time of the last full load from Redis"
+        );
+        ::metrics::describe_counter!(
+            name("reconnections_total"),
+            ::metrics::Unit::Count,
+            "Connections to Redis lost after having been up"
+        );
+        ::metrics::gauge!(name("connected")).set(if status.is_connected() { 1.0 } else { 0.0 });
+        if let Some(at) = status.last_sync() {
+            let seconds = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            ::metrics::gauge!(name("last_sync_timestamp_seconds")).set(seconds);
+        }
+        ::metrics::counter!(name("reconnections_total")).absolute(status.reconnections());
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (part, status);
 }
 
 impl std::fmt::Debug for PropagationMetrics {

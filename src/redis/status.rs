@@ -15,9 +15,16 @@ pub struct RedisStatus {
     last_sync: Option<SystemTime>,
     reconnections: u64,
     failed_attempts: u64,
+    changed_at: SystemTime,
 }
 
 impl RedisStatus {
+    /// When the current state began: the connection came up (and synchronised), or was
+    /// lost; for a part that never connected, when it started. For health reports.
+    pub fn since(&self) -> SystemTime {
+        self.changed_at
+    }
+
     /// Whether the connection is up and the state synchronised since it came up.
     pub fn is_connected(&self) -> bool {
         self.connected
@@ -69,6 +76,7 @@ impl StatusCell {
                 last_sync: None,
                 reconnections: 0,
                 failed_attempts: 0,
+                changed_at: SystemTime::now(),
             }),
             synced: Notify::new(),
         }
@@ -84,9 +92,13 @@ impl StatusCell {
 
     pub(crate) fn synced(&self, resp3: bool) {
         self.update(|s| {
+            let now = SystemTime::now();
+            if !s.connected {
+                s.changed_at = now;
+            }
             s.connected = true;
             s.resp3 = resp3;
-            s.last_sync = Some(SystemTime::now());
+            s.last_sync = Some(now);
         });
         self.synced.notify_waiters();
     }
@@ -97,6 +109,7 @@ impl StatusCell {
             let was = s.connected;
             if was {
                 s.reconnections += 1;
+                s.changed_at = SystemTime::now();
             }
             s.connected = false;
             was

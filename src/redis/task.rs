@@ -13,6 +13,7 @@ use super::status::StatusCell;
 use super::target::Target;
 use super::{RedisConfig, RedisError, RedisStatus};
 use crate::log;
+use crate::metrics;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -28,6 +29,10 @@ pub(crate) trait Feed: Send + 'static {
 
     /// For logs: what this part keeps in Redis ("revocations").
     const NAME: &'static str;
+
+    /// The part's name in metric names: `stateless_session_<METRICS>_connected`, ...
+    /// ("revocation"); see [`observability`](crate::observability).
+    const METRICS: &'static str;
 
     /// The pub/sub channels to subscribe to.
     fn channels(&self) -> Vec<String>;
@@ -135,6 +140,7 @@ async fn run<F: Feed>(
     status: Arc<StatusCell>,
 ) {
     let channels = feed.channels();
+    metrics::redis_status(F::METRICS, &status.snapshot());
     let mut backoff = BACKOFF_MIN;
     let mut outage_logged = false;
     loop {
@@ -142,6 +148,7 @@ async fn run<F: Feed>(
             Ok(mut link) => match feed.on_connect(&mut link.commands).await {
                 Ok(()) => {
                     status.synced(link.resp3);
+                    metrics::redis_status(F::METRICS, &status.snapshot());
                     log::redis_synced(F::NAME, &target.description, link.resp3);
                     backoff = BACKOFF_MIN;
                     outage_logged = false;
@@ -158,6 +165,7 @@ async fn run<F: Feed>(
             Ended::Closed => return,
             Ended::Lost(error) => {
                 status.lost();
+                metrics::redis_status(F::METRICS, &status.snapshot());
                 if !outage_logged {
                     log::redis_lost(F::NAME, &target.description, &error);
                     feed.on_lost(&error);
