@@ -15,6 +15,7 @@
 //! | `ours_verify_uncached`, `ours_refresh_uncached` | as `ours_verify` and `ours_refresh`, with the cache of verified tokens off: the first request with a new token |
 //! | `ours_verify_revocation_100k` | as `ours_verify`, with a revocation store of 100 000 entries checked on every request |
 //! | `ours_verify_metrics` | as `ours_verify`, with the layer's metrics recorded into metrics-exporter-prometheus's recorder (only with `--features metrics`) |
+//! | `propagate_forward`, `propagate_minted`, `propagate_minted_cold` | as `ours_verify`, the handler making one call to an in-process downstream service: the session token forwarded, a minted token from the cache, a token minted for every call (see `benches/contenders/propagate.rs`) |
 //!
 //! Each iteration builds a fresh request and drives it through the router on a
 //! current-thread tokio runtime. The cookies come from a real login: our codec signs ours,
@@ -39,8 +40,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tower::{Service, ServiceExt};
 
 use contenders::{
-    OURS_VERIFY, OURS_VERIFY_METRICS, Ours, axum_extra_signed_jar, bare, check,
-    jsonwebtoken_cookie_resign, ours, request, tower_sessions_memory,
+    OURS_VERIFY, OURS_VERIFY_METRICS, Ours, Propagation, axum_extra_signed_jar, bare, check,
+    jsonwebtoken_cookie_resign, ours, propagate, request, tower_sessions_memory,
 };
 
 fn request_bench(c: &mut Criterion) {
@@ -78,6 +79,10 @@ fn request_bench(c: &mut Criterion) {
             revoked: 100_000,
             ..ours_default
         }),
+        // Propagation (issue: minted at most 1.15 x forward, cache warm).
+        propagate(Propagation::Forward),
+        propagate(Propagation::Minted),
+        propagate(Propagation::MintedCold),
     ];
     // Metrics into a real Prometheus recorder (with `--features metrics` only).
     let contenders = contenders

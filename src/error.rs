@@ -23,7 +23,8 @@ pub enum RejectionKind {
     /// The header names an algorithm other than the one the key is for (`none`, `HS512`,
     /// `RS256`, ...). The header never chooses the algorithm; this only reports a mismatch.
     UnsupportedAlgorithm,
-    /// The header's `typ` is missing or is not the session token type.
+    /// The header's `typ` is missing or is not the type this verifier expects: the session
+    /// token's, or for a downstream service with an audience, the minted token's.
     WrongType,
     /// The header's `kid` is missing or names no key in the key ring.
     UnknownKey,
@@ -48,6 +49,9 @@ pub enum RejectionKind {
     Ambiguous,
     /// The token is valid but its session was revoked (logout, "log out everywhere").
     Revoked,
+    /// A minted downstream token whose `aud` does not name this service (a token minted
+    /// for another service, replayed here).
+    WrongAudience,
 }
 
 impl RejectionKind {
@@ -69,6 +73,7 @@ impl RejectionKind {
             RejectionKind::AbsoluteTimeout => "absolute_timeout",
             RejectionKind::Ambiguous => "ambiguous",
             RejectionKind::Revoked => "revoked",
+            RejectionKind::WrongAudience => "wrong_audience",
         }
     }
 }
@@ -260,6 +265,14 @@ pub enum ConfigError {
         /// The rejected name.
         name: String,
     },
+    /// A setting of minted downstream tokens (an audience, an issuer, a token type) is
+    /// invalid.
+    InvalidDownstreamSetting {
+        /// Which setting.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -302,6 +315,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "invalid cookie {attribute}: {reason}")
             }
             ConfigError::InvalidHeaderName { name } => write!(f, "invalid header name {name:?}"),
+            ConfigError::InvalidDownstreamSetting { setting, reason } => {
+                write!(f, "invalid downstream token {setting}: {reason}")
+            }
         }
     }
 }
@@ -338,6 +354,7 @@ mod tests {
             RejectionKind::AbsoluteTimeout,
             RejectionKind::Ambiguous,
             RejectionKind::Revoked,
+            RejectionKind::WrongAudience,
         ];
         let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), kinds.len(), "two kinds share a name");

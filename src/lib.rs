@@ -103,40 +103,69 @@
 //!
 //! # Propagation to downstream services
 //!
-//! One token can travel with a request through a network of services, each verifying it
-//! without asking anyone. While a request runs inside the layer, its session is the task's
-//! current session: wrap the HTTP client in [`PropagateSessionLayer`] and every call made
-//! from the handler carries `Authorization: Bearer <token>` (marked sensitive; the browser's
-//! `Cookie` header is never forwarded). The token is the freshest one: after a login or a
-//! due refresh in the same request it is the newly signed token, the same the client gets.
-//! Downstream services verify it with [`SessionLayer::verify_only`], which never signs and
-//! never sets cookies.
+//! While a request runs inside the layer, its session is the task's current session: wrap
+//! the HTTP client in [`PropagateSessionLayer`] and every call made from the handler
+//! carries a token for it as `Authorization: Bearer` (marked sensitive; the browser's
+//! `Cookie` header is never forwarded).
+//!
+//! The recommended way is **minting**: a [`Minter`] makes, for each downstream service, a
+//! token of its own: `aud` naming that service, `exp` a minute away, a `typ` of its own,
+//! `sub` and `sid` of the session, and only the session data the application chooses to
+//! pass on; signed with this node's Ed25519 key, so the downstream verifies with the
+//! public key and can forge nothing. Minted tokens are cached per session token and
+//! audience and minted again when 10 % of their life is left or the key changes. The
+//! downstream runs [`SessionLayer::verify_only`] with [`SessionLayer::with_audience`]: it
+//! accepts only tokens minted for it, and refuses a browser session token, a token for
+//! another service, or an expired one (the same 401 for each). The gateway, in turn,
+//! never accepts a minted token as a session. A service in the middle of a chain mints for
+//! the next hop from the token it received: the same `sub` and `sid`, and an `act` claim
+//! naming it (RFC 8693).
 //!
 //! ```
 //! use bytes::Bytes;
 //! use http_body_util::Empty;
 //! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 //! use tower::ServiceBuilder;
-//! use tower_stateless_session::{KeyRing, PropagateSessionLayer, SessionLayer};
+//! use tower_stateless_session::{
+//!     Audience, Key, KeyRing, KeyRingHandle, Minter, PropagateSessionLayer, SessionLayer,
+//! };
 //!
-//! # #[derive(Clone, serde::Serialize, serde::Deserialize)] struct User { sub: String }
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! struct User { sub: String, roles: Vec<String> }
+//!
 //! # fn main() -> Result<(), tower_stateless_session::ConfigError> {
-//! // The gateway's client: calls carry the current session token.
-//! let client = ServiceBuilder::new()
-//!     .layer(PropagateSessionLayer::new())
+//! // The gateway: this node's Ed25519 key signs sessions and minted tokens.
+//! let node = KeyRingHandle::new(KeyRing::new(Key::generate_ed25519()?));
+//! let sessions = SessionLayer::<User>::new(node.clone());
+//! let minter = Minter::<User>::new("gateway", |u: &User| Some(u.sub.as_str()))?
+//!     .with_keys(node.clone())
+//!     .with_projection(|u: &User| serde_json::json!({ "roles": u.roles }));
+//! let profile_client = ServiceBuilder::new()
+//!     .layer(PropagateSessionLayer::mint(minter, Audience::new("profile")?))
 //!     .service(Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>());
 //!
-//! // The downstream service: accepts the Bearer token, 401 without a valid one.
-//! let downstream_layer = SessionLayer::<User>::verify_only(KeyRing::generate("k1")?);
-//! # let _ = (client, downstream_layer);
+//! // The `profile` service: the gateway's public key only; 401 for anything but a token
+//! // minted for it.
+//! let public = KeyRing::new(node.current().signing_key().public_key().expect("Ed25519"));
+//! let downstream_layer = SessionLayer::<User>::verify_only(public)
+//!     .with_audience(Audience::new("profile")?);
+//! # let _ = (sessions, profile_client, downstream_layer);
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! Work spawned onto another task leaves the request's scope: take the token with
-//! [`SessionHandle::token`] and run the task in [`SessionToken::scope`], or put the token in
-//! the outgoing request's extensions. Read every downstream response body to its end (or
-//! drop it) so pooled connections go back to the pool. See `examples/microservices.rs`.
+//! **Forwarding** the session token itself ([`PropagateSessionLayer::forward`]) stays
+//! available: the downstream then runs `verify_only` without an audience. It hands every
+//! downstream service the user's whole session, which it (or its logs) can replay at the
+//! gateway or at any other service; see SECURITY.md before choosing it. The forwarded
+//! token is the freshest one: after a login or a due refresh in the same request it is the
+//! newly signed token, the same the client gets.
+//!
+//! Work spawned onto another task leaves the request's scope: run it in
+//! [`SessionHandle::scope`] (or, when forwarding, [`SessionToken::scope`] or a
+//! [`SessionToken`] in the request's extensions). Read every downstream response body to
+//! its end (or drop it) so pooled connections go back to the pool. See
+//! `examples/microservices/`.
 //!
 //! # Operating it
 //!
@@ -168,6 +197,10 @@
 //! in the future, the idle and the absolute deadline, with a clock-skew leeway. See
 //! [`token`].
 //!
+//! A minted downstream token has `"typ":"downstream+jwt"` and the claims `iss`, `aud`,
+//! `sub`, `sid`, `iat`, `exp`, `act` (along a chain) and the projected data; neither kind
+//! of token is accepted where the other is expected.
+//!
 //! # Configuration
 //!
 //! | setting | default |
@@ -186,6 +219,8 @@
 //! | [`with_oversize_action`](SessionLayer::with_oversize_action) | 431 that deletes the session cookie |
 //! | [`with_require_session`](SessionLayer::with_require_session) | `false` |
 //! | [`verify_only`](SessionLayer::verify_only) | off (signing layer) |
+//! | [`with_audience`](SessionLayer::with_audience) | none (verify-only layers accept forwarded session tokens) |
+//! | [`Minter::with_lifetime`] | 60 s |
 //!
 //! # Feature flags
 //!
@@ -255,8 +290,8 @@ pub use crate::keys::{
     Algorithm, Key, KeyRing, KeyRingHandle, MAX_KID_LEN, MIN_SECRET_LEN, encode_secret,
 };
 pub use crate::propagate::{
-    InvalidSessionToken, PropagateSession, PropagateSessionLayer, SessionToken, TokenScope,
-    current_token,
+    DEFAULT_MINT_CACHE_ENTRIES, DEFAULT_MINT_LIFETIME, InvalidSessionToken, MintError, Minter,
+    PropagateSession, PropagateSessionLayer, SessionToken, TokenScope, current_token,
 };
 pub use crate::server::{
     BUDGET_WARNING_PERCENT, CookieSize, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
@@ -265,7 +300,7 @@ pub use crate::server::{
     SessionService,
 };
 pub use crate::session::{Session, SessionData, SessionError, SessionHandle, SessionInfo};
-pub use crate::token::{Claims, SessionId, TokenCodec, Verified};
+pub use crate::token::{Audience, Claims, MintedClaims, SessionId, TokenCodec, Verified};
 
 #[doc = include_str!("../docs/size-budgets.md")]
 pub mod size_budgets {}

@@ -60,6 +60,30 @@ pub(crate) fn budget_warning(size: usize, budget: usize) {
     let _ = (size, budget);
 }
 
+pub(crate) fn mint_failed(error: &crate::propagate::MintError, audience: &crate::token::Audience) {
+    #[cfg(feature = "tracing")]
+    tracing::error!(
+        %error,
+        audience = audience.as_str(),
+        "downstream token not minted; the call goes out without a token"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (error, audience);
+}
+
+pub(crate) fn no_session_to_mint() {
+    #[cfg(feature = "tracing")]
+    tracing::debug!("no current session: the call goes out without a minted token");
+}
+
+pub(crate) fn explicit_token_not_forwarded() {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        "a SessionToken in the request's extensions is not forwarded by a minting client; \
+         run the task in SessionHandle::scope to mint for it"
+    );
+}
+
 #[cfg(feature = "redis")]
 pub(crate) fn redis_lost(part: &str, target: &str, error: &str) {
     #[cfg(feature = "tracing")]

@@ -38,6 +38,8 @@ pub(crate) mod names {
     pub(crate) const CACHE: &str = "stateless_session_verify_cache_lookups_total";
     /// Outgoing calls a session token was attached to.
     pub(crate) const PROPAGATED: &str = "stateless_session_propagated_tokens_total";
+    /// Downstream tokens signed by a minting client.
+    pub(crate) const MINTED: &str = "stateless_session_minted_tokens_total";
     /// Entries of a revocation set.
     pub(crate) const REVOCATION_ENTRIES: &str = "stateless_session_revocation_entries";
 
@@ -69,6 +71,7 @@ pub(crate) mod names {
         BUDGET_WARNINGS,
         CACHE,
         PROPAGATED,
+        MINTED,
         REVOCATION_ENTRIES,
         // From `redis_status`, for the revocation store (feature `redis`).
         "stateless_session_revocation_connected",
@@ -239,29 +242,44 @@ impl LayerMetrics {
     }
 }
 
-/// The propagation layer's counter, resolved on first use and shared by its clones.
-#[derive(Clone, Default)]
-pub(crate) struct PropagationMetrics {
+/// Counts an outgoing call a token was attached to: `None` when the session token was
+/// forwarded, `Some(fresh)` for a minted token (`fresh` when signed for this call rather
+/// than taken from the minter's cache). The handles are resolved on the first call in the
+/// process (propagation layers have no shared configuration to keep them in).
+#[inline]
+pub(crate) fn propagated(minted: Option<bool>) {
     #[cfg(feature = "metrics")]
-    handle: std::sync::Arc<OnceLock<::metrics::Counter>>,
-}
-
-impl PropagationMetrics {
-    /// Counts an outgoing call that a token was attached to.
-    #[inline]
-    pub(crate) fn propagated(&self) {
-        #[cfg(feature = "metrics")]
-        self.handle
-            .get_or_init(|| {
-                ::metrics::describe_counter!(
-                    names::PROPAGATED,
-                    ::metrics::Unit::Count,
-                    "Outgoing calls a session token was attached to"
-                );
-                ::metrics::counter!(names::PROPAGATED)
-            })
-            .increment(1);
+    {
+        static HANDLES: OnceLock<[::metrics::Counter; 3]> = OnceLock::new();
+        let [forwarded, minted_call, minted_fresh] = HANDLES.get_or_init(|| {
+            ::metrics::describe_counter!(
+                names::PROPAGATED,
+                ::metrics::Unit::Count,
+                "Outgoing calls a session token was attached to, by mode (forward, mint)"
+            );
+            ::metrics::describe_counter!(
+                names::MINTED,
+                ::metrics::Unit::Count,
+                "Downstream tokens signed (not taken from the minter's cache)"
+            );
+            [
+                ::metrics::counter!(names::PROPAGATED, "mode" => "forward"),
+                ::metrics::counter!(names::PROPAGATED, "mode" => "mint"),
+                ::metrics::counter!(names::MINTED),
+            ]
+        });
+        match minted {
+            None => forwarded.increment(1),
+            Some(fresh) => {
+                minted_call.increment(1);
+                if fresh {
+                    minted_fresh.increment(1);
+                }
+            }
+        }
     }
+    #[cfg(not(feature = "metrics"))]
+    let _ = minted;
 }
 
 /// Reports the size of a revocation set (not on the request path: revocations are rare).
@@ -308,12 +326,6 @@ pub(crate) fn redis_status(part: &'static str, status: &crate::redis::RedisStatu
     let _ = (part, status);
 }
 
-impl std::fmt::Debug for PropagationMetrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PropagationMetrics").finish_non_exhaustive()
-    }
-}
-
 impl std::fmt::Debug for LayerMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LayerMetrics").finish_non_exhaustive()
@@ -332,7 +344,7 @@ mod enabled {
 
     /// Every kind a refused request can carry (all but `Missing` and `Revoked`, which
     /// have outcomes of their own), in the order of [`refused_index`].
-    const REFUSED: [RejectionKind; 13] = [
+    const REFUSED: [RejectionKind; 14] = [
         RejectionKind::Oversized,
         RejectionKind::Malformed,
         RejectionKind::UnsupportedAlgorithm,
@@ -346,6 +358,7 @@ mod enabled {
         RejectionKind::IdleTimeout,
         RejectionKind::AbsoluteTimeout,
         RejectionKind::Ambiguous,
+        RejectionKind::WrongAudience,
     ];
 
     /// A kind's slot in [`REFUSED`]. Exhaustive on purpose: a new kind does not compile
@@ -365,6 +378,7 @@ mod enabled {
             RejectionKind::IdleTimeout => 10,
             RejectionKind::AbsoluteTimeout => 11,
             RejectionKind::Ambiguous => 12,
+            RejectionKind::WrongAudience => 13,
             // Outcomes of their own (`Outcome::of`), never counted as refused.
             RejectionKind::Missing | RejectionKind::Revoked => 0,
         }

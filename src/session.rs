@@ -15,11 +15,11 @@ use serde::de::DeserializeOwned;
 use crate::error::RejectionKind;
 use crate::log;
 use crate::metrics::IssueReason;
-use crate::propagate::{SessionToken, TokenSource};
+use crate::propagate::{SessionToken, SessionView, TokenScope, TokenSource};
 use crate::revocation::Revocation;
 use crate::server::Config;
 use crate::server::issue::{Issued, changed, ensure_issued};
-use crate::token::{Claims, SessionId};
+use crate::token::{Claims, MintedClaims, SessionId};
 
 /// What session data must be: serializable to a JSON object, cloneable (verified tokens
 /// are cached, see [`with_verify_cache`](crate::SessionLayer::with_verify_cache)),
@@ -76,6 +76,8 @@ pub(crate) struct State<T> {
     pub(crate) issued: Option<Issued>,
     /// The time the request was received, read once (Unix seconds).
     pub(crate) now: u64,
+    /// The registered claims of the minted token the request carried (downstream services).
+    pub(crate) minted: Option<Arc<MintedClaims>>,
 }
 
 impl<T> State<T> {
@@ -89,6 +91,7 @@ impl<T> State<T> {
             inbound: None,
             inbound_size,
             issued: None,
+            minted: None,
         }
     }
 }
@@ -271,6 +274,13 @@ impl<T> SessionHandle<T> {
             absolute_deadline: c.auth_time.saturating_add(absolute),
             remember: c.remember,
         }
+    }
+
+    /// On a downstream service with an [audience](crate::SessionLayer::with_audience): the
+    /// registered claims of the minted token the request carried (`iss`, `aud`, `sub`,
+    /// `sid`, `iat`, `exp`, `act`). `None` elsewhere and without a valid token.
+    pub fn minted(&self) -> Option<Arc<MintedClaims>> {
+        self.lock().minted.clone()
     }
 
     /// The current time by the layer's clock (Unix seconds), to compare with the times of
@@ -480,6 +490,23 @@ impl<T: SessionData> SessionHandle<T> {
         self.inner.current()
     }
 
+    /// Runs `future` with this session as the current one, as the layer does for the
+    /// request's own task: for work spawned onto another task, so calls made there through
+    /// a [`PropagateSessionLayer`](crate::PropagateSessionLayer) carry a token (minted or
+    /// forwarded) for this session.
+    ///
+    /// ```
+    /// # use tower_stateless_session::SessionHandle;
+    /// # async fn example(session: SessionHandle<serde_json::Value>) {
+    /// tokio::spawn(session.scope(async move {
+    ///     // Calls through a PropagateSessionLayer client here act for the session.
+    /// }));
+    /// # }
+    /// ```
+    pub fn scope<F: std::future::Future>(&self, future: F) -> TokenScope<F> {
+        TokenScope::new(future, self.source())
+    }
+
     /// The handle as the current-token source of its request's task.
     pub(crate) fn source(&self) -> Arc<dyn TokenSource> {
         let inner: Arc<Inner<T>> = Arc::clone(&self.inner);
@@ -508,6 +535,42 @@ impl<T: SessionData> TokenSource for Inner<T> {
             .inbound
             .as_ref()
             .and_then(|inbound| SessionToken::from_bytes(inbound.bytes()))
+    }
+
+    fn view(&self, f: &mut dyn FnMut(&SessionView<'_>)) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *state;
+        if state.claims.is_none() {
+            return false;
+        }
+        // The same token `current` would forward: signed now if the session changed or a
+        // refresh is due, else the one the request carried.
+        let signed = match ensure_issued(&self.config, state) {
+            Ok(issued) => issued.is_some(),
+            Err(error) => {
+                let changed = changed(state);
+                log::sign_failed(&error, changed);
+                if changed {
+                    return false;
+                }
+                false
+            }
+        };
+        let token = match (&state.issued, &state.inbound) {
+            (Some(issued), _) if signed => issued.token.as_str().as_bytes(),
+            (_, Some(inbound)) => inbound.bytes(),
+            _ => return false,
+        };
+        let Some(claims) = state.claims.as_deref() else {
+            return false;
+        };
+        f(&SessionView {
+            token,
+            claims,
+            minted: state.minted.as_deref(),
+            session_keys: self.config.codec.keys(),
+        });
+        true
     }
 }
 

@@ -116,8 +116,8 @@ impl Counts {
 mod contenders;
 
 use contenders::{
-    Contender, OURS_VERIFY, Ours, axum_extra_signed_jar, bare, jsonwebtoken_cookie_resign, ours,
-    request, tower_sessions_memory,
+    Contender, OURS_VERIFY, Ours, Propagation, axum_extra_signed_jar, bare,
+    jsonwebtoken_cookie_resign, ours, propagate, request, tower_sessions_memory,
 };
 
 const OURS_REFRESH: Ours = Ours {
@@ -276,5 +276,31 @@ fn allocations_per_request_ours_against_the_alternatives() {
     assert!(
         refresh < jwt,
         "ours_refresh ({refresh}) should allocate less than jsonwebtoken_cookie_resign ({jwt})"
+    );
+}
+
+/// A call with a minted token from the cache allocates no more than a call forwarding the
+/// session token: minting's steady state is a cache lookup, not a signature.
+#[test]
+fn allocations_per_request_propagate_minted_against_forward() {
+    let rt = runtime();
+    let (forward, _) = report("propagate_forward", &propagate(Propagation::Forward), &rt);
+    let (minted, _) = report("propagate_minted", &propagate(Propagation::Minted), &rt);
+    let (cold, _) = report(
+        "propagate_minted_cold",
+        &propagate(Propagation::MintedCold),
+        &rt,
+    );
+    assert!(
+        minted.calls() <= forward.calls(),
+        "propagate_minted ({}) should make no more heap calls than propagate_forward ({})",
+        minted.calls(),
+        forward.calls()
+    );
+    assert!(
+        cold.calls() > minted.calls(),
+        "a cold mint signs a new token, which the warm cache avoids ({} vs {})",
+        cold.calls(),
+        minted.calls()
     );
 }

@@ -442,7 +442,10 @@ fn calls_carrying_a_token_are_counted() {
         assert!(carried.into_body());
         assert_eq!(
             recorded.counters(),
-            counters(&[("stateless_session_propagated_tokens_total{}", 1)])
+            counters(&[(
+                r#"stateless_session_propagated_tokens_total{mode="forward"}"#,
+                1
+            )])
         );
     });
 }

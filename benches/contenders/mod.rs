@@ -9,6 +9,10 @@
 // Each program uses its own subset.
 #![allow(dead_code, unreachable_pub)]
 
+mod propagate;
+
+pub use self::propagate::{Propagation, propagate};
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -518,6 +522,9 @@ pub async fn by_id(id: &str) -> Option<Contender> {
         "tower_sessions_memory" => tower_sessions_memory().await,
         "axum_extra_signed_jar" => axum_extra_signed_jar().await,
         "jsonwebtoken_cookie_resign" => jsonwebtoken_cookie_resign(),
+        "propagate_forward" => propagate(Propagation::Forward),
+        "propagate_minted" => propagate(Propagation::Minted),
+        "propagate_minted_cold" => propagate(Propagation::MintedCold),
         _ => return None,
     })
 }

@@ -1,17 +1,25 @@
 //! Propagation: the session of a request travels with the calls it makes to downstream
-//! services.
+//! services, as a token minted for each service or as the session token itself.
 //!
 //! - `token.rs`: [`SessionToken`], a token ready for a header, redacted in `Debug`.
 //! - `scope.rs`: the task's current session ([`current_token`], [`TokenScope`]).
 //! - `layer.rs`, `service.rs`: the client-side [`PropagateSessionLayer`] and its service.
+//! - `mint.rs`: [`Minter`], which mints audience-scoped tokens from a session.
+//! - `cache.rs`: the cache of minted tokens.
+//! - `audience.rs`: which audience a call is for.
 
+mod audience;
+mod cache;
 mod layer;
+mod mint;
 mod scope;
 mod service;
 mod token;
 
+pub use self::cache::DEFAULT_MINT_CACHE_ENTRIES;
 pub use self::layer::PropagateSessionLayer;
-pub(crate) use self::scope::TokenSource;
+pub use self::mint::{DEFAULT_MINT_LIFETIME, MintError, Minter};
+pub(crate) use self::scope::{SessionView, TokenSource};
 pub use self::scope::{TokenScope, current_token};
 pub use self::service::PropagateSession;
 pub use self::token::{InvalidSessionToken, SessionToken};

@@ -11,6 +11,7 @@
 //! [`SessionHandle::token`](crate::SessionHandle::token) and either run the task inside
 //! [`SessionToken::scope`] or put the token into the outgoing request's extensions.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
@@ -21,11 +22,35 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use super::token::SessionToken;
+use crate::keys::KeyRingHandle;
+use crate::token::MintedClaims;
 
 /// Something that can tell the current session token: a request's session, or a fixed
 /// token for a spawned task.
 pub(crate) trait TokenSource: Send + Sync {
+    /// The session's token as it stands now, to forward.
     fn current(&self) -> Option<SessionToken>;
+
+    /// Shows the session to `f`, for minting; `false` (and `f` not called) when there is
+    /// no session, or only a token (which cannot be minted from).
+    fn view(&self, f: &mut dyn FnMut(&SessionView<'_>)) -> bool {
+        let _ = f;
+        false
+    }
+}
+
+/// A session as a minter sees it, borrowed for the length of one mint.
+pub(crate) struct SessionView<'a> {
+    /// The session's current token: the key of the mint cache (it changes whenever the
+    /// session's data, id or deadlines do).
+    pub(crate) token: &'a [u8],
+    /// The session's claims: a `Claims<T>` of the layer's session type.
+    pub(crate) claims: &'a (dyn Any + Send + Sync),
+    /// On a downstream service, the minted token the session came in.
+    pub(crate) minted: Option<&'a MintedClaims>,
+    /// The keys the session layer verifies with (a minting key must not be among them
+    /// unless it is an asymmetric one).
+    pub(crate) session_keys: &'a KeyRingHandle,
 }
 
 impl TokenSource for SessionToken {
@@ -45,8 +70,12 @@ thread_local! {
 /// `None` outside such a scope (for example in a task spawned with `tokio::spawn`) and when
 /// the request has no session.
 pub fn current_token() -> Option<SessionToken> {
-    let source = CURRENT.with(|current| current.borrow().clone())?;
-    source.current()
+    current_source()?.current()
+}
+
+/// The task's current session source, if any.
+pub(crate) fn current_source() -> Option<Arc<dyn TokenSource>> {
+    CURRENT.with(|current| current.borrow().clone())
 }
 
 pin_project! {

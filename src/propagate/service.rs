@@ -5,25 +5,36 @@ use std::task::{Context, Poll};
 use http::{HeaderName, Request, header};
 use tower_service::Service;
 
-use super::scope::current_token;
+use super::layer::Mode;
+use super::scope::{current_source, current_token};
 use super::token::SessionToken;
-use crate::metrics::PropagationMetrics;
+use crate::log;
+use crate::metrics;
 
-/// The service built by [`PropagateSessionLayer`](super::PropagateSessionLayer). Returns the inner service's future
-/// unchanged.
+/// The service built by [`PropagateSessionLayer`](super::PropagateSessionLayer). Sets the
+/// token header in `call` and returns the inner service's future unchanged.
 #[derive(Debug, Clone)]
 pub struct PropagateSession<S> {
     inner: S,
     header: Option<HeaderName>,
-    metrics: PropagationMetrics,
+    mode: Mode,
+}
+
+/// How a call got its token: the one place to count propagated tokens (metrics hook).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attached {
+    /// The session token itself.
+    Forwarded,
+    /// A minted token: `fresh` when signed for this call, else from the cache.
+    Minted { fresh: bool },
 }
 
 impl<S> PropagateSession<S> {
-    pub(crate) fn new(inner: S, header: Option<HeaderName>, metrics: PropagationMetrics) -> Self {
+    pub(crate) fn new(inner: S, header: Option<HeaderName>, mode: Mode) -> Self {
         PropagateSession {
             inner,
             header,
-            metrics,
+            mode,
         }
     }
 
@@ -41,6 +52,63 @@ impl<S> PropagateSession<S> {
     pub fn into_inner(self) -> S {
         self.inner
     }
+
+    /// Finds the token for `request` and sets the header, unless the request carries one.
+    fn attach<B>(&self, request: Request<B>) -> Request<B> {
+        let name = self.header.as_ref().unwrap_or(&header::AUTHORIZATION);
+        if request.headers().contains_key(name) {
+            return request;
+        }
+        let (mut request, token) = match &self.mode {
+            Mode::Forward => {
+                let token = request
+                    .extensions()
+                    .get::<SessionToken>()
+                    .cloned()
+                    .or_else(current_token);
+                (request, token.map(|t| (t, Attached::Forwarded)))
+            }
+            Mode::Mint { minter, audience } => {
+                if request.extensions().get::<SessionToken>().is_some() {
+                    log::explicit_token_not_forwarded();
+                }
+                let (request, audience) = audience.select(request);
+                let minted = match (audience, current_source()) {
+                    (None, _) => None,
+                    (Some(_), None) => {
+                        log::no_session_to_mint();
+                        None
+                    }
+                    (Some(audience), Some(source)) => match minter.mint_from(&*source, &audience) {
+                        Ok(minted) => Some(minted),
+                        Err(error) => {
+                            log::mint_failed(&error, &audience);
+                            None
+                        }
+                    },
+                };
+                let token = minted.map(|m| (m.token, Attached::Minted { fresh: m.fresh }));
+                (request, token)
+            }
+        };
+        if let Some((token, how)) = token {
+            let value = match &self.header {
+                Some(_) => token.header_value(),
+                None => token.bearer_value(),
+            };
+            request.headers_mut().insert(name.clone(), value);
+            attached(how);
+        }
+        request
+    }
+}
+
+/// Called once for every outgoing request that got a token: counts it (feature `metrics`).
+fn attached(how: Attached) {
+    metrics::propagated(match how {
+        Attached::Forwarded => None,
+        Attached::Minted { fresh } => Some(fresh),
+    });
 }
 
 impl<S, B> Service<Request<B>> for PropagateSession<S>
@@ -55,23 +123,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let name = self.header.as_ref().unwrap_or(&header::AUTHORIZATION);
-        if !request.headers().contains_key(name) {
-            let token = request
-                .extensions()
-                .get::<SessionToken>()
-                .cloned()
-                .or_else(current_token);
-            if let Some(token) = token {
-                let value = match &self.header {
-                    Some(_) => token.header_value(),
-                    None => token.bearer_value(),
-                };
-                request.headers_mut().insert(name.clone(), value);
-                self.metrics.propagated();
-            }
-        }
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let request = self.attach(request);
         self.inner.call(request)
     }
 }

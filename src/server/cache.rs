@@ -19,7 +19,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::metrics::IssueReason;
 use crate::token::jws::constant_time_eq;
-use crate::token::{Claims, Verified};
+use crate::token::{Claims, MintedClaims, Verified};
 
 /// Shards, to keep threads from contending on one lock.
 const SHARDS: usize = 16;
@@ -60,6 +60,8 @@ pub(crate) struct Checked<T> {
     pub(crate) claims: Arc<Claims<T>>,
     /// Signed by a key that no longer signs, or migrated: re-sign now, for this reason.
     pub(crate) resign: Option<IssueReason>,
+    /// The registered claims of a minted downstream token (downstream services only).
+    pub(crate) minted: Option<Arc<MintedClaims>>,
 }
 
 impl<T> Clone for Checked<T> {
@@ -67,6 +69,7 @@ impl<T> Clone for Checked<T> {
         Checked {
             claims: Arc::clone(&self.claims),
             resign: self.resign,
+            minted: self.minted.clone(),
         }
     }
 }
@@ -82,6 +85,7 @@ impl<T> From<Verified<T>> for Checked<T> {
                 None
             },
             claims: Arc::new(verified.claims),
+            minted: None,
         }
     }
 }

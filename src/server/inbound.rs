@@ -191,6 +191,7 @@ pub(crate) fn begin<T: SessionData>(
             Ok(checked) => {
                 state.resign = checked.resign;
                 state.claims = Some(checked.claims);
+                state.minted = checked.minted;
                 state.rejection = None;
             }
             Err(error) => {
@@ -212,10 +213,16 @@ fn verify_at<T: SessionData>(
     now: u64,
 ) -> Result<Checked<T>, VerifyError> {
     let codec = &config.codec;
-    let decode = || {
-        codec
+    let decode = || match &config.audience {
+        None => codec
             .decode_token::<T>(token, config.migration.as_deref())
-            .map(Checked::from)
+            .map(Checked::from),
+        Some(audience) => codec
+            .decode_minted::<T>(token, audience, &config.minted_type)
+            .map(|(verified, minted)| Checked {
+                minted: Some(Arc::new(minted)),
+                ..Checked::from(verified)
+            }),
     };
     let checked = match &config.verify_cache {
         None => decode()?,

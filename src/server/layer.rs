@@ -23,7 +23,7 @@ use crate::health::Health;
 use crate::keys::KeyRingHandle;
 use crate::metrics::{Budgets, LayerMetrics};
 use crate::revocation::RevocationStore;
-use crate::token::{Migration, TokenCodec};
+use crate::token::{Audience, DOWNSTREAM_TOKEN_TYPE, Migration, TokenCodec};
 
 /// Default age after which a token is re-signed: 60 seconds.
 pub const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(60);
@@ -72,6 +72,10 @@ pub(crate) struct Config<T> {
     pub(crate) verify_cache: Option<Arc<VerifyCache<T>>>,
     /// Metric handles, resolved on the first request (nothing without the feature).
     pub(crate) metrics: LayerMetrics,
+    /// A downstream service's own name: only minted tokens for it are accepted.
+    pub(crate) audience: Option<Audience>,
+    /// The `typ` of the minted tokens accepted with an audience.
+    pub(crate) minted_type: Arc<str>,
     _data: PhantomData<fn() -> T>,
 }
 
@@ -98,6 +102,8 @@ impl<T> Clone for Config<T> {
             verify_cache: VerifyCache::new(self.verify_cache_entries).map(Arc::new),
             // Resolved again (the budgets may differ).
             metrics: LayerMetrics::default(),
+            audience: self.audience.clone(),
+            minted_type: Arc::clone(&self.minted_type),
             _data: PhantomData,
         }
     }
@@ -212,6 +218,8 @@ impl<T> SessionLayer<T> {
                 verify_cache_entries: DEFAULT_VERIFY_CACHE_ENTRIES,
                 verify_cache: VerifyCache::new(DEFAULT_VERIFY_CACHE_ENTRIES).map(Arc::new),
                 metrics: LayerMetrics::default(),
+                audience: None,
+                minted_type: DOWNSTREAM_TOKEN_TYPE.into(),
                 _data: PhantomData,
             }),
         }
@@ -222,6 +230,25 @@ impl<T> SessionLayer<T> {
     /// requires a valid session (401 otherwise), never re-signs and never sets a cookie.
     /// The keys need only verify; the handle's changing methods return
     /// [`SessionError::ReadOnly`](crate::SessionError::ReadOnly).
+    ///
+    /// As it stands it accepts the session tokens a gateway forwards
+    /// ([`PropagateSessionLayer::forward`](crate::PropagateSessionLayer::forward)). Name the
+    /// service with [`with_audience`](Self::with_audience) to accept only the tokens minted
+    /// for it instead (the recommended setup):
+    ///
+    /// ```
+    /// use tower_stateless_session::{Audience, Key, KeyRing, SessionLayer};
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    /// struct Profile { sub: String }
+    ///
+    /// # let gateway_node_key = Key::generate_ed25519()?;
+    /// // The gateway's public key (or its JWKS): this service can verify, never forge.
+    /// let keys = KeyRing::new(gateway_node_key.public_key().expect("Ed25519"));
+    /// let layer = SessionLayer::<Profile>::verify_only(keys)
+    ///     .with_audience(Audience::new("profile")?);
+    /// # Ok::<(), tower_stateless_session::ConfigError>(())
+    /// ```
     pub fn verify_only(keys: impl Into<KeyRingHandle>) -> Self {
         let mut layer = Self::new(keys);
         let config = layer.config_mut();
@@ -586,6 +613,43 @@ impl<T> SessionLayer<T> {
         self
     }
 
+    /// Makes this a downstream service named `audience`: it accepts only minted downstream
+    /// tokens (type [`DOWNSTREAM_TOKEN_TYPE`], or the one set with
+    /// [`try_with_accepted_token_type`](Self::try_with_accepted_token_type)) whose `aud`
+    /// names it, and refuses everything else with the same 401: a browser's session token,
+    /// a token minted for another service, an expired one (kinds
+    /// [`WrongType`](crate::RejectionKind::WrongType),
+    /// [`WrongAudience`](crate::RejectionKind::WrongAudience),
+    /// [`Expired`](crate::RejectionKind::Expired), for logs only). Default: none (session
+    /// tokens are accepted).
+    ///
+    /// Meant after [`verify_only`](Self::verify_only); a layer with an audience never signs
+    /// (it is made verify-only). The session data `T` is read from the minted token's
+    /// members: its `sub` and the members the gateway's projection passed on. The registered
+    /// claims are in [`SessionHandle::minted`](crate::SessionHandle::minted).
+    ///
+    /// A minted token is accepted until its `exp` plus the [leeway](Self::with_leeway)
+    /// (default 60 s): with synchronized clocks, a few seconds is enough here.
+    #[must_use]
+    pub fn with_audience(mut self, audience: Audience) -> Self {
+        let config = self.config_mut();
+        config.audience = Some(audience);
+        config.verify_only = true;
+        self
+    }
+
+    /// The `typ` of the minted tokens accepted with an [audience](Self::with_audience).
+    /// Default [`DOWNSTREAM_TOKEN_TYPE`]; set the same on the minter.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidDownstreamSetting`] when `typ` is not a media type of at most
+    /// 64 bytes (`A-Z a-z 0-9 . _ - + /`), or is the session token's type.
+    pub fn try_with_accepted_token_type(mut self, typ: &str) -> Result<Self, ConfigError> {
+        crate::token::minted::check_token_type(typ)?;
+        self.config_mut().minted_type = typ.into();
+        Ok(self)
+    }
+
     /// The token codec this layer signs and verifies with (for tools and tests that mint
     /// tokens outside a request).
     pub fn codec_ref(&self) -> &TokenCodec {
@@ -653,6 +717,7 @@ impl<T> fmt::Debug for SessionLayer<T> {
             .field("cookie", &c.cookie)
             .field("require_session", &c.require_session)
             .field("verify_only", &c.verify_only)
+            .field("audience", &c.audience)
             .field("cookie_budget", &c.cookie_budget)
             .field("header_budget", &c.header_budget)
             .field("oversize_action", &c.oversize_action)

@@ -122,12 +122,19 @@ struct GeneralHeader<'a> {
 
 /// Whether `typ` names the session token type: case-insensitive, `application/` optional
 /// (RFC 7515 §4.1.9).
+#[cfg(test)]
 fn is_session_type(typ: &str) -> bool {
+    is_type(typ, TOKEN_TYPE)
+}
+
+/// Whether `typ` names the media type `expected` (given without `application/`):
+/// case-insensitive, the `application/` prefix optional (RFC 7515 §4.1.9).
+fn is_type(typ: &str, expected: &str) -> bool {
     let bare = match typ.get(..12) {
         Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
         _ => typ,
     };
-    bare.eq_ignore_ascii_case(TOKEN_TYPE)
+    bare.eq_ignore_ascii_case(expected)
 }
 
 /// Finds the key for a session token header.
@@ -137,12 +144,14 @@ fn is_session_type(typ: &str) -> bool {
 /// order members differently) and apply the same rules: `alg` must be the key's algorithm,
 /// `typ` ours, `kid` known, no other member.
 ///
-/// Returns the key's index in the ring (0 is the signing key).
-fn find_session_key(ring: &KeyRing, header: &[u8]) -> Result<usize, VerifyError> {
-    if let Some(i) = ring
-        .keys()
-        .iter()
-        .position(|k| k.encoded_header().as_bytes() == header)
+/// Returns the key's index in the ring (0 is the signing key). `typ` is the token type
+/// required (the session type, or a minted token's); only session headers have a fast path.
+fn find_session_key(ring: &KeyRing, header: &[u8], typ: &str) -> Result<usize, VerifyError> {
+    if typ == TOKEN_TYPE
+        && let Some(i) = ring
+            .keys()
+            .iter()
+            .position(|k| k.encoded_header().as_bytes() == header)
     {
         return Ok(i);
     }
@@ -158,7 +167,7 @@ fn find_session_key(ring: &KeyRing, header: &[u8]) -> Result<usize, VerifyError>
         return Err(reject(RejectionKind::UnsupportedAlgorithm));
     }
     match parsed.typ {
-        Some(typ) if is_session_type(&typ) => Ok(index),
+        Some(found) if is_type(&found, typ) => Ok(index),
         _ => Err(reject(RejectionKind::WrongType)),
     }
 }
@@ -170,11 +179,22 @@ pub(crate) fn verify_session<'t>(
     token: &'t [u8],
     max_len: usize,
 ) -> Result<(usize, &'t [u8]), VerifyError> {
+    verify_typed(ring, token, max_len, TOKEN_TYPE)
+}
+
+/// As [`verify_session`], for tokens of type `typ` (minted downstream tokens): the same
+/// header rules (exactly `alg`, `kid`, `typ`; the key fixes the algorithm), another `typ`.
+pub(crate) fn verify_typed<'t>(
+    ring: &KeyRing,
+    token: &'t [u8],
+    max_len: usize,
+    typ: &str,
+) -> Result<(usize, &'t [u8]), VerifyError> {
     if token.len() > max_len {
         return Err(reject(RejectionKind::Oversized));
     }
     let seg = split(token)?;
-    let index = find_session_key(ring, seg.header)?;
+    let index = find_session_key(ring, seg.header, typ)?;
     ring.keys()[index].verify_signature(seg.signing_input, seg.signature)?;
     Ok((index, seg.payload))
 }

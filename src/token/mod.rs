@@ -20,6 +20,7 @@
 
 mod claims;
 pub(crate) mod jws;
+pub(crate) mod minted;
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ use serde::de::DeserializeOwned;
 
 pub use self::claims::RESERVED_CLAIMS;
 pub use self::jws::{TOKEN_TYPE, verify_jws};
+pub use self::minted::{
+    Actor, Audience, DOWNSTREAM_TOKEN_TYPE, MAX_AUDIENCE_LEN, MINTED_RESERVED_CLAIMS, MintedClaims,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{RejectionKind, SignError, VerifyError};
 use crate::keys::KeyRingHandle;

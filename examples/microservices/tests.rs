@@ -1,0 +1,254 @@
+//! The example end to end: real sockets, both signing modes, both propagation modes.
+
+use std::collections::HashMap;
+
+use super::*;
+
+async fn spawn(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, HeaderMap, String) {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(connection);
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(http_body_util::Full::new(Bytes::from(body.to_owned())))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn config(vars: &[(&str, &str)]) -> Result<Config, String> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::from_vars(|name| vars.get(name).cloned())
+}
+
+fn test_session_keys() -> Result<KeyRing, String> {
+    KeyRing::generate("test").map_err(|e| e.to_string())
+}
+
+/// Starts the downstream, then the gateway pointed at it (`DOWNSTREAM_URL` as it would be
+/// set for a downstream elsewhere).
+async fn start(vars: &[(&str, &str)]) -> (SocketAddr, SocketAddr) {
+    let mut config = config(vars).expect("valid settings");
+    let keys = make_keys(&config, test_session_keys).expect("keys");
+    let downstream = spawn(downstream_app(&config, &keys)).await;
+    config.downstream_url = format!("http://{downstream}").parse().expect("url");
+    let gateway = spawn(gateway_app(&config, &keys).expect("gateway")).await;
+    (gateway, downstream)
+}
+
+fn cookie_of(headers: &HeaderMap) -> String {
+    headers
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a Set-Cookie")
+        .to_owned()
+}
+
+async fn login(gateway: SocketAddr, user: &str) -> String {
+    let (status, headers, body) = send(
+        gateway,
+        "POST",
+        "/login",
+        &[("content-type", "application/json")],
+        &format!(r#"{{"user":"{user}"}}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    cookie_of(&headers)
+}
+
+async fn profile_of(gateway: SocketAddr, cookie: &str) -> Value {
+    let (status, _, body) = send(gateway, "GET", "/profile", &[("cookie", cookie)], "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).expect("JSON")
+}
+
+#[tokio::test]
+async fn the_downstream_answers_the_minted_claims_it_verified() {
+    for signing in ["hs256", "node"] {
+        let (gateway, _) = start(&[("SESSION_SIGNING", signing)]).await;
+        let cookie = login(gateway, "ada").await;
+        let value = profile_of(gateway, &cookie).await;
+        let down = &value["downstream"];
+        assert_eq!(down["sub"], "ada", "{signing}: {value}");
+        assert_eq!(down["aud"], "profile", "{signing}: {value}");
+        assert_eq!(down["iss"], "gateway");
+        assert_eq!(down["roles"], json!(["reader"]));
+        let (iat, exp) = (down["iat"].as_u64(), down["exp"].as_u64());
+        assert_eq!(exp.zip(iat).map(|(e, i)| e - i), Some(60), "{value}");
+        assert_eq!(
+            down["sid"], value["gateway"]["sid"],
+            "one session across both services: {value}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_audience_is_configurable_and_forwarding_is_a_choice() {
+    let (gateway, _) = start(&[("DOWNSTREAM_AUDIENCE", "accounts")]).await;
+    let cookie = login(gateway, "bob").await;
+    assert_eq!(
+        profile_of(gateway, &cookie).await["downstream"]["aud"],
+        "accounts"
+    );
+
+    for signing in ["hs256", "node"] {
+        let (gateway, _) = start(&[("PROPAGATION", "forward"), ("SESSION_SIGNING", signing)]).await;
+        let cookie = login(gateway, "bob").await;
+        let value = profile_of(gateway, &cookie).await;
+        assert_eq!(value["downstream"]["sub"], "bob", "{signing}: {value}");
+        assert_eq!(
+            value["downstream"]["aud"],
+            Value::Null,
+            "a session token names no audience"
+        );
+    }
+}
+
+#[tokio::test]
+async fn form_login_works_too() {
+    let (gateway, _) = start(&[]).await;
+    let (status, headers, _) = send(
+        gateway,
+        "POST",
+        "/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "user=bob",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookie_of(&headers);
+    let (_, _, body) = send(gateway, "GET", "/profile", &[("cookie", &cookie)], "").await;
+    assert!(body.contains(r#""sub":"bob""#), "{body}");
+}
+
+#[tokio::test]
+async fn the_downstream_refuses_no_token_and_the_session_token() {
+    let (gateway, downstream) = start(&[]).await;
+    let (status, _, _) = send(downstream, "GET", "/whoami", &[], "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(gateway, "GET", "/profile", &[], "").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the gateway needs a session too"
+    );
+
+    let cookie = login(gateway, "ada").await;
+    let bearer = format!("Bearer {}", cookie.split_once('=').expect("pair").1);
+    let (status, _, _) = send(
+        downstream,
+        "GET",
+        "/whoami",
+        &[("authorization", &bearer)],
+        "",
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a session token is not a minted token"
+    );
+}
+
+#[tokio::test]
+async fn a_downstream_with_another_gateways_key_refuses() {
+    let config = config(&[]).expect("valid settings");
+    let ours = make_keys(&config, test_session_keys).expect("keys");
+    let theirs = make_keys(&config, test_session_keys).expect("keys");
+    let downstream = spawn(downstream_app(&config, &theirs)).await;
+    let config = Config {
+        downstream_url: format!("http://{downstream}").parse().expect("url"),
+        ..config
+    };
+    let gateway = spawn(gateway_app(&config, &ours).expect("gateway")).await;
+    let cookie = login(gateway, "ada").await;
+    let (status, _, body) = send(gateway, "GET", "/profile", &[("cookie", &cookie)], "").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body.contains(r#""status":401"#), "{body}");
+}
+
+#[test]
+fn settings_default_and_bad_ones_are_reported() {
+    let default = config(&[]).expect("defaults");
+    assert_eq!(
+        default.gateway_addr,
+        "127.0.0.1:3000".parse().expect("addr")
+    );
+    assert_eq!(
+        default.downstream_addr,
+        "127.0.0.1:3001".parse().expect("addr")
+    );
+    assert_eq!(default.downstream_url, "http://127.0.0.1:3001");
+    assert_eq!(default.audience.as_str(), "profile");
+    assert_eq!(
+        (default.signing, default.propagation),
+        (Signing::Hs256, Propagation::Mint)
+    );
+    let cases = [
+        (
+            ("DEMO_ADDR", "nope"),
+            r#"DEMO_ADDR must be an address like 127.0.0.1:3000, got "nope""#,
+        ),
+        (
+            ("DOWNSTREAM_URL", "ftp://x"),
+            r#"DOWNSTREAM_URL must be an http:// URL, got "ftp://x""#,
+        ),
+        (
+            ("DOWNSTREAM_AUDIENCE", "two words"),
+            "DOWNSTREAM_AUDIENCE: invalid downstream token audience: only visible ASCII \
+             characters are allowed (no spaces)",
+        ),
+        (
+            ("SESSION_SIGNING", "rsa"),
+            r#"SESSION_SIGNING must be hs256 or node, got "rsa""#,
+        ),
+        (
+            ("PROPAGATION", "copy"),
+            r#"PROPAGATION must be mint or forward, got "copy""#,
+        ),
+    ];
+    for (var, expected) in cases {
+        assert_eq!(
+            config(&[var]).map(|_| ()),
+            Err(expected.to_owned()),
+            "{var:?}"
+        );
+    }
+}

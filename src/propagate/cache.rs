@@ -1,0 +1,220 @@
+//! The cache of minted tokens, so a session calling the same downstream service again
+//! reuses its token instead of signing a new one on every call.
+//!
+//! An entry is found by the session's current token and the audience, and is good while
+//! both of these hold:
+//! - the key ring that minted it is still in place (the handle's generation is the one
+//!   recorded): a rotation re-mints at once, so no downstream ever gets a token from a key
+//!   that is gone (a token cache that outlives a rotation is a known gateway failure);
+//! - at least 10 % of its lifetime is left, so a token is never sent about to expire.
+//!
+//! Keying by the session's token rather than its id means any change to the session (new
+//! data, a refresh, a renewed id) mints anew: a minted token never carries stale data.
+//! Memory is bounded: two generations per shard, the older dropped when the newer fills.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{PoisonError, RwLock};
+
+use super::token::SessionToken;
+use crate::token::Audience;
+use crate::token::jws::constant_time_eq;
+
+/// Shards, to keep threads from contending on one lock.
+const SHARDS: usize = 16;
+
+/// The default number of cached minted tokens.
+pub const DEFAULT_MINT_CACHE_ENTRIES: usize = 4096;
+
+/// Passes a `u64` key through: keys come from signature bytes, already uniform.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Map = HashMap<u64, Entry, BuildHasherDefault<PassThrough>>;
+
+struct Entry {
+    session: Box<[u8]>,
+    audience: Audience,
+    generation: u64,
+    /// Good strictly before this time: from then on less than 10 % of its life is left.
+    fresh_until: u64,
+    token: SessionToken,
+}
+
+#[derive(Default)]
+struct Shard {
+    current: Map,
+    previous: Map,
+}
+
+/// Minted tokens by (session token, audience, key generation).
+pub(crate) struct MintCache {
+    shards: Box<[RwLock<Shard>]>,
+    per_generation: usize,
+}
+
+/// Where an entry lives: the last bytes of the session token (its signature, which no one
+/// can aim without the key) mixed with the audience (FNV-1a).
+fn slot(session: &[u8], audience: &Audience) -> u64 {
+    let mut tail = [0u8; 8];
+    let take = session.len().min(8);
+    tail[..take].copy_from_slice(&session[session.len() - take..]);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in audience.as_str().as_bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    u64::from_le_bytes(tail) ^ hash
+}
+
+/// The moment from which a token minted at `iat` to expire at `exp` is due again: when
+/// less than a tenth of its lifetime is left.
+pub(crate) fn fresh_until(iat: u64, exp: u64) -> u64 {
+    exp.saturating_sub(exp.saturating_sub(iat).div_ceil(10))
+}
+
+impl MintCache {
+    /// A cache holding about `entries` tokens; `None` for 0 (no cache).
+    pub(crate) fn new(entries: usize) -> Option<Self> {
+        if entries == 0 {
+            return None;
+        }
+        let shards = (0..SHARDS).map(|_| RwLock::default()).collect();
+        Some(MintCache {
+            shards,
+            per_generation: entries.div_ceil(2 * SHARDS).max(1),
+        })
+    }
+
+    fn shard(&self, key: u64) -> &RwLock<Shard> {
+        // `SHARDS` divides 2^64, so the low bits pick a shard uniformly.
+        &self.shards[(key % SHARDS as u64) as usize]
+    }
+
+    /// The cached token for this session token and audience, if it was minted by the ring
+    /// of `generation` and is still fresh at `now`.
+    pub(crate) fn get(
+        &self,
+        session: &[u8],
+        audience: &Audience,
+        generation: u64,
+        now: u64,
+    ) -> Option<SessionToken> {
+        let key = slot(session, audience);
+        let shard = self
+            .shard(key)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = shard
+            .current
+            .get(&key)
+            .or_else(|| shard.previous.get(&key))?;
+        let good = entry.generation == generation
+            && now < entry.fresh_until
+            && entry.audience == *audience
+            && constant_time_eq(&entry.session, session);
+        good.then(|| entry.token.clone())
+    }
+
+    /// Remembers `token`, minted for this session token and audience by the ring of
+    /// `generation`.
+    pub(crate) fn insert(
+        &self,
+        session: &[u8],
+        audience: &Audience,
+        generation: u64,
+        fresh_until: u64,
+        token: SessionToken,
+    ) {
+        let key = slot(session, audience);
+        let entry = Entry {
+            session: session.into(),
+            audience: audience.clone(),
+            generation,
+            fresh_until,
+            token,
+        };
+        let mut shard = self
+            .shard(key)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shard.current.len() >= self.per_generation && !shard.current.contains_key(&key) {
+            shard.previous = std::mem::take(&mut shard.current);
+        }
+        shard.current.insert(key, entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aud(name: &str) -> Audience {
+        Audience::new(name).expect("valid")
+    }
+
+    fn token(text: &str) -> SessionToken {
+        text.parse().expect("shape")
+    }
+
+    #[test]
+    fn an_entry_is_good_for_its_session_audience_generation_and_freshness() {
+        let cache = MintCache::new(64).expect("on");
+        let session = b"h.p.signature-one";
+        cache.insert(session, &aud("profile"), 3, 154, token("m.i.nt"));
+        let get = |s: &[u8], a: &str, generation: u64, now: u64| {
+            cache
+                .get(s, &aud(a), generation, now)
+                .map(|t| t.as_str().to_owned())
+        };
+        assert_eq!(get(session, "profile", 3, 153).as_deref(), Some("m.i.nt"));
+        assert_eq!(get(session, "profile", 3, 154), None, "due again");
+        assert_eq!(get(session, "profile", 4, 100), None, "the keys changed");
+        assert_eq!(get(session, "billing", 3, 100), None, "another audience");
+        assert_eq!(get(b"h.p.signature-two", "profile", 3, 100), None);
+        // Same tail, different token: found in the slot, refused by the comparison.
+        assert_eq!(get(b"x.p.signature-one", "profile", 3, 100), None);
+    }
+
+    #[test]
+    fn fresh_until_leaves_a_tenth_of_the_lifetime() {
+        assert_eq!(fresh_until(100, 160), 154);
+        assert_eq!(fresh_until(100, 105), 104);
+        assert_eq!(fresh_until(100, 101), 100, "a 1 s token is never reused");
+        assert_eq!(fresh_until(100, 100), 100);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let cache = MintCache::new(2 * SHARDS).expect("on");
+        for i in 0..10_000u32 {
+            let session = format!("h.p.{i:08}");
+            cache.insert(session.as_bytes(), &aud("a"), 0, u64::MAX, token("m.i.nt"));
+        }
+        let held: usize = cache
+            .shards
+            .iter()
+            .map(|s| {
+                let s = s.read().expect("lock");
+                s.current.len() + s.previous.len()
+            })
+            .sum();
+        assert!(held <= 4 * SHARDS, "{held} entries held");
+        assert!(MintCache::new(0).is_none());
+    }
+}
