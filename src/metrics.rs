@@ -242,44 +242,58 @@ impl LayerMetrics {
     }
 }
 
-/// Counts an outgoing call a token was attached to: `None` when the session token was
-/// forwarded, `Some(fresh)` for a minted token (`fresh` when signed for this call rather
-/// than taken from the minter's cache). The handles are resolved on the first call in the
-/// process (propagation layers have no shared configuration to keep them in).
-#[inline]
-pub(crate) fn propagated(minted: Option<bool>) {
+/// A propagation layer's counters, resolved on its first propagated call against the
+/// recorder current then, and shared by the services it makes.
+#[derive(Clone, Default)]
+pub(crate) struct PropagationMetrics {
     #[cfg(feature = "metrics")]
-    {
-        static HANDLES: OnceLock<[::metrics::Counter; 3]> = OnceLock::new();
-        let [forwarded, minted_call, minted_fresh] = HANDLES.get_or_init(|| {
-            ::metrics::describe_counter!(
-                names::PROPAGATED,
-                ::metrics::Unit::Count,
-                "Outgoing calls a session token was attached to, by mode (forward, mint)"
-            );
-            ::metrics::describe_counter!(
-                names::MINTED,
-                ::metrics::Unit::Count,
-                "Downstream tokens signed (not taken from the minter's cache)"
-            );
-            [
-                ::metrics::counter!(names::PROPAGATED, "mode" => "forward"),
-                ::metrics::counter!(names::PROPAGATED, "mode" => "mint"),
-                ::metrics::counter!(names::MINTED),
-            ]
-        });
-        match minted {
-            None => forwarded.increment(1),
-            Some(fresh) => {
-                minted_call.increment(1);
-                if fresh {
-                    minted_fresh.increment(1);
+    handles: std::sync::Arc<OnceLock<[::metrics::Counter; 3]>>,
+}
+
+impl PropagationMetrics {
+    /// Counts an outgoing call a token was attached to: `None` when the session token was
+    /// forwarded, `Some(fresh)` for a minted token (`fresh` when signed for this call
+    /// rather than taken from the minter's cache).
+    #[inline]
+    pub(crate) fn propagated(&self, minted: Option<bool>) {
+        #[cfg(feature = "metrics")]
+        {
+            let [forwarded, minted_call, minted_fresh] = self.handles.get_or_init(|| {
+                ::metrics::describe_counter!(
+                    names::PROPAGATED,
+                    ::metrics::Unit::Count,
+                    "Outgoing calls a session token was attached to, by mode (forward, mint)"
+                );
+                ::metrics::describe_counter!(
+                    names::MINTED,
+                    ::metrics::Unit::Count,
+                    "Downstream tokens signed (not taken from the minter's cache)"
+                );
+                [
+                    ::metrics::counter!(names::PROPAGATED, "mode" => "forward"),
+                    ::metrics::counter!(names::PROPAGATED, "mode" => "mint"),
+                    ::metrics::counter!(names::MINTED),
+                ]
+            });
+            match minted {
+                None => forwarded.increment(1),
+                Some(fresh) => {
+                    minted_call.increment(1);
+                    if fresh {
+                        minted_fresh.increment(1);
+                    }
                 }
             }
         }
+        #[cfg(not(feature = "metrics"))]
+        let _ = minted;
     }
-    #[cfg(not(feature = "metrics"))]
-    let _ = minted;
+}
+
+impl std::fmt::Debug for PropagationMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PropagationMetrics").finish_non_exhaustive()
+    }
 }
 
 /// Reports the size of a revocation set (not on the request path: revocations are rare).

@@ -22,7 +22,8 @@ use tower::{Layer, ServiceExt, service_fn};
 use tower_stateless_session::health::Status;
 use tower_stateless_session::revocation::MemoryRevocations;
 use tower_stateless_session::{
-    Key, KeyRing, PropagateSessionLayer, RejectionKind, SessionLayer, SessionToken, TokenCodec,
+    Audience, Key, KeyRing, KeyRingHandle, Minter, PropagateSessionLayer, RejectionKind,
+    SessionHandle, SessionLayer, SessionToken, TokenCodec,
 };
 
 /// What moved between two snapshots: `name{label="value",...}` to a counter's increase, a
@@ -446,6 +447,59 @@ fn calls_carrying_a_token_are_counted() {
                 r#"stateless_session_propagated_tokens_total{mode="forward"}"#,
                 1
             )])
+        );
+    });
+}
+
+#[test]
+fn minted_calls_are_counted_and_only_fresh_tokens_as_minted() {
+    with_recorder(|recorded| async move {
+        let node = KeyRingHandle::new(KeyRing::new(Key::generate_ed25519().expect("rng")));
+        let minter = Minter::<User>::new("gateway", |u: &User| Some(u.sub.as_str()))
+            .expect("valid issuer")
+            .with_keys(node.clone());
+        let audience = Audience::new("profile").expect("valid audience");
+        let client = PropagateSessionLayer::mint(minter, audience).layer(service_fn(
+            |request: Request<()>| async move {
+                Ok::<_, std::convert::Infallible>(Response::new(
+                    request.headers().contains_key(header::AUTHORIZATION),
+                ))
+            },
+        ));
+        // One request that logs in and calls the downstream service twice: one token
+        // minted, the second call served from the minter's cache.
+        let app = axum::Router::new()
+            .route(
+                "/login-and-call",
+                axum::routing::post(move |s: SessionHandle<User>| {
+                    let client = client.clone();
+                    async move {
+                        s.login(user("ada")).expect("login");
+                        let first = client.clone().oneshot(Request::new(())).await;
+                        let second = client.oneshot(Request::new(())).await;
+                        let sent =
+                            first.expect("ok").into_body() && second.expect("ok").into_body();
+                        if sent {
+                            "both carried a token"
+                        } else {
+                            "missing token"
+                        }
+                    }
+                }),
+            )
+            .layer(SessionLayer::<User>::new(node));
+        let response = send(&app, "POST", "/login-and-call", None).await;
+        assert_eq!(body_text(response).await, "both carried a token");
+        let moved = recorded.counters();
+        assert_eq!(
+            moved.get(r#"stateless_session_propagated_tokens_total{mode="mint"}"#),
+            Some(&2),
+            "{moved:?}"
+        );
+        assert_eq!(
+            moved.get("stateless_session_minted_tokens_total{}"),
+            Some(&1),
+            "the second call used the cached token: {moved:?}"
         );
     });
 }
