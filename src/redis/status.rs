@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
+use crate::metrics;
+
 /// A snapshot of one Redis-backed part's connection: whether it is up, when it last
 /// synchronised its full state, how often it had to reconnect. Cheap to take (one short lock);
 /// meant for gauges and health reports.
@@ -65,11 +67,15 @@ impl RedisStatus {
 pub(crate) struct StatusCell {
     status: Mutex<RedisStatus>,
     synced: Notify,
+    /// The part's name in metric names (`revocation`): every change is exported before
+    /// anyone waiting on it is woken, so gauges never lag the status.
+    part: &'static str,
 }
 
 impl StatusCell {
-    pub(crate) fn new() -> Self {
-        StatusCell {
+    pub(crate) fn new(part: &'static str) -> Self {
+        let cell = StatusCell {
+            part,
             status: Mutex::new(RedisStatus {
                 connected: false,
                 resp3: false,
@@ -79,7 +85,14 @@ impl StatusCell {
                 changed_at: SystemTime::now(),
             }),
             synced: Notify::new(),
-        }
+        };
+        cell.export();
+        cell
+    }
+
+    /// Reports the status to the metrics (feature `metrics`).
+    fn export(&self) {
+        metrics::redis_status(self.part, &self.snapshot());
     }
 
     fn update<R>(&self, f: impl FnOnce(&mut RedisStatus) -> R) -> R {
@@ -100,12 +113,13 @@ impl StatusCell {
             s.resp3 = resp3;
             s.last_sync = Some(now);
         });
+        self.export();
         self.synced.notify_waiters();
     }
 
     /// The connection was lost; returns whether it had been up.
     pub(crate) fn lost(&self) -> bool {
-        self.update(|s| {
+        let was = self.update(|s| {
             let was = s.connected;
             if was {
                 s.reconnections += 1;
@@ -113,7 +127,9 @@ impl StatusCell {
             }
             s.connected = false;
             was
-        })
+        });
+        self.export();
+        was
     }
 
     pub(crate) fn attempt_failed(&self) {

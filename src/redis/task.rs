@@ -13,7 +13,6 @@ use super::status::StatusCell;
 use super::target::Target;
 use super::{RedisConfig, RedisError, RedisStatus};
 use crate::log;
-use crate::metrics;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -116,7 +115,7 @@ pub(crate) fn spawn<F: Feed>(
     let target = Target::build(config)?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| RedisError::NoRuntime)?;
     let (jobs, queue) = mpsc::unbounded_channel();
-    let status = Arc::new(StatusCell::new());
+    let status = Arc::new(StatusCell::new(F::METRICS));
     let description: Arc<str> = target.description.clone().into();
     runtime.spawn(run(target, feed, queue, Arc::clone(&status)));
     Ok(RedisHandle {
@@ -140,7 +139,6 @@ async fn run<F: Feed>(
     status: Arc<StatusCell>,
 ) {
     let channels = feed.channels();
-    metrics::redis_status(F::METRICS, &status.snapshot());
     let mut backoff = BACKOFF_MIN;
     let mut outage_logged = false;
     loop {
@@ -148,7 +146,6 @@ async fn run<F: Feed>(
             Ok(mut link) => match feed.on_connect(&mut link.commands).await {
                 Ok(()) => {
                     status.synced(link.resp3);
-                    metrics::redis_status(F::METRICS, &status.snapshot());
                     log::redis_synced(F::NAME, &target.description, link.resp3);
                     backoff = BACKOFF_MIN;
                     outage_logged = false;
@@ -165,7 +162,6 @@ async fn run<F: Feed>(
             Ended::Closed => return,
             Ended::Lost(error) => {
                 status.lost();
-                metrics::redis_status(F::METRICS, &status.snapshot());
                 if !outage_logged {
                     log::redis_lost(F::NAME, &target.description, &error);
                     feed.on_lost(&error);
