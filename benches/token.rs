@@ -5,6 +5,10 @@
 //! 100 B, 1 KiB, 2 KiB and 3 KiB of JSON, and reports throughput in bytes of token, so the
 //! cost per KiB is visible and a step at some size would stand out.
 //!
+//! `token/ours/seal` and `token/ours/open` do the same with an encrypted token (JWE,
+//! `A256GCM` with `A256KW` key wrap, the default): the same codec, with an encryption key
+//! first in its ring. `seal_dir` and `open_dir` use `dir` key management.
+//!
 //! Run: `cargo bench --bench token`. Compare the medians within one run only.
 
 use std::hint::black_box;
@@ -15,6 +19,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use tower_stateless_session::token::jwe::KeyManagement;
 use tower_stateless_session::{Key, KeyRing, TokenCodec};
 
 const SECRET: &[u8] = b"benchmark-secret-of-at-least-32-bytes-long";
@@ -79,6 +84,31 @@ fn token(c: &mut Criterion) {
     group.bench_function("ours/verify", |b| {
         b.iter(|| codec.verify::<User>(black_box(&ours)).expect("verify"))
     });
+    for (label, mode) in [("", KeyManagement::A256KW), ("_dir", KeyManagement::Dir)] {
+        // The same codec settings with an encryption key first in the ring: every new token
+        // is a JWE.
+        let key = Key::encryption("e1", mode, &SECRET[..32]).expect("key");
+        let encrypting = TokenCodec::new(KeyRing::new(key));
+        let sealed = encrypting.sign(&claims).expect("seal");
+        assert_eq!(sealed.matches('.').count(), 4, "a JWE");
+        assert_eq!(
+            encrypting.verify::<User>(&sealed).expect("open").claims,
+            claims,
+            "{mode} round trip"
+        );
+        // The sizes quoted in BENCHMARKS.md.
+        eprintln!(
+            "reference token: signed {} bytes, encrypted ({mode}) {} bytes",
+            ours.len(),
+            sealed.len()
+        );
+        group.bench_function(format!("ours/seal{label}"), |b| {
+            b.iter(|| encrypting.sign(black_box(&claims)).expect("seal"))
+        });
+        group.bench_function(format!("ours/open{label}"), |b| {
+            b.iter(|| encrypting.verify::<User>(black_box(&sealed)).expect("open"))
+        });
+    }
     group.bench_function("jsonwebtoken/encode", |b| {
         b.iter(|| jsonwebtoken::encode(&header, black_box(&flat), &encoding_key).expect("encode"))
     });
@@ -88,6 +118,54 @@ fn token(c: &mut Criterion) {
                 .expect("decode")
         })
     });
+    // The parts of sealing and opening that no JWE codec avoids: the random content key
+    // and IV from the operating system, the key wrap (24 AES block operations, one after
+    // the other), the AES-GCM key setup for each token's fresh key, and AES-GCM itself over
+    // the reference claims (144 bytes).
+    {
+        use aes_gcm::aead::AeadInOut as _;
+        use aes_gcm::{Aes256Gcm, KeyInit as _, Nonce};
+        let kek = aes_kw::KwAes256::new(&[1u8; 32].into());
+        group.bench_function("floor/os_random_44", |b| {
+            b.iter(|| {
+                let mut r = [0u8; 44];
+                getrandom::fill(&mut r).unwrap();
+                r
+            })
+        });
+        group.bench_function("floor/aes256gcm_new", |b| {
+            b.iter(|| Aes256Gcm::new(black_box(&[2u8; 32].into())))
+        });
+        group.bench_function("floor/aes_kw_wrap", |b| {
+            b.iter(|| {
+                let mut w = [0u8; 40];
+                kek.wrap_key(black_box(&[3u8; 32]), &mut w).unwrap();
+                w
+            })
+        });
+        group.bench_function("floor/aes_kw_unwrap", |b| {
+            let mut w = [0u8; 40];
+            kek.wrap_key(&[3u8; 32], &mut w).unwrap();
+            b.iter(|| {
+                let mut k = [0u8; 32];
+                kek.unwrap_key(black_box(&w), &mut k).unwrap();
+                k
+            })
+        });
+        let gcm = Aes256Gcm::new(&[2u8; 32].into());
+        let plaintext_len = serde_json::to_vec(&claims).expect("serialize").len();
+        group.bench_function("floor/aes256gcm_encrypt", |b| {
+            b.iter(|| {
+                let mut buf = vec![0u8; plaintext_len];
+                gcm.encrypt_inout_detached(
+                    &Nonce::from([0u8; 12]),
+                    b"header",
+                    buf.as_mut_slice().into(),
+                )
+                .unwrap()
+            })
+        });
+    }
     group.bench_function("floor/hmac_sha256", |b| {
         b.iter(|| {
             let mut mac = keyed.clone();

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-30}"
-targets=(verify_token cookie_header)
+targets=(verify_token cookie_header open_jwe)
 
 # cargo-fuzz needs a nightly toolchain (sanitizer flags).
 if ! command -v rustup >/dev/null 2>&1 || ! rustup toolchain list | grep -q '^nightly'; then
@@ -30,9 +30,11 @@ fi
 cd fuzz
 
 echo "== fuzz: seed corpus"
-# Real tokens signed with the targets' fixed key, written to fuzz/corpus/<target>/.
+# Real tokens signed (and encrypted) with the targets' fixed keys, written to
+# fuzz/corpus/<target>/.
 cargo +nightly test --quiet --lib -- --ignored --exact tests::write_seed_corpus
 cargo +nightly test --quiet --lib -- --exact tests::seeds_verify_and_signing_agrees
+cargo +nightly test --quiet --lib -- --exact tests::jwe_seeds_open_and_match_the_crate_header
 
 echo "== fuzz: build"
 cargo +nightly fuzz build

@@ -17,19 +17,26 @@ pub enum RejectionKind {
     /// The token (or the cookie or header carrying it) is larger than its configured cap.
     /// Checked before any decoding or MAC work.
     Oversized,
-    /// The token is not a compact JWS: wrong number of segments, an empty segment,
-    /// non-canonical base64url, or a header that is not the JSON object we expect.
+    /// The token is not a compact JWS (or, encrypted, JWE): wrong number of segments, an
+    /// empty segment, a segment of the wrong length, non-canonical base64url, or a header
+    /// that is not the JSON object we expect (`crit` included).
     Malformed,
     /// The header names an algorithm other than the one the key is for (`none`, `HS512`,
-    /// `RS256`, ...). The header never chooses the algorithm; this only reports a mismatch.
+    /// `RS256`, ...; for encrypted tokens `alg` or `enc`, or a `zip` compression). The
+    /// header never chooses the algorithm; this only reports a mismatch.
     UnsupportedAlgorithm,
     /// The header's `typ` is missing or is not the type this verifier expects: the session
-    /// token's, or for a downstream service with an audience, the minted token's.
+    /// token's, or for a downstream service with an audience, the minted token's. For
+    /// encrypted tokens, also when its purpose (`pur`) names another cookie or header.
     WrongType,
     /// The header's `kid` is missing or names no key in the key ring.
     UnknownKey,
     /// The MAC does not match the token's header and payload.
     BadSignature,
+    /// An encrypted token did not decrypt: its content key did not unwrap, or the
+    /// authentication tag does not match the header, IV and ciphertext (altered, spliced
+    /// from several tokens, or encrypted under another key).
+    DecryptionFailed,
     /// The signature is valid but the payload is not a valid set of session claims (missing
     /// or ill-typed registered claims, or data that does not decode into the session type).
     InvalidClaims,
@@ -65,6 +72,7 @@ impl RejectionKind {
             RejectionKind::WrongType => "wrong_type",
             RejectionKind::UnknownKey => "unknown_key",
             RejectionKind::BadSignature => "bad_signature",
+            RejectionKind::DecryptionFailed => "decryption_failed",
             RejectionKind::InvalidClaims => "invalid_claims",
             RejectionKind::UnsupportedVersion => "unsupported_version",
             RejectionKind::Expired => "expired",
@@ -139,7 +147,8 @@ pub enum SignError {
         /// The budget for those bytes.
         max: usize,
     },
-    /// The operating system's random number generator failed while creating a session id.
+    /// The operating system's random number generator failed while creating a session id,
+    /// or an encrypted token's content key or IV.
     Random(getrandom::Error),
     /// The key ring has no key this process can sign with: its first key is a public key
     /// only (a verify-only ring, such as one fed by a JWKS), or a node key that could not be
@@ -155,7 +164,10 @@ impl fmt::Display for SignError {
                 f,
                 "signed session token would be {len} bytes, over the maximum of {max} bytes"
             ),
-            SignError::Random(e) => write!(f, "could not generate a random session id: {e}"),
+            SignError::Random(e) => write!(
+                f,
+                "the random number generator failed (session id, content key or IV): {e}"
+            ),
             SignError::NoSigningKey => {
                 f.write_str("the key ring has no key that can sign new sessions here")
             }
@@ -222,6 +234,15 @@ pub enum ConfigError {
         kid: String,
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// One secret is configured for two purposes (an HS256 secret also as an encryption
+    /// key, or one AES key for both `A256KW` and `dir`). One key, one purpose: give each
+    /// its own random secret.
+    SecretReused {
+        /// The key id of the second key with that secret.
+        kid: String,
+        /// The key id of the first.
+        other: String,
     },
     /// Two keys share a key id.
     DuplicateKeyId {
@@ -299,6 +320,11 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidPublicKey { kid, reason } => {
                 write!(f, "key `{kid}`: invalid public key: {reason}")
             }
+            ConfigError::SecretReused { kid, other } => write!(
+                f,
+                "keys `{other}` and `{kid}` share a secret but are for different algorithms: \
+                 one key, one purpose, give each its own secret"
+            ),
             ConfigError::DuplicateKeyId { kid } => write!(f, "key id `{kid}` appears twice"),
             ConfigError::NoKeys => f.write_str("no keys given: a key ring needs a signing key"),
             ConfigError::EnvVar { name, reason } => {
@@ -346,6 +372,7 @@ mod tests {
             RejectionKind::WrongType,
             RejectionKind::UnknownKey,
             RejectionKind::BadSignature,
+            RejectionKind::DecryptionFailed,
             RejectionKind::InvalidClaims,
             RejectionKind::UnsupportedVersion,
             RejectionKind::Expired,

@@ -22,6 +22,35 @@
 //! live sessions move to the new key at their next request. A key is an HS256 secret or an
 //! Ed25519 key pair (`EdDSA`), and a ring may hold both kinds at once (see [`keys`]).
 //!
+//! # Encrypted sessions
+//!
+//! Signed tokens hide nothing: whoever holds the cookie reads every claim. Put an
+//! encryption key ([`Key::encryption`]) first in the ring and every new token is a JWE
+//! instead (RFC 7516 compact serialization, `A256GCM` with `A256KW` key wrap by default, or
+//! `dir`), which any JOSE library holding the key can open, and nobody without it can read.
+//! Everything else works the same: refresh, deadlines, renew, logout, revocation, budgets
+//! (counting the larger token), the verify cache, forwarding. Signing keys later in the
+//! ring keep verifying signed sessions, which move to encrypted tokens at their next
+//! request, with no logout (and back, the same way). See [`token::jwe`] for the format,
+//! the purpose binding to the cookie name, and the per-key encryption budget of `dir`.
+//!
+//! ```
+//! use tower_stateless_session::token::jwe::KeyManagement;
+//! use tower_stateless_session::{KeyRing, SessionLayer};
+//!
+//! # #[derive(Clone, serde::Serialize, serde::Deserialize)] struct User { sub: String }
+//! # fn main() -> Result<(), tower_stateless_session::ConfigError> {
+//! // "e1:<32 random bytes, base64url>", e.g. from SESSION_ENCRYPTION_KEYS.
+//! let keys = KeyRing::parse_encryption(
+//!     "e1:ZW5jcnlwdGlvbi1rZXktb2YtMzItYnl0ZXMtLS0tLS0",
+//!     KeyManagement::A256KW,
+//! )?;
+//! let layer = SessionLayer::<User>::new(keys);
+//! # let _ = layer;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # axum
 //!
 //! ```
@@ -219,6 +248,7 @@
 //! | [`with_oversize_action`](SessionLayer::with_oversize_action) | 431 that deletes the session cookie |
 //! | [`with_require_session`](SessionLayer::with_require_session) | `false` |
 //! | [`verify_only`](SessionLayer::verify_only) | off (signing layer) |
+//! | [`with_token_purpose`](SessionLayer::with_token_purpose) | the cookie name (encrypted tokens only) |
 //! | [`with_audience`](SessionLayer::with_audience) | none (verify-only layers accept forwarded session tokens) |
 //! | [`Minter::with_lifetime`] | 60 s |
 //!
@@ -241,8 +271,10 @@
 //! output or logs.
 //!
 //! What it does not give:
-//! - **Confidentiality**: the claims are only base64url-encoded. Anyone holding the token
-//!   (the user, a proxy that logs cookies) can read the session data. Keep secrets out of it.
+//! - **Confidentiality**, with signing keys: the claims are only base64url-encoded. Anyone
+//!   holding the token (the user, a proxy that logs cookies) can read the session data.
+//!   Keep secrets out of it, or issue encrypted tokens (see [Encrypted
+//!   sessions](#encrypted-sessions)), which only the key holders can read.
 //! - **Revocation, by itself**: a token stays valid until its `exp` for whoever holds a copy;
 //!   logout deletes the browser's cookie but not copies. Configure a revocation store
 //!   ([`SessionLayer::with_revocation`], see [`revocation`]) to have logout revoke the

@@ -120,3 +120,16 @@ pub(crate) fn revocation_outage(entries: usize) {
     #[cfg(not(feature = "tracing"))]
     let _ = entries;
 }
+
+pub(crate) fn dir_key_budget(kid: &str, used: u64, limit: u64) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        kid,
+        encryptions = used,
+        limit,
+        "this process alone has used 1/64 of the encryption budget of `dir` key: rotate it \
+         (a new key first in the ring) or move to A256KW"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (kid, used, limit);
+}

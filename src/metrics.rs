@@ -358,7 +358,7 @@ mod enabled {
 
     /// Every kind a refused request can carry (all but `Missing` and `Revoked`, which
     /// have outcomes of their own), in the order of [`refused_index`].
-    const REFUSED: [RejectionKind; 14] = [
+    const REFUSED: [RejectionKind; 15] = [
         RejectionKind::Oversized,
         RejectionKind::Malformed,
         RejectionKind::UnsupportedAlgorithm,
@@ -373,6 +373,7 @@ mod enabled {
         RejectionKind::AbsoluteTimeout,
         RejectionKind::Ambiguous,
         RejectionKind::WrongAudience,
+        RejectionKind::DecryptionFailed,
     ];
 
     /// A kind's slot in [`REFUSED`]. Exhaustive on purpose: a new kind does not compile
@@ -393,6 +394,7 @@ mod enabled {
             RejectionKind::AbsoluteTimeout => 11,
             RejectionKind::Ambiguous => 12,
             RejectionKind::WrongAudience => 13,
+            RejectionKind::DecryptionFailed => 14,
             // Outcomes of their own (`Outcome::of`), never counted as refused.
             RejectionKind::Missing | RejectionKind::Revoked => 0,
         }

@@ -58,6 +58,14 @@
 //!   only verify. Secrets must decode to at least 32 bytes, e.g.
 //!   `SESSION_KEYS="k1:$(openssl rand -base64 32)"`. Without it a random key is generated
 //!   at startup, so sessions die with the process and no other instance can verify them.
+//! - `SESSION_ENCRYPTION_KEYS`: `kid:base64url-32-bytes[,kid:secret...]` turns the encrypted
+//!   mode on: the first key encrypts every new token (a JWE the browser cannot read), the
+//!   others only decrypt. Secrets are exactly 32 bytes, each its own (never one of
+//!   `SESSION_KEYS`), e.g. `SESSION_ENCRYPTION_KEYS="e1:$(openssl rand -base64 32)"`. Keys
+//!   from `SESSION_KEYS`, if set too, then only verify: signed sessions move to encrypted
+//!   tokens at their next request.
+//! - `SESSION_JWE_ALG`: `A256KW` (the default: a fresh content key per token) or `dir` (the
+//!   key encrypts directly: smaller tokens, at most 2^32 tokens per key in all).
 //! - `SESSION_IDLE_SECS` (default 1800), `SESSION_ABSOLUTE_SECS` (default 172800),
 //!   `SESSION_REFRESH_SECS` (default 60), `SESSION_LEEWAY_SECS` (default 60).
 //! - Redis, to share revocations (needs `--features redis`; without any of these they are
@@ -121,6 +129,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 use tower_stateless_session::revocation::RevocationStore;
+use tower_stateless_session::token::jwe::KeyManagement;
 use tower_stateless_session::{
     DEFAULT_COOKIE_NAME, IssuedToken, KeyRing, Session, SessionError, SessionHandle, SessionLayer,
     SignError,
@@ -138,6 +147,10 @@ use outcome::Outcome;
 
 /// The environment variable holding the key ring.
 const KEYS_VAR: &str = "SESSION_KEYS";
+/// The environment variable holding the encryption keys (turns the encrypted mode on).
+const ENCRYPTION_KEYS_VAR: &str = "SESSION_ENCRYPTION_KEYS";
+/// The environment variable choosing the encryption keys' key management.
+const JWE_ALG_VAR: &str = "SESSION_JWE_ALG";
 
 /// The longest user name accepted, in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -172,8 +185,36 @@ pub(crate) struct DemoSession {
 /// The error text comes from [`ConfigError`](tower_stateless_session::ConfigError), which
 /// names keys by position or id and never repeats a secret.
 fn load_keys() -> Result<KeyRing, String> {
-    if std::env::var_os(KEYS_VAR).is_some() {
-        return KeyRing::from_env(KEYS_VAR).map_err(|e| format!("{KEYS_VAR} is invalid: {e}"));
+    keys_from_lookup(env_var)
+}
+
+/// The key ring from the variables `lookup` finds: the encryption keys first when
+/// `SESSION_ENCRYPTION_KEYS` is set (they issue), then the signing keys of `SESSION_KEYS`
+/// (which then only verify); or a throw-away signing key when neither is set.
+fn keys_from_lookup(
+    lookup: impl Fn(&str) -> Result<Option<String>, String>,
+) -> Result<KeyRing, String> {
+    let signing = lookup(KEYS_VAR)?
+        .map(|spec| KeyRing::parse(&spec).map_err(|e| format!("{KEYS_VAR} is invalid: {e}")))
+        .transpose()?;
+    let alg = lookup(JWE_ALG_VAR)?;
+    if let Some(spec) = lookup(ENCRYPTION_KEYS_VAR)? {
+        let management = match alg.as_deref().map(str::trim) {
+            None | Some("") => KeyManagement::default(),
+            Some(name) => KeyManagement::from_name(name)
+                .ok_or_else(|| format!("{JWE_ALG_VAR} must be `A256KW` or `dir`, not {name:?}"))?,
+        };
+        let encryption = KeyRing::parse_encryption(&spec, management)
+            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} is invalid: {e}"))?;
+        let verify_only = signing.iter().flat_map(KeyRing::iter);
+        return KeyRing::from_keys(encryption.iter().chain(verify_only).cloned())
+            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} and {KEYS_VAR} together: {e}"));
+    }
+    if alg.is_some() {
+        eprintln!("warning: {JWE_ALG_VAR} is ignored without {ENCRYPTION_KEYS_VAR}");
+    }
+    if let Some(ring) = signing {
+        return Ok(ring);
     }
     eprintln!(
         "warning: {KEYS_VAR} is not set, so a random signing key was generated for this run.\n\

@@ -1,15 +1,24 @@
-//! What both fuzz targets share: one fixed key, a clock stopped at a fixed time, and a few
+//! What the fuzz targets share: one fixed key, a clock stopped at a fixed time, and a few
 //! real tokens signed with that key (the seeds). Nothing the fuzzer builds can carry a valid
 //! MAC unless it copies a seed, so "verifies" must imply "is (or contains) a seed".
+//!
+//! The `open_jwe` target has its own fixture ([`JWE`]): two encryption keys (`A256KW` and
+//! `dir`) and encrypted seed tokens made with fixed content keys and IVs, so they are the
+//! same in every process and the seed corpus stays valid. Nothing the fuzzer builds can
+//! carry a valid tag unless it copies a seed, so "opens" must imply "is a seed".
 //!
 //! `cargo test --manifest-path fuzz/Cargo.toml --lib -- --ignored write_seed_corpus`
 //! writes the seed corpus into `fuzz/corpus/<target>/` (ignored by git).
 
 use std::sync::LazyLock;
 
+use aes_gcm::aead::AeadInOut as _;
+use aes_gcm::{Aes256Gcm, Nonce};
+use aes_kw::KwAes256;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use tower_stateless_session::token::jwe::{EncryptionKey, KeyManagement};
 use tower_stateless_session::{Claims, Key, KeyRing, ManualClock, SessionId, TokenCodec};
 
 /// The fixed time of the fuzzing clock.
@@ -138,6 +147,98 @@ impl Fixture {
     }
 }
 
+/// The secret of both encryption keys of the `open_jwe` target (32 bytes).
+pub const JWE_SECRET: &[u8; 32] = b"fuzz-jwe-secret-exactly-32-bytes";
+/// The purpose the `open_jwe` seeds are sealed for.
+pub const JWE_PURPOSE: &str = "session";
+/// The size cap of the `open_jwe` target.
+pub const JWE_MAX: usize = 4096;
+
+/// Encryption keys and encrypted seed tokens.
+pub struct JweFixture {
+    /// `[A256KW key "kw", dir key "dir"]`: one ring, as the layer would hold it.
+    pub keys: [EncryptionKey; 2],
+    /// Seed tokens of both keys, with their plaintexts.
+    pub seeds: Vec<(String, Vec<u8>)>,
+    /// A codec whose ring holds the A256KW key, on the fuzzing clock: the session path of
+    /// encrypted tokens.
+    pub codec: TokenCodec,
+}
+
+pub static JWE: LazyLock<JweFixture> = LazyLock::new(|| {
+    let keys = [
+        EncryptionKey::new("kw", KeyManagement::A256KW, JWE_SECRET).expect("a valid key"),
+        EncryptionKey::new("dir", KeyManagement::Dir, JWE_SECRET).expect("a valid key"),
+    ];
+    let mut seeds = Vec::new();
+    for (i, claims) in seed_claims().iter().enumerate() {
+        let plaintext = serde_json::to_vec(claims).expect("serialize");
+        for key in &keys {
+            let token = seal_fixed(key.kid(), key.key_management(), &plaintext, i as u8);
+            seeds.push((token, plaintext.clone()));
+        }
+    }
+    // A ring refuses one secret under two key managements (one key, one purpose), so the
+    // codec holds the A256KW key only: the `dir` seeds are refused by it as unknown keys.
+    let ring = KeyRing::new(
+        Key::encryption("kw", KeyManagement::A256KW, JWE_SECRET).expect("a valid key"),
+    );
+    let codec = TokenCodec::new(ring)
+        .with_clock(ManualClock::new(T0))
+        .with_idle_timeout(std::time::Duration::from_secs(IDLE))
+        .with_absolute_timeout(std::time::Duration::from_secs(ABSOLUTE))
+        .with_leeway(std::time::Duration::from_secs(LEEWAY))
+        .with_max_token_len(JWE_MAX);
+    JweFixture { keys, seeds, codec }
+});
+
+/// A token as the crate seals it (same header), but with a content key and IV derived
+/// from `n` instead of random ones, so it is the same in every process.
+pub fn seal_fixed(kid: &str, mode: KeyManagement, plaintext: &[u8], n: u8) -> String {
+    let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = b64.encode(format!(
+        r#"{{"alg":"{}","enc":"A256GCM","kid":"{kid}","typ":"sess-enc+jwt","pur":"{JWE_PURPOSE}"}}"#,
+        mode.as_str()
+    ));
+    let iv = Nonce::from([n; 12]);
+    let mut buf = plaintext.to_vec();
+    let (encrypted_key, tag) = match mode {
+        KeyManagement::A256KW => {
+            let cek = [n ^ 0x5a; 32];
+            let mut wrapped = [0u8; 40];
+            KwAes256::new(JWE_SECRET.into())
+                .wrap_key(&cek, &mut wrapped)
+                .expect("wrap");
+            let tag = Aes256Gcm::new(&cek.into())
+                .encrypt_inout_detached(&iv, header.as_bytes(), buf.as_mut_slice().into())
+                .expect("encrypt");
+            (b64.encode(wrapped), tag)
+        }
+        _ => {
+            let tag = Aes256Gcm::new(JWE_SECRET.into())
+                .encrypt_inout_detached(&iv, header.as_bytes(), buf.as_mut_slice().into())
+                .expect("encrypt");
+            (String::new(), tag)
+        }
+    };
+    format!(
+        "{header}.{encrypted_key}.{}.{}.{}",
+        b64.encode(iv),
+        b64.encode(&buf),
+        b64.encode(tag)
+    )
+}
+
+impl JweFixture {
+    /// The plaintext of the seed token `bytes` is, if it is one.
+    pub fn seed(&self, bytes: &[u8]) -> Option<&[u8]> {
+        self.seeds
+            .iter()
+            .find(|(token, _)| token.as_bytes() == bytes)
+            .map(|(_, plaintext)| plaintext.as_slice())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +262,34 @@ mod tests {
         }
     }
 
-    /// Writes the seed corpus of both targets into `fuzz/corpus/<target>/`.
+    /// The fixed seeds are exactly what the crate seals (same header), and open.
+    #[test]
+    fn jwe_seeds_open_and_match_the_crate_header() {
+        let f = &*JWE;
+        for (token, plaintext) in &f.seeds {
+            let opened =
+                tower_stateless_session::token::jwe::open(token, &f.keys, JWE_PURPOSE, JWE_MAX)
+                    .expect("a seed opens");
+            assert_eq!(&opened.plaintext, plaintext, "a seed opens to other bytes");
+            let kid_is_dir = token.split('.').nth(1) == Some("");
+            let key = &f.keys[usize::from(kid_is_dir)];
+            let ours =
+                tower_stateless_session::token::jwe::seal(key, JWE_PURPOSE, plaintext, JWE_MAX)
+                    .expect("seal");
+            assert_eq!(
+                ours.split('.').next(),
+                token.split('.').next(),
+                "the fixture's header differs from the crate's"
+            );
+            if !kid_is_dir {
+                f.codec
+                    .verify::<serde_json::Value>(token)
+                    .expect("an A256KW seed verifies as a session");
+            }
+        }
+    }
+
+    /// Writes the seed corpus of every target into `fuzz/corpus/<target>/`.
     #[test]
     #[ignore = "writes files: run it from scripts/fuzz-smoke.sh"]
     fn write_seed_corpus() {
@@ -191,7 +319,20 @@ mod tests {
         .map(String::into_bytes)
         .collect();
 
-        for (target, inputs) in [("verify_token", verify), ("cookie_header", cookies)] {
+        let jwe = &*JWE;
+        let mut encrypted: Vec<Vec<u8>> = jwe
+            .seeds
+            .iter()
+            .map(|(token, _)| token.clone().into_bytes())
+            .collect();
+        // Plaintexts too: the target also seals inputs that start with '{'.
+        encrypted.extend(jwe.seeds.iter().map(|(_, plaintext)| plaintext.clone()));
+
+        for (target, inputs) in [
+            ("verify_token", verify),
+            ("cookie_header", cookies),
+            ("open_jwe", encrypted),
+        ] {
             let dir = root.join(target);
             std::fs::create_dir_all(&dir).expect("create the corpus directory");
             for (i, input) in inputs.iter().enumerate() {

@@ -18,10 +18,12 @@ pub const MIN_SECRET_LEN: usize = 32;
 pub(crate) const SIGNATURE_B64_LEN: usize = 43;
 
 /// An HS256 key: the HMAC state after the key schedule, cloned per message so using the
-/// key never repeats the schedule. The secret itself is not kept.
+/// key never repeats the schedule. The secret itself is not kept, only a fingerprint of it
+/// (see [`secret_fingerprint`](super::key::secret_fingerprint)).
 #[derive(Clone)]
 pub(crate) struct HmacKey {
     mac: HmacSha256,
+    fingerprint: [u8; 32],
 }
 
 impl HmacKey {
@@ -32,7 +34,15 @@ impl HmacKey {
         }
         // HMAC accepts keys of any length.
         let mac = HmacSha256::new_from_slice(secret).ok()?;
-        Some(HmacKey { mac })
+        Some(HmacKey {
+            mac,
+            fingerprint: super::key::secret_fingerprint(secret),
+        })
+    }
+
+    /// The fingerprint of the secret.
+    pub(crate) fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
     }
 
     fn tag(&self, input: &[u8]) -> [u8; 32] {

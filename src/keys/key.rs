@@ -1,5 +1,10 @@
 //! [`Key`]: one key with its key id, whatever its kind, and [`Algorithm`].
 //!
+//! Kinds: HS256 and Ed25519 keys sign and verify (JWS); encryption keys (`A256KW` or `dir`,
+//! with `A256GCM`) encrypt and decrypt (JWE). One key, one purpose: a key is of exactly one
+//! kind, and a ring refuses the same secret under two purposes (see
+//! [`secret_fingerprint`]).
+//!
 //! A key's material is one of a closed set of kinds ([`Material`]); everything that depends
 //! on the kind (the algorithm, the signature's length, signing, verifying) is answered here
 //! by matching on it, so a new kind joins by adding a variant and its arms.
@@ -8,9 +13,12 @@ use std::fmt;
 
 use base64::Engine as _;
 
+use sha2::{Digest as _, Sha256};
+
 use super::ed25519::{self, ED25519_KEY_LEN, Ed25519Key};
 use super::hmac::{self, HmacKey, MIN_SECRET_LEN};
-use crate::error::{ConfigError, VerifyError};
+use crate::error::{ConfigError, RejectionKind, VerifyError};
+use crate::token::jwe::{EncryptionKey, KeyManagement};
 use crate::token::jws::{B64, TOKEN_TYPE};
 
 /// The longest key id accepted in a key-ring specification (`kid:secret`), in bytes.
@@ -23,7 +31,9 @@ pub const MAX_KID_LEN: usize = 32;
 /// thumbprint (43 characters), which is the key id of a node key.
 pub const MAX_PUBLIC_KID_LEN: usize = 64;
 
-/// A signature algorithm. The key decides it; a token's header can only agree with it.
+/// The algorithm (the header's `alg`) a key is for: a signature algorithm, or for an
+/// encryption key its key management (always with `A256GCM` content encryption). The key
+/// decides it; a token's header can only agree with it.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
@@ -32,6 +42,12 @@ pub enum Algorithm {
     /// Ed25519 signatures (RFC 8037), written `"alg":"EdDSA"`; the fully-specified
     /// `"Ed25519"` of RFC 9864 is accepted on input.
     EdDSA,
+    /// Encryption (JWE) with a fresh content key per token, wrapped with AES key wrap under
+    /// this 256-bit key (RFC 7518 §4.4), and `A256GCM` content encryption.
+    A256KW,
+    /// Encryption (JWE) with this 256-bit key as the content key of every token (`dir`,
+    /// RFC 7518 §4.5) and `A256GCM` content encryption.
+    Dir,
 }
 
 impl Algorithm {
@@ -40,7 +56,14 @@ impl Algorithm {
         match self {
             Algorithm::HS256 => "HS256",
             Algorithm::EdDSA => "EdDSA",
+            Algorithm::A256KW => "A256KW",
+            Algorithm::Dir => "dir",
         }
+    }
+
+    /// Whether this algorithm encrypts (JWE) rather than signs (JWS).
+    pub fn encrypts(&self) -> bool {
+        matches!(self, Algorithm::A256KW | Algorithm::Dir)
     }
 
     /// Whether a header's `alg` names this algorithm: its own name, and for
@@ -49,6 +72,8 @@ impl Algorithm {
         match self {
             Algorithm::HS256 => alg == "HS256",
             Algorithm::EdDSA => alg == "EdDSA" || alg == "Ed25519",
+            Algorithm::A256KW => alg == "A256KW",
+            Algorithm::Dir => alg == "dir",
         }
     }
 }
@@ -60,17 +85,28 @@ pub(crate) enum Material {
     Hs256(HmacKey),
     /// An Ed25519 public key, with its private half when this process signs with it.
     Ed25519(Ed25519Key),
+    /// An AES-256 key for encrypted tokens.
+    Encryption(EncryptionKey),
 }
 
 /// A key with its key id, ready to use.
 ///
-/// Two kinds today:
+/// Three kinds today:
 /// - **HS256** ([`Key::hs256`]): a shared secret that both signs and verifies. The secret
 ///   is consumed into a pre-keyed HMAC state when the key is built.
 /// - **Ed25519** (`EdDSA`, [`Key::generate_ed25519`]): a key pair whose private half signs
 ///   and whose public half verifies; a key built from a public key alone
 ///   ([`Key::ed25519_public`]) only verifies, so a service holding it can check sessions
 ///   but never forge one.
+/// - **Encryption** ([`Key::encryption`], `A256KW` or `dir`): a 256-bit AES key that
+///   encrypts new tokens (JWE, `A256GCM`) when it is the ring's first key, and decrypts
+///   tokens naming its `kid`. The claims of such tokens are unreadable without the key.
+///
+/// One key, one purpose: a key signs or encrypts, never both, and a [`KeyRing`] refuses the
+/// same secret under two purposes (an HS256 secret reused as an encryption key, or one AES
+/// key used both to wrap and directly). Give each purpose its own random secret.
+///
+/// [`KeyRing`]: crate::KeyRing
 ///
 /// The key's encoded token header is precomputed, so using a key costs no header
 /// serialization. `Debug` shows the key id and algorithm only, never key material.
@@ -87,6 +123,15 @@ impl Key {
         let alg = match &material {
             Material::Hs256(_) => Algorithm::HS256,
             Material::Ed25519(_) => Algorithm::EdDSA,
+            // Encryption keys write a JWE header of their own (per purpose); no JWS header
+            // can ever match theirs.
+            Material::Encryption(_) => {
+                return Key {
+                    kid: kid.into(),
+                    material,
+                    header: Box::default(),
+                };
+            }
         };
         let json = format!(
             r#"{{"alg":"{}","kid":"{kid}","typ":"{TOKEN_TYPE}"}}"#,
@@ -195,6 +240,72 @@ impl Key {
         Ok(Self::assemble(kid, Material::Ed25519(key)))
     }
 
+    /// An encryption key (JWE with `A256GCM`) from exactly 32 secret bytes, for the key
+    /// management `management` (`A256KW`, the default and the one to prefer, or `dir`).
+    ///
+    /// ```
+    /// use tower_stateless_session::token::jwe::KeyManagement;
+    /// use tower_stateless_session::{Algorithm, Key, KeyRing};
+    ///
+    /// let secret = [7u8; 32]; // use 32 random bytes
+    /// let key = Key::encryption("e1", KeyManagement::A256KW, &secret)?;
+    /// assert_eq!(key.algorithm(), Algorithm::A256KW);
+    /// // The first key of a ring issues: here every new token is encrypted, and tokens
+    /// // signed by the old HS256 key are still accepted (and re-issued encrypted).
+    /// let ring = KeyRing::from_keys([key, Key::generate("k1")?])?;
+    /// # Ok::<(), tower_stateless_session::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidKeyId`] for a bad `kid` (as for [`Key::hs256`]);
+    /// [`ConfigError::WrongKeyLength`] unless the secret is exactly 32 bytes.
+    pub fn encryption(
+        kid: &str,
+        management: KeyManagement,
+        secret: &[u8],
+    ) -> Result<Self, ConfigError> {
+        Self::encryption_at(1, kid, management, secret)
+    }
+
+    /// A new encryption key with a random secret from the operating system, for tests and
+    /// single-process demos.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidKeyId`] for a bad `kid`; [`ConfigError::Random`] when the
+    /// random source fails.
+    pub fn generate_encryption(kid: &str, management: KeyManagement) -> Result<Self, ConfigError> {
+        let key = EncryptionKey::generate(kid, management)?;
+        Ok(Self::assemble(kid, Material::Encryption(key)))
+    }
+
+    fn encryption_at(
+        position: usize,
+        kid: &str,
+        management: KeyManagement,
+        secret: &[u8],
+    ) -> Result<Self, ConfigError> {
+        check_kid(position, kid, MAX_KID_LEN)?;
+        let key = EncryptionKey::new(kid, management, secret)?;
+        Ok(Self::assemble(kid, Material::Encryption(key)))
+    }
+
+    /// An encryption key from a `kid:secret` entry whose secret is base64url.
+    pub(crate) fn encryption_from_entry(
+        position: usize,
+        kid: &str,
+        secret: &str,
+        management: KeyManagement,
+    ) -> Result<Self, ConfigError> {
+        check_kid(position, kid, MAX_KID_LEN)?;
+        let mut bytes =
+            hmac::decode_secret(secret).ok_or_else(|| ConfigError::InvalidSecretEncoding {
+                kid: kid.to_owned(),
+            })?;
+        let key = Self::encryption_at(position, kid, management, &bytes);
+        zeroize::Zeroize::zeroize(&mut bytes);
+        key
+    }
+
     pub(crate) fn from_entry(
         position: usize,
         kid: &str,
@@ -228,15 +339,40 @@ impl Key {
         match &self.material {
             Material::Hs256(_) => Algorithm::HS256,
             Material::Ed25519(_) => Algorithm::EdDSA,
+            Material::Encryption(key) => match key.key_management() {
+                KeyManagement::Dir => Algorithm::Dir,
+                _ => Algorithm::A256KW,
+            },
         }
     }
 
-    /// Whether this key can sign new tokens here: an HS256 key, or an Ed25519 key whose
-    /// private half this process holds. A public key only verifies.
+    /// Whether this key can issue new tokens here: an HS256 key, an Ed25519 key whose
+    /// private half this process holds (both sign), or an encryption key (it encrypts). A
+    /// public key only verifies.
     pub fn can_sign(&self) -> bool {
         match &self.material {
-            Material::Hs256(_) => true,
+            Material::Hs256(_) | Material::Encryption(_) => true,
             Material::Ed25519(key) => key.can_sign(),
+        }
+    }
+
+    /// The encryption key of an encryption key; `None` for a signing key.
+    pub(crate) fn encryption_key(&self) -> Option<&EncryptionKey> {
+        match &self.material {
+            Material::Encryption(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// What the key's secret is used for, and its fingerprint; `None` for Ed25519 keys
+    /// (asymmetric: their secret cannot be configured for another purpose here).
+    pub(crate) fn secret_use(&self) -> Option<(&'static str, &[u8; 32])> {
+        match &self.material {
+            Material::Hs256(key) => Some(("HS256", key.fingerprint())),
+            Material::Ed25519(_) => None,
+            Material::Encryption(key) => {
+                Some((key.key_management().as_str(), key.secret_fingerprint()))
+            }
         }
     }
 
@@ -244,7 +380,7 @@ impl Key {
     /// for an HS256 key, which has no public half (its secret is never published).
     pub fn public_key(&self) -> Option<Key> {
         match &self.material {
-            Material::Hs256(_) => None,
+            Material::Hs256(_) | Material::Encryption(_) => None,
             Material::Ed25519(key) => Some(Key {
                 kid: self.kid.clone(),
                 material: Material::Ed25519(key.public_only()),
@@ -256,7 +392,7 @@ impl Key {
     /// The 32 bytes of an Ed25519 public key (the JWK's `x`); `None` for an HS256 key.
     pub fn ed25519_public_bytes(&self) -> Option<[u8; ED25519_KEY_LEN]> {
         match &self.material {
-            Material::Hs256(_) => None,
+            Material::Hs256(_) | Material::Encryption(_) => None,
             Material::Ed25519(key) => Some(key.public_bytes()),
         }
     }
@@ -278,6 +414,7 @@ impl Key {
         match &self.material {
             Material::Hs256(_) => hmac::SIGNATURE_B64_LEN,
             Material::Ed25519(_) => ed25519::SIGNATURE_B64_LEN,
+            Material::Encryption(_) => 0,
         }
     }
 
@@ -290,6 +427,8 @@ impl Key {
                 true
             }
             Material::Ed25519(key) => key.append_signature(out),
+            // One key, one purpose: an encryption key never signs.
+            Material::Encryption(_) => false,
         }
     }
 
@@ -302,8 +441,19 @@ impl Key {
         match &self.material {
             Material::Hs256(key) => key.verify(signing_input, signature),
             Material::Ed25519(key) => key.verify(signing_input, signature),
+            // One key, one purpose: an encryption key never verifies a signature.
+            Material::Encryption(_) => Err(VerifyError::new(RejectionKind::UnsupportedAlgorithm)),
         }
     }
+}
+
+/// A fingerprint of a symmetric secret (SHA-256 under a label of this crate), so a ring can
+/// tell that one secret was configured for two purposes without keeping the secret.
+pub(crate) fn secret_fingerprint(secret: &[u8]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(b"tower-stateless-session/secret-fingerprint\0");
+    hash.update(secret);
+    hash.finalize().into()
 }
 
 impl fmt::Debug for Key {

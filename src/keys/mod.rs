@@ -17,4 +17,5 @@ mod ring;
 pub use self::ed25519::ED25519_KEY_LEN;
 pub use self::hmac::{MIN_SECRET_LEN, encode_secret};
 pub use self::key::{Algorithm, Key, MAX_KID_LEN, MAX_PUBLIC_KID_LEN};
+pub(crate) use self::key::{check_kid, secret_fingerprint};
 pub use self::ring::{KeyRing, KeyRingHandle};

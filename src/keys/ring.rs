@@ -70,11 +70,7 @@ impl KeyRing {
     pub fn from_keys(keys: impl IntoIterator<Item = Key>) -> Result<Self, ConfigError> {
         let mut ring: Vec<Key> = Vec::new();
         for key in keys {
-            if ring.iter().any(|k| k.kid() == key.kid()) {
-                return Err(ConfigError::DuplicateKeyId {
-                    kid: key.kid().to_owned(),
-                });
-            }
+            check_new_key(&ring, &key)?;
             ring.push(key);
         }
         if ring.is_empty() {
@@ -121,12 +117,7 @@ impl KeyRing {
     }
 
     fn check_new(&self, key: &Key) -> Result<(), ConfigError> {
-        if self.get(key.kid()).is_some() {
-            return Err(ConfigError::DuplicateKeyId {
-                kid: key.kid().to_owned(),
-            });
-        }
-        Ok(())
+        check_new_key(&self.keys, key)
     }
 
     /// A ring with one freshly generated key, for tests and single-process demos.
@@ -159,6 +150,55 @@ impl KeyRing {
                 .split_once(':')
                 .ok_or(ConfigError::MissingSeparator { position })?;
             keys.push(Key::from_entry(position, kid.trim(), secret.trim())?);
+        }
+        Self::from_keys(keys)
+    }
+
+    /// Parses `kid:secret[,kid:secret...]` into encryption keys ([`Key::encryption`]) for
+    /// `management`: the first entry encrypts new tokens, the others only decrypt. Secrets
+    /// are base64url of exactly 32 bytes; the syntax is otherwise that of
+    /// [`KeyRing::parse`].
+    ///
+    /// To keep accepting tokens signed before encryption was turned on (sessions then move
+    /// to encrypted tokens at their next request, with no logout), add the signing keys
+    /// after the encryption keys:
+    ///
+    /// ```
+    /// use tower_stateless_session::token::jwe::KeyManagement;
+    /// use tower_stateless_session::KeyRing;
+    ///
+    /// let signing: KeyRing = "k1:ZGV2LW9ubHktc2VjcmV0LWF0LWxlYXN0LTMyLWJ5dGVzLWxvbmch".parse()?;
+    /// let encryption = KeyRing::parse_encryption(
+    ///     "e1:ZW5jcnlwdGlvbi1rZXktb2YtMzItYnl0ZXMtLS0tLS0",
+    ///     KeyManagement::A256KW,
+    /// )?;
+    /// let ring = KeyRing::from_keys(encryption.iter().chain(signing.iter()).cloned())?;
+    /// assert_eq!(ring.kids().collect::<Vec<_>>(), ["e1", "k1"]);
+    /// # Ok::<(), tower_stateless_session::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the entry's position or key id (never its secret).
+    pub fn parse_encryption(
+        spec: &str,
+        management: crate::token::jwe::KeyManagement,
+    ) -> Result<Self, ConfigError> {
+        let mut keys = Vec::new();
+        let entries = spec
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|e| !e.is_empty() && !e.starts_with('#'));
+        for (index, entry) in entries.enumerate() {
+            let position = index + 1;
+            let (kid, secret) = entry
+                .split_once(':')
+                .ok_or(ConfigError::MissingSeparator { position })?;
+            keys.push(Key::encryption_from_entry(
+                position,
+                kid.trim(),
+                secret.trim(),
+                management,
+            )?);
         }
         Self::from_keys(keys)
     }
@@ -238,6 +278,30 @@ impl KeyRing {
     pub(crate) fn is_current_index(&self, index: usize) -> bool {
         index <= self.peers
     }
+}
+
+/// Refuses `key` next to `ring` when its id is taken, or when its secret is already in the
+/// ring for another purpose (one key, one purpose: an HMAC secret is never an AES key, and
+/// an AES key never both wraps and encrypts).
+fn check_new_key(ring: &[Key], key: &Key) -> Result<(), ConfigError> {
+    if ring.iter().any(|k| k.kid() == key.kid()) {
+        return Err(ConfigError::DuplicateKeyId {
+            kid: key.kid().to_owned(),
+        });
+    }
+    if let Some((purpose, fingerprint)) = key.secret_use() {
+        let reused = ring.iter().find(|k| {
+            k.secret_use()
+                .is_some_and(|(p, f)| p != purpose && f == fingerprint)
+        });
+        if let Some(other) = reused {
+            return Err(ConfigError::SecretReused {
+                kid: key.kid().to_owned(),
+                other: other.kid().to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl std::str::FromStr for KeyRing {

@@ -8,9 +8,12 @@
 //! ring it was verified with: any [`KeyRingHandle::replace`](crate::KeyRingHandle::replace)
 //! makes every entry a miss.
 //!
-//! Entries are found by the first bytes of the token's signature segment (a MAC output, so
+//! Entries are found by the first bytes of the token's last segment: the signature of a
+//! signed token, the authentication tag of an encrypted one (outputs of keyed functions, so
 //! an attacker cannot aim at another entry's slot without the token itself), then compared
-//! with the whole token in constant time. Memory is bounded: two generations per shard, the
+//! with the whole token in constant time. An encrypted token is cached by its bytes as
+//! received, like a signed one: the whole token must match, so neither a tag reused on
+//! another ciphertext nor a re-spelled segment can hit an entry. Memory is bounded: two generations per shard, the
 //! older dropped when the newer fills.
 
 use std::collections::HashMap;
@@ -101,13 +104,14 @@ pub(crate) struct VerifyCache<T> {
     per_generation: usize,
 }
 
-/// The slot of a token: eight bytes of its signature segment, and a shard from a ninth.
-/// `None` for anything too short to be one of ours.
+/// The slot of a token: eight bytes of its last segment (signature or tag), and a shard
+/// from a ninth. `None` for anything too short to be one of ours.
 fn slot(token: &[u8]) -> Option<(u64, usize)> {
-    let signature = token.get(token.len().checked_sub(43)?..)?;
+    let last = &token[memchr::memrchr(b'.', token)? + 1..];
+    let start = last.get(..9)?;
     let mut key = [0u8; 8];
-    key.copy_from_slice(&signature[..8]);
-    Some((u64::from_le_bytes(key), usize::from(signature[8]) % SHARDS))
+    key.copy_from_slice(&start[..8]);
+    Some((u64::from_le_bytes(key), usize::from(start[8]) % SHARDS))
 }
 
 impl<T> VerifyCache<T> {

@@ -69,6 +69,8 @@ pub(crate) struct Config<T> {
     pub(crate) oversize_response: Arc<OversizeFn>,
     pub(crate) revocations: Option<Arc<Revocations<T>>>,
     pub(crate) verify_cache_entries: usize,
+    /// Set by `with_token_purpose`: the cookie name no longer sets the purpose.
+    pub(crate) explicit_purpose: bool,
     pub(crate) verify_cache: Option<Arc<VerifyCache<T>>>,
     /// Metric handles, resolved on the first request (nothing without the feature).
     pub(crate) metrics: LayerMetrics,
@@ -98,6 +100,7 @@ impl<T> Clone for Config<T> {
             oversize_response: Arc::clone(&self.oversize_response),
             revocations: self.revocations.clone(),
             verify_cache_entries: self.verify_cache_entries,
+            explicit_purpose: self.explicit_purpose,
             // A changed configuration verifies differently: never share cached results.
             verify_cache: VerifyCache::new(self.verify_cache_entries).map(Arc::new),
             // Resolved again (the budgets may differ).
@@ -216,6 +219,7 @@ impl<T> SessionLayer<T> {
                 oversize_response: Arc::new(default_oversize_response),
                 revocations: None,
                 verify_cache_entries: DEFAULT_VERIFY_CACHE_ENTRIES,
+                explicit_purpose: false,
                 verify_cache: VerifyCache::new(DEFAULT_VERIFY_CACHE_ENTRIES).map(Arc::new),
                 metrics: LayerMetrics::default(),
                 audience: None,
@@ -394,7 +398,26 @@ impl<T> SessionLayer<T> {
     /// needs `Secure`) given the attributes set so far.
     pub fn try_with_cookie_name(mut self, name: &str) -> Result<Self, ConfigError> {
         self.config_mut().cookie.set_name(name)?;
+        if !self.config.explicit_purpose {
+            self = self.codec(|c| c.with_purpose(name));
+        }
         Ok(self)
+    }
+
+    /// What encrypted tokens are bound to: the `pur` member of their protected header,
+    /// which the token must carry to be accepted here (see [`token::jwe`]). Default: the
+    /// cookie name, whatever the transport, so a token issued for one cookie is refused
+    /// under another even where both layers share a key ring.
+    ///
+    /// Set it on a downstream service that receives forwarded encrypted tokens in a header
+    /// (the gateway's cookie name), or to let two layers accept each other's tokens. Signed
+    /// tokens carry no purpose; this has no effect on them.
+    ///
+    /// [`token::jwe`]: crate::token::jwe
+    #[must_use]
+    pub fn with_token_purpose(mut self, purpose: &str) -> Self {
+        self.config_mut().explicit_purpose = true;
+        self.codec(|c| c.with_purpose(purpose))
     }
 
     /// The cookie's name; see [`try_with_cookie_name`](Self::try_with_cookie_name).

@@ -32,7 +32,7 @@ pub const TOKEN_TYPE: &str = "sess+jwt";
 
 /// Longest encoded header accepted on the slow path (headers that are not byte-identical
 /// to one of ours). Ours are under 100 bytes.
-const MAX_HEADER_B64_LEN: usize = 512;
+pub(crate) const MAX_HEADER_B64_LEN: usize = 512;
 
 const fn reject(kind: RejectionKind) -> VerifyError {
     VerifyError::new(kind)
@@ -80,7 +80,7 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Decodes a header segment and parses it as a JSON object (a derived struct would also
 /// accept a JSON array; a JOSE header is an object).
-fn parse_header<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
+pub(crate) fn parse_header<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
     let malformed = reject(RejectionKind::Malformed);
     match json.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => serde_json::from_slice(json).map_err(|_| malformed),
@@ -88,7 +88,7 @@ fn parse_header<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError
     }
 }
 
-fn decode_header_json(segment: &[u8]) -> Result<Vec<u8>, VerifyError> {
+pub(crate) fn decode_header_json(segment: &[u8]) -> Result<Vec<u8>, VerifyError> {
     if segment.len() > MAX_HEADER_B64_LEN {
         return Err(reject(RejectionKind::Malformed));
     }
@@ -129,7 +129,7 @@ fn is_session_type(typ: &str) -> bool {
 
 /// Whether `typ` names the media type `expected` (given without `application/`):
 /// case-insensitive, the `application/` prefix optional (RFC 7515 §4.1.9).
-fn is_type(typ: &str, expected: &str) -> bool {
+pub(crate) fn is_type(typ: &str, expected: &str) -> bool {
     let bare = match typ.get(..12) {
         Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
         _ => typ,

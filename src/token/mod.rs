@@ -17,8 +17,14 @@
 //! strict check), the claims, then `exp`, `iat` not in the future, the idle and the
 //! absolute deadline of the current configuration, each with the clock-skew leeway. Each
 //! failure has its own [`RejectionKind`].
+//!
+//! When the ring's first key is an encryption key, new tokens are encrypted instead: a JWE
+//! of five segments whose plaintext is the same claims JSON (see [`jwe`]). Verification
+//! tells the two apart by their number of segments, checks the length cap first in both
+//! cases, and applies the same claim and deadline checks after decryption.
 
 mod claims;
+pub mod jwe;
 pub(crate) mod jws;
 pub(crate) mod minted;
 
@@ -262,6 +268,8 @@ pub struct TokenCodec {
     leeway: u64,
     max_len: usize,
     data_version: u32,
+    /// What encrypted tokens are bound to (the layer's cookie name by default).
+    purpose: Arc<str>,
 }
 
 impl TokenCodec {
@@ -275,7 +283,23 @@ impl TokenCodec {
             leeway: DEFAULT_LEEWAY.as_secs(),
             max_len: DEFAULT_MAX_TOKEN_LEN,
             data_version: 1,
+            purpose: Arc::from(crate::config::DEFAULT_COOKIE_NAME),
         }
+    }
+
+    /// The purpose encrypted tokens are sealed for and must carry to open (their header's
+    /// `pur` member, see [`jwe`]). The layer sets it to its cookie name (see
+    /// [`SessionLayer::with_token_purpose`](crate::SessionLayer::with_token_purpose)).
+    /// Signed tokens do not carry it. Default `session`.
+    #[must_use]
+    pub fn with_purpose(mut self, purpose: &str) -> Self {
+        self.purpose = Arc::from(purpose);
+        self
+    }
+
+    /// The purpose encrypted tokens are bound to.
+    pub fn purpose(&self) -> &str {
+        &self.purpose
     }
 
     /// The idle (rolling) timeout: a token not refreshed for this long is dead. Whole
@@ -403,11 +427,13 @@ impl TokenCodec {
         claims.ver = self.data_version;
     }
 
-    /// Signs `claims` with the current signing key, as given.
+    /// Signs `claims` with the ring's issuing key, as given; when that key is an encryption
+    /// key, encrypts them instead (a JWE bound to the codec's [`purpose`](Self::purpose)).
     ///
     /// # Errors
     /// [`SignError::Serialize`] when the data is not an object or uses a reserved claim
-    /// name; [`SignError::Oversized`] when the token would exceed the maximum length.
+    /// name; [`SignError::Oversized`] when the token would exceed the maximum length;
+    /// [`SignError::Random`] when an encrypted token's content key or IV cannot be drawn.
     pub fn sign<T: Serialize>(&self, claims: &Claims<T>) -> Result<String, SignError> {
         self.sign_capped(claims, self.max_len)
     }
@@ -424,6 +450,9 @@ impl TokenCodec {
         claims::check_finite(&claims.data).map_err(SignError::Serialize)?;
         let mut json = Vec::with_capacity(256);
         serde_json::to_writer(&mut json, claims).map_err(SignError::Serialize)?;
+        if let Some(encryption_key) = key.encryption_key() {
+            return jwe::seal_in_place(encryption_key, &self.purpose, &mut json, max_len);
+        }
         let header = key.encoded_header();
         let len = header.len() + 1 + (json.len() * 4).div_ceil(3) + 1 + key.signature_b64_len();
         if len > max_len {
@@ -475,15 +504,27 @@ impl TokenCodec {
         token: &[u8],
         migration: Option<&Migration<T>>,
     ) -> Result<Verified<T>, VerifyError> {
+        if token.len() > self.max_len {
+            return Err(VerifyError::new(RejectionKind::Oversized));
+        }
         let ring = self.keys.load();
-        let (key_index, payload_b64) = jws::verify_session(&ring, token, self.max_len)?;
-        let current = ring.is_current_index(key_index);
-        drop(ring);
-
-        let (claims, migrated) = with_scratch(|payload| {
-            jws::decode_segment_into(payload_b64, payload)?;
-            self.decode_claims(payload, migration)
-        })?;
+        let (current, (claims, migrated)) = if jwe::is_jwe(token) {
+            with_scratch(|plaintext| {
+                let index =
+                    jwe::open_into(ring.keys(), &self.purpose, token, self.max_len, plaintext)?;
+                let current = ring.is_current_index(index);
+                Ok::<_, VerifyError>((current, self.decode_claims(plaintext, migration)?))
+            })?
+        } else {
+            let (key_index, payload_b64) = jws::verify_session(&ring, token, self.max_len)?;
+            let current = ring.is_current_index(key_index);
+            drop(ring);
+            let decoded = with_scratch(|payload| {
+                jws::decode_segment_into(payload_b64, payload)?;
+                self.decode_claims(payload, migration)
+            })?;
+            (current, decoded)
+        };
         Ok(Verified {
             claims,
             signed_with_current_key: current,
@@ -580,6 +621,7 @@ impl fmt::Debug for TokenCodec {
             .field("leeway_secs", &self.leeway)
             .field("max_len", &self.max_len)
             .field("data_version", &self.data_version)
+            .field("purpose", &self.purpose)
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,7 @@
 //! The demo's tests: the whole router driven with `tower::ServiceExt::oneshot`, on a manual
 //! clock.
 
+mod encryption;
 mod notes;
 mod ops;
 mod page;
