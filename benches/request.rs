@@ -53,6 +53,25 @@ fn request_bench(c: &mut Criterion) {
     let contenders = [
         bare(),
         ours(ours_default),
+        // EdDSA node keys: the steady state (cache on; target at most 1.10 x ours_verify),
+        // and the cold path (every request checks the Ed25519 signature).
+        ours(Ours {
+            id: "ours_verify_eddsa",
+            eddsa: true,
+            ..ours_default
+        }),
+        ours(Ours {
+            id: "ours_verify_eddsa_uncached",
+            eddsa: true,
+            cache: false,
+            ..ours_default
+        }),
+        ours(Ours {
+            id: "ours_refresh_eddsa",
+            eddsa: true,
+            refresh: true,
+            ..ours_default
+        }),
         ours(Ours {
             id: "ours_refresh",
             refresh: true,

@@ -176,6 +176,69 @@ fn token(c: &mut Criterion) {
     group.finish();
 }
 
+/// EdDSA (Ed25519 node keys): our sign and verify against the bare ed25519-dalek calls on
+/// the same signing input (the floors), and jsonwebtoken's EdDSA decode for reference.
+fn token_eddsa(c: &mut Criterion) {
+    const SEED: [u8; 32] = *b"benchmark-ed25519-seed-32-bytes!";
+    let codec = TokenCodec::new(KeyRing::new(
+        Key::ed25519_from_seed("node-1", &SEED).expect("a 32-byte seed"),
+    ));
+    let claims = codec.new_claims(reference_user()).expect("claims");
+    let ours = codec.sign(&claims).expect("sign");
+    let (signing_input, signature_b64) = ours.rsplit_once('.').expect("three segments");
+    let signing_input = signing_input.to_owned();
+
+    let signing = ed25519_dalek::SigningKey::from_bytes(&SEED);
+    let verifying = signing.verifying_key();
+    let signature = {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature_b64)
+            .expect("base64url");
+        ed25519_dalek::Signature::from_slice(&bytes).expect("64 bytes")
+    };
+    assert!(
+        verifying
+            .verify_strict(signing_input.as_bytes(), &signature)
+            .is_ok()
+    );
+
+    let decoding_key = {
+        use base64::Engine as _;
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(verifying.as_bytes());
+        DecodingKey::from_ed_components(&x).expect("an Ed25519 public key")
+    };
+    let validation = Validation::new(Algorithm::EdDSA);
+    assert!(jsonwebtoken::decode::<FlatClaims>(&ours, &decoding_key, &validation).is_ok());
+
+    let mut group = c.benchmark_group("token");
+    // Each pair back to back, floor first, so drift on a shared machine hits both alike.
+    group.bench_function("floor/ed25519_verify_strict", |b| {
+        b.iter(|| {
+            verifying
+                .verify_strict(black_box(signing_input.as_bytes()), black_box(&signature))
+                .expect("valid")
+        })
+    });
+    group.bench_function("ours/verify_eddsa", |b| {
+        b.iter(|| codec.verify::<User>(black_box(&ours)).expect("verify"))
+    });
+    group.bench_function("floor/ed25519_sign", |b| {
+        use ed25519_dalek::Signer as _;
+        b.iter(|| signing.sign(black_box(signing_input.as_bytes())))
+    });
+    group.bench_function("ours/sign_eddsa", |b| {
+        b.iter(|| codec.sign(black_box(&claims)).expect("sign"))
+    });
+    group.bench_function("jsonwebtoken/decode_eddsa", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<FlatClaims>(black_box(&ours), &decoding_key, &validation)
+                .expect("decode")
+        })
+    });
+    group.finish();
+}
+
 /// Sizes of the session data's JSON (the members of `User` alone, without the registered
 /// claims), with the label of each.
 const PAYLOAD_SIZES: [(&str, usize); 4] = [
@@ -334,5 +397,5 @@ fn payload_scaling(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, token, payload_scaling);
+criterion_group!(benches, token, token_eddsa, payload_scaling);
 criterion_main!(benches);

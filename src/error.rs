@@ -286,6 +286,19 @@ pub enum ConfigError {
         /// The rejected name.
         name: String,
     },
+    /// A secret key (HS256, or an encryption key) was given to be published in a JWKS: its
+    /// only form is the secret itself.
+    SecretKeyInJwks {
+        /// The key id.
+        kid: String,
+    },
+    /// A setting is out of its range, or a value does not fit its role.
+    InvalidSetting {
+        /// The setting.
+        setting: &'static str,
+        /// What it must be.
+        reason: &'static str,
+    },
     /// A setting of minted downstream tokens (an audience, an issuer, a token type) is
     /// invalid.
     InvalidDownstreamSetting {
@@ -341,6 +354,13 @@ impl fmt::Display for ConfigError {
                 write!(f, "invalid cookie {attribute}: {reason}")
             }
             ConfigError::InvalidHeaderName { name } => write!(f, "invalid header name {name:?}"),
+            ConfigError::SecretKeyInJwks { kid } => write!(
+                f,
+                "key `{kid}` is a secret key (HS256 or encryption): it is never published in a JWKS"
+            ),
+            ConfigError::InvalidSetting { setting, reason } => {
+                write!(f, "invalid {setting}: must be {reason}")
+            }
             ConfigError::InvalidDownstreamSetting { setting, reason } => {
                 write!(f, "invalid downstream token {setting}: {reason}")
             }

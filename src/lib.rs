@@ -206,6 +206,18 @@
 //! rules shipped in `prometheus/rules.yml`, how to keep tokens out of request logs
 //! ([`SessionLayer::sensitive_headers`]), and an operator's guide.
 //!
+//! # Per-node keys: no shared signing secret
+//!
+//! With HS256 every verifying service holds the secret and could forge sessions. With node
+//! keys each signing node makes its own Ed25519 key at startup ([`keys::NodeKeys`]), whose
+//! private half never leaves its memory; it publishes the public half to a registry
+//! ([`keys::KeyRegistry`], authenticated by a registration key only the signing tier holds)
+//! before it signs with it, and serves all live public keys as a JWKS
+//! ([`keys::JwksService`] at `/.well-known/jwks.json`). Downstream services verify with that
+//! JWKS (`keys::JwksVerifier`, feature `jwks`) and hold no secret at all; a node that just
+//! joined causes no spurious 401 there, since a token naming an unknown key makes the
+//! verifier refetch once (bounded) before the request is decided. See [`keys`].
+//!
 //! # Ending sessions early
 //!
 //! A signed token cannot be recalled, so the layer can check every valid token against a
@@ -258,17 +270,19 @@
 //! |---|---|---|
 //! | `axum` | yes | extractors: [`Session<T>`], `Option<Session<T>>`, [`SessionHandle<T>`] |
 //! | `tracing` | yes | logs of rejected tokens, budget warnings and signing failures (never a token or a secret) |
-//! | `redis` | no | [`redis`]: the Redis connection (one server, TLS, ACL users, Sentinel, Cluster, through redis-rs) and [`revocation::RedisRevocations`] on it: revocations shared between nodes (adds redis-rs, tokio) |
+//! | `redis` | no | [`redis`]: the Redis connection (one server, TLS, ACL users, Sentinel, Cluster, through redis-rs) and on it [`revocation::RedisRevocations`] (revocations shared between nodes) and `keys::RedisKeyRegistry` (node keys shared between nodes) (adds redis-rs, tokio) |
+//! | `jwks` | no | `keys::JwksVerifier`: downstream services verify with the public keys of a JWKS URL (adds tokio, hyper, hyper-util) |
 //! | `metrics` | no | counters, gauges and a histogram through the `metrics` facade (see [`observability`]) |
 //!
 //! Every normal dependency, what it is for and which feature brings it: [`dependencies`].
 //!
 //! # Security notes
 //!
-//! What signing gives: nobody without a key can create or alter a session; the algorithm is
-//! fixed by the key, never by the token; MACs are compared in constant time; sizes are
-//! capped before any decoding; secrets are at least 32 bytes and never appear in `Debug`
-//! output or logs.
+//! What signing gives: nobody without a key can create or alter a session (with Ed25519
+//! node keys: nobody without a node's private key, which never leaves that node); the
+//! algorithm is fixed by the key, never by the token; MACs are compared in constant time and
+//! Ed25519 signatures checked strictly; sizes are capped before any decoding; secrets are at
+//! least 32 bytes and never appear in `Debug` output or logs.
 //!
 //! What it does not give:
 //! - **Confidentiality**, with signing keys: the claims are only base64url-encoded. Anyone

@@ -121,6 +121,92 @@ pub(crate) fn revocation_outage(entries: usize) {
     let _ = entries;
 }
 
+pub(crate) fn registry_entry_ignored(kid: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        kid,
+        "key registry entry ignored: its registration MAC does not verify or its key is \
+         unusable (written by something without the registration key?)"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = kid;
+}
+
+pub(crate) fn registry_capped(max_keys: usize, dropped: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        max_keys,
+        dropped,
+        "more live node keys than the cap: the oldest are left out, and sessions they \
+         signed are refused; raise with_max_keys or restart nodes less often"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (max_keys, dropped);
+}
+
+pub(crate) fn node_key_signing(kid: &str, signing: bool, first: bool, issuing: Option<&str>) {
+    #[cfg(feature = "tracing")]
+    if signing {
+        tracing::info!(kid, "node key published: signing with it");
+    } else if first {
+        tracing::info!(
+            kid,
+            issuing,
+            "node key sent to the registry: signing with it once the registry confirms it"
+        );
+    } else {
+        tracing::warn!(
+            kid,
+            issuing,
+            "node key no longer confirmed by the registry: not signing with it"
+        );
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (kid, signing, first, issuing);
+}
+
+#[cfg(feature = "jwks")]
+pub(crate) fn jwks_fetch_failed(error: &crate::keys::JwksError, keys: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(%error, keys, "JWKS fetch failed: keeping the last good key set");
+    #[cfg(not(feature = "tracing"))]
+    let _ = (error, keys);
+}
+
+#[cfg(feature = "jwks")]
+pub(crate) fn jwks_keys_skipped(skipped: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        skipped,
+        "JWKS keys left out: not Ed25519 verification keys, malformed, with a private part, \
+         or a key id given twice"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = skipped;
+}
+
+#[cfg(feature = "redis")]
+pub(crate) fn registry_text_ignored(kid: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        kid,
+        "key registry entry in Redis ignored: it does not parse"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = kid;
+}
+
+#[cfg(feature = "redis")]
+pub(crate) fn registry_outage(keys: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        keys,
+        "Redis unreachable: using the last known node keys, queueing this node's publications"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = keys;
+}
+
 pub(crate) fn dir_key_budget(kid: &str, used: u64, limit: u64) {
     #[cfg(feature = "tracing")]
     tracing::warn!(

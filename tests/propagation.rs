@@ -286,3 +286,30 @@ async fn a_downstream_refuses_a_token_signed_with_a_key_it_does_not_hold() {
         "the downstream does not say which check failed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eddsa_session_travels_to_a_downstream_holding_only_the_public_key() {
+    let node_key =
+        tower_stateless_session::Key::ed25519_from_seed("node-1", &[0x33; 32]).expect("seed");
+    let clock = tower_stateless_session::ManualClock::new(T0);
+    let layer = SessionLayer::<User>::new(KeyRing::new(node_key.clone()))
+        .with_clock(clock.clone())
+        .with_idle_timeout(Duration::from_secs(IDLE))
+        .with_refresh_after(Duration::from_secs(REFRESH));
+    let public = KeyRingHandle::new(KeyRing::new(node_key.public_key().expect("Ed25519")));
+    let downstream = start_downstream(public, clock.clone()).await;
+    let gateway = start_gateway(layer, downstream).await;
+
+    let (_, headers, _) = fetch(gateway, "POST", "/login/ada", &[]).await;
+    let cookie = pair_of(&headers).expect("cookie");
+    let (status, _, body) = fetch(gateway, "GET", "/profile", &[("cookie", &cookie)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json_of(&body)["downstream"]["sub"], "ada");
+
+    // A due refresh: the freshly signed EdDSA token is the one propagated.
+    clock.advance(Duration::from_secs(REFRESH + 1));
+    let (status, headers, body) = fetch(gateway, "GET", "/profile", &[("cookie", &cookie)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json_of(&body)["downstream"]["iat"], T0 + REFRESH + 1);
+    assert!(pair_of(&headers).is_some(), "the client gets it too");
+}

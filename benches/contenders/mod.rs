@@ -167,6 +167,8 @@ pub struct Ours {
     pub revoked: usize,
     /// Metrics into a real Prometheus recorder (needs the crate's `metrics` feature).
     pub metrics: bool,
+    /// Sign with an Ed25519 node key (`EdDSA`) instead of the HS256 secret.
+    pub eddsa: bool,
 }
 
 /// `ours_verify`: the defaults, a valid token, no refresh due.
@@ -176,6 +178,7 @@ pub const OURS_VERIFY: Ours = Ours {
     cache: true,
     revoked: 0,
     metrics: false,
+    eddsa: false,
 };
 
 /// `ours_verify_metrics`: as `ours_verify`, the layer's metrics recorded into
@@ -185,6 +188,9 @@ pub const OURS_VERIFY_METRICS: Ours = Ours {
     metrics: true,
     ..OURS_VERIFY
 };
+
+/// The seed of the Ed25519 key of the `EdDSA` contenders.
+pub const ED25519_SEED: [u8; 32] = *b"benchmark-ed25519-seed-32-bytes!";
 
 /// A revocation store with `entries` entries, half sessions and half subjects, none of
 /// which matches the benchmark's session.
@@ -220,7 +226,12 @@ pub fn revocations(entries: usize) -> MemoryRevocations {
 /// exactly as old as "now" and the default refresh age (60 s) is never reached.
 pub fn ours(setup: Ours) -> Contender {
     let now = SystemClock.now();
-    let keys = KeyRing::new(Key::hs256("k1", SECRET).expect("a 32-byte secret"));
+    let key = if setup.eddsa {
+        Key::ed25519_from_seed("node-1", &ED25519_SEED).expect("a 32-byte seed")
+    } else {
+        Key::hs256("k1", SECRET).expect("a 32-byte secret")
+    };
+    let keys = KeyRing::new(key);
     let mut layer = SessionLayer::<User>::new(keys).with_clock(FrozenClock(now));
     if setup.refresh {
         layer = layer.with_refresh_after(Duration::ZERO);

@@ -25,6 +25,7 @@
 //! | `POST /note`   | Appends a note to the session (`401` without one). Body is `text/plain` (the note itself) or a form `note=...` (anything else: 415). The note is trimmed, 1 to 2000 bytes (empty: 400, longer: 413), no control characters but line breaks and tabs (400). Plain text gets `200 {"notes","token_size"}`, a form gets `303` to `/#notes`. A note that would push the cookie over its size budget is refused with `413` and is not saved; the session stays as it was. |
 //! | `POST /logout` | Ends the session: deletes the cookie and revokes the session, so copies of its token stop working too. Form posts (`Content-Type: application/x-www-form-urlencoded`, or no `Content-Type` with `Accept: text/html`) get `303` to `/?done=logout`; anything else gets `200 {"ok":true}`. |
 //! | `POST /logout-all` | Revokes every session of the current user, on every device, and ends this one (`401` without a session). Same answers as `/logout`, the redirect going to `/?done=logout-all`. |
+//! | `GET /.well-known/jwks.json` | The public keys that verify the sessions, as a JWK set (`application/json`, `Cache-Control: max-age=60`, `ETag`/304): this instance's node key and the other instances' with `SESSION_SIGNING=node`, an empty set with HS256. |
 //!
 //! Refusals (400, 401, 413, 415, the layer's 431, ...) are plain text; a browser that asks
 //! for HTML (`Accept: text/html`) gets them as a small page saying what happened, with a link
@@ -66,10 +67,21 @@
 //!   tokens at their next request.
 //! - `SESSION_JWE_ALG`: `A256KW` (the default: a fresh content key per token) or `dir` (the
 //!   key encrypts directly: smaller tokens, at most 2^32 tokens per key in all).
+//! - `SESSION_SIGNING=node`: instead of shared secrets, each process makes its own Ed25519
+//!   node key and publishes its public half before signing with it: through Redis when one
+//!   is configured (below), so every instance verifies every other's sessions, and in this
+//!   process otherwise. No `SESSION_KEYS` needed (when given, they and any
+//!   `SESSION_ENCRYPTION_KEYS` accept older sessions, which move to the node key, and issue
+//!   while the node key is not published yet).
+//!   `SESSION_REGISTRATION_KEY` (base64url, at least 32 bytes, the same on every instance)
+//!   authenticates the published keys; without it one is generated, with a warning.
+//! - `GET /.well-known/jwks.json` serves the public keys in every mode (an empty set with
+//!   HS256, whose secrets are never published), for services that verify sessions without
+//!   holding a secret.
 //! - `SESSION_IDLE_SECS` (default 1800), `SESSION_ABSOLUTE_SECS` (default 172800),
 //!   `SESSION_REFRESH_SECS` (default 60), `SESSION_LEEWAY_SECS` (default 60).
-//! - Redis, to share revocations (needs `--features redis`; without any of these they are
-//!   kept in this process), one of:
+//! - Redis, to share revocations and node keys (needs `--features redis`; without any of
+//!   these they are kept in this process), one of:
 //!   - `REDIS_URL`: `redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS;
 //!   - `REDIS_SENTINELS` (`host:port,host:port`) with `REDIS_SENTINEL_MASTER` (master name);
 //!   - `REDIS_CLUSTER_NODES` (`redis://host:port,redis://host:port`).
@@ -114,6 +126,7 @@ mod ops;
 mod outcome;
 mod page;
 mod redis_env;
+mod signing;
 #[cfg(test)]
 mod tests;
 mod token_view;
@@ -128,11 +141,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
+use tower_stateless_session::keys::{JwksService, NodeKeys};
 use tower_stateless_session::revocation::RevocationStore;
 use tower_stateless_session::token::jwe::KeyManagement;
 use tower_stateless_session::{
-    DEFAULT_COOKIE_NAME, IssuedToken, KeyRing, Session, SessionError, SessionHandle, SessionLayer,
-    SignError,
+    DEFAULT_COOKIE_NAME, IssuedToken, KeyRing, KeyRingHandle, Session, SessionError, SessionHandle,
+    SessionLayer, SignError,
 };
 
 // `pub(crate)`: the browser test (`tests/browser/`) includes this file as a module and serves
@@ -226,10 +240,49 @@ fn keys_from_lookup(
     KeyRing::generate("demo").map_err(|e| format!("cannot generate a key: {e}"))
 }
 
+/// The keys the layer signs and verifies with, as `SESSION_SIGNING` says: the HS256 ring of
+/// `SESSION_KEYS`, or this process's node key (kept alive here: its heartbeat stops with it)
+/// with the other instances' public keys from the registry.
+async fn load_signing(timeouts: &Timeouts) -> Result<(KeyRingHandle, Option<NodeKeys>), String> {
+    if signing::mode(env_var)? == signing::Signing::Hs256 {
+        return Ok((load_keys()?.into(), None));
+    }
+    let registration = signing::registration_key(env_var)?;
+    let registry = redis_env::key_registry(env_var).await?;
+    let mut node = NodeKeys::builder(registration, registry)
+        .with_idle_timeout(timeouts.idle)
+        .with_leeway(timeouts.leeway);
+    if env_var(KEYS_VAR)?.is_some() || env_var(ENCRYPTION_KEYS_VAR)?.is_some() {
+        // Sessions of the shared keys still verify (or decrypt), and move to the node key;
+        // while the node key is not published, the first of them issues instead.
+        node = node.with_fallback(load_keys()?);
+    }
+    let node = node
+        .start()
+        .map_err(|e| format!("cannot start the node key: {e}"))?;
+    // Publish before use: the key signs once the registry confirms it (at once in memory).
+    for _ in 0..50 {
+        if node.is_signing() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    if node.is_signing() {
+        eprintln!("signing with this node's Ed25519 key {}", node.kid());
+    } else {
+        eprintln!(
+            "warning: the node key {} is not published yet; new sessions are refused (503) \
+             until it is",
+            node.kid()
+        );
+    }
+    Ok((node.keys(), Some(node)))
+}
+
 /// The session layer with the demo's settings (cookie `session`, the default size budgets,
 /// a friendlier answer when a change cannot be saved, revocation by session and by user).
 pub(crate) fn session_layer(
-    keys: KeyRing,
+    keys: impl Into<KeyRingHandle>,
     timeouts: &Timeouts,
     revocations: Arc<dyn RevocationStore>,
 ) -> SessionLayer<DemoSession> {
@@ -295,7 +348,12 @@ pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Route
         )
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
-        .layer(layer)
+        .layer(layer.clone())
+        // The public keys, for services that verify sessions without a secret.
+        .route_service(
+            "/.well-known/jwks.json",
+            JwksService::new(layer.keys().clone()),
+        )
         .layer(axum::middleware::map_response(report_token_size))
         .layer(Extension(timeouts))
         // Browsers get the refusals of the layer and the handlers as a page, not plain text.
@@ -545,8 +603,7 @@ async fn main() -> ExitCode {
     let setup = (|| -> Result<_, String> {
         let addr = parse_addr(env_var("DEMO_ADDR")?.as_deref())?;
         let timeouts = Timeouts::from_lookup(env_var)?;
-        let keys = load_keys()?;
-        Ok((addr, timeouts, keys))
+        Ok((addr, timeouts))
     })();
     let revocations = match redis_env::revocation_store(env_var).await {
         Ok(store) => store,
@@ -555,8 +612,16 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (addr, timeouts, keys) = match setup {
+    let (addr, timeouts) = match setup {
         Ok(setup) => setup,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // `_node` keeps the node key's heartbeat running while the server does.
+    let (keys, _node) = match load_signing(&timeouts).await {
+        Ok(signing) => signing,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::FAILURE;

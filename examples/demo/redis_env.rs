@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use tower_stateless_session::keys::{KeyRegistry, MemoryKeyRegistry};
 use tower_stateless_session::revocation::{MemoryRevocations, RevocationStore};
 
 /// The Redis settings read from the environment.
@@ -146,6 +147,51 @@ async fn redis_store(env: &RedisEnv) -> Result<Arc<dyn RevocationStore>, String>
 
 #[cfg(not(feature = "redis"))]
 async fn redis_store(_: &RedisEnv) -> Result<Arc<dyn RevocationStore>, String> {
+    Err(
+        "Redis is configured but the demo was built without Redis support: \
+         run `cargo run --example demo --features redis`"
+            .to_owned(),
+    )
+}
+
+/// Where node keys are published: Redis when configured (shared with the other
+/// instances), this process's memory otherwise.
+pub(crate) async fn key_registry(
+    lookup: impl FnMut(&str) -> Result<Option<String>, String>,
+) -> Result<Arc<dyn KeyRegistry>, String> {
+    let Some(env) = RedisEnv::from_lookup(lookup)? else {
+        eprintln!(
+            "the node key is published in this process only (set REDIS_URL, REDIS_SENTINELS \
+             or REDIS_CLUSTER_NODES to share it with other instances)"
+        );
+        return Ok(Arc::new(MemoryKeyRegistry::new()));
+    };
+    redis_registry(&env).await
+}
+
+#[cfg(feature = "redis")]
+async fn redis_registry(env: &RedisEnv) -> Result<Arc<dyn KeyRegistry>, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let registry = tower_stateless_session::keys::RedisKeyRegistry::builder(env.config())
+        .with_prefix("demo:keys")
+        .start()
+        .map_err(|e| format!("Redis configuration: {e}"))?;
+    if registry
+        .wait_loaded(std::time::Duration::from_secs(3))
+        .await
+    {
+        eprintln!("node keys are shared through Redis ({registry:?})");
+    } else {
+        eprintln!(
+            "warning: Redis is not reachable yet; the node key will be published (and used) \
+             once it is"
+        );
+    }
+    Ok(Arc::new(registry))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_registry(_: &RedisEnv) -> Result<Arc<dyn KeyRegistry>, String> {
     Err(
         "Redis is configured but the demo was built without Redis support: \
          run `cargo run --example demo --features redis`"

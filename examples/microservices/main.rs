@@ -26,9 +26,15 @@
 //!   (the downstream then accepts session tokens and holds the session verification key:
 //!   see SECURITY.md for what that hands every downstream service).
 //!
-//! The downstream verifies with the gateway's public key, passed in-process here. (A JWKS
-//! endpoint and a JWKS-fed verifier come with the per-node-keys work; a downstream in
-//! another process would fetch the gateway's JWKS.)
+//! - `GATEWAY_JWKS_URL` (default `http://<DEMO_ADDR>/.well-known/jwks.json`, that is
+//!   `http://127.0.0.1:3000/.well-known/jwks.json`): where the downstream fetches the
+//!   gateway's public keys.
+//!
+//! The gateway serves its public keys at `GET /.well-known/jwks.json` (the node key; never an
+//! HS256 secret). Built with `--features jwks`, the downstream holds no secret and no key
+//! given to it: it verifies with the keys it fetches from `GATEWAY_JWKS_URL` (refetched once
+//! when a token names a key it does not know yet). Without that feature the gateway's public
+//! key is passed to it in-process instead.
 //!
 //! Routes of the gateway: `POST /login` (JSON `{"user":"NAME"}` or form field `user`), and
 //! `GET /profile`, which calls the downstream's `GET /whoami` and answers
@@ -64,7 +70,7 @@ use tower_http::sensitive_headers::{
 use tower_http::trace::TraceLayer;
 use tower_stateless_session::{
     Audience, Key, KeyRing, KeyRingHandle, Minter, PropagateSession, PropagateSessionLayer,
-    Session, SessionError, SessionHandle, SessionLayer,
+    Session, SessionError, SessionHandle, SessionLayer, keys::JwksService,
 };
 
 /// The gateway's session data: the user name travels as the standard `sub` claim.
@@ -108,6 +114,7 @@ struct Config {
     audience: Audience,
     signing: Signing,
     propagation: Propagation,
+    gateway_jwks_url: String,
 }
 
 impl Config {
@@ -145,13 +152,17 @@ impl Config {
                 ));
             }
         };
+        let gateway_addr = addr("DEMO_ADDR", "127.0.0.1:3000")?;
+        let gateway_jwks_url = var("GATEWAY_JWKS_URL")
+            .unwrap_or_else(|| format!("http://{gateway_addr}/.well-known/jwks.json"));
         Ok(Config {
-            gateway_addr: addr("DEMO_ADDR", "127.0.0.1:3000")?,
+            gateway_addr,
             downstream_addr: addr("DOWNSTREAM_ADDR", "127.0.0.1:3001")?,
             downstream_url,
             audience,
             signing,
             propagation,
+            gateway_jwks_url,
         })
     }
 }
@@ -166,6 +177,7 @@ struct Keys {
     downstream: KeyRingHandle,
 }
 
+#[cfg_attr(feature = "jwks", allow(dead_code))]
 fn public_half(keys: &KeyRingHandle) -> Result<KeyRingHandle, String> {
     let ring = keys.current();
     let public: Vec<Key> = ring.iter().filter_map(Key::public_key).collect();
@@ -185,8 +197,10 @@ fn make_keys(
         Signing::Hs256 => KeyRingHandle::new(session_keys()?),
     };
     let downstream = match (config.propagation, config.signing) {
-        // The downstream holds the public key only: it can verify, never forge.
-        (Propagation::Mint, _) | (Propagation::Forward, Signing::Node) => public_half(&node)?,
+        // The downstream holds public keys only: it can verify, never forge.
+        (Propagation::Mint, _) | (Propagation::Forward, Signing::Node) => {
+            downstream_keys(config, &node)?
+        }
         // Forwarding HS256 sessions hands the downstream the session secret itself.
         (Propagation::Forward, Signing::Hs256) => sessions.clone(),
     };
@@ -195,6 +209,22 @@ fn make_keys(
         minting: node,
         downstream,
     })
+}
+
+/// The downstream's keys: the gateway's JWKS, fetched over HTTP, so it holds nothing the
+/// gateway gave it (the fetch starts now, and is made again on an unknown key id).
+#[cfg(feature = "jwks")]
+fn downstream_keys(config: &Config, _node: &KeyRingHandle) -> Result<KeyRingHandle, String> {
+    let jwks = tower_stateless_session::keys::JwksVerifier::builder(&config.gateway_jwks_url)
+        .start()
+        .map_err(|e| format!("GATEWAY_JWKS_URL {:?}: {e}", config.gateway_jwks_url))?;
+    Ok(jwks.keys())
+}
+
+/// Without the `jwks` feature: the gateway's public key, passed in-process.
+#[cfg(not(feature = "jwks"))]
+fn downstream_keys(_config: &Config, node: &KeyRingHandle) -> Result<KeyRingHandle, String> {
+    public_half(node)
 }
 
 /// The HTTP client the gateway calls the downstream with: hyper-util's pooled client,
@@ -243,7 +273,12 @@ fn gateway_app(config: &Config, keys: &Keys) -> Result<Router, String> {
         .route("/login", post(login))
         .route("/profile", get(profile))
         .with_state(state)
-        .layer(layer);
+        .layer(layer)
+        // The public key of the node key (never a session secret), for the downstream.
+        .route_service(
+            "/.well-known/jwks.json",
+            JwksService::new(keys.minting.clone()),
+        );
     Ok(logged(app, sensitive))
 }
 

@@ -64,10 +64,17 @@ fn test_session_keys() -> Result<KeyRing, String> {
 /// set for a downstream elsewhere).
 async fn start(vars: &[(&str, &str)]) -> (SocketAddr, SocketAddr) {
     let mut config = config(vars).expect("valid settings");
+    // The gateway's port first: the downstream fetches its JWKS there.
+    let gateway_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let gateway = gateway_listener.local_addr().expect("addr");
+    config.gateway_jwks_url = format!("http://{gateway}/.well-known/jwks.json");
     let keys = make_keys(&config, test_session_keys).expect("keys");
     let downstream = spawn(downstream_app(&config, &keys)).await;
     config.downstream_url = format!("http://{downstream}").parse().expect("url");
-    let gateway = spawn(gateway_app(&config, &keys).expect("gateway")).await;
+    let app = gateway_app(&config, &keys).expect("gateway");
+    tokio::spawn(async move { axum::serve(gateway_listener, app).await });
     (gateway, downstream)
 }
 
@@ -191,8 +198,19 @@ async fn the_downstream_refuses_no_token_and_the_session_token() {
 async fn a_downstream_with_another_gateways_key_refuses() {
     let config = config(&[]).expect("valid settings");
     let ours = make_keys(&config, test_session_keys).expect("keys");
-    let theirs = make_keys(&config, test_session_keys).expect("keys");
-    let downstream = spawn(downstream_app(&config, &theirs)).await;
+    // Another gateway, whose JWKS the downstream trusts.
+    let their_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let their_gateway = their_listener.local_addr().expect("addr");
+    let their_config = Config {
+        gateway_jwks_url: format!("http://{their_gateway}/.well-known/jwks.json"),
+        ..config.clone()
+    };
+    let theirs = make_keys(&their_config, test_session_keys).expect("keys");
+    let their_app = gateway_app(&their_config, &theirs).expect("gateway");
+    tokio::spawn(async move { axum::serve(their_listener, their_app).await });
+    let downstream = spawn(downstream_app(&their_config, &theirs)).await;
     let config = Config {
         downstream_url: format!("http://{downstream}").parse().expect("url"),
         ..config
@@ -251,4 +269,38 @@ fn settings_default_and_bad_ones_are_reported() {
             "{var:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_gateway_serves_its_public_key_and_never_a_session_secret() {
+    for signing in ["hs256", "node"] {
+        let (gateway, _) = start(&[("SESSION_SIGNING", signing)]).await;
+        let (status, headers, body) = send(gateway, "GET", "/.well-known/jwks.json", &[], "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        let jwks: Value = serde_json::from_str(&body).expect("JSON");
+        let keys = jwks["keys"].as_array().expect("keys");
+        assert_eq!(keys.len(), 1, "{signing}: the node key only: {body}");
+        assert_eq!(keys[0]["kty"], "OKP");
+        assert!(
+            keys[0].get("k").is_none() && keys[0].get("d").is_none(),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn the_jwks_url_follows_the_gateway_address_unless_set() {
+    let default = config(&[]).expect("valid");
+    assert_eq!(
+        default.gateway_jwks_url,
+        "http://127.0.0.1:3000/.well-known/jwks.json"
+    );
+    let moved = config(&[("DEMO_ADDR", "127.0.0.1:4000")]).expect("valid");
+    assert_eq!(
+        moved.gateway_jwks_url,
+        "http://127.0.0.1:4000/.well-known/jwks.json"
+    );
+    let set = config(&[("GATEWAY_JWKS_URL", "http://gw.internal/jwks")]).expect("valid");
+    assert_eq!(set.gateway_jwks_url, "http://gw.internal/jwks");
 }

@@ -329,6 +329,16 @@ impl Key {
         Ok(Self::assemble(kid, Material::Hs256(key)))
     }
 
+    /// The first key of an empty ring: an empty key id (which no token can name, and which
+    /// no ring holds), and a public key only, so it signs nothing.
+    pub(crate) fn placeholder() -> &'static Key {
+        static PLACEHOLDER: std::sync::LazyLock<Key> = std::sync::LazyLock::new(|| {
+            let key = Ed25519Key::from_seed(&[0; ED25519_KEY_LEN]).public_only();
+            Key::assemble("", Material::Ed25519(key))
+        });
+        &PLACEHOLDER
+    }
+
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid

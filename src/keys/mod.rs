@@ -1,21 +1,90 @@
-//! Keys: what signs and verifies session tokens, and how a ring of them is shared.
+//! Keys: what signs and verifies session tokens, and how the keys reach every node and
+//! every downstream service.
 //!
-//! - [`Key`]: one key with its key id. HS256 (a shared secret) or Ed25519 (`EdDSA`, a key
-//!   pair whose public half verifies and cannot forge).
-//! - [`KeyRing`]: the first key issues new tokens; every key verifies the tokens naming
-//!   its `kid`, with the algorithm the key fixes (never the token's header).
+//! - [`Key`]: one key with its key id. HS256 (a shared secret that signs and verifies) or
+//!   Ed25519 (`EdDSA`: a key pair whose public half verifies and cannot forge).
+//! - [`KeyRing`]: the first key issues new tokens; every key verifies the tokens naming its
+//!   `kid`, with the algorithm the key fixes (never the token's header). HS256 and Ed25519
+//!   keys can sit in one ring, which is how a deployment moves from one to the other.
 //! - [`KeyRingHandle`]: a shared, atomically swappable ring, for rotation without restarts.
 //!
+//! # Per-node keys: no shared signing secret
+//!
+//! With HS256 every service that verifies holds the secret, so every one of them could also
+//! forge sessions. With node keys:
+//!
+//! 1. each signing node (the gateway tier) makes its own Ed25519 key at startup
+//!    ([`NodeKeys`]); the private half never leaves its memory, and its key id is the RFC 7638
+//!    thumbprint of the public half;
+//! 2. the node publishes the public half to a [`KeyRegistry`] ([`MemoryKeyRegistry`] in one
+//!    process, Redis between processes) *before* it signs with it, keeps it alive with a
+//!    heartbeat, and every node holds every live public key in memory; entries are
+//!    authenticated with a [`RegistrationKey`] only the signing nodes hold;
+//! 3. every node serves the public keys it holds as a JWKS ([`JwksService`], at
+//!    `/.well-known/jwks.json`);
+//! 4. downstream services verify with that JWKS (`JwksVerifier`, feature `jwks`) and hold
+//!    no secret at all.
+//!
+//! ```
+//! use axum::Router;
+//! use tower_stateless_session::SessionLayer;
+//! use tower_stateless_session::keys::{
+//!     JwksService, MemoryKeyRegistry, NodeKeys, RegistrationKey,
+//! };
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! struct User { sub: String }
+//!
+//! # fn main() -> Result<(), tower_stateless_session::ConfigError> {
+//! // RegistrationKey::from_env("SESSION_REGISTRATION_KEY") in production.
+//! let registration = RegistrationKey::generate()?;
+//! let node = NodeKeys::builder(registration, MemoryKeyRegistry::new()).start()?;
+//! let app: Router = Router::new()
+//!     // ... routes ...
+//!     .layer(SessionLayer::<User>::new(node.keys()))
+//!     .route_service("/.well-known/jwks.json", JwksService::new(node.keys()));
+//! # Ok(()) }
+//! ```
+//!
 //! One file per concern: `key.rs` (the key and its kinds), `ring.rs` (ring and handle),
-//! `hmac.rs` (HS256), `ed25519.rs` (Ed25519).
+//! `hmac.rs` (HS256), `ed25519.rs` (Ed25519), `node.rs` (node keys), `registry/` (the
+//! registry trait, its entries, the in-memory registry), `jwks/` (the JWKS document, the
+//! service, the verifier), `refresh.rs` (asking a key source for fresher keys).
 
 mod ed25519;
 mod hmac;
+mod jwks;
 mod key;
+mod node;
+mod refresh;
+mod registry;
 mod ring;
 
 pub use self::ed25519::ED25519_KEY_LEN;
 pub use self::hmac::{MIN_SECRET_LEN, encode_secret};
+pub use self::jwks::{DEFAULT_JWKS_MAX_AGE, JwksService};
+#[cfg(feature = "jwks")]
+pub use self::jwks::{
+    DEFAULT_JWKS_MAX_BYTES, DEFAULT_JWKS_MAX_KEYS, DEFAULT_JWKS_MIN_REFETCH, DEFAULT_JWKS_REFRESH,
+    DEFAULT_JWKS_TIMEOUT, DEFAULT_UNKNOWN_KID_WAIT, JwksError, JwksStatus, JwksVerifier,
+    JwksVerifierBuilder,
+};
 pub use self::key::{Algorithm, Key, MAX_KID_LEN, MAX_PUBLIC_KID_LEN};
 pub(crate) use self::key::{check_kid, secret_fingerprint};
+pub use self::node::{
+    DEFAULT_HEARTBEAT, DEFAULT_MAX_KEYS, DEFAULT_SIGNING_WINDOW, NodeKeys, NodeKeysBuilder,
+    NodeKeysStatus,
+};
+pub use self::refresh::KeyWait;
+#[cfg(test)]
+pub(crate) use self::refresh::RefreshKeys;
+#[cfg(feature = "redis")]
+pub use self::registry::{
+    DEFAULT_REGISTRY_MIN_RELOAD, DEFAULT_REGISTRY_RELOAD_WAIT, RedisKeyRegistry,
+    RedisKeyRegistryBuilder,
+};
+pub use self::registry::{
+    InvalidEntry, KeyRegistry, MAX_ENTRY_LEN, MemoryKeyRegistry, RegistrationKey, RegistryEntry,
+    RegistryListener,
+};
 pub use self::ring::{KeyRing, KeyRingHandle};

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arc_swap::{ArcSwap, Guard};
 
 use super::key::Key;
+use super::refresh::RefreshKeys;
 use crate::error::ConfigError;
 
 /// One issuing key and any number of keys that only verify.
@@ -234,8 +235,30 @@ impl KeyRing {
 
     /// The ring's first key: the one that signs new tokens when it can (see
     /// [`issuing_key`](KeyRing::issuing_key)).
+    ///
+    /// Only a verifier fed from elsewhere (a JWKS before its first fetch, or an empty set)
+    /// can hold an empty ring; its "first key" is then a placeholder with an empty key id
+    /// that signs nothing and verifies nothing.
     pub fn signing_key(&self) -> &Key {
-        &self.keys[0]
+        self.keys.first().unwrap_or_else(|| Key::placeholder())
+    }
+
+    /// Whether the ring holds no key at all (see [`signing_key`](KeyRing::signing_key)).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// A ring assembled by a key source: `keys[0]` issues (if it can), `keys[1..=peers]` are
+    /// peers' current keys, the rest retired. May be empty. Key ids must be distinct.
+    pub(crate) fn assemble(keys: Vec<Key>, peers: usize) -> Self {
+        debug_assert!(keys.is_empty() || peers < keys.len());
+        let peers = peers.min(keys.len().saturating_sub(1));
+        KeyRing { keys, peers }
     }
 
     /// The key that issues new tokens: the first key, when this process can sign with it;
@@ -272,6 +295,11 @@ impl KeyRing {
     /// All keys, the first key first, then peers, then retired keys.
     pub(crate) fn keys(&self) -> &[Key] {
         &self.keys
+    }
+
+    /// How many peers' current keys follow the first key.
+    pub(crate) fn peers(&self) -> usize {
+        self.peers
     }
 
     /// Whether the key at `index` of [`keys`](KeyRing::keys) is current.
@@ -352,6 +380,9 @@ pub struct KeyRingHandle {
     ring: Arc<ArcSwap<KeyRing>>,
     /// Bumped by every replacement, so caches of verified tokens know their keys changed.
     generation: Arc<AtomicU64>,
+    /// Where a fresher ring can be asked for when a token names an unknown key (a JWKS
+    /// verifier, the node-key registry); `None` for a ring that only changes by `replace`.
+    refresher: Option<Arc<dyn RefreshKeys>>,
 }
 
 impl KeyRingHandle {
@@ -360,7 +391,32 @@ impl KeyRingHandle {
         KeyRingHandle {
             ring: Arc::new(ArcSwap::from_pointee(ring)),
             generation: Arc::new(AtomicU64::new(0)),
+            refresher: None,
         }
+    }
+
+    /// A handle whose ring `refresher` can refresh on demand.
+    pub(crate) fn with_refresher(ring: KeyRing, refresher: Arc<dyn RefreshKeys>) -> Self {
+        KeyRingHandle {
+            refresher: Some(refresher),
+            ..KeyRingHandle::new(ring)
+        }
+    }
+
+    /// A handle on the same ring without the refresher (for the source itself, which must
+    /// not keep itself alive).
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn without_refresher(&self) -> Self {
+        KeyRingHandle {
+            ring: Arc::clone(&self.ring),
+            generation: Arc::clone(&self.generation),
+            refresher: None,
+        }
+    }
+
+    /// The source that can refresh this ring, if any.
+    pub(crate) fn refresher(&self) -> Option<&Arc<dyn RefreshKeys>> {
+        self.refresher.as_ref()
     }
 
     /// The ring in use now.
@@ -375,8 +431,9 @@ impl KeyRingHandle {
         old
     }
 
-    /// Changes with every [`replace`](Self::replace).
-    pub(crate) fn generation(&self) -> u64 {
+    /// A counter that changes with every [`replace`](Self::replace) (cheap to read: for
+    /// caches and metrics that need to know the keys changed).
+    pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 

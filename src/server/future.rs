@@ -9,8 +9,11 @@ use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
 
 use super::body::ResponseBody;
+use super::inbound::retry;
 use super::outbound::finish as complete;
 use super::rejection::plain;
+use super::service::required_session_missing;
+use crate::keys::KeyWait;
 use crate::propagate::TokenScope;
 use crate::session::{SessionData, SessionHandle};
 
@@ -29,6 +32,9 @@ pin_project! {
             #[pin]
             future: TokenScope<F>,
             handle: SessionHandle<T>,
+            // Only on the rare path of a token naming a key not loaded yet: the refresh to
+            // wait for before the inner future is first polled.
+            wait: Option<KeyWait>,
         },
         Rejected {
             response: Option<Response<Bytes>>,
@@ -43,7 +49,25 @@ impl<F, T: SessionData> ResponseFuture<F, T> {
     pub(crate) fn called(future: F, handle: SessionHandle<T>) -> Self {
         let future = TokenScope::new(future, handle.source());
         ResponseFuture {
-            state: State::Called { future, handle },
+            state: State::Called {
+                future,
+                handle,
+                wait: None,
+            },
+        }
+    }
+
+    /// The inner call, polled only once `wait` is over and the request's token has been
+    /// verified again with the refreshed keys; if the session is required and still
+    /// missing, the inner future is dropped unpolled and the layer answers 401.
+    pub(crate) fn awaiting_keys(future: F, handle: SessionHandle<T>, wait: KeyWait) -> Self {
+        let future = TokenScope::new(future, handle.source());
+        ResponseFuture {
+            state: State::Called {
+                future,
+                handle,
+                wait: Some(wait),
+            },
         }
     }
 }
@@ -68,7 +92,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Called { future, handle } => {
+            StateProj::Called {
+                future,
+                handle,
+                wait,
+            } => {
+                if let Some(pending) = wait {
+                    ready!(pending.as_mut().poll(cx));
+                    *wait = None;
+                    retry(handle);
+                    if let Some(response) = required_session_missing(handle) {
+                        return Poll::Ready(Ok(complete(handle, response.map(ResponseBody::full))));
+                    }
+                }
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(complete(handle, response.map(ResponseBody::inner))))
             }

@@ -12,6 +12,7 @@ use crate::error::{RejectionKind, VerifyError};
 use crate::log;
 use crate::metrics::{Limit, Outcome, OversizeCause};
 use crate::session::{InboundToken, SessionData, SessionHandle, State};
+use crate::token::jws;
 
 /// Trims the optional whitespace HTTP allows around values and cookie pairs.
 fn trim(bytes: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
@@ -119,12 +120,22 @@ fn travel_size<T>(config: &Config<T>, token: &InboundToken) -> usize {
     }
 }
 
-/// Verifies the request's token and returns the handle the handler will see, and, when the
-/// request's cookies break a budget and the layer is to answer 431, the report.
-pub(crate) fn begin<T: SessionData>(
-    config: &Arc<Config<T>>,
-    headers: &HeaderMap,
-) -> (SessionHandle<T>, Option<Oversize>) {
+/// What [`begin`] found in a request.
+pub(crate) struct Begun<T> {
+    /// The session the handler will see.
+    pub(crate) handle: SessionHandle<T>,
+    /// When the request's cookies break a budget and the layer is to answer 431, the report.
+    pub(crate) oversize: Option<Oversize>,
+    /// On the rare path where the token names a key id the ring does not hold and the
+    /// ring's source can refresh it, that key id. The request's outcome is not counted
+    /// yet: [`retry`] counts it after the refresh, [`unknown_key_settled`] when no refresh
+    /// comes.
+    pub(crate) unknown_kid: Option<String>,
+}
+
+/// Verifies the request's token and returns the handle the handler will see, with what
+/// else the service must act on (see [`Begun`]).
+pub(crate) fn begin<T: SessionData>(config: &Arc<Config<T>>, headers: &HeaderMap) -> Begun<T> {
     let metrics = &config.metrics;
     let budgets = || config.budgets();
     let now = config.codec.now();
@@ -164,11 +175,10 @@ pub(crate) fn begin<T: SessionData>(
                     state.inbound = inbound;
                 }
                 metrics.request(budgets, Outcome::Refused(RejectionKind::Oversized));
-                let handle = SessionHandle::new(Arc::clone(config), state);
-                return if drop_mode {
-                    (handle, None)
-                } else {
-                    (handle, Some(report))
+                return Begun {
+                    handle: SessionHandle::new(Arc::clone(config), state),
+                    oversize: (!drop_mode).then_some(report),
+                    unknown_kid: None,
                 };
             }
         }
@@ -181,28 +191,91 @@ pub(crate) fn begin<T: SessionData>(
         } else {
             choose(first, others, verify)
         };
-        let result = result.and_then(|checked| match &config.revocations {
-            Some(revocations) if revocations.revoked(&checked.claims, now) => {
-                Err(VerifyError::new(RejectionKind::Revoked))
-            }
-            _ => Ok(checked),
-        });
-        match result {
-            Ok(checked) => {
-                state.resign = checked.resign;
-                state.claims = Some(checked.claims);
-                state.minted = checked.minted;
-                state.rejection = None;
-            }
-            Err(error) => {
-                log::token_rejected(error.kind());
-                state.rejection = Some(error.kind());
-            }
-        }
+        settle(config, &mut state, result);
         state.inbound = Some(token);
+        // The rare path: the token names a key the ring's source may still bring. The
+        // outcome is counted once that is settled (`retry`, or `unknown_key_settled`).
+        if let Some(kid) = refreshable_kid(config, &state) {
+            let handle = SessionHandle::new(Arc::clone(config), state);
+            return Begun {
+                handle,
+                oversize: None,
+                unknown_kid: Some(kid),
+            };
+        }
     }
     metrics.request(budgets, Outcome::of(state.rejection));
-    (SessionHandle::new(Arc::clone(config), state), None)
+    Begun {
+        handle: SessionHandle::new(Arc::clone(config), state),
+        oversize: None,
+        unknown_kid: None,
+    }
+}
+
+/// Applies the revocation check to a verification result and records the outcome.
+fn settle<T>(config: &Config<T>, state: &mut State<T>, result: Result<Checked<T>, VerifyError>) {
+    let now = state.now;
+    let result = result.and_then(|checked| match &config.revocations {
+        Some(revocations) if revocations.revoked(&checked.claims, now) => {
+            Err(VerifyError::new(RejectionKind::Revoked))
+        }
+        _ => Ok(checked),
+    });
+    match result {
+        Ok(checked) => {
+            state.resign = checked.resign;
+            state.claims = Some(checked.claims);
+            state.minted = checked.minted;
+            state.rejection = None;
+        }
+        Err(error) => {
+            log::token_rejected(error.kind());
+            state.rejection = Some(error.kind());
+        }
+    }
+}
+
+/// The key id the request's token names, when the token was refused because the ring does
+/// not hold that key and the ring's source can refresh it: the rare path where the layer
+/// waits for fresher keys before it decides.
+///
+/// A token whose (unverified) `exp` has passed is left alone: fresher keys could only make
+/// it verify to be refused as expired.
+fn refreshable_kid<T>(config: &Config<T>, state: &State<T>) -> Option<String> {
+    if state.rejection != Some(RejectionKind::UnknownKey) {
+        return None;
+    }
+    config.codec.keys().refresher()?;
+    let token = state.inbound.as_ref()?.bytes();
+    let kid = jws::header_kid(token)?;
+    let leeway = config.codec.leeway_secs();
+    if jws::unverified_exp(token).is_some_and(|exp| state.now >= exp.saturating_add(leeway)) {
+        return None;
+    }
+    Some(kid)
+}
+
+/// Counts the request [`begin`] left undecided (its token names an unknown key id) when no
+/// refresh will come: it stays refused as `unknown_key`.
+pub(crate) fn unknown_key_settled<T>(config: &Config<T>) {
+    config.metrics.request(
+        || config.budgets(),
+        Outcome::Refused(RejectionKind::UnknownKey),
+    );
+}
+
+/// Verifies the request's token again (after the key ring was refreshed) and records the
+/// outcome in the session and the metrics, as [`begin`] would have.
+pub(crate) fn retry<T: SessionData>(handle: &SessionHandle<T>) {
+    let config = handle.config();
+    let mut state = handle.lock();
+    if let Some(token) = state.inbound.clone() {
+        let result = verify_at(config, token.bytes(), state.now);
+        settle(config, &mut state, result);
+    }
+    config
+        .metrics
+        .request(|| config.budgets(), Outcome::of(state.rejection));
 }
 
 /// Verifies a token at time `now`, through the layer's cache of verified tokens when it

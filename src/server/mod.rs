@@ -22,3 +22,6 @@ pub(crate) use self::layer::Config;
 pub use self::layer::{DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, SessionLayer};
 pub use self::rejection::Rejection;
 pub use self::service::SessionService;
+
+#[cfg(test)]
+mod tests_key_refresh;

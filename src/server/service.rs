@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 use tower_service::Service;
 
@@ -13,13 +14,22 @@ use super::layer::Config;
 use super::rejection::Rejection;
 use crate::config::Transport;
 use crate::error::RejectionKind;
-use crate::session::SessionData;
+use crate::keys::KeyWait;
+use crate::session::{SessionData, SessionHandle};
 
 /// The service built by [`SessionLayer`](crate::SessionLayer).
 ///
 /// Errors of the inner service pass through unchanged; the layer's own answers (401 when a
 /// session is required, 500 when a changed session cannot be signed) are responses, never
 /// errors.
+///
+/// Verifying needs no I/O, with one rare exception: a token naming a key id the ring does
+/// not hold, when the ring comes from a source that can refresh it (a JWKS verifier, a node
+/// key registry backed by a shared store). Then the inner service is called at once, but
+/// its future is first polled only after the refresh (bounded by the source's timeout) and
+/// a second verification: if the session is required and still missing, that future is
+/// dropped unpolled and the layer answers 401. A service that reads the session in `call`
+/// itself, rather than in its future, sees no session on that path.
 pub struct SessionService<S, T> {
     inner: S,
     config: Arc<Config<T>>,
@@ -77,24 +87,56 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let (handle, oversize) = inbound::begin(&self.config, request.headers());
+        let inbound::Begun {
+            handle,
+            oversize,
+            unknown_kid,
+        } = inbound::begin(&self.config, request.headers());
         if let Some(report) = oversize {
             let response = (self.config.oversize_response)(&report);
             return ResponseFuture::rejected(response, handle);
         }
-        if self.config.require_session && !handle.is_active() {
-            let kind = handle.rejection().unwrap_or(RejectionKind::Missing);
-            let mut response = (self.config.rejection_response)(&Rejection::new(kind));
-            if self.config.transport == Transport::Bearer
-                && !response.headers().contains_key(header::WWW_AUTHENTICATE)
-            {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        // Rare path: the token names a key the ring does not hold yet (a node that just
+        // joined), and the ring's source can refresh. The inner call is made now but not
+        // polled until the refresh is over and the token verified again.
+        if let Some(kid) = unknown_kid {
+            match self.key_wait(&kid) {
+                Some(wait) => {
+                    request.extensions_mut().insert(handle.clone());
+                    return ResponseFuture::awaiting_keys(self.inner.call(request), handle, wait);
+                }
+                None => inbound::unknown_key_settled(&self.config),
             }
+        }
+        if let Some(response) = required_session_missing(&handle) {
             return ResponseFuture::rejected(response, handle);
         }
         request.extensions_mut().insert(handle.clone());
         ResponseFuture::called(self.inner.call(request), handle)
     }
+}
+
+impl<S, T: SessionData> SessionService<S, T> {
+    /// A wait for the ring's source to refresh, or `None` when no refresh will come.
+    fn key_wait(&self, kid: &str) -> Option<KeyWait> {
+        self.config.codec.keys().refresher()?.unknown_kid(kid)
+    }
+}
+
+/// The layer's own 401 when a session is required and the request has none.
+pub(crate) fn required_session_missing<T>(handle: &SessionHandle<T>) -> Option<Response<Bytes>> {
+    let config = handle.config();
+    if !config.require_session || handle.is_active() {
+        return None;
+    }
+    let kind = handle.rejection().unwrap_or(RejectionKind::Missing);
+    let mut response = (config.rejection_response)(&Rejection::new(kind));
+    if config.transport == Transport::Bearer
+        && !response.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    Some(response)
 }

@@ -172,6 +172,30 @@ fn find_session_key(ring: &KeyRing, header: &[u8], typ: &str) -> Result<usize, V
     }
 }
 
+/// The `kid` of a token's header, read without verifying anything (for the rare path that
+/// asks a key source about an unknown key). `None` for anything that does not parse.
+pub(crate) fn header_kid(token: &[u8]) -> Option<String> {
+    let seg = split(token).ok()?;
+    let json = decode_header_json(seg.header).ok()?;
+    let header: GeneralHeader<'_> = parse_header(&json).ok()?;
+    let kid = header.kid?;
+    (!kid.is_empty() && kid.len() <= crate::keys::MAX_PUBLIC_KID_LEN).then(|| kid.into_owned())
+}
+
+/// The `exp` claim of a token, read without verifying anything: the rare path of an
+/// unknown key id skips waiting for fresher keys when the token would be refused as
+/// expired anyway. `None` for anything that does not parse.
+pub(crate) fn unverified_exp(token: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Exp {
+        exp: u64,
+    }
+    let seg = split(token).ok()?;
+    let mut payload = Vec::new();
+    decode_segment_into(seg.payload, &mut payload).ok()?;
+    serde_json::from_slice::<Exp>(&payload).ok().map(|e| e.exp)
+}
+
 /// Verifies a session token's structure, header and signature. `max_len` is checked before
 /// anything else. Returns the index of the key that verified it and the raw payload segment.
 pub(crate) fn verify_session<'t>(

@@ -2,6 +2,7 @@
 //! clock.
 
 mod encryption;
+mod jwks;
 mod notes;
 mod ops;
 mod page;

@@ -1,0 +1,54 @@
+//! `GET /.well-known/jwks.json` in both signing modes.
+
+use super::*;
+use tower_stateless_session::keys::{MemoryKeyRegistry, NodeKeys, RegistrationKey};
+
+#[tokio::test]
+async fn with_hs256_the_jwks_is_empty_and_never_holds_the_secret() {
+    let app = test_app();
+    let response = send(&app, get("/.well-known/jwks.json", None)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    assert!(response.headers().contains_key(header::ETAG));
+    assert_eq!(body_text(response).await, r#"{"keys":[]}"#);
+}
+
+#[tokio::test]
+async fn with_a_node_key_the_jwks_serves_it_and_its_sessions_carry_its_kid() {
+    let node = NodeKeys::builder(
+        RegistrationKey::generate().expect("rng"),
+        MemoryKeyRegistry::new(),
+    )
+    .with_background_heartbeat(false)
+    .start()
+    .expect("node key");
+    assert!(node.is_signing());
+    let layer = session_layer(
+        node.keys(),
+        &Timeouts::default(),
+        Arc::new(MemoryRevocations::new()),
+    );
+    let app = app(layer, Timeouts::default());
+
+    let jwks = body_json(send(&app, get("/.well-known/jwks.json", None)).await).await;
+    let keys = jwks["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kid"], node.kid());
+    assert_eq!(keys[0]["alg"], "EdDSA");
+    assert_eq!(keys[0]["crv"], "Ed25519");
+    assert!(keys[0].get("d").is_none(), "no private part");
+
+    let cookie = json_login(&app, "ada").await;
+    let token = cookie.split_once('=').expect("pair").1;
+    let header = token.split('.').next().expect("header");
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .expect("base64url"),
+    )
+    .expect("JSON");
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["kid"], node.kid());
+    let me = send(&app, get("/me", Some(&cookie))).await;
+    assert_eq!(me.status(), StatusCode::OK);
+}

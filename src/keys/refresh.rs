@@ -1,0 +1,21 @@
+//! Asking for a fresher key ring when a token names a key id the ring does not hold.
+//!
+//! A verifier fed from elsewhere (a JWKS document, the node-key registry) can be a moment
+//! behind: a node that just joined signs with a key the verifier has not loaded yet. On
+//! that rare path the layer asks the ring's source to refresh once and waits, bounded, for
+//! the result before it decides; the common path never gets here.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// Resolves when a refresh attempt is over (whatever its outcome). Bounded by the source's
+/// own timeout.
+pub type KeyWait = Pin<Box<dyn Future<Output = ()> + Send + Sync + 'static>>;
+
+/// A source that can refresh a ring on demand.
+pub(crate) trait RefreshKeys: Send + Sync + 'static {
+    /// A token named `kid`, which the ring does not hold. Returns a wait for a refresh
+    /// attempt (started now, already in flight, or the next one the rate limit allows), or
+    /// `None` when no refresh will come (then the token is refused at once).
+    fn unknown_kid(&self, kid: &str) -> Option<KeyWait>;
+}

@@ -1,0 +1,374 @@
+//! The JWKS endpoint and a downstream verifying through it, over real HTTP on loopback: the
+//! set fetched at start, a new signing key picked up with no 401, single-flight refetches
+//! within the minimum interval, 304s for an unchanged set, stale-if-error through errors,
+//! timeouts, oversized and malformed documents, and the task ending with its handles.
+#![cfg(feature = "jwks")]
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use bytes::Bytes;
+use common::*;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Full;
+use tower::{ServiceExt, service_fn};
+use tower_stateless_session::keys::{JwksError, JwksService, JwksVerifier};
+use tower_stateless_session::{
+    Key, KeyRing, KeyRingHandle, Rejection, RejectionKind, SessionLayer, TokenCodec,
+};
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Mode {
+    Serve,
+    Error,
+    Hang,
+    Huge,
+    NotJson,
+}
+
+/// A JWKS endpoint whose behaviour the test switches, counting what it answered.
+#[derive(Clone)]
+struct Endpoint {
+    mode: Arc<Mutex<Mode>>,
+    requests: Arc<AtomicUsize>,
+    not_modified: Arc<AtomicUsize>,
+    addr: std::net::SocketAddr,
+}
+
+impl Endpoint {
+    async fn start(keys: KeyRingHandle) -> Self {
+        let jwks = JwksService::new(keys);
+        let mode = Arc::new(Mutex::new(Mode::Serve));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let not_modified = Arc::new(AtomicUsize::new(0));
+        let (m, r, n) = (mode.clone(), requests.clone(), not_modified.clone());
+        let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+            let (jwks, mode, requests, not_modified) =
+                (jwks.clone(), m.clone(), r.clone(), n.clone());
+            async move {
+                requests.fetch_add(1, Ordering::SeqCst);
+                let mode = *mode.lock().expect("lock");
+                let response = match mode {
+                    Mode::Serve => {
+                        let response = jwks.oneshot(request).await?;
+                        if response.status() == StatusCode::NOT_MODIFIED {
+                            not_modified.fetch_add(1, Ordering::SeqCst);
+                        }
+                        response
+                    }
+                    Mode::Error => {
+                        let mut response = Response::new(Full::new(Bytes::from("down")));
+                        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                        response
+                    }
+                    Mode::Hang => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        Response::new(Full::new(Bytes::new()))
+                    }
+                    Mode::Huge => Response::new(Full::new(Bytes::from(vec![b' '; 200_000]))),
+                    Mode::NotJson => Response::new(Full::new(Bytes::from("<html>"))),
+                };
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let addr = serve(service).await;
+        Endpoint {
+            mode,
+            requests,
+            not_modified,
+            addr,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/.well-known/jwks.json", self.addr)
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().expect("lock") = mode;
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn node(seed: u8) -> Key {
+    Key::ed25519_from_seed(&format!("node-{seed}"), &[seed; 32]).expect("valid")
+}
+
+fn token_of(key: &Key) -> String {
+    let codec = TokenCodec::new(KeyRing::new(key.clone()));
+    codec
+        .sign(&codec.new_claims(user("ada")).expect("claims"))
+        .expect("sign")
+}
+
+async fn call(layer: &SessionLayer<User>, token: &str) -> Response<Body> {
+    let request = Request::get("/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    routes()
+        .layer(layer.clone())
+        .oneshot(request)
+        .await
+        .expect("infallible")
+}
+
+fn kind(response: &Response<Body>) -> Option<RejectionKind> {
+    response.extensions().get::<Rejection>().map(|r| r.kind())
+}
+
+#[tokio::test]
+async fn a_downstream_verifies_with_the_served_keys_and_holds_no_secret() {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway.clone()).await;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .start()
+        .expect("start");
+    assert!(
+        jwks.wait_loaded(Duration::from_secs(5)).await,
+        "loaded at start"
+    );
+    let ring = jwks.keys().current();
+    assert_eq!(ring.kids().collect::<Vec<_>>(), ["node-1"]);
+    assert!(ring.iter().all(|k| !k.can_sign()), "public keys only");
+
+    let layer = SessionLayer::<User>::verify_only(jwks.keys());
+    let response = call(&layer, &token_of(&node(1))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_text(response).await.split(' ').next(), Some("ada"));
+
+    let status = jwks.status();
+    assert_eq!(status.keys, 1);
+    assert!(status.last_success.is_some() && status.failures == 0);
+
+    // A forger holding only what the JWKS gives cannot sign.
+    assert!(
+        TokenCodec::new(jwks.keys())
+            .sign(
+                &tower_stateless_session::TokenCodec::new(KeyRing::new(node(9)))
+                    .new_claims(user("x"))
+                    .expect("claims")
+            )
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_new_signing_key_causes_no_401_and_one_refetch_serves_every_waiter() {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway.clone()).await;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .with_min_refetch_interval(Duration::from_millis(200))
+        .start()
+        .expect("start");
+    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let layer = SessionLayer::<User>::verify_only(jwks.keys());
+    let before = endpoint.requests();
+
+    // A node joins: its key reaches the gateway's ring (published before use), then its
+    // tokens reach the downstream, which has not fetched since.
+    gateway.replace(
+        KeyRing::new(node(1))
+            .with_peer_key(node(2).public_key().expect("Ed25519"))
+            .expect("distinct"),
+    );
+    let token = token_of(&node(2));
+    let responses = futures_join_all((0..20).map(|_| call(&layer, &token))).await;
+    for response in &responses {
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(response));
+    }
+    let fetches = endpoint.requests() - before;
+    assert_eq!(fetches, 1, "twenty waiters, one fetch");
+    // Known now: no more fetches.
+    assert_eq!(call(&layer, &token).await.status(), StatusCode::OK);
+    assert_eq!(endpoint.requests() - before, 1);
+}
+
+#[tokio::test]
+async fn a_flood_of_made_up_key_ids_costs_one_fetch_per_interval() {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway).await;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .with_min_refetch_interval(Duration::from_millis(500))
+        .with_unknown_kid_wait(Duration::from_secs(2))
+        .start()
+        .expect("start");
+    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let layer = SessionLayer::<User>::verify_only(jwks.keys());
+    let before = endpoint.requests();
+    let started = Instant::now();
+    let tokens: Vec<String> = (10..60).map(|seed| token_of(&node(seed))).collect();
+    let responses = futures_join_all(tokens.iter().map(|t| call(&layer, t))).await;
+    for response in &responses {
+        assert_eq!(kind(response), Some(RejectionKind::UnknownKey));
+    }
+    let fetches = endpoint.requests() - before;
+    assert!(fetches <= 2, "{fetches} fetches for 50 made-up key ids");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the wait is bounded"
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_set_costs_a_304() {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway).await;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .with_min_refetch_interval(Duration::from_millis(10))
+        .start()
+        .expect("start");
+    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let generation = jwks.keys().generation();
+    jwks.refresh().await;
+    jwks.refresh().await;
+    assert_eq!(endpoint.not_modified.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        jwks.keys().generation(),
+        generation,
+        "the ring was not replaced"
+    );
+    assert_eq!(jwks.status().fetches, 3);
+}
+
+#[tokio::test]
+async fn failures_keep_the_last_good_set() {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway).await;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .with_min_refetch_interval(Duration::from_millis(10))
+        .with_timeout(Duration::from_millis(300))
+        .with_max_bytes(100_000)
+        .start()
+        .expect("start");
+    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let layer = SessionLayer::<User>::verify_only(jwks.keys());
+    let token = token_of(&node(1));
+
+    let cases = [
+        (Mode::Error, JwksError::Status(500)),
+        (Mode::Hang, JwksError::Timeout),
+        (Mode::Huge, JwksError::TooLarge),
+        (Mode::NotJson, JwksError::Invalid),
+    ];
+    for (round, (mode, expected)) in cases.into_iter().enumerate() {
+        endpoint.set(mode);
+        jwks.refresh().await;
+        let status = jwks.status();
+        assert_eq!(status.last_error, Some(expected), "{mode:?}");
+        assert_eq!(status.consecutive_failures, round as u64 + 1);
+        assert_eq!(status.keys, 1, "the last good set stays ({mode:?})");
+        assert_eq!(call(&layer, &token).await.status(), StatusCode::OK);
+    }
+    endpoint.set(Mode::Serve);
+    jwks.refresh().await;
+    let status = jwks.status();
+    assert_eq!(status.consecutive_failures, 0);
+    assert_eq!(status.failures, 4);
+    assert!(status.last_error.is_none());
+}
+
+#[tokio::test]
+async fn an_unknown_kid_waits_no_longer_than_its_bound_when_the_endpoint_hangs() {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway).await;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .with_min_refetch_interval(Duration::from_millis(10))
+        .with_timeout(Duration::from_secs(10))
+        .with_unknown_kid_wait(Duration::from_millis(300))
+        .start()
+        .expect("start");
+    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    endpoint.set(Mode::Hang);
+    let layer = SessionLayer::<User>::verify_only(jwks.keys());
+    let started = Instant::now();
+    let response = call(&layer, &token_of(&node(2))).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "waited {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_task_ends_with_the_last_handle() {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway).await;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .with_refresh_interval(Duration::from_millis(50))
+        .with_min_refetch_interval(Duration::from_millis(50))
+        .start()
+        .expect("start");
+    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let keys = jwks.keys();
+    drop(jwks);
+    let seen = endpoint.requests();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(endpoint.requests() > seen, "a handle keeps it refreshing");
+    drop(keys);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after = endpoint.requests();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        endpoint.requests(),
+        after,
+        "no fetch after the last handle is gone"
+    );
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_at_start() {
+    for (url, expected) in [
+        ("not a url", JwksError::InvalidUrl),
+        ("/relative", JwksError::InvalidUrl),
+        ("ftp://host/jwks", JwksError::InvalidUrl),
+        ("https://host/jwks", JwksError::HttpsNeedsClient),
+    ] {
+        assert_eq!(
+            JwksVerifier::builder(url).start().err(),
+            Some(expected),
+            "{url}"
+        );
+    }
+}
+
+/// Runs futures concurrently on this task, in order of results.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs = Vec::with_capacity(handles.len());
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(output) => {
+                        *result = Some(output);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.extend(results.into_iter().flatten());
+    outputs
+}
