@@ -148,6 +148,17 @@ impl Health {
         self
     }
 
+    /// Adds every check of `other` (each replacing a check of the same name): to serve the
+    /// checks of several layers, or of a part used outside a layer, in one report.
+    #[must_use]
+    pub fn merge(mut self, other: Health) -> Self {
+        for (name, check) in other.checks {
+            self.checks.retain(|(existing, _)| *existing != name);
+            self.checks.push((name, check));
+        }
+        self
+    }
+
     /// The names of the checks, in the order they were added.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
         self.checks.iter().map(|(name, _)| name.as_ref())
@@ -246,5 +257,21 @@ mod tests {
             .with_check("a", Check::ok);
         assert_eq!(health.names().collect::<Vec<_>>(), ["a"]);
         assert!(health.report().is_ok());
+    }
+
+    #[test]
+    fn merging_adds_the_other_checks_and_replaces_same_names() {
+        let health = Health::new()
+            .with_check("a", || Check::ok())
+            .with_check("b", || Check::degraded("old b"))
+            .merge(
+                Health::new()
+                    .with_check("b", Check::ok)
+                    .with_check("c", || Check::degraded("c is down")),
+            );
+        assert_eq!(health.names().collect::<Vec<_>>(), ["a", "b", "c"]);
+        let report = health.report();
+        assert_eq!(report.check("b").map(|c| c.status), Some(Status::Ok));
+        assert_eq!(report.status(), Status::Degraded, "c is degraded");
     }
 }

@@ -13,6 +13,9 @@
 #[cfg(feature = "metrics")]
 use std::sync::OnceLock;
 
+mod parts;
+pub(crate) use self::parts::*;
+
 use crate::error::{RejectionKind, SignError};
 
 /// Every metric name, with the prefix all of them share.
@@ -43,22 +46,32 @@ pub(crate) mod names {
     /// Entries of a revocation set.
     pub(crate) const REVOCATION_ENTRIES: &str = "stateless_session_revocation_entries";
 
-    /// Names reserved for the parts that connect to other services (the shared Redis
-    /// connection, the key registry, the JWKS verifier), with the meanings the alert rules
-    /// in `prometheus/rules.yml` read; documented in the guide's second table.
-    #[cfg(test)]
-    pub(crate) const RESERVED: &[&str] = &[
-        "stateless_session_key_registry_connected",
-        "stateless_session_key_registry_keys",
-        "stateless_session_key_registry_last_sync_timestamp_seconds",
-        "stateless_session_key_registry_reconnections_total",
-        "stateless_session_jwks_keys",
-        "stateless_session_jwks_last_refresh_timestamp_seconds",
-        "stateless_session_jwks_refresh_interval_seconds",
-        "stateless_session_jwks_fetch_failures_total",
-    ];
+    /// Valid node keys in the ring, this node's and its peers', from the key registry.
+    pub(crate) const REGISTRY_KEYS: &str = "stateless_session_key_registry_keys";
+    /// The cap on the node keys a node holds.
+    pub(crate) const REGISTRY_MAX_KEYS: &str = "stateless_session_key_registry_max_keys";
+    /// Registry entries refused (bad registration MAC or unusable key).
+    pub(crate) const REGISTRY_IGNORED: &str =
+        "stateless_session_key_registry_ignored_entries_total";
+    /// Whether the node issues with its own, published key.
+    pub(crate) const NODE_KEY_SIGNING: &str = "stateless_session_node_key_signing";
+    /// Keys in the JWKS set in use.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) const JWKS_KEYS: &str = "stateless_session_jwks_keys";
+    /// When the JWKS set was last fetched successfully.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) const JWKS_LAST_REFRESH: &str =
+        "stateless_session_jwks_last_refresh_timestamp_seconds";
+    /// How often the JWKS set is refetched.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) const JWKS_REFRESH_INTERVAL: &str =
+        "stateless_session_jwks_refresh_interval_seconds";
+    /// Failed JWKS fetches.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) const JWKS_FETCH_FAILURES: &str = "stateless_session_jwks_fetch_failures_total";
 
-    /// Every name above, for the documentation test.
+    /// Every name above, and those [`redis_status`](super::redis_status) makes, for the
+    /// documentation test.
     #[cfg(test)]
     pub(crate) const ALL: &[&str] = &[
         REQUESTS,
@@ -73,10 +86,22 @@ pub(crate) mod names {
         PROPAGATED,
         MINTED,
         REVOCATION_ENTRIES,
-        // From `redis_status`, for the revocation store (feature `redis`).
+        REGISTRY_KEYS,
+        REGISTRY_MAX_KEYS,
+        REGISTRY_IGNORED,
+        NODE_KEY_SIGNING,
+        JWKS_KEYS,
+        JWKS_LAST_REFRESH,
+        JWKS_REFRESH_INTERVAL,
+        JWKS_FETCH_FAILURES,
+        // From `redis_status`, for the revocation store and the key registry (feature
+        // `redis`; the parts' `Feed::METRICS` names).
         "stateless_session_revocation_connected",
         "stateless_session_revocation_last_sync_timestamp_seconds",
         "stateless_session_revocation_reconnections_total",
+        "stateless_session_key_registry_connected",
+        "stateless_session_key_registry_last_sync_timestamp_seconds",
+        "stateless_session_key_registry_reconnections_total",
     ];
 }
 
@@ -296,50 +321,6 @@ impl std::fmt::Debug for PropagationMetrics {
     }
 }
 
-/// Reports the size of a revocation set (not on the request path: revocations are rare).
-#[inline]
-pub(crate) fn revocation_entries(entries: usize) {
-    #[cfg(feature = "metrics")]
-    ::metrics::gauge!(names::REVOCATION_ENTRIES).set(entries as f64);
-    #[cfg(not(feature = "metrics"))]
-    let _ = entries;
-}
-
-/// Reports a Redis-backed part's connection (`part` is its name in metric names, such as
-/// `revocation`): connected or not, when it last loaded its full state, how often it had to
-/// reconnect. Called by the part's background task whenever the state changes.
-#[cfg(feature = "redis")]
-pub(crate) fn redis_status(part: &'static str, status: &crate::redis::RedisStatus) {
-    #[cfg(feature = "metrics")]
-    {
-        let name = |what: &str| format!("stateless_session_{part}_{what}");
-        ::metrics::describe_gauge!(
-            name("connected"),
-            "1 while the connection to Redis is up and the state loaded, 0 otherwise"
-        );
-        ::metrics::describe_gauge!(
-            name("last_sync_timestamp_seconds"),
-            ::metrics::Unit::Seconds,
-            "Unix time of the last full load from Redis"
-        );
-        ::metrics::describe_counter!(
-            name("reconnections_total"),
-            ::metrics::Unit::Count,
-            "Connections to Redis lost after having been up"
-        );
-        ::metrics::gauge!(name("connected")).set(if status.is_connected() { 1.0 } else { 0.0 });
-        if let Some(at) = status.last_sync() {
-            let seconds = at
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            ::metrics::gauge!(name("last_sync_timestamp_seconds")).set(seconds);
-        }
-        ::metrics::counter!(name("reconnections_total")).absolute(status.reconnections());
-    }
-    #[cfg(not(feature = "metrics"))]
-    let _ = (part, status);
-}
-
 impl std::fmt::Debug for LayerMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LayerMetrics").finish_non_exhaustive()
@@ -420,6 +401,7 @@ mod enabled {
         token_size: Histogram,
         pub(super) token_warning: Counter,
         pub(super) header_warning: Counter,
+        _jwe_warning: Counter,
         pub(super) cache_hit: Counter,
         pub(super) cache_miss: Counter,
     }
@@ -457,6 +439,9 @@ mod enabled {
                 token_size: histogram!(names::TOKEN_SIZE),
                 token_warning: counter!(names::BUDGET_WARNINGS, "limit" => "token"),
                 header_warning: counter!(names::BUDGET_WARNINGS, "limit" => "cookie_header"),
+                // Counted where the codec encrypts (`parts::jwe_dir_key_warning`); registered
+                // here so the series exists, at 0, before the first warning.
+                _jwe_warning: counter!(names::BUDGET_WARNINGS, "limit" => "jwe_dir_key"),
                 cache_hit: counter!(names::CACHE, "result" => "hit"),
                 cache_miss: counter!(names::CACHE, "result" => "miss"),
             }
@@ -546,17 +531,12 @@ mod enabled {
             names::BUDGET_WARNINGS,
             Unit::Count,
             "Tokens signed (limit=token) or requests received (limit=cookie_header) over 75% \
-             of their size budget"
+             of their size budget; dir encryption keys past their warning line (limit=jwe_dir_key)"
         );
         describe_counter!(
             names::CACHE,
             Unit::Count,
             "Lookups in the cache of verified tokens, by result (hit, miss)"
-        );
-        describe_gauge!(
-            names::REVOCATION_ENTRIES,
-            Unit::Count,
-            "Entries held in the revocation set"
         );
     }
 }
@@ -582,15 +562,15 @@ mod tests {
             .map(|short| format!("stateless_session_{short}"))
         {
             assert!(
-                names::ALL.contains(&name.as_str()) || names::RESERVED.contains(&name.as_str()),
-                "docs/observability.md documents {name}, which is neither emitted nor reserved"
+                names::ALL.contains(&name.as_str()),
+                "docs/observability.md documents {name}, which is not emitted"
             );
         }
-        for name in names::ALL.iter().chain(names::RESERVED) {
+        for name in names::ALL {
             let short = name.trim_start_matches("stateless_session_");
             assert!(
                 documented.contains(&short),
-                "{name} is emitted or reserved but not in docs/observability.md's tables"
+                "{name} is emitted but not in docs/observability.md's table"
             );
         }
     }

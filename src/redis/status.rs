@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
+use crate::health::Check;
 use crate::metrics;
 
 /// A snapshot of one Redis-backed part's connection: whether it is up, when it last
@@ -60,6 +61,24 @@ impl RedisStatus {
     /// How many connection attempts failed (during outages, retried with backoff).
     pub fn failed_attempts(&self) -> u64 {
         self.failed_attempts
+    }
+
+    /// The health check of a part on this connection: ok while connected (since the
+    /// connection came up); degraded with `lost` while disconnected after a load, with
+    /// `never` before the first, since the loss (or the part's start).
+    pub(crate) fn check(&self, lost: &'static str, never: &'static str) -> Check {
+        let check = if self.connected {
+            Check::ok()
+        } else if self.last_sync.is_some() {
+            Check::degraded(lost)
+        } else {
+            Check::degraded(never)
+        };
+        let since = self
+            .changed_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        check.since(since)
     }
 }
 

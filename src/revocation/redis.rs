@@ -166,19 +166,10 @@ impl RevocationStore for RedisRevocations {
     /// lost (or since the store started, before the first connection). Requests are served
     /// from the local copy either way.
     fn health(&self) -> Check {
-        let status = self.status();
-        let since = status
-            .since()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let check = if status.is_connected() {
-            Check::ok()
-        } else if status.last_sync().is_some() {
-            Check::degraded("Redis unreachable: enforcing the last known revocations")
-        } else {
-            Check::degraded("Redis not reached yet: no shared revocations loaded")
-        };
-        check.since(since)
+        self.status().check(
+            "Redis unreachable: enforcing the last known revocations",
+            "Redis not reached yet: no shared revocations loaded",
+        )
     }
 }
 

@@ -709,14 +709,24 @@ impl<T> SessionLayer<T> {
         names
     }
 
-    /// The health checks of what this layer depends on, for a `/health` endpoint: the
-    /// revocation store as `"revocation"` when one is configured. Add the application's
-    /// own checks with [`Health::with_check`]. See [`health`](crate::health).
+    /// The health checks of what this layer depends on, for a `/health` endpoint:
+    /// - `"revocation"`: the revocation store, when one is configured;
+    /// - with a ring from [`NodeKeys`](crate::keys::NodeKeys), `"node_key"` (whether the
+    ///   node issues with its own, published key) and `"key_registry"` (the registry's
+    ///   connection);
+    /// - with a ring from a `JwksVerifier` (feature `jwks`), `"jwks"` (whether the set is
+    ///   fetched).
+    ///
+    /// Add the application's own checks with [`Health::with_check`]. See
+    /// [`health`](crate::health).
     pub fn health(&self) -> Health {
         let mut health = Health::new();
         if let Some(revocations) = &self.config.revocations {
             let store = Arc::clone(&revocations.store);
             health = health.with_check("revocation", move || store.health());
+        }
+        if let Some(source) = self.config.codec.keys().refresher() {
+            health = health.merge(source.health());
         }
         health
     }
