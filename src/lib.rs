@@ -200,8 +200,10 @@
 //!
 //! With the `metrics` feature the layer counts requests by outcome (valid, no token,
 //! refused by reason, revoked), tokens issued by reason, 431s, budget warnings and cache
-//! hits through the `metrics` facade, at the cost of an atomic add per counter; the
-//! [`health`] module gives a `/health` report of what the layer depends on, `ok` or
+//! hits through the `metrics` facade, at the cost of an atomic add per counter, and the
+//! revocation feed, the key registry, the node key and the JWKS verifier report their state
+//! as gauges; the [`health`] module gives a `/health` report of what the layer depends on
+//! (the revocation store, the node key and its registry, the JWKS source), `ok` or
 //! `degraded`, never down. [`observability`] holds the table of every metric, the alert
 //! rules shipped in `prometheus/rules.yml`, how to keep tokens out of request logs
 //! ([`SessionLayer::sensitive_headers`]), and an operator's guide.

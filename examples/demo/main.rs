@@ -91,8 +91,10 @@
 //!
 //! # Operations
 //!
-//! `GET /health` answers `200` with `{"status":"ok"|"degraded","checks":{...}}` (the
-//! revocation store's state; a Redis outage is `degraded`, never a failure). Built with
+//! `GET /health` answers `200` with `{"status":"ok"|"degraded","checks":{...}}`: the
+//! revocation store's state, and with `SESSION_SIGNING=node` the node key's (`node_key`:
+//! whether it issues with its own, published key) and the key registry's
+//! (`key_registry`). A Redis outage is `degraded`, never a failure. Built with
 //! `--features metrics`, `GET /metrics` serves the layer's metrics in the Prometheus text
 //! format (see the crate's `observability` docs for the table and the alert rules). Every
 //! request is logged with its headers; the ones carrying tokens (`Cookie`, `Set-Cookie`,
@@ -599,6 +601,12 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt().init();
+    // The recorder first: the revocation store, the key registry and the node key report
+    // their state from the moment they start.
+    #[cfg(feature = "metrics")]
+    if ops::prometheus().is_none() {
+        eprintln!("warning: another metrics recorder is installed; /metrics is unavailable");
+    }
 
     let setup = (|| -> Result<_, String> {
         let addr = parse_addr(env_var("DEMO_ADDR")?.as_deref())?;

@@ -40,12 +40,15 @@
 //! `GET /profile`, which calls the downstream's `GET /whoami` and answers
 //! `{"gateway": {...}, "downstream": {...}}`. `/whoami` answers the claims it verified,
 //! `aud` and `exp` included; called without a token, or with the session cookie's token,
-//! it answers 401.
+//! it answers 401. The downstream's `GET /health` reports its layer's checks (with
+//! `--features jwks`, `jwks`: whether the gateway's key set is fetched), `200` whether ok
+//! or degraded.
 //!
 //! ```text
 //! curl -c jar -H 'content-type: application/json' -d '{"user":"ada"}' http://127.0.0.1:3000/login
 //! curl -b jar http://127.0.0.1:3000/profile
 //! curl -i http://127.0.0.1:3001/whoami          # 401: no token
+//! curl http://127.0.0.1:3001/health             # {"status":"ok","checks":{"jwks":...}}
 //! ```
 
 use std::net::SocketAddr;
@@ -291,10 +294,21 @@ fn downstream_app(config: &Config, keys: &Keys) -> Router {
         Propagation::Forward => layer,
     };
     let sensitive = layer.sensitive_headers();
-    logged(
-        Router::new().route("/whoami", get(whoami)).layer(layer),
-        sensitive,
-    )
+    // The layer's checks: with `--features jwks`, whether the gateway's JWKS is fetched.
+    let health = layer.health();
+    let app = Router::new()
+        .route("/whoami", get(whoami))
+        .layer(layer)
+        // Outside the layer: a probe needs no token. 200 whatever the status (a JWKS
+        // outage leaves the last fetched keys in use: no reason to restart).
+        .route(
+            "/health",
+            get(move || {
+                let body = health.report().to_json();
+                std::future::ready(([(header::CONTENT_TYPE, "application/json")], body))
+            }),
+        );
+    logged(app, sensitive)
 }
 
 /// Logs every request and response, with the headers that carry session tokens (cookies,

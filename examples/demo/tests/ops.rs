@@ -44,3 +44,44 @@ async fn metrics_show_the_login_in_prometheus_text() {
         assert!(text.contains(series), "no {series:?} in /metrics:\n{text}");
     }
 }
+
+/// With `SESSION_SIGNING=node`, `/health` holds the node key's and the registry's checks
+/// (the layer gathers them from its ring), and `/metrics` their gauges.
+#[tokio::test]
+async fn in_node_mode_health_reports_the_node_key_and_the_registry() {
+    use tower_stateless_session::keys::{MemoryKeyRegistry, NodeKeys, RegistrationKey};
+
+    // The recorder before the node key, as `main` does, so its first state is recorded.
+    #[cfg(feature = "metrics")]
+    assert!(crate::ops::prometheus().is_some());
+    let node = NodeKeys::builder(
+        RegistrationKey::generate().expect("rng"),
+        MemoryKeyRegistry::new(),
+    )
+    .with_background_heartbeat(false)
+    .start()
+    .expect("node key");
+    let layer = session_layer(
+        node.keys(),
+        &Timeouts::default(),
+        Arc::new(MemoryRevocations::new()),
+    );
+    let app = app(layer, Timeouts::default());
+    let report = body_json(send(&app, get("/health", None)).await).await;
+    assert_eq!(report["status"], "ok", "{report}");
+    for check in ["revocation", "node_key", "key_registry"] {
+        assert_eq!(report["checks"][check]["status"], "ok", "{check}: {report}");
+    }
+
+    #[cfg(feature = "metrics")]
+    {
+        let text = body_text(send(&app, get("/metrics", None)).await).await;
+        for series in [
+            "# TYPE stateless_session_node_key_signing gauge",
+            "# TYPE stateless_session_key_registry_keys gauge",
+            "stateless_session_key_registry_max_keys 64",
+        ] {
+            assert!(text.contains(series), "no {series:?} in /metrics:\n{text}");
+        }
+    }
+}
