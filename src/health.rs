@@ -262,7 +262,7 @@ mod tests {
     #[test]
     fn merging_adds_the_other_checks_and_replaces_same_names() {
         let health = Health::new()
-            .with_check("a", || Check::ok())
+            .with_check("a", Check::ok)
             .with_check("b", || Check::degraded("old b"))
             .merge(
                 Health::new()
