@@ -7,9 +7,9 @@
 //! countdowns to the token's expiry (the idle timeout, which slides on every refresh), to the
 //! next refresh and to the absolute deadline; the cookie and the whole `Cookie` header as
 //! gauges against their budgets, with the 75 % warning mark; the token split into its parts
-//! with its header and claims decoded and the key that signed it; the notes; logout and "log
-//! out everywhere"; and a button that makes a request and says whether the answer re-signed
-//! the token. A refused cookie (expired, revoked, too large, forged) gets a plain message,
+//! with its header and claims decoded and the key that made it (and, with node keys, whether
+//! this node or another one signed it); the notes; logout and "log out everywhere"; and a
+//! button that makes a request and says whether the answer re-signed the token. A refused cookie (expired, revoked, too large, forged) gets a plain message,
 //! with every kind of forgery worded the same. The cookie is `HttpOnly`; the page shows the
 //! token only because the server writes it into the HTML for its owner, a demo choice that
 //! the page itself points out. Login, notes and logout are plain forms that work without
@@ -118,8 +118,9 @@
 //!
 //! This file is the part to read for using the layer: the keys, the layer's configuration,
 //! the routes and the handlers. The rest is the demo's own plumbing: `config.rs` reads the
-//! environment, `input.rs` checks request bodies, `page.rs` (with `page.css`, `page.js`) and
-//! `token_view.rs` render the HTML page, `outcome.rs` words refusals for people, and
+//! environment, `input.rs` checks request bodies, `page.rs` (with `page.css`, `page.js`),
+//! `token_view.rs` and `signer_view.rs` (which key or node made the token) render the HTML
+//! page, `outcome.rs` words refusals for people, and
 //! `tests/` drives the whole router.
 
 mod config;
@@ -128,6 +129,7 @@ mod ops;
 mod outcome;
 mod page;
 mod redis_env;
+mod signer_view;
 mod signing;
 #[cfg(test)]
 mod tests;
@@ -160,6 +162,7 @@ use input::{
     validate_name, validate_note,
 };
 use outcome::Outcome;
+pub(crate) use signer_view::ThisNode;
 
 /// The environment variable holding the key ring.
 const KEYS_VAR: &str = "SESSION_KEYS";
@@ -358,6 +361,8 @@ pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Route
         )
         .layer(axum::middleware::map_response(report_token_size))
         .layer(Extension(timeouts))
+        // The page says which key made the token: this node's ring tells.
+        .layer(Extension(layer.keys().clone()))
         // Browsers get the refusals of the layer and the handlers as a page, not plain text.
         .layer(axum::middleware::from_fn(outcome::html_errors));
     ops::request_logging(sessions.merge(operations), sensitive)
@@ -386,6 +391,8 @@ async fn index(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     Extension(timeouts): Extension<Timeouts>,
+    Extension(keys): Extension<KeyRingHandle>,
+    this_node: Option<Extension<ThisNode>>,
 ) -> Response {
     // Why the token the request carried was refused, if it was (the layer also deletes
     // that cookie in this response).
@@ -399,6 +406,7 @@ async fn index(
             resigned: signed_before != Some(info.issued_at),
             cookie_len: DEFAULT_COOKIE_NAME.len() + 1 + token.len(),
             claims: token_view::server_claims(&info, &data),
+            keys: signer_view::Keys::new(&keys.current(), this_node.map(|Extension(node)| node.0)),
             token: token.as_str().to_owned(),
             user: data.sub,
             notes: data.notes,
@@ -644,7 +652,6 @@ async fn main() -> ExitCode {
         );
     }
 
-    let router = app(session_layer(keys, &timeouts, revocations), timeouts);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -652,9 +659,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let url = listener
-        .local_addr()
-        .map_or_else(|_| format!("http://{addr}/"), |a| format!("http://{a}/"));
+    let bound = listener.local_addr().unwrap_or(addr);
+    let url = format!("http://{bound}/");
+    // The page names this process by its address: shown only, never put in a token.
+    let router = app(session_layer(keys, &timeouts, revocations), timeouts)
+        .layer(Extension(ThisNode(bound.to_string())));
     println!("demo listening on {url} (Ctrl-C to stop)");
 
     if let Err(e) = axum::serve(listener, router)

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use http_body_util::BodyExt;
-use tower_stateless_session::{Rejection, RejectionKind};
+use tower_stateless_session::{DEFAULT_COOKIE_NAME, Rejection, RejectionKind};
 
 use super::page::{escape_html, security_headers, shell};
 
@@ -122,12 +122,26 @@ pub(crate) async fn html_errors(request: Request, next: Next) -> Response {
         .get::<Rejection>()
         .and_then(|r| Outcome::from_kind(r.kind()));
     let (mut parts, body) = response.into_parts();
+    // A 431 deletes the session cookie only when that cookie is over its own budget; when
+    // only all cookies together are, the session is kept and the page must say so.
+    let session_deleted = parts
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with(&format!("{DEFAULT_COOKIE_NAME}=")));
     // The bodies in question are the short messages of the demo and the layer.
     let text = match body.collect().await {
         Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
         Err(_) => String::new(),
     };
     let (title, message) = match (outcome, status) {
+        (_, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE) if !session_deleted => (
+            "This site's cookies are too large together",
+            "Your browser sent more cookies for this site than the server accepts, so it \
+             refused the request unread. Your session cookie is fine and was kept: delete \
+             the other cookies listed below (in your browser's settings) and reload.",
+        ),
         (Some(outcome), _) => (outcome.title(), outcome.message()),
         (None, StatusCode::UNAUTHORIZED) => (
             "You are not signed in",

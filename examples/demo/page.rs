@@ -65,6 +65,8 @@ pub(crate) struct SignedIn {
     pub(crate) resigned: bool,
     /// The claims as the server holds them (for encrypted tokens).
     pub(crate) claims: serde_json::Map<String, serde_json::Value>,
+    /// What this node knows of the keys, to say who made the token.
+    pub(crate) keys: super::signer_view::Keys,
 }
 
 /// What a form post that redirected here did.
@@ -199,8 +201,9 @@ pub(crate) fn shell(title: &str, main: &str, data: Option<&str>) -> String {
          </head>\n<body{data}>\n\
          <header class=\"top\"><div class=\"wrap\">\n\
          <p class=\"brand\"><a href=\"/\">tower-stateless-session</a> <span class=\"tag\">demo</span></p>\n\
-         <p class=\"lede\">A session that lives entirely in one signed cookie: the server \
-         keeps no session store, it checks the signature on every request.</p>\n\
+         <p class=\"lede\">A session that lives entirely in one cookie, signed (or \
+         encrypted) by the server: it keeps no session store and checks the cookie on every \
+         request.</p>\n\
          </div></header>\n<main class=\"wrap\">\n{main}</main>\n\
          <footer class=\"wrap muted\">Times are in your browser's time zone (in UTC without \
          JavaScript). This page loads nothing from elsewhere.</footer>\n\
@@ -269,7 +272,8 @@ fn login_html() -> String {
          <h2 id=\"what-h\">What you will see</h2>\n<ul class=\"plain\">\n\
          <li>When your session expires, and how using it pushes that back.</li>\n\
          <li>How large the cookie is, against the {budget} bytes browsers keep.</li>\n\
-         <li>The signed token itself, taken apart and decoded.</li>\n\
+         <li>The token itself, taken apart and decoded, and which key (or which node) made \
+         it.</li>\n\
          <li>Notes stored in the token, until it gets too large.</li>\n</ul>\n</section>\n</div>\n",
         budget = group_digits(DEFAULT_COOKIE_BUDGET)
     )
@@ -415,7 +419,9 @@ fn signed_in_html(main: &mut String, view: &View, s: &SignedIn) {
              the session cookie and answers 431 rather than fail later.",
         ),
     );
-    main.push_str(&super::token_view::render(&s.token, || s.claims.clone()));
+    main.push_str(&super::token_view::render(&s.token, &s.keys, || {
+        s.claims.clone()
+    }));
     main.push_str("</div>\n</div>\n");
 }
 

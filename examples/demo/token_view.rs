@@ -1,5 +1,5 @@
-//! The session token taken apart for the page: its segments in colour, the decoded header
-//! and claims, and which key and algorithm signed it.
+//! The session token taken apart for the page: its segments in colour, each named with what
+//! it is for, the decoded header and claims, and (through `signer_view`) which key made it.
 //!
 //! Nothing here assumes three segments: a compact JWS has three (header, claims,
 //! signature), a compact JWE five (header, encrypted key, IV, ciphertext, tag). Only the
@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use tower_stateless_session::SessionInfo;
 
 use super::page::{escape_html, group_digits, time_html};
+use super::signer_view::{self, Keys};
 
 /// Longest claim value shown in full, in characters; longer ones are cut with a count.
 const MAX_VALUE_CHARS: usize = 100;
@@ -47,6 +48,22 @@ fn segment_names(count: usize) -> Vec<String> {
         .collect()
 }
 
+/// What segment `index` of a token of `count` segments is for; `empty` when it is empty.
+fn segment_meaning(count: usize, index: usize, empty: bool) -> &'static str {
+    match (count, index) {
+        (3, 0) => "readable: the algorithm and the key id",
+        (3, 1) => "readable by anyone holding the cookie (base64url, not encrypted)",
+        (3, 2) => "proves the server wrote the two parts before it",
+        (5, 0) => "readable: the algorithms and the key id",
+        (5, 1) if empty => "empty: with dir the server's key is the content key",
+        (5, 1) => "a fresh content key, wrapped with the server's key",
+        (5, 2) => "random, new for every token",
+        (5, 3) => "the claims, encrypted",
+        (5, 4) => "proves nobody changed the ciphertext or the header",
+        _ => "",
+    }
+}
+
 /// The segments in their colours, joined by dots; with `elide`, long ones by their ends.
 fn coloured(segments: &[&str], elide: bool) -> String {
     let mut html = String::new();
@@ -56,7 +73,10 @@ fn coloured(segments: &[&str], elide: bool) -> String {
         }
         let class = i.min(4);
         // base64url is ASCII, so byte offsets are character offsets.
-        if elide && segment.len() > ELIDE_OVER && segment.is_ascii() {
+        if segment.is_empty() {
+            // Marked by the stylesheet, so the text stays exactly the token.
+            let _ = write!(html, "<span class=\"seg seg-{class} seg-empty\"></span>");
+        } else if elide && segment.len() > ELIDE_OVER && segment.is_ascii() {
             let _ = write!(
                 html,
                 "<span class=\"seg seg-{class}\">{}</span><span class=\"elided\">\u{2026} {} \
@@ -84,35 +104,16 @@ fn decode_json(segment: &str) -> Option<(String, Map<String, Value>)> {
     Some((text, map))
 }
 
-/// In words, what an `alg` (and, for JWE, `enc`) means for who can sign or read the token.
-fn describe_algorithm(alg: &str, enc: Option<&str>) -> String {
-    let what = match alg {
-        "HS256" => "HMAC with SHA-256: the servers share one secret; whoever holds it can sign \
-                    and verify"
-            .to_owned(),
-        "EdDSA" | "Ed25519" => "an Ed25519 signature: only the node holding the private key \
-                                can sign; anyone with its public key (the JWKS) can verify"
-            .to_owned(),
-        "dir" | "A256KW" | "A128KW" | "A192KW" => format!(
-            "encrypted ({alg}{}): only servers holding the key can read or change it",
-            enc.map(|e| format!(", {e}")).unwrap_or_default()
-        ),
-        other => format!("algorithm {other}"),
-    };
-    format!(
-        "<strong>{}</strong>: {}",
-        escape_html(alg),
-        escape_html(&what)
-    )
-}
-
-/// What a header member means.
-fn header_meaning(name: &str) -> &'static str {
-    match name {
-        "alg" => "algorithm; fixed by the key, never chosen by the token",
-        "typ" => "token type: a session token, never mistaken for another JWT",
-        "kid" => "key id: which key verifies it (with per-node keys, the node's key thumbprint)",
-        "enc" => "content encryption",
+/// What a header member means, in a signed or an `encrypted` token.
+fn header_meaning(name: &str, encrypted: bool) -> &'static str {
+    match (name, encrypted) {
+        ("alg", false) => "algorithm; fixed by the key, never chosen by the token",
+        ("alg", true) => "key management: how the content key is protected; fixed by the key",
+        ("enc", _) => "content encryption: how the claims are encrypted",
+        ("typ", _) => "token type: a session token, never mistaken for another JWT",
+        ("kid", false) => "key id: which key verifies it (with node keys, the key's thumbprint)",
+        ("kid", true) => "key id: which server key decrypts it",
+        ("pur", _) => "purpose: the cookie it was made for; under another name it is refused",
         _ => "",
     }
 }
@@ -121,7 +122,7 @@ fn header_meaning(name: &str) -> &'static str {
 fn claim_meaning(name: &str) -> (&'static str, bool) {
     match name {
         "sid" => ("session id: random, 128 bits, new at every login", false),
-        "iat" => ("issued at: when this token was signed", true),
+        "iat" => ("issued at: when the server made this token", true),
         "exp" => ("expires: what any JWT library checks", true),
         "auth_time" => (
             "when you logged in; the absolute deadline counts from it",
@@ -185,11 +186,17 @@ pub(crate) fn server_claims(info: &SessionInfo, data: &impl Serialize) -> Map<St
     map
 }
 
-/// The token card. `server_claims` gives the claims as the server holds them, for tokens
-/// whose claims are not readable from outside (JWE).
-pub(crate) fn render(token: &str, server_claims: impl FnOnce() -> Map<String, Value>) -> String {
+/// The token card. `keys` is what this node knows of its keys (for who made the token);
+/// `server_claims` gives the claims as the server holds them, for tokens whose claims are
+/// not readable from outside (JWE).
+pub(crate) fn render(
+    token: &str,
+    keys: &Keys,
+    server_claims: impl FnOnce() -> Map<String, Value>,
+) -> String {
     let segments: Vec<&str> = token.split('.').collect();
     let names = segment_names(segments.len());
+    let encrypted = segments.len() == 5;
     let mut html = String::from(
         "<section class=\"card\" id=\"token\" aria-labelledby=\"token-h\">\n\
          <h2 id=\"token-h\">The token, taken apart</h2>\n\
@@ -219,14 +226,24 @@ pub(crate) fn render(token: &str, server_claims: impl FnOnce() -> Map<String, Va
             coloured(&segments, false)
         );
     }
-    html.push_str("<ul class=\"legend\">\n");
+    let _ = writeln!(
+        html,
+        "<p class=\"parts-h\" id=\"parts-h\">{} parts, joined by dots:</p>\n\
+         <ul class=\"legend\" aria-labelledby=\"parts-h\">",
+        match segments.len() {
+            3 => "Three".to_owned(),
+            5 => "Five".to_owned(),
+            n => n.to_string(),
+        }
+    );
     for (i, (name, segment)) in names.iter().zip(&segments).enumerate() {
         let _ = writeln!(
             html,
             "<li><span class=\"swatch seg-{}\"></span><span class=\"seg seg-{0}\">{}</span> \
-             <span class=\"muted\">{} chars</span></li>",
+             \u{2014} {} <span class=\"muted\">({} chars)</span></li>",
             i.min(4),
             escape_html(name),
+            segment_meaning(segments.len(), i, segment.is_empty()),
             segment.len()
         );
     }
@@ -234,23 +251,7 @@ pub(crate) fn render(token: &str, server_claims: impl FnOnce() -> Map<String, Va
 
     let header = segments.first().and_then(|s| decode_json(s));
     if let Some((_, header)) = &header {
-        let alg = header.get("alg").and_then(Value::as_str).unwrap_or("?");
-        let enc = header.get("enc").and_then(Value::as_str);
-        let kid = header
-            .get("kid")
-            .and_then(Value::as_str)
-            .unwrap_or("(none)");
-        let _ = writeln!(
-            html,
-            "<p class=\"signer\">{} by the key <code class=\"kid\">{}</code> with {}.</p>",
-            if segments.len() == 5 {
-                "Encrypted"
-            } else {
-                "Signed"
-            },
-            escape_html(kid),
-            describe_algorithm(alg, enc)
-        );
+        html.push_str(&signer_view::render(header, keys));
         let mut rows = String::new();
         for (name, value) in header {
             let _ = writeln!(
@@ -258,7 +259,7 @@ pub(crate) fn render(token: &str, server_claims: impl FnOnce() -> Map<String, Va
                 "<tr><th scope=\"row\"><code>{}</code></th><td><code>{}</code></td><td>{}</td></tr>",
                 escape_html(name),
                 escape_html(&short_value(value)),
-                header_meaning(name)
+                header_meaning(name, encrypted)
             );
         }
         html.push_str(&table("Header (decoded from the first part)", &rows));
@@ -290,14 +291,15 @@ pub(crate) fn render(token: &str, server_claims: impl FnOnce() -> Map<String, Va
     let caption = if readable {
         "Claims (decoded from the second part)"
     } else {
-        "Claims (encrypted in the token; as the server decrypted them)"
+        "Claims (encrypted in the ciphertext; as the server decrypted them for you)"
     };
     html.push_str(&table(caption, &rows));
     html.push_str(if readable {
         "<p class=\"muted\">Signed, not encrypted: anyone holding the cookie can read these \
          claims, but changing a single character breaks the signature.</p>\n"
     } else {
-        "<p class=\"muted\">Encrypted: only servers holding the key can read these claims.</p>\n"
+        "<p class=\"muted\">Encrypted: your browser cannot read these claims, and changing a \
+         single character of the token makes the server refuse it.</p>\n"
     });
     html.push_str("</section>\n");
     html
@@ -318,13 +320,28 @@ mod tests {
             b64(r#"{"alg":"HS256","kid":"k1","typ":"x"}"#),
             b64(r#"{"sid":"abc","iat":1800000000,"sub":"<ada>"}"#)
         );
-        let html = render(&token, || panic!("a JWS's claims come from the token"));
+        let keys = Keys {
+            ring: vec![signer_view::KnownKey {
+                kid: "k1".to_owned(),
+                algorithm: tower_stateless_session::keys::Algorithm::HS256,
+                private_here: true,
+            }],
+            this_node: None,
+        };
+        let html = render(&token, &keys, || {
+            panic!("a JWS's claims come from the token")
+        });
         for (i, name) in ["header", "claims", "signature"].iter().enumerate() {
             assert!(
                 html.contains(&format!("<span class=\"seg seg-{i}\">{name}</span>")),
                 "legend names part {i} {name}:\n{html}"
             );
         }
+        assert!(html.contains("Three parts, joined by dots"), "{html}");
+        assert!(
+            html.contains("signature</span> \u{2014} proves the server wrote"),
+            "each part says what it is for:\n{html}"
+        );
         assert_eq!(html.matches("<span class=\"dot\">.</span>").count(), 2);
         assert!(html.contains("<strong>HS256</strong>"), "the algorithm");
         assert!(html.contains("<code class=\"kid\">k1</code>"), "the key id");
@@ -339,10 +356,18 @@ mod tests {
     #[test]
     fn five_parts_are_named_as_jwe_and_claims_come_from_the_server() {
         let token = format!(
-            "{}.a.b.c.d",
+            "{}..b.c.d",
             b64(r#"{"alg":"dir","enc":"A256GCM","kid":"e1"}"#)
         );
-        let html = render(&token, || {
+        let keys = Keys {
+            ring: vec![signer_view::KnownKey {
+                kid: "e1".to_owned(),
+                algorithm: tower_stateless_session::keys::Algorithm::Dir,
+                private_here: true,
+            }],
+            this_node: None,
+        };
+        let html = render(&token, &keys, || {
             let mut map = Map::new();
             map.insert("sub".into(), Value::from("ada"));
             map
@@ -356,8 +381,16 @@ mod tests {
             assert!(html.contains(name), "the legend names the {name}");
         }
         assert!(html.contains("as the server decrypted them"), "{html}");
-        assert!(html.contains("encrypted (dir, A256GCM)"), "{html}");
-        assert!(html.contains("Encrypted by the key <code class=\"kid\">e1</code>"));
+        assert!(html.contains("Five parts, joined by dots"), "{html}");
+        assert!(
+            html.contains("empty: with dir the server's key is the content key"),
+            "the empty encrypted key of dir is explained:\n{html}"
+        );
+        assert!(html.contains(
+            "Encrypted by the key <code class=\"kid\">e1</code> with <strong>dir</strong> and \
+             <strong>A256GCM</strong>"
+        ));
+        assert!(html.contains("key management: how the content key is protected"));
         assert!(html.contains("&quot;ada&quot;"), "the server's claims");
     }
 
@@ -372,7 +405,7 @@ mod tests {
     fn a_long_part_is_shown_by_its_ends_and_whole_on_demand() {
         let claims = "A".repeat(1000);
         let token = format!("{}.{claims}.c2ln", b64(r#"{"alg":"HS256","kid":"k1"}"#));
-        let html = render(&token, Map::new);
+        let html = render(&token, &Keys::default(), Map::new);
         assert!(
             html.contains("\u{2026} 700 more characters \u{2026}"),
             "the middle of the claims is left out with a count:\n{html}"

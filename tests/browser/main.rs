@@ -5,12 +5,16 @@
 //! and the token taken apart, press the request button before and after the refresh is due,
 //! add notes until the cookie gauge passes its 75 % mark, reload, log out. Along the way
 //! the session cookie must be HttpOnly and invisible to page script, and axe-core checks
-//! labels, contrast and the rest of WCAG 2 A/AA on every page state. A second visit with
-//! JavaScript off shows that login, notes and logout work with plain forms.
+//! labels, contrast and the rest of WCAG 2 A/AA on every page state. A second visit
+//! (`modes.rs`, `refusals.rs`) shows the page with node keys (two nodes sharing one key
+//! registry: "this node" on one, "another node" on the other, and the JWKS they link) and
+//! with encrypted sessions (`A256KW`, `dir`), then a forged, a revoked, an expired and a too
+//! large cookie. A third visit with JavaScript off shows that login, notes and logout work
+//! with plain forms.
 //!
-//! Screenshots land in `target/tmp/browser/` for a person to look at; `docs/demo.png` in
-//! the README is made from `03-notes-past-75-percent.png`
-//! (`scripts/demo-screenshot.sh`).
+//! Screenshots land in `target/tmp/browser/` for a person to look at (`01` to `06` from the
+//! first and third visits, `07` to `14` from the second); `docs/demo.png` in the README is
+//! made from `03-notes-past-75-percent.png` (`scripts/demo-screenshot.sh`).
 //!
 //! Needs `chromium`, `chromedriver` (Debian `chromium-driver`) and, on the first run, `npm`
 //! to fetch axe-core. Without them the tests are reported as ignored, except under
@@ -27,6 +31,8 @@ mod demo;
 
 mod axe;
 mod driver;
+mod modes;
+mod refusals;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +40,7 @@ use std::time::Duration;
 use common::external;
 use driver::Browser;
 use tower_stateless_session::revocation::MemoryRevocations;
-use tower_stateless_session::{Key, KeyRing};
+use tower_stateless_session::{Key, KeyRing, KeyRingHandle};
 
 /// The axe rules that must find something to check, and pass, on a page with forms.
 const FORMS: &[&str] = &["label", "color-contrast", "page-has-heading-one"];
@@ -82,6 +88,11 @@ fn main() {
             a_person_logs_in_fills_the_cookie_and_logs_out_in_a_real_browser,
         ),
         external::trial(
+            "key_modes_and_refusals_read_plainly_in_a_real_browser",
+            &["chromium", "chromedriver", "npm"],
+            modes::key_modes_and_refusals_read_plainly_in_a_real_browser,
+        ),
+        external::trial(
             "login_notes_and_logout_work_without_javascript",
             &["chromium", "chromedriver"],
             login_notes_and_logout_work_without_javascript,
@@ -89,37 +100,46 @@ fn main() {
     ]);
 }
 
-/// Serves the demo's app on a free loopback port; returns its base URL.
+/// Serves the demo's app with `keys` on a free loopback port, named by its address as the
+/// demo's `main` names it; returns its base URL.
+async fn serve(keys: impl Into<KeyRingHandle>, timeouts: demo::Timeouts) -> String {
+    let layer = demo::session_layer(keys, &timeouts, Arc::new(MemoryRevocations::new()));
+    serve_layer(layer, timeouts).await
+}
+
+/// Serves the demo's app with `layer` (built with `timeouts`), as [`serve`] does.
+async fn serve_layer(
+    layer: tower_stateless_session::SessionLayer<demo::DemoSession>,
+    timeouts: demo::Timeouts,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("the bound address");
+    let app = demo::app(layer, timeouts).layer(axum::Extension(demo::ThisNode(addr.to_string())));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// Serves the demo with an HS256 key, refreshing after [`REFRESH_SECS`].
 async fn serve_demo() -> String {
     let timeouts = demo::Timeouts {
         refresh: Duration::from_secs(REFRESH_SECS),
         ..demo::Timeouts::default()
     };
     let key = Key::hs256("demo-k1", &[42u8; 32]).expect("a 32-byte key");
-    let layer = demo::session_layer(
-        KeyRing::new(key),
-        &timeouts,
-        Arc::new(MemoryRevocations::new()),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port");
-    let addr = listener.local_addr().expect("the bound address");
-    let app = demo::app(layer, timeouts);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    serve(KeyRing::new(key), timeouts).await
 }
 
 /// Runs `body` with a browser, closing it whatever happens, then passes on a failure.
 async fn with_browser<F, Fut>(javascript: bool, body: F)
 where
-    F: FnOnce(Arc<Browser>, String) -> Fut,
+    F: FnOnce(Arc<Browser>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     std::fs::create_dir_all(driver::work_dir()).expect("create target/tmp/browser");
-    let base = serve_demo().await;
     let browser = Arc::new(Browser::start(javascript).await);
-    let outcome = tokio::spawn(body(Arc::clone(&browser), base)).await;
+    let outcome = tokio::spawn(body(Arc::clone(&browser))).await;
     if let Ok(browser) = Arc::try_unwrap(browser) {
         browser.close().await;
     }
@@ -175,7 +195,8 @@ async fn press_request_button(browser: &Browser) -> String {
 }
 
 async fn a_person_logs_in_fills_the_cookie_and_logs_out_in_a_real_browser() {
-    with_browser(true, |browser, base| async move {
+    with_browser(true, |browser| async move {
+        let base = serve_demo().await;
         let axe = axe::script();
         let b = &*browser;
         b.client.goto(&base).await.expect("open the demo");
@@ -380,7 +401,8 @@ async fn a_person_logs_in_fills_the_cookie_and_logs_out_in_a_real_browser() {
 }
 
 async fn login_notes_and_logout_work_without_javascript() {
-    with_browser(false, |browser, base| async move {
+    with_browser(false, |browser| async move {
+        let base = serve_demo().await;
         let b = &*browser;
         b.client.goto(&base).await.expect("open the demo");
         b.submit(Some(("#user", "grace")), "form[action='/login'] button")

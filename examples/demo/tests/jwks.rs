@@ -52,3 +52,60 @@ async fn with_a_node_key_the_jwks_serves_it_and_its_sessions_carry_its_kid() {
     let me = send(&app, get("/me", Some(&cookie))).await;
     assert_eq!(me.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_page_says_which_node_signed_the_token() {
+    let registration = RegistrationKey::generate().expect("rng");
+    let registry = MemoryKeyRegistry::new();
+    let start = || {
+        NodeKeys::builder(registration.clone(), registry.clone())
+            .with_background_heartbeat(false)
+            .start()
+            .expect("node key")
+    };
+    let (node_a, node_b) = (start(), start());
+    let serve = |node: &NodeKeys, name: &str| {
+        let layer = session_layer(
+            node.keys(),
+            &Timeouts::default(),
+            Arc::new(MemoryRevocations::new()),
+        );
+        app(layer, Timeouts::default()).layer(Extension(ThisNode(name.to_owned())))
+    };
+    let (a, b) = (
+        serve(&node_a, "10.0.0.1:3000"),
+        serve(&node_b, "10.0.0.2:3000"),
+    );
+    let cookie = json_login(&a, "ada").await;
+
+    let on_a = body_text(send(&a, get("/", Some(&cookie))).await).await;
+    assert!(
+        on_a.contains("data-maker=\"ThisNode\"")
+            && on_a.contains("Signed by <strong>this node</strong>")
+            && on_a.contains("(listening on 10.0.0.1:3000)"),
+        "node A signed it:\n{on_a}"
+    );
+    assert!(on_a.contains(&format!("<code class=\"kid\">{}</code>", node_a.kid())));
+    assert!(
+        on_a.contains("href=\"/.well-known/jwks.json\""),
+        "the JWKS is linked"
+    );
+
+    let on_b = body_text(send(&b, get("/", Some(&cookie))).await).await;
+    assert!(
+        on_b.contains("data-maker=\"OtherNode\"")
+            && on_b.contains(
+                "Signed by <strong>another node</strong>, not by this one \
+                              (listening on 10.0.0.2:3000)"
+            ),
+        "node B verified A's token with A's public key:\n{on_b}"
+    );
+    assert!(
+        on_b.contains(&format!(
+            "<li class=\"node node-other signed\"><span class=\"badge badge-other\">another \
+             node</span> <code title=\"{}\">",
+            node_a.kid()
+        )),
+        "B's list marks A's key as the signer:\n{on_b}"
+    );
+}

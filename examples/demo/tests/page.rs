@@ -248,6 +248,25 @@ async fn each_refusal_reads_as_its_outcome_and_forgeries_all_read_alike() {
         page.contains("Your session cookie was too large") && page.contains("href=\"/\""),
         "the 431 reads as a page with a way back:\n{page}"
     );
+    // Too large together: other cookies of the site push the whole header over its budget;
+    // the session cookie is within its own, so it is kept, and the page says so.
+    let fresh = json_login(&app, "ada").await;
+    let crowded = format!("big1={0}; big2={0}; {fresh}", "x".repeat(3900));
+    let response = send(&app, browse("/", Some(&crowded))).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    assert!(
+        response.headers().get(header::SET_COOKIE).is_none(),
+        "the session cookie is not deleted"
+    );
+    let page = body_text(response).await;
+    assert!(
+        page.contains("too large together") && page.contains("Your session cookie is fine"),
+        "the page does not claim the session cookie was deleted:\n{page}"
+    );
+
     let api = send(&app, get("/", Some(&huge))).await;
     let text = body_text(api).await;
     assert!(
