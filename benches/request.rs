@@ -14,6 +14,7 @@
 //! | `jsonwebtoken_cookie_resign` | a hand-written `from_fn_with_state` middleware: jsonwebtoken HS256 cookie decoded, re-signed on every response |
 //! | `ours_verify_uncached`, `ours_refresh_uncached` | as `ours_verify` and `ours_refresh`, with the cache of verified tokens off: the first request with a new token |
 //! | `ours_verify_revocation_100k` | as `ours_verify`, with a revocation store of 100 000 entries checked on every request |
+//! | `ours_verify_metrics` | as `ours_verify`, with the layer's metrics recorded into metrics-exporter-prometheus's recorder (only with `--features metrics`) |
 //! | `propagate_forward`, `propagate_minted`, `propagate_minted_cold` | as `ours_verify`, the handler making one call to an in-process downstream service: the session token forwarded, a minted token from the cache, a token minted for every call (see `benches/contenders/propagate.rs`) |
 //!
 //! Each iteration builds a fresh request and drives it through the router on a
@@ -25,7 +26,8 @@
 //! The contenders live in `benches/contenders/mod.rs`, shared with `tests/allocations.rs`
 //! and `examples/load_server.rs`.
 //!
-//! Run: `cargo bench --bench request -- --measurement-time 5`. Compare medians within one
+//! Run: `cargo bench --bench request -- --measurement-time 5` (add `--features metrics` for
+//! `ours_verify_metrics`). Compare medians within one
 //! run only; the overhead of a contender is its median minus `bare`'s.
 
 mod contenders;
@@ -38,8 +40,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tower::{Service, ServiceExt};
 
 use contenders::{
-    OURS_VERIFY, Ours, Propagation, axum_extra_signed_jar, bare, check, jsonwebtoken_cookie_resign,
-    ours, propagate, request, tower_sessions_memory,
+    OURS_VERIFY, OURS_VERIFY_METRICS, Ours, Propagation, axum_extra_signed_jar, bare, check,
+    jsonwebtoken_cookie_resign, ours, propagate, request, tower_sessions_memory,
 };
 
 fn request_bench(c: &mut Criterion) {
@@ -101,9 +103,18 @@ fn request_bench(c: &mut Criterion) {
         propagate(Propagation::Minted),
         propagate(Propagation::MintedCold),
     ];
+    // Metrics into a real Prometheus recorder (with `--features metrics` only).
+    let contenders = contenders
+        .into_iter()
+        .chain(cfg!(feature = "metrics").then(|| ours(OURS_VERIFY_METRICS)));
     let mut group = c.benchmark_group("request");
-    for contender in &contenders {
-        rt.block_on(check(contender));
+    for contender in contenders {
+        let contender = &contender;
+        {
+            // The layer resolves its metric handles against this recorder on this request.
+            let _recording = contender.recording();
+            rt.block_on(check(contender));
+        }
         let mut router = contender.router.clone();
         let cookie = &contender.cookie;
         group.bench_function(contender.id, |b| {

@@ -33,6 +33,10 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use tower::Layer;
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::trace::TraceLayer;
 use tower_stateless_session::{KeyRing, ResponseBody, SessionHandle, SessionLayer};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -238,7 +242,14 @@ async fn main() -> ExitCode {
     let shown = listener.local_addr().unwrap_or(addr);
     println!("hyper example listening on http://{shown}/ (Ctrl-C to stop)");
 
-    let service = service::<hyper::body::Incoming>(&SessionLayer::new(keys));
+    let layer = SessionLayer::new(keys);
+    // Request logs that never show a token: the headers carrying one print as `Sensitive`.
+    let sensitive = layer.sensitive_headers();
+    let service = tower::ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new(sensitive.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveResponseHeadersLayer::new(sensitive))
+        .service(service::<hyper::body::Incoming>(&layer));
     // Every connection task watches this channel and winds down when it fires.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
     let mut connections = tokio::task::JoinSet::new();

@@ -32,6 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let contender = contenders::by_id(&mode).await.ok_or_else(|| {
             format!("unknown mode {mode:?}: use bare, ours_verify or tower_sessions_memory")
         })?;
+        if let Some(recorder) = contender.recorder {
+            // The layer resolves its metric handles on its first request: install first.
+            metrics::set_global_recorder(recorder.recorder)
+                .map_err(|_| "a metrics recorder was already installed")?;
+        }
         let (router, cookie) = (contender.router, contender.cookie.to_str()?.to_owned());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let mut stdout = std::io::stdout().lock();

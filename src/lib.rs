@@ -210,6 +210,18 @@
 //! its end (or drop it) so pooled connections go back to the pool. See
 //! `examples/microservices/`.
 //!
+//! # Operating it
+//!
+//! With the `metrics` feature the layer counts requests by outcome (valid, no token,
+//! refused by reason, revoked), tokens issued by reason, 431s, budget warnings and cache
+//! hits through the `metrics` facade, at the cost of an atomic add per counter, and the
+//! revocation feed, the key registry, the node key and the JWKS verifier report their state
+//! as gauges; the [`health`] module gives a `/health` report of what the layer depends on
+//! (the revocation store, the node key and its registry, the JWKS source), `ok` or
+//! `degraded`, never down. [`observability`] holds the table of every metric, the alert
+//! rules shipped in `prometheus/rules.yml`, how to keep tokens out of request logs
+//! ([`SessionLayer::sensitive_headers`]), and an operator's guide.
+//!
 //! # Per-node keys: no shared signing secret
 //!
 //! With HS256 every verifying service holds the secret and could forge sessions. With node
@@ -276,6 +288,7 @@
 //! | `tracing` | yes | logs of rejected tokens, budget warnings and signing failures (never a token or a secret) |
 //! | `redis` | no | [`redis`]: the Redis connection (one server, TLS, ACL users, Sentinel, Cluster, through redis-rs) and on it [`revocation::RedisRevocations`] (revocations shared between nodes) and `keys::RedisKeyRegistry` (node keys shared between nodes) (adds redis-rs, tokio) |
 //! | `jwks` | no | `keys::JwksVerifier`: downstream services verify with the public keys of a JWKS URL (adds tokio, hyper, hyper-util) |
+//! | `metrics` | no | counters, gauges and a histogram through the `metrics` facade (see [`observability`]) |
 //!
 //! Every normal dependency, what it is for and which feature brings it: [`dependencies`].
 //!
@@ -317,8 +330,10 @@ mod config;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
+pub mod health;
 pub mod keys;
 mod log;
+mod metrics;
 mod propagate;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -351,6 +366,9 @@ pub use crate::token::{Audience, Claims, MintedClaims, SessionId, TokenCodec, Ve
 
 #[doc = include_str!("../docs/size-budgets.md")]
 pub mod size_budgets {}
+
+#[doc = include_str!("../docs/observability.md")]
+pub mod observability {}
 
 #[doc = include_str!("../docs/dependencies.md")]
 pub mod dependencies {}

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::RejectionKind;
 use crate::log;
+use crate::metrics::IssueReason;
 use crate::propagate::{SessionToken, SessionView, TokenScope, TokenSource};
 use crate::revocation::Revocation;
 use crate::server::Config;
@@ -67,7 +68,7 @@ pub(crate) struct State<T> {
     /// Why the request's token was not accepted (`Missing` when there was none).
     pub(crate) rejection: Option<RejectionKind>,
     /// The verified token was signed by an old key or migrated: re-sign it now.
-    pub(crate) needs_resign: bool,
+    pub(crate) resign: Option<IssueReason>,
     pub(crate) inbound: Option<InboundToken>,
     /// Bytes the token came in: `name=value` for a cookie, the token for a header.
     pub(crate) inbound_size: Option<usize>,
@@ -86,7 +87,7 @@ impl<T> State<T> {
             claims: None,
             change: Change::None,
             rejection: Some(rejection),
-            needs_resign: false,
+            resign: None,
             inbound: None,
             inbound_size,
             issued: None,

@@ -219,6 +219,29 @@ fn allocations_per_request_ours_refresh() {
     );
 }
 
+/// Metrics into a real Prometheus recorder add no allocation: the handles are resolved on
+/// the first request, and counting is an atomic add.
+#[cfg(feature = "metrics")]
+#[test]
+fn allocations_per_request_ours_verify_metrics_equal_ours_verify() {
+    let rt = runtime();
+    let plain = ours(OURS_VERIFY);
+    let with_metrics = ours(contenders::OURS_VERIFY_METRICS);
+    let counts = {
+        let _recording = with_metrics.recording();
+        let (counts, _) = report("ours_verify_metrics", &with_metrics, &rt);
+        // The requests were recorded (this fails if the handles missed the recorder).
+        rt.block_on(contenders::check(&with_metrics));
+        counts
+    };
+    let (plain_counts, _) = report("ours_verify", &plain, &rt);
+    assert_eq!(
+        counts.calls(),
+        plain_counts.calls(),
+        "recording metrics changed the heap calls of a request"
+    );
+}
+
 /// Our layer against the alternatives, call for call: verifying allocates less than a
 /// memory-store session read or a signed-jar decode, and a refresh less than the
 /// hand-written jsonwebtoken re-sign.

@@ -1,7 +1,8 @@
 //! The JWKS endpoint and a downstream verifying through it, over real HTTP on loopback: the
 //! set fetched at start, a new signing key picked up with no 401, single-flight refetches
 //! within the minimum interval, 304s for an unchanged set, stale-if-error through errors,
-//! timeouts, oversized and malformed documents, and the task ending with its handles.
+//! timeouts, oversized and malformed documents, the health check and gauges through a
+//! failing endpoint, and the task ending with its handles.
 #![cfg(feature = "jwks")]
 
 mod common;
@@ -360,6 +361,126 @@ async fn failures_keep_the_last_good_set() {
     assert_eq!(status.consecutive_failures, 0);
     assert_eq!(status.failures, 4);
     assert!(status.last_error.is_none());
+}
+
+/// The verifier's check (through the layer's health) and gauges: degraded before the first
+/// fetch and while the endpoint fails (tokens still verify with the last set), ok again once
+/// it answers. The background task runs on this test's current-thread runtime, so the
+/// thread's own recorder sees its metrics.
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn a_failing_endpoint_turns_the_check_and_gauges_degraded_and_back() {
+    use std::collections::BTreeMap;
+
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use tower_stateless_session::health::{Health, Status};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    // Gauges as last set, counters by how much they moved, since the previous call.
+    let moved = || -> BTreeMap<String, f64> {
+        snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(key, ..)| key.key().name().starts_with("stateless_session_jwks_"))
+            .filter_map(|(key, _, _, value)| match value {
+                DebugValue::Gauge(v) => Some((key.key().name().to_owned(), v.into_inner())),
+                DebugValue::Counter(n) => Some((key.key().name().to_owned(), n as f64)),
+                DebugValue::Histogram(_) => None,
+            })
+            .collect()
+    };
+    async fn until(health: &Health, layer: &SessionLayer<User>, token: &str, status: Status) {
+        let start = Instant::now();
+        while health.report().status() != status {
+            assert_eq!(call(layer, token).await.status(), StatusCode::OK, "served");
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "not {status} within 5 s: {}",
+                health.report().to_json()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway).await;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as f64;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .with_refresh_interval(Duration::from_millis(200))
+        .with_min_refetch_interval(Duration::from_millis(50))
+        .start()
+        .expect("start");
+    let layer = SessionLayer::<User>::verify_only(jwks.keys());
+    let health = layer.health();
+    assert_eq!(health.names().collect::<Vec<_>>(), ["jwks"]);
+
+    // Nothing fetched yet (the task has not run): degraded; the set's "age" counts from
+    // the start.
+    let report = health.report();
+    assert_eq!(report.status(), Status::Degraded);
+    assert!(
+        report.to_json().contains("not fetched yet"),
+        "{}",
+        report.to_json()
+    );
+    let gauges = moved();
+    assert_eq!(gauges["stateless_session_jwks_keys"], 0.0, "{gauges:?}");
+    assert!(gauges["stateless_session_jwks_last_refresh_timestamp_seconds"] >= before);
+    assert_eq!(
+        gauges["stateless_session_jwks_refresh_interval_seconds"],
+        0.2
+    );
+
+    // Loaded: ok, one key, no failure.
+    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let token = token_of(&node(1));
+    until(&health, &layer, &token, Status::Ok).await;
+    let gauges = moved();
+    assert_eq!(gauges["stateless_session_jwks_keys"], 1.0, "{gauges:?}");
+    assert_eq!(
+        gauges.get("stateless_session_jwks_fetch_failures_total"),
+        Some(&0.0),
+        "no failure"
+    );
+
+    // The endpoint fails: degraded at the next background fetch, requests still served.
+    endpoint.set(Mode::Error);
+    until(&health, &layer, &token, Status::Degraded).await;
+    let check = health.report().check("jwks").cloned().expect("checked");
+    assert!(
+        check
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("answered 500") && r.contains("last set")),
+        "{check:?}"
+    );
+    assert!(check.since.is_some(), "degraded since the first failure");
+    let status = jwks.status();
+    let gauges = moved();
+    assert!(
+        gauges["stateless_session_jwks_fetch_failures_total"] >= 1.0,
+        "{gauges:?}"
+    );
+    assert_eq!(
+        gauges["stateless_session_jwks_keys"], 1.0,
+        "the last set stays"
+    );
+    assert_eq!(
+        gauges["stateless_session_jwks_last_refresh_timestamp_seconds"],
+        status.last_success.expect("fetched once") as f64,
+        "the set's age runs from its last good fetch"
+    );
+
+    // Back: ok again.
+    endpoint.set(Mode::Serve);
+    until(&health, &layer, &token, Status::Ok).await;
+    assert_eq!(jwks.status().consecutive_failures, 0);
 }
 
 #[tokio::test]

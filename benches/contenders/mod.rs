@@ -71,6 +71,34 @@ pub struct Contender {
     pub cookie: HeaderValue,
     /// Whether a response carries a `Set-Cookie` (checked once at setup).
     pub sets_cookie: bool,
+    /// The metrics recorder the contender's layer records into, if any.
+    pub recorder: Option<Recorder>,
+}
+
+/// A real Prometheus recorder (metrics-exporter-prometheus), and the handle that renders
+/// what it holds.
+pub struct Recorder {
+    pub recorder: metrics_exporter_prometheus::PrometheusRecorder,
+    pub handle: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        Recorder { recorder, handle }
+    }
+}
+
+impl Contender {
+    /// Makes the contender's recorder (if any) the thread's recorder until the guard drops.
+    /// Our layer resolves its metric handles on its first request, against the recorder
+    /// current then, so run the first request (`check`) under this guard.
+    pub fn recording(&self) -> Option<metrics::LocalRecorderGuard<'_>> {
+        self.recorder
+            .as_ref()
+            .map(|r| metrics::set_default_local_recorder(&r.recorder))
+    }
 }
 
 pub fn cookie_header(pair: &str) -> HeaderValue {
@@ -113,6 +141,7 @@ pub fn bare() -> Contender {
         // Same request shape as the others: a session cookie that nobody reads.
         cookie: cookie_header("session=unread"),
         sets_cookie: false,
+        recorder: None,
     }
 }
 
@@ -136,6 +165,8 @@ pub struct Ours {
     pub cache: bool,
     /// A revocation store holding this many entries, none of them matching.
     pub revoked: usize,
+    /// Metrics into a real Prometheus recorder (needs the crate's `metrics` feature).
+    pub metrics: bool,
     /// Sign with an Ed25519 node key (`EdDSA`) instead of the HS256 secret.
     pub eddsa: bool,
 }
@@ -146,7 +177,16 @@ pub const OURS_VERIFY: Ours = Ours {
     refresh: false,
     cache: true,
     revoked: 0,
+    metrics: false,
     eddsa: false,
+};
+
+/// `ours_verify_metrics`: as `ours_verify`, the layer's metrics recorded into
+/// metrics-exporter-prometheus's recorder.
+pub const OURS_VERIFY_METRICS: Ours = Ours {
+    id: "ours_verify_metrics",
+    metrics: true,
+    ..OURS_VERIFY
 };
 
 /// The seed of the Ed25519 key of the `EdDSA` contenders.
@@ -217,6 +257,9 @@ pub fn ours(setup: Ours) -> Contender {
         router: Router::new().route("/", get(ours_handler)).layer(layer),
         cookie: cookie_header(&format!("session={token}")),
         sets_cookie: setup.refresh,
+        // Without the crate's `metrics` feature the layer records nothing, which `check`
+        // reports.
+        recorder: setup.metrics.then(Recorder::new),
     }
 }
 
@@ -275,6 +318,7 @@ pub async fn tower_sessions_memory() -> Contender {
             .layer(tower_sessions::SessionManagerLayer::new(store)),
         cookie: cookie_header(&pair),
         sets_cookie: false,
+        recorder: None,
     }
 }
 
@@ -309,6 +353,7 @@ pub async fn axum_extra_signed_jar() -> Contender {
             .with_state(key),
         cookie: cookie_header(&pair),
         sets_cookie: false,
+        recorder: None,
     }
 }
 
@@ -432,6 +477,7 @@ pub fn jsonwebtoken_cookie_resign() -> Contender {
             .layer(from_fn_with_state(keys, jwt_session)),
         cookie: cookie_header(&format!("session={token}")),
         sets_cookie: true,
+        recorder: None,
     }
 }
 
@@ -463,6 +509,14 @@ pub async fn check(contender: &Contender) {
         .expect("body")
         .to_bytes();
     assert_eq!(body, BODY.as_bytes(), "{}: wrong body", contender.id);
+    if let Some(recorder) = &contender.recorder {
+        let text = recorder.handle.render();
+        assert!(
+            text.contains(r#"stateless_session_requests_total{outcome="valid"}"#),
+            "{}: the request was not recorded (was `check` run under `recording()`?):\n{text}",
+            contender.id
+        );
+    }
 }
 
 /// The contender named `id`, for programs that pick one by name.
@@ -475,6 +529,7 @@ pub async fn by_id(id: &str) -> Option<Contender> {
             refresh: true,
             ..OURS_VERIFY
         }),
+        "ours_verify_metrics" => ours(OURS_VERIFY_METRICS),
         "tower_sessions_memory" => tower_sessions_memory().await,
         "axum_extra_signed_jar" => axum_extra_signed_jar().await,
         "jsonwebtoken_cookie_resign" => jsonwebtoken_cookie_resign(),

@@ -130,5 +130,6 @@ pub fn propagate(mode: Propagation) -> Contender {
             .layer(gateway),
         cookie: cookie_header(&format!("session={token}")),
         sets_cookie: false,
+        recorder: None,
     }
 }

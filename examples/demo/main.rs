@@ -89,6 +89,17 @@
 //!   Two of them at once is a startup error. `REDIS_CA_FILE`: PEM file of the CA for TLS
 //!   (default: the system roots).
 //!
+//! # Operations
+//!
+//! `GET /health` answers `200` with `{"status":"ok"|"degraded","checks":{...}}`: the
+//! revocation store's state, and with `SESSION_SIGNING=node` the node key's (`node_key`:
+//! whether it issues with its own, published key) and the key registry's
+//! (`key_registry`). A Redis outage is `degraded`, never a failure. Built with
+//! `--features metrics`, `GET /metrics` serves the layer's metrics in the Prometheus text
+//! format (see the crate's `observability` docs for the table and the alert rules). Every
+//! request is logged with its headers; the ones carrying tokens (`Cookie`, `Set-Cookie`,
+//! `Authorization`) print as `Sensitive`.
+//!
 //! # Trying it with curl
 //!
 //! ```text
@@ -114,6 +125,7 @@
 
 mod config;
 mod input;
+mod ops;
 mod outcome;
 mod page;
 mod redis_env;
@@ -322,8 +334,16 @@ fn unsaved_change_response(error: &SignError) -> axum::http::Response<Bytes> {
 // ---------------------------------------------------------------------------------------
 
 /// The demo's routes, wrapped in `layer`; `timeouts` are the layer's, for the page to show.
+/// `/health` and `/metrics` sit next to them, outside the session layer; every request is
+/// logged without its tokens.
 pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Router {
-    Router::new()
+    #[cfg(feature = "metrics")]
+    if ops::prometheus().is_none() {
+        eprintln!("warning: another metrics recorder is installed; /metrics is unavailable");
+    }
+    let operations = ops::routes(layer.health());
+    let sensitive = layer.sensitive_headers();
+    let sessions = Router::new()
         .route("/", get(index))
         .route("/login", post(login))
         .route("/me", get(me))
@@ -344,7 +364,8 @@ pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Route
         // The page says which key made the token: this node's ring tells.
         .layer(Extension(layer.keys().clone()))
         // Browsers get the refusals of the layer and the handlers as a page, not plain text.
-        .layer(axum::middleware::from_fn(outcome::html_errors))
+        .layer(axum::middleware::from_fn(outcome::html_errors));
+    ops::request_logging(sessions.merge(operations), sensitive)
 }
 
 /// Copies the size of a session cookie issued on this response, which the layer records as
@@ -588,6 +609,12 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt().init();
+    // The recorder first: the revocation store, the key registry and the node key report
+    // their state from the moment they start.
+    #[cfg(feature = "metrics")]
+    if ops::prometheus().is_none() {
+        eprintln!("warning: another metrics recorder is installed; /metrics is unavailable");
+    }
 
     let setup = (|| -> Result<_, String> {
         let addr = parse_addr(env_var("DEMO_ADDR")?.as_deref())?;

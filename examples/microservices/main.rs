@@ -44,12 +44,15 @@
 //! `GET /profile`, which calls the downstream's `GET /whoami` and answers
 //! `{"gateway": {...}, "downstream": {...}}`. `/whoami` answers the claims it verified,
 //! `aud` and `exp` included; called without a token, or with the session cookie's token,
-//! it answers 401.
+//! it answers 401. The downstream's `GET /health` reports its layer's checks (with
+//! `--features jwks`, `jwks`: whether the gateway's key set is fetched), `200` whether ok
+//! or degraded.
 //!
 //! ```text
 //! curl -c jar -H 'content-type: application/json' -d '{"user":"ada"}' http://127.0.0.1:3000/login
 //! curl -b jar http://127.0.0.1:3000/profile
 //! curl -i http://127.0.0.1:3001/whoami          # 401: no token
+//! curl http://127.0.0.1:3001/health             # {"status":"ok","checks":{"jwks":...}}
 //! ```
 
 use std::net::SocketAddr;
@@ -68,6 +71,10 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::trace::TraceLayer;
 use tower_stateless_session::{
     Audience, Key, KeyRing, KeyRingHandle, Minter, PropagateSession, PropagateSessionLayer,
     Session, SessionError, SessionHandle, SessionLayer,
@@ -279,16 +286,19 @@ fn gateway_app(config: &Config, keys: &Keys) -> Result<Router, String> {
         client: downstream_client(propagation),
         whoami: format!("{}/whoami", base.trim_end_matches('/')),
     };
-    Ok(Router::new()
+    let layer = SessionLayer::<User>::new(keys.sessions.clone());
+    let sensitive = layer.sensitive_headers();
+    let app = Router::new()
         .route("/login", post(login))
         .route("/profile", get(profile))
         .with_state(state)
-        .layer(SessionLayer::<User>::new(keys.sessions.clone()))
+        .layer(layer)
         // The public key of the node key (never a session secret), for the downstream.
         .route_service(
             "/.well-known/jwks.json",
             JwksService::new(keys.minting.clone()),
-        ))
+        );
+    Ok(logged(app, sensitive))
 }
 
 /// The downstream: verify-only, reads `Authorization: Bearer`, never signs; with minting,
@@ -299,7 +309,33 @@ fn downstream_app(config: &Config, keys: &Keys) -> Router {
         Propagation::Mint => layer.with_audience(config.audience.clone()),
         Propagation::Forward => layer,
     };
-    Router::new().route("/whoami", get(whoami)).layer(layer)
+    let sensitive = layer.sensitive_headers();
+    // The layer's checks: with `--features jwks`, whether the gateway's JWKS is fetched.
+    let health = layer.health();
+    let app = Router::new()
+        .route("/whoami", get(whoami))
+        .layer(layer)
+        // Outside the layer: a probe needs no token. 200 whatever the status (a JWKS
+        // outage leaves the last fetched keys in use: no reason to restart).
+        .route(
+            "/health",
+            get(move || {
+                let body = health.report().to_json();
+                std::future::ready(([(header::CONTENT_TYPE, "application/json")], body))
+            }),
+        );
+    logged(app, sensitive)
+}
+
+/// Logs every request and response, with the headers that carry session tokens (cookies,
+/// `Authorization`) marked sensitive so they print as `Sensitive`, never as tokens.
+fn logged(app: Router, sensitive: Vec<header::HeaderName>) -> Router {
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new(sensitive.clone()))
+            .layer(TraceLayer::new_for_http())
+            .layer(SetSensitiveResponseHeadersLayer::new(sensitive)),
+    )
 }
 
 #[derive(Deserialize)]

@@ -398,3 +398,23 @@ async fn without_jwks_the_downstream_holds_the_public_key_passed_in_process() {
     assert_eq!(ring.kids().collect::<Vec<_>>(), [started.keys.node.kid()]);
     assert!(ring.iter().all(|key| !key.can_sign()));
 }
+
+/// The downstream's `/health`: with `--features jwks` its ring comes from the gateway's JWKS,
+/// and the check says whether the set is fetched.
+#[tokio::test]
+async fn the_downstream_reports_its_health() {
+    let (gateway, downstream) = start(&[]).await;
+    // A first call: with the JWKS, the downstream has fetched the set by its answer.
+    let cookie = login(gateway, "ada").await;
+    profile_of(gateway, &cookie).await;
+    let (status, headers, body) = send(downstream, "GET", "/health", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    let report: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(report["status"], "ok", "{body}");
+    if cfg!(feature = "jwks") {
+        assert_eq!(report["checks"]["jwks"]["status"], "ok", "{body}");
+    } else {
+        assert_eq!(report["checks"], serde_json::json!({}), "{body}");
+    }
+}

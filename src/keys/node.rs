@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak, mpsc};
 use std::time::Duration;
 
-use super::refresh::{KeyWait, RefreshKeys};
+use self::health::NodeRefresh;
 use super::registry::{KeyRegistry, RegistrationKey, RegistryEntry};
 use super::{Algorithm, Key, KeyRing, KeyRingHandle};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::log;
+use crate::metrics::{self, NodeKeyGauges};
 
 /// Default heartbeat: 30 seconds.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
@@ -150,25 +151,35 @@ impl NodeKeysBuilder {
             setting: "node key",
             reason: "an Ed25519 key this process can sign with",
         })?;
-        let refresher = Arc::new(RegistryRefresh(Arc::clone(&self.registry)));
-        let handle = KeyRingHandle::with_refresher(KeyRing::new(public.clone()), refresher);
         let (stop, stopped) = mpsc::channel::<()>();
-        let inner = Arc::new(Inner {
-            key,
-            public,
-            registration: self.registration,
-            registry: self.registry,
-            fallback: self.fallback,
-            handle,
-            heartbeat,
-            window,
-            retention: self.idle.as_secs().saturating_add(self.leeway.as_secs()),
-            max_keys: self.max_keys,
-            clock: self.clock,
-            rebuild_lock: Mutex::new(()),
-            state: Mutex::new(State::default()),
-            ignored_total: AtomicU64::new(0),
-            _stop: Mutex::new(stop),
+        let started = self.clock.now();
+        let inner = Arc::new_cyclic(|node| {
+            // The ring's source: reloads of the registry, and the health of both.
+            let refresher = Arc::new(NodeRefresh {
+                registry: Arc::clone(&self.registry),
+                node: node.clone(),
+            });
+            let handle = KeyRingHandle::with_refresher(KeyRing::new(public.clone()), refresher);
+            Inner {
+                key,
+                public,
+                registration: self.registration,
+                registry: self.registry,
+                fallback: self.fallback,
+                handle,
+                heartbeat,
+                window,
+                retention: self.idle.as_secs().saturating_add(self.leeway.as_secs()),
+                max_keys: self.max_keys,
+                clock: self.clock,
+                rebuild_lock: Mutex::new(()),
+                state: Mutex::new(State {
+                    signing_since: started,
+                    ..State::default()
+                }),
+                ignored_total: AtomicU64::new(0),
+                _stop: Mutex::new(stop),
+            }
         });
         let weak = Arc::downgrade(&inner);
         inner.registry.subscribe(Box::new(move || {
@@ -217,19 +228,12 @@ fn spawn_heartbeat(
         })
 }
 
-/// Asks the registry for a reload when a token names an unknown key.
-struct RegistryRefresh(Arc<dyn KeyRegistry>);
-
-impl RefreshKeys for RegistryRefresh {
-    fn unknown_kid(&self, kid: &str) -> Option<KeyWait> {
-        self.0.refresh(kid)
-    }
-}
-
 #[derive(Default)]
 struct State {
     last_publish: Option<u64>,
     signing: Option<bool>,
+    /// When `signing` last changed (the start, before the first rebuild).
+    signing_since: u64,
     peers: usize,
     dropped_by_cap: usize,
     bad_seen: HashSet<Box<str>>,
@@ -388,6 +392,7 @@ impl Inner {
         {
             let mut state = self.state();
             if state.signing != Some(signing) {
+                state.signing_since = now;
                 let first = state.signing.is_none();
                 log::node_key_signing(
                     self.key.kid(),
@@ -403,6 +408,12 @@ impl Inner {
             state.dropped_by_cap = dropped;
             state.peers = peer_count;
         }
+        metrics::node_keys(NodeKeyGauges {
+            keys: 1 + peer_count,
+            max_keys: self.max_keys,
+            signing,
+            ignored_total: self.ignored_total.load(Ordering::Relaxed),
+        });
         if changed {
             self.handle.replace(ring);
         }
@@ -462,6 +473,9 @@ pub struct NodeKeysStatus {
     pub kid: String,
     /// Whether this node's key issues new sessions now (published and confirmed).
     pub signing: bool,
+    /// When `signing` last changed (Unix seconds; the node's start until its first
+    /// rebuild).
+    pub signing_since: u64,
     /// The latest `signs_until` of this node's entry the registry has confirmed.
     pub confirmed_until: Option<u64>,
     /// When this node last published its entry (Unix seconds).
@@ -532,6 +546,7 @@ impl NodeKeys {
         NodeKeysStatus {
             kid: self.kid().to_owned(),
             signing: state.signing.unwrap_or(false),
+            signing_since: state.signing_since,
             confirmed_until,
             last_published: state.last_publish,
             peer_keys: state.peers,
@@ -550,5 +565,6 @@ impl fmt::Debug for NodeKeys {
     }
 }
 
+mod health;
 #[cfg(test)]
 mod tests;

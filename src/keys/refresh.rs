@@ -8,6 +8,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::health::Health;
+
 /// Resolves when a refresh attempt is over (whatever its outcome). Bounded by the source's
 /// own timeout.
 pub type KeyWait = Pin<Box<dyn Future<Output = ()> + Send + Sync + 'static>>;
@@ -18,4 +20,11 @@ pub(crate) trait RefreshKeys: Send + Sync + 'static {
     /// attempt (started now, already in flight, or the next one the rate limit allows), or
     /// `None` when no refresh will come (then the token is refused at once).
     fn unknown_kid(&self, kid: &str) -> Option<KeyWait>;
+
+    /// The health checks of the source (the JWKS endpoint; the node key and its
+    /// registry), which [`SessionLayer::health`](crate::SessionLayer::health) adds to the
+    /// layer's own. None by default.
+    fn health(&self) -> Health {
+        Health::new()
+    }
 }

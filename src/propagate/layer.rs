@@ -12,6 +12,7 @@ use super::mint::{Mint, Minter};
 use super::service::PropagateSession;
 #[cfg(doc)]
 use super::{SessionToken, current_token};
+use crate::metrics::PropagationMetrics;
 use crate::session::SessionData;
 use crate::token::Audience;
 
@@ -74,6 +75,8 @@ pub(crate) enum Mode {
 pub struct PropagateSessionLayer {
     header: Option<HeaderName>,
     mode: Mode,
+    /// Shared by every service this layer makes (feature `metrics`).
+    metrics: PropagationMetrics,
 }
 
 impl Default for PropagateSessionLayer {
@@ -100,6 +103,7 @@ impl PropagateSessionLayer {
     pub fn forward() -> Self {
         PropagateSessionLayer {
             header: None,
+            metrics: PropagationMetrics::default(),
             mode: Mode::Forward,
         }
     }
@@ -114,6 +118,7 @@ impl PropagateSessionLayer {
     pub fn mint<T: SessionData>(minter: Minter<T>, audience: Audience) -> Self {
         PropagateSessionLayer {
             header: None,
+            metrics: PropagationMetrics::default(),
             mode: Mode::Mint {
                 minter: Arc::new(minter),
                 audience: AudienceSource::Fixed(audience),
@@ -150,6 +155,7 @@ impl PropagateSessionLayer {
     {
         PropagateSessionLayer {
             header: None,
+            metrics: PropagationMetrics::default(),
             mode: Mode::Mint {
                 minter: Arc::new(minter),
                 audience: AudienceSource::per_request(select),
@@ -174,7 +180,12 @@ impl<S> Layer<S> for PropagateSessionLayer {
     type Service = PropagateSession<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        PropagateSession::new(inner, self.header.clone(), self.mode.clone())
+        PropagateSession::new(
+            inner,
+            self.header.clone(),
+            self.mode.clone(),
+            self.metrics.clone(),
+        )
     }
 }
 

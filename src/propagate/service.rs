@@ -9,6 +9,7 @@ use super::layer::Mode;
 use super::scope::{current_source, current_token};
 use super::token::SessionToken;
 use crate::log;
+use crate::metrics::PropagationMetrics;
 
 /// The service built by [`PropagateSessionLayer`](super::PropagateSessionLayer). Sets the
 /// token header in `call` and returns the inner service's future unchanged.
@@ -17,6 +18,7 @@ pub struct PropagateSession<S> {
     inner: S,
     header: Option<HeaderName>,
     mode: Mode,
+    metrics: PropagationMetrics,
 }
 
 /// How a call got its token: the one place to count propagated tokens (metrics hook).
@@ -29,11 +31,17 @@ enum Attached {
 }
 
 impl<S> PropagateSession<S> {
-    pub(crate) fn new(inner: S, header: Option<HeaderName>, mode: Mode) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        header: Option<HeaderName>,
+        mode: Mode,
+        metrics: PropagationMetrics,
+    ) -> Self {
         PropagateSession {
             inner,
             header,
             mode,
+            metrics,
         }
     }
 
@@ -96,16 +104,21 @@ impl<S> PropagateSession<S> {
                 None => token.bearer_value(),
             };
             request.headers_mut().insert(name.clone(), value);
-            attached(how);
+            self.attached(how);
         }
         request
     }
 }
 
-/// Called once for every outgoing request that got a token: where a metric of propagated
-/// and minted tokens hooks in.
-fn attached(how: Attached) {
-    let _ = how;
+impl<S> PropagateSession<S> {
+    /// Called once for every outgoing request that got a token: counts it (feature
+    /// `metrics`).
+    fn attached(&self, how: Attached) {
+        self.metrics.propagated(match how {
+            Attached::Forwarded => None,
+            Attached::Minted { fresh } => Some(fresh),
+        });
+    }
 }
 
 impl<S, B> Service<Request<B>> for PropagateSession<S>

@@ -5,6 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
+use crate::health::Check;
+use crate::metrics;
+
 /// A snapshot of one Redis-backed part's connection: whether it is up, when it last
 /// synchronised its full state, how often it had to reconnect. Cheap to take (one short lock);
 /// meant for gauges and health reports.
@@ -15,9 +18,16 @@ pub struct RedisStatus {
     last_sync: Option<SystemTime>,
     reconnections: u64,
     failed_attempts: u64,
+    changed_at: SystemTime,
 }
 
 impl RedisStatus {
+    /// When the current state began: the connection came up (and synchronised), or was
+    /// lost; for a part that never connected, when it started. For health reports.
+    pub fn since(&self) -> SystemTime {
+        self.changed_at
+    }
+
     /// Whether the connection is up and the state synchronised since it came up.
     pub fn is_connected(&self) -> bool {
         self.connected
@@ -52,26 +62,56 @@ impl RedisStatus {
     pub fn failed_attempts(&self) -> u64 {
         self.failed_attempts
     }
+
+    /// The health check of a part on this connection: ok while connected (since the
+    /// connection came up); degraded with `lost` while disconnected after a load, with
+    /// `never` before the first, since the loss (or the part's start).
+    pub(crate) fn check(&self, lost: &'static str, never: &'static str) -> Check {
+        let check = if self.connected {
+            Check::ok()
+        } else if self.last_sync.is_some() {
+            Check::degraded(lost)
+        } else {
+            Check::degraded(never)
+        };
+        let since = self
+            .changed_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        check.since(since)
+    }
 }
 
 /// The live status, shared by the background task (writer) and the handles (readers).
 pub(crate) struct StatusCell {
     status: Mutex<RedisStatus>,
     synced: Notify,
+    /// The part's name in metric names (`revocation`): every change is exported before
+    /// anyone waiting on it is woken, so gauges never lag the status.
+    part: &'static str,
 }
 
 impl StatusCell {
-    pub(crate) fn new() -> Self {
-        StatusCell {
+    pub(crate) fn new(part: &'static str) -> Self {
+        let cell = StatusCell {
+            part,
             status: Mutex::new(RedisStatus {
                 connected: false,
                 resp3: false,
                 last_sync: None,
                 reconnections: 0,
                 failed_attempts: 0,
+                changed_at: SystemTime::now(),
             }),
             synced: Notify::new(),
-        }
+        };
+        cell.export();
+        cell
+    }
+
+    /// Reports the status to the metrics (feature `metrics`).
+    fn export(&self) {
+        metrics::redis_status(self.part, &self.snapshot());
     }
 
     fn update<R>(&self, f: impl FnOnce(&mut RedisStatus) -> R) -> R {
@@ -84,23 +124,31 @@ impl StatusCell {
 
     pub(crate) fn synced(&self, resp3: bool) {
         self.update(|s| {
+            let now = SystemTime::now();
+            if !s.connected {
+                s.changed_at = now;
+            }
             s.connected = true;
             s.resp3 = resp3;
-            s.last_sync = Some(SystemTime::now());
+            s.last_sync = Some(now);
         });
+        self.export();
         self.synced.notify_waiters();
     }
 
     /// The connection was lost; returns whether it had been up.
     pub(crate) fn lost(&self) -> bool {
-        self.update(|s| {
+        let was = self.update(|s| {
             let was = s.connected;
             if was {
                 s.reconnections += 1;
+                s.changed_at = SystemTime::now();
             }
             s.connected = false;
             was
-        })
+        });
+        self.export();
+        was
     }
 
     pub(crate) fn attempt_failed(&self) {

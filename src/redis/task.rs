@@ -29,6 +29,10 @@ pub(crate) trait Feed: Send + 'static {
     /// For logs: what this part keeps in Redis ("revocations").
     const NAME: &'static str;
 
+    /// The part's name in metric names: `stateless_session_<METRICS>_connected`, ...
+    /// ("revocation"); see [`observability`](crate::observability).
+    const METRICS: &'static str;
+
     /// The pub/sub channels to subscribe to.
     fn channels(&self) -> Vec<String>;
 
@@ -111,7 +115,7 @@ pub(crate) fn spawn<F: Feed>(
     let target = Target::build(config)?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| RedisError::NoRuntime)?;
     let (jobs, queue) = mpsc::unbounded_channel();
-    let status = Arc::new(StatusCell::new());
+    let status = Arc::new(StatusCell::new(F::METRICS));
     let description: Arc<str> = target.description.clone().into();
     runtime.spawn(run(target, feed, queue, Arc::clone(&status)));
     Ok(RedisHandle {

@@ -6,6 +6,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::{Revocation, RevocationStore};
+use crate::clock::{Clock, SystemClock};
+use crate::health::Check;
+use crate::metrics;
 use crate::token::SessionId;
 
 /// Hashes a session id by its first eight bytes. Ids are random, and the ones looked up
@@ -89,9 +92,20 @@ impl Entries {
 /// assert!(store.is_revoked(&sid, None, 100, 1_000));
 /// assert!(!store.is_revoked(&sid, None, 100, 2_000), "expired entries no longer match");
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemoryRevocations {
     entries: Arc<RwLock<Entries>>,
+    /// When the set was made (Unix seconds): it is ok since then.
+    created: u64,
+}
+
+impl Default for MemoryRevocations {
+    fn default() -> Self {
+        MemoryRevocations {
+            entries: Arc::default(),
+            created: SystemClock.now(),
+        }
+    }
 }
 
 impl MemoryRevocations {
@@ -144,7 +158,10 @@ impl MemoryRevocations {
     }
 
     fn write<R>(&self, f: impl FnOnce(&mut Entries) -> R) -> R {
-        f(&mut self.entries.write().unwrap_or_else(PoisonError::into_inner))
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let result = f(&mut entries);
+        metrics::revocation_entries(entries.len());
+        result
     }
 }
 
@@ -165,6 +182,11 @@ impl RevocationStore for MemoryRevocations {
 
     fn revoke(&self, revocation: Revocation, now: u64) {
         self.write(|e| e.insert(revocation, now));
+    }
+
+    /// Always ok: the set is this process's memory.
+    fn health(&self) -> Check {
+        Check::ok().since(self.created)
     }
 }
 

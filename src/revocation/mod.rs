@@ -23,6 +23,7 @@ pub use self::memory::MemoryRevocations;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisError, RedisRevocations, RedisRevocationsBuilder};
 
+use crate::health::Check;
 use crate::token::SessionId;
 
 /// One revocation.
@@ -71,6 +72,14 @@ pub trait RevocationStore: Send + Sync + 'static {
 
     /// Records a revocation made at time `now`.
     fn revoke(&self, revocation: Revocation, now: u64);
+
+    /// The store's health, for [`SessionLayer::health`](crate::SessionLayer::health):
+    /// degraded while the store enforces a possibly stale set (its feed is disconnected),
+    /// never "down". Answers from memory. The default is ok; stores that depend on a
+    /// network service override it.
+    fn health(&self) -> Check {
+        Check::ok()
+    }
 }
 
 /// A shared store, for choosing the store at run time (`Arc<dyn RevocationStore>`).
@@ -81,5 +90,9 @@ impl<S: RevocationStore + ?Sized> RevocationStore for std::sync::Arc<S> {
 
     fn revoke(&self, revocation: Revocation, now: u64) {
         (**self).revoke(revocation, now);
+    }
+
+    fn health(&self) -> Check {
+        (**self).health()
     }
 }

@@ -24,6 +24,7 @@ use ::redis::RedisResult;
 
 use super::{MemoryRevocations, Revocation, RevocationStore};
 use crate::clock::{Clock, SystemClock};
+use crate::health::Check;
 use crate::log;
 use crate::redis::{Commands, Feed, RedisConfig, RedisHandle, RedisStatus};
 use crate::token::SessionId;
@@ -160,6 +161,16 @@ impl RevocationStore for RedisRevocations {
         self.local.revoke(revocation.clone(), now);
         self.redis.send(revocation);
     }
+
+    /// Ok while connected (since the connection came up); degraded while not, since it was
+    /// lost (or since the store started, before the first connection). Requests are served
+    /// from the local copy either way.
+    fn health(&self) -> Check {
+        self.status().check(
+            "Redis unreachable: enforcing the last known revocations",
+            "Redis not reached yet: no shared revocations loaded",
+        )
+    }
 }
 
 impl fmt::Debug for RedisRevocations {
@@ -290,6 +301,8 @@ impl Feed for RevocationFeed {
     type Job = Revocation;
 
     const NAME: &'static str = "revocations";
+
+    const METRICS: &'static str = "revocation";
 
     fn channels(&self) -> Vec<String> {
         vec![self.keys.channel.clone()]

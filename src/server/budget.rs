@@ -122,6 +122,7 @@ pub(crate) struct Measured {
 }
 
 /// Total size of the `Cookie` field(s), joined as a proxy would join them (`"; "`).
+#[cfg(test)]
 pub(crate) fn header_size(headers: &HeaderMap) -> usize {
     let mut total = 0usize;
     let mut count = 0usize;
@@ -129,7 +130,13 @@ pub(crate) fn header_size(headers: &HeaderMap) -> usize {
         total = total.saturating_add(value.len());
         count += 1;
     }
-    total.saturating_add(2 * count.saturating_sub(1))
+    joined_size(total, count)
+}
+
+/// The size of `fields` header fields of `total` bytes together, joined as a proxy would
+/// join them (`"; "`).
+pub(crate) fn joined_size(total: usize, fields: usize) -> usize {
+    total.saturating_add(2 * fields.saturating_sub(1))
 }
 
 fn printable_name(raw: &[u8]) -> String {

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::metrics::IssueReason;
 use crate::token::jws::constant_time_eq;
 use crate::token::{Claims, MintedClaims, Verified};
 
@@ -60,8 +61,8 @@ struct Entry<T> {
 /// A token's time-independent verification result, shared (not copied) on a hit.
 pub(crate) struct Checked<T> {
     pub(crate) claims: Arc<Claims<T>>,
-    /// Signed by a key that no longer signs, or migrated: re-sign now.
-    pub(crate) needs_resign: bool,
+    /// Signed by a key that no longer signs, or migrated: re-sign now, for this reason.
+    pub(crate) resign: Option<IssueReason>,
     /// The registered claims of a minted downstream token (downstream services only).
     pub(crate) minted: Option<Arc<MintedClaims>>,
 }
@@ -70,7 +71,7 @@ impl<T> Clone for Checked<T> {
     fn clone(&self) -> Self {
         Checked {
             claims: Arc::clone(&self.claims),
-            needs_resign: self.needs_resign,
+            resign: self.resign,
             minted: self.minted.clone(),
         }
     }
@@ -79,7 +80,13 @@ impl<T> Clone for Checked<T> {
 impl<T> From<Verified<T>> for Checked<T> {
     fn from(verified: Verified<T>) -> Self {
         Checked {
-            needs_resign: verified.needs_resign(),
+            resign: if verified.migrated {
+                Some(IssueReason::Migration)
+            } else if !verified.signed_with_current_key {
+                Some(IssueReason::KeyRotation)
+            } else {
+                None
+            },
             claims: Arc::new(verified.claims),
             minted: None,
         }

@@ -10,6 +10,7 @@ use super::layer::Config;
 use crate::config::Transport;
 use crate::error::{RejectionKind, VerifyError};
 use crate::log;
+use crate::metrics::{Limit, Outcome, OversizeCause};
 use crate::session::{InboundToken, SessionData, SessionHandle, State};
 use crate::token::jws;
 
@@ -49,11 +50,15 @@ pub(crate) fn cookie_value_ranges<'a>(
 const MAX_SESSION_COOKIES: usize = 4;
 
 /// Every session cookie of the request, in order: the first, and any others (several
-/// cookies of the same name mean another path, another domain, or cookie tossing).
-fn find_cookies(headers: &HeaderMap, name: &[u8]) -> (Option<InboundToken>, Vec<InboundToken>) {
+/// cookies of the same name mean another path, another domain, or cookie tossing); and the
+/// size of the whole `Cookie` header, measured in the same pass.
+fn find_cookies(headers: &HeaderMap, name: &[u8]) -> Found {
     let mut first = None;
     let mut others = Vec::new();
+    let (mut total, mut fields) = (0usize, 0usize);
     for value in headers.get_all(header::COOKIE) {
+        total = total.saturating_add(value.len());
+        fields += 1;
         for (start, end) in cookie_value_ranges(value.as_bytes(), name) {
             let token = InboundToken {
                 value: value.clone(),
@@ -66,8 +71,12 @@ fn find_cookies(headers: &HeaderMap, name: &[u8]) -> (Option<InboundToken>, Vec<
             }
         }
     }
-    (first, others)
+    (first, others, budget::joined_size(total, fields))
 }
+
+/// The token, any further session cookies, and the size of the `Cookie` header (0 for the
+/// header transports, which do not measure it).
+type Found = (Option<InboundToken>, Vec<InboundToken>, usize);
 
 fn whole(value: &HeaderValue) -> Option<InboundToken> {
     let bytes = value.as_bytes();
@@ -80,16 +89,13 @@ fn whole(value: &HeaderValue) -> Option<InboundToken> {
 
 /// Finds the token where the transport says it travels; for cookies, also any further
 /// cookies of the same name.
-fn find_token<T>(
-    config: &Config<T>,
-    headers: &HeaderMap,
-) -> (Option<InboundToken>, Vec<InboundToken>) {
+fn find_token<T>(config: &Config<T>, headers: &HeaderMap) -> Found {
     let single = match &config.transport {
         Transport::Cookie => return find_cookies(headers, config.cookie.name().as_bytes()),
         Transport::Bearer => bearer(headers),
         Transport::Header(name) => headers.get(name).and_then(whole),
     };
-    (single, Vec::new())
+    (single, Vec::new(), 0)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<InboundToken> {
@@ -114,21 +120,36 @@ fn travel_size<T>(config: &Config<T>, token: &InboundToken) -> usize {
     }
 }
 
-/// Verifies the request's token and returns the handle the handler will see, and, when the
-/// request's cookies break a budget and the layer is to answer 431, the report.
-pub(crate) fn begin<T: SessionData>(
-    config: &Arc<Config<T>>,
-    headers: &HeaderMap,
-) -> (SessionHandle<T>, Option<Oversize>) {
+/// What [`begin`] found in a request.
+pub(crate) struct Begun<T> {
+    /// The session the handler will see.
+    pub(crate) handle: SessionHandle<T>,
+    /// When the request's cookies break a budget and the layer is to answer 431, the report.
+    pub(crate) oversize: Option<Oversize>,
+    /// On the rare path where the token names a key id the ring does not hold and the
+    /// ring's source can refresh it, that key id. The request's outcome is not counted
+    /// yet: [`retry`] counts it after the refresh, [`unknown_key_settled`] when no refresh
+    /// comes.
+    pub(crate) unknown_kid: Option<String>,
+}
+
+/// Verifies the request's token and returns the handle the handler will see, with what
+/// else the service must act on (see [`Begun`]).
+pub(crate) fn begin<T: SessionData>(config: &Arc<Config<T>>, headers: &HeaderMap) -> Begun<T> {
+    let metrics = &config.metrics;
+    let budgets = || config.budgets();
     let now = config.codec.now();
-    let (inbound, others) = find_token(config, headers);
+    let (inbound, others, header_size) = find_token(config, headers);
     let inbound_size = inbound.as_ref().map(|t| travel_size(config, t));
     let mut state = State::new(RejectionKind::Missing, inbound_size, now);
     if config.transport == Transport::Cookie {
         let measured = Measured {
-            header_size: budget::header_size(headers),
+            header_size,
             session_cookie_size: inbound_size,
         };
+        if budget::crosses_warning(None, measured.header_size, config.header_budget) {
+            metrics.budget_warning(budgets, Limit::CookieHeader);
+        }
         let report = budget::check(
             headers,
             measured,
@@ -139,6 +160,12 @@ pub(crate) fn begin<T: SessionData>(
         if let Some(report) = report {
             log::oversized_request(&report);
             let drop_mode = config.oversize_action == OversizeAction::DropSession;
+            let cause = match (report.session_cookie_over, report.header_over()) {
+                (true, true) => OversizeCause::Both,
+                (true, false) => OversizeCause::SessionCookie,
+                (false, _) => OversizeCause::CookieHeader,
+            };
+            metrics.oversized(budgets, cause, !drop_mode);
             // In drop mode, a session cookie within its own budget is not what is wrong
             // (other cookies are): keep it and serve the request with it.
             if !drop_mode || report.session_cookie_over {
@@ -147,11 +174,11 @@ pub(crate) fn begin<T: SessionData>(
                 if report.session_cookie_over {
                     state.inbound = inbound;
                 }
-                let handle = SessionHandle::new(Arc::clone(config), state);
-                return if drop_mode {
-                    (handle, None)
-                } else {
-                    (handle, Some(report))
+                metrics.request(budgets, Outcome::Refused(RejectionKind::Oversized));
+                return Begun {
+                    handle: SessionHandle::new(Arc::clone(config), state),
+                    oversize: (!drop_mode).then_some(report),
+                    unknown_kid: None,
                 };
             }
         }
@@ -166,8 +193,23 @@ pub(crate) fn begin<T: SessionData>(
         };
         settle(config, &mut state, result);
         state.inbound = Some(token);
+        // The rare path: the token names a key the ring's source may still bring. The
+        // outcome is counted once that is settled (`retry`, or `unknown_key_settled`).
+        if let Some(kid) = refreshable_kid(config, &state) {
+            let handle = SessionHandle::new(Arc::clone(config), state);
+            return Begun {
+                handle,
+                oversize: None,
+                unknown_kid: Some(kid),
+            };
+        }
     }
-    (SessionHandle::new(Arc::clone(config), state), None)
+    metrics.request(budgets, Outcome::of(state.rejection));
+    Begun {
+        handle: SessionHandle::new(Arc::clone(config), state),
+        oversize: None,
+        unknown_kid: None,
+    }
 }
 
 /// Applies the revocation check to a verification result and records the outcome.
@@ -181,7 +223,7 @@ fn settle<T>(config: &Config<T>, state: &mut State<T>, result: Result<Checked<T>
     });
     match result {
         Ok(checked) => {
-            state.needs_resign = checked.needs_resign;
+            state.resign = checked.resign;
             state.claims = Some(checked.claims);
             state.minted = checked.minted;
             state.rejection = None;
@@ -199,30 +241,41 @@ fn settle<T>(config: &Config<T>, state: &mut State<T>, result: Result<Checked<T>
 ///
 /// A token whose (unverified) `exp` has passed is left alone: fresher keys could only make
 /// it verify to be refused as expired.
-pub(crate) fn unknown_kid<T>(handle: &SessionHandle<T>) -> Option<String> {
-    let state = handle.lock();
+fn refreshable_kid<T>(config: &Config<T>, state: &State<T>) -> Option<String> {
     if state.rejection != Some(RejectionKind::UnknownKey) {
         return None;
     }
+    config.codec.keys().refresher()?;
     let token = state.inbound.as_ref()?.bytes();
     let kid = jws::header_kid(token)?;
-    let leeway = handle.config().codec.leeway_secs();
+    let leeway = config.codec.leeway_secs();
     if jws::unverified_exp(token).is_some_and(|exp| state.now >= exp.saturating_add(leeway)) {
         return None;
     }
     Some(kid)
 }
 
+/// Counts the request [`begin`] left undecided (its token names an unknown key id) when no
+/// refresh will come: it stays refused as `unknown_key`.
+pub(crate) fn unknown_key_settled<T>(config: &Config<T>) {
+    config.metrics.request(
+        || config.budgets(),
+        Outcome::Refused(RejectionKind::UnknownKey),
+    );
+}
+
 /// Verifies the request's token again (after the key ring was refreshed) and records the
-/// outcome in the session, as [`begin`] would have.
+/// outcome in the session and the metrics, as [`begin`] would have.
 pub(crate) fn retry<T: SessionData>(handle: &SessionHandle<T>) {
     let config = handle.config();
     let mut state = handle.lock();
-    let Some(token) = state.inbound.clone() else {
-        return;
-    };
-    let result = verify_at(config, token.bytes(), state.now);
-    settle(config, &mut state, result);
+    if let Some(token) = state.inbound.clone() {
+        let result = verify_at(config, token.bytes(), state.now);
+        settle(config, &mut state, result);
+    }
+    config
+        .metrics
+        .request(|| config.budgets(), Outcome::of(state.rejection));
 }
 
 /// Verifies a token at time `now`, through the layer's cache of verified tokens when it
@@ -249,7 +302,11 @@ fn verify_at<T: SessionData>(
         Some(cache) => {
             // Read before verifying: a ring replaced meanwhile makes the entry a miss.
             let generation = codec.keys().generation();
-            match cache.get(token, generation) {
+            let cached = cache.get(token, generation);
+            config
+                .metrics
+                .cache_lookup(|| config.budgets(), cached.is_some());
+            match cached {
                 Some(hit) => hit,
                 None => {
                     let checked = decode()?;

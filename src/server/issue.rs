@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use super::budget::crosses_warning;
 use super::layer::Config;
-use crate::config::Transport;
 use crate::error::SignError;
 use crate::log;
+use crate::metrics::{IssueReason, Limit};
 use crate::propagate::SessionToken;
 use crate::session::{Change, SessionData, State};
 use crate::token::Claims;
@@ -42,22 +42,33 @@ pub(crate) fn ensure_issued<'s, T: SessionData>(
             return Ok(None);
         };
         let now = state.now;
-        match state.change {
-            Change::Started => {}
-            Change::Modified | Change::Renewed => codec.refresh_at(Arc::make_mut(claims), now),
+        let reason = match state.change {
+            Change::Started => IssueReason::Login,
+            Change::Modified | Change::Renewed => {
+                codec.refresh_at(Arc::make_mut(claims), now);
+                IssueReason::Change
+            }
             Change::None => {
                 let due = now.saturating_sub(claims.iat) >= config.refresh_after;
                 let extends = codec.expiry(now, claims.auth_time) > claims.exp;
-                if !(state.needs_resign || due && extends) {
-                    return Ok(None);
-                }
+                let reason = match state.resign {
+                    Some(reason) => reason,
+                    None if due && extends => IssueReason::Refresh,
+                    None => return Ok(None),
+                };
                 codec.refresh_at(Arc::make_mut(claims), now);
+                reason
             }
             // A session that ended has no claims; handled above.
             Change::Ended => return Ok(None),
-        }
-        let issued = sign(config, claims, state.inbound_size)?;
-        state.needs_resign = false;
+        };
+        let issued = sign(config, claims, state.inbound_size).inspect_err(|error| {
+            config.metrics.sign_failed(|| config.budgets(), error);
+        })?;
+        config
+            .metrics
+            .issued(|| config.budgets(), reason, issued.size);
+        state.resign = None;
         state.issued = Some(issued);
     }
     Ok(state.issued.as_ref())
@@ -69,29 +80,32 @@ fn sign<T: SessionData>(
     inbound_size: Option<usize>,
 ) -> Result<Issued, SignError> {
     let codec = &config.codec;
-    let cookie = config.transport == Transport::Cookie;
     // The budget holds the bytes sent: `name=value` for a cookie.
-    let overhead = if cookie {
-        config.cookie.name().len() + 1
-    } else {
-        0
-    };
-    let mut budget = codec.max_token_len().saturating_add(overhead);
-    if cookie {
-        budget = budget.min(config.cookie_budget);
-    }
+    let overhead = config.token_overhead();
+    let budget = config.token_budget();
     let token = codec
         .sign_capped(claims, budget.saturating_sub(overhead))
         .map_err(|error| match error {
-            SignError::Oversized { len, .. } => SignError::Oversized {
-                len: len + overhead,
-                max: budget,
-            },
+            SignError::Oversized { len, .. } => {
+                // Over the budget is over its warning line too.
+                config
+                    .metrics
+                    .budget_warning(|| config.budgets(), Limit::Token);
+                SignError::Oversized {
+                    len: len + overhead,
+                    max: budget,
+                }
+            }
             other => other,
         })?;
     let size = token.len() + overhead;
     if crosses_warning(inbound_size, size, budget) {
         log::budget_warning(size, budget);
+    }
+    if crosses_warning(None, size, budget) {
+        config
+            .metrics
+            .budget_warning(|| config.budgets(), Limit::Token);
     }
     Ok(Issued {
         token: SessionToken::new(&token),

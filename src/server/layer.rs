@@ -19,7 +19,9 @@ use super::service::SessionService;
 use crate::clock::Clock;
 use crate::config::{CookieSettings, SameSite, Transport};
 use crate::error::{ConfigError, SignError};
+use crate::health::Health;
 use crate::keys::KeyRingHandle;
+use crate::metrics::{Budgets, LayerMetrics};
 use crate::revocation::RevocationStore;
 use crate::token::{Audience, DOWNSTREAM_TOKEN_TYPE, Migration, TokenCodec};
 
@@ -70,6 +72,8 @@ pub(crate) struct Config<T> {
     /// Set by `with_token_purpose`: the cookie name no longer sets the purpose.
     pub(crate) explicit_purpose: bool,
     pub(crate) verify_cache: Option<Arc<VerifyCache<T>>>,
+    /// Metric handles, resolved on the first request (nothing without the feature).
+    pub(crate) metrics: LayerMetrics,
     /// A downstream service's own name: only minted tokens for it are accepted.
     pub(crate) audience: Option<Audience>,
     /// The `typ` of the minted tokens accepted with an audience.
@@ -99,6 +103,8 @@ impl<T> Clone for Config<T> {
             explicit_purpose: self.explicit_purpose,
             // A changed configuration verifies differently: never share cached results.
             verify_cache: VerifyCache::new(self.verify_cache_entries).map(Arc::new),
+            // Resolved again (the budgets may differ).
+            metrics: LayerMetrics::default(),
             audience: self.audience.clone(),
             minted_type: Arc::clone(&self.minted_type),
             _data: PhantomData,
@@ -107,6 +113,38 @@ impl<T> Clone for Config<T> {
 }
 
 impl<T> Config<T> {
+    /// The bytes a token may travel in: the codec's cap (plus `name=`), and for a cookie
+    /// at most the cookie budget.
+    pub(crate) fn token_budget(&self) -> usize {
+        let cookie = self.transport == Transport::Cookie;
+        let budget = self
+            .codec
+            .max_token_len()
+            .saturating_add(self.token_overhead());
+        if cookie {
+            budget.min(self.cookie_budget)
+        } else {
+            budget
+        }
+    }
+
+    /// Bytes sent around the token: `name=` for a cookie, nothing for a header.
+    pub(crate) fn token_overhead(&self) -> usize {
+        if self.transport == Transport::Cookie {
+            self.cookie.name().len() + 1
+        } else {
+            0
+        }
+    }
+
+    /// The budgets reported with the metrics.
+    pub(crate) fn budgets(&self) -> Budgets {
+        Budgets {
+            token: self.token_budget(),
+            cookie_header: (self.transport == Transport::Cookie).then_some(self.header_budget),
+        }
+    }
+
     /// The header a new token goes out in, for the header transports.
     pub(crate) fn token_response_header(&self) -> Option<HeaderName> {
         match (&self.transport, &self.response_header) {
@@ -183,6 +221,7 @@ impl<T> SessionLayer<T> {
                 verify_cache_entries: DEFAULT_VERIFY_CACHE_ENTRIES,
                 explicit_purpose: false,
                 verify_cache: VerifyCache::new(DEFAULT_VERIFY_CACHE_ENTRIES).map(Arc::new),
+                metrics: LayerMetrics::default(),
                 audience: None,
                 minted_type: DOWNSTREAM_TOKEN_TYPE.into(),
                 _data: PhantomData,
@@ -643,6 +682,53 @@ impl<T> SessionLayer<T> {
     /// The key ring handle; replace its ring to rotate keys.
     pub fn keys(&self) -> &KeyRingHandle {
         self.config.codec.keys()
+    }
+
+    /// The request and response headers that carry this layer's tokens: `Cookie`,
+    /// `Set-Cookie`, `Authorization`, and for a header transport the request and response
+    /// headers it uses. Mark them sensitive in request logging (tower-http's
+    /// `SetSensitiveRequestHeadersLayer` and `SetSensitiveResponseHeadersLayer` around its
+    /// `TraceLayer`) so no token reaches the logs; see
+    /// [`observability`](crate::observability).
+    pub fn sensitive_headers(&self) -> Vec<HeaderName> {
+        let mut names = vec![
+            http::header::COOKIE,
+            http::header::SET_COOKIE,
+            http::header::AUTHORIZATION,
+        ];
+        let config = &self.config;
+        let transport = match &config.transport {
+            Transport::Header(name) => Some(name.clone()),
+            _ => None,
+        };
+        for name in transport.into_iter().chain(config.token_response_header()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// The health checks of what this layer depends on, for a `/health` endpoint:
+    /// - `"revocation"`: the revocation store, when one is configured;
+    /// - with a ring from [`NodeKeys`](crate::keys::NodeKeys), `"node_key"` (whether the
+    ///   node issues with its own, published key) and `"key_registry"` (the registry's
+    ///   connection);
+    /// - with a ring from a `JwksVerifier` (feature `jwks`), `"jwks"` (whether the set is
+    ///   fetched).
+    ///
+    /// Add the application's own checks with [`Health::with_check`]. See
+    /// [`health`](crate::health).
+    pub fn health(&self) -> Health {
+        let mut health = Health::new();
+        if let Some(revocations) = &self.config.revocations {
+            let store = Arc::clone(&revocations.store);
+            health = health.with_check("revocation", move || store.health());
+        }
+        if let Some(source) = self.config.codec.keys().refresher() {
+            health = health.merge(source.health());
+        }
+        health
     }
 }
 

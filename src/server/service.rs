@@ -87,7 +87,11 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let (handle, oversize) = inbound::begin(&self.config, request.headers());
+        let inbound::Begun {
+            handle,
+            oversize,
+            unknown_kid,
+        } = inbound::begin(&self.config, request.headers());
         if let Some(report) = oversize {
             let response = (self.config.oversize_response)(&report);
             return ResponseFuture::rejected(response, handle);
@@ -95,9 +99,14 @@ where
         // Rare path: the token names a key the ring does not hold yet (a node that just
         // joined), and the ring's source can refresh. The inner call is made now but not
         // polled until the refresh is over and the token verified again.
-        if let Some(wait) = self.key_wait(&handle) {
-            request.extensions_mut().insert(handle.clone());
-            return ResponseFuture::awaiting_keys(self.inner.call(request), handle, wait);
+        if let Some(kid) = unknown_kid {
+            match self.key_wait(&kid) {
+                Some(wait) => {
+                    request.extensions_mut().insert(handle.clone());
+                    return ResponseFuture::awaiting_keys(self.inner.call(request), handle, wait);
+                }
+                None => inbound::unknown_key_settled(&self.config),
+            }
         }
         if let Some(response) = required_session_missing(&handle) {
             return ResponseFuture::rejected(response, handle);
@@ -108,10 +117,9 @@ where
 }
 
 impl<S, T: SessionData> SessionService<S, T> {
-    fn key_wait(&self, handle: &SessionHandle<T>) -> Option<KeyWait> {
-        let refresher = self.config.codec.keys().refresher()?;
-        let kid = inbound::unknown_kid(handle)?;
-        refresher.unknown_kid(&kid)
+    /// A wait for the ring's source to refresh, or `None` when no refresh will come.
+    fn key_wait(&self, kid: &str) -> Option<KeyWait> {
+        self.config.codec.keys().refresher()?.unknown_kid(kid)
     }
 }
 

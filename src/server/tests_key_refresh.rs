@@ -76,6 +76,8 @@ impl RefreshKeys for Refresher {
 
 struct Setup {
     source: Arc<Source>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    refresher: Arc<Refresher>,
     layer: SessionLayer<User>,
     token: String,
     clock: ManualClock,
@@ -107,6 +109,7 @@ fn setup(outcome: Outcome) -> Setup {
     let layer = SessionLayer::<User>::verify_only(handle).with_clock(clock.clone());
     Setup {
         source,
+        refresher,
         layer,
         token,
         clock,
@@ -227,4 +230,70 @@ async fn an_expired_token_or_a_garbage_one_never_waits() {
         .expect("infallible");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(s.source.asked.load(Ordering::SeqCst), 0);
+}
+
+/// The request outcome of a token naming an unknown key is counted once, after the
+/// refresh: as the key it brought made it, or as `unknown_key` when it brought none.
+#[cfg(feature = "metrics")]
+#[test]
+fn the_outcome_is_counted_once_after_the_refresh() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let requests = || -> Vec<(String, u64)> {
+        let mut moved: Vec<(String, u64)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| {
+                let key = key.key();
+                if key.name() != "stateless_session_requests_total" {
+                    return None;
+                }
+                let labels: Vec<String> = key.labels().map(|l| l.value().to_owned()).collect();
+                match value {
+                    DebugValue::Counter(n) if n > 0 => Some((labels.join("/"), n)),
+                    _ => None,
+                }
+            })
+            .collect();
+        moved.sort();
+        moved
+    };
+    let _local = ::metrics::set_default_local_recorder(&recorder);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let run = |s: &Setup, token: &str| {
+        let service = s.layer.layer(inner(Arc::new(AtomicBool::new(false))));
+        runtime
+            .block_on(service.oneshot(request(token)))
+            .expect("infallible")
+            .status()
+    };
+
+    // The refresh brings the key: one valid request, no unknown_key.
+    let s = setup(Outcome::Loads);
+    assert_eq!(run(&s, &s.token), StatusCode::OK);
+    assert_eq!(requests(), [("valid".to_owned(), 1)]);
+
+    // The refresh does not: one unknown_key refusal.
+    let s = setup(Outcome::Fails);
+    assert_eq!(run(&s, &s.token), StatusCode::UNAUTHORIZED);
+    assert_eq!(requests(), [("refused/unknown_key".to_owned(), 1)]);
+
+    // No refresh comes (the source declines): counted at once.
+    let s = setup(Outcome::Loads);
+    *s.refresher.0.lock().expect("lock") = None;
+    assert_eq!(run(&s, &s.token), StatusCode::UNAUTHORIZED);
+    assert_eq!(s.source.asked.load(Ordering::SeqCst), 0);
+    assert_eq!(requests(), [("refused/unknown_key".to_owned(), 1)]);
+
+    // An expired token never waits: counted at once as well.
+    let s = setup(Outcome::Hangs);
+    s.clock.advance(Duration::from_secs(30 * 60 + 61));
+    assert_eq!(run(&s, &s.token), StatusCode::UNAUTHORIZED);
+    assert_eq!(requests(), [("refused/unknown_key".to_owned(), 1)]);
 }

@@ -413,14 +413,15 @@ struct Prefilled {
     exp: Option<u64>,
     auth_time: Option<u64>,
     ver: Option<u32>,
+    rem: Option<bool>,
 }
 
 /// Decodes a claims object from `json`, which the caller lets us scribble on (it is
 /// restored before returning).
 ///
 /// Tokens this crate signs start with the registered claims in a fixed order:
-/// `{"sid":"<22 chars>","iat":N,"exp":N,"auth_time":N,"ver":N,` followed by the data's
-/// members. That prefix is read by hand; the rest goes to serde as an object of its own,
+/// `{"sid":"<22 chars>","iat":N,"exp":N,"auth_time":N,"ver":N,` (then `"rem":true,` for a
+/// persistent session) followed by the data's members. That prefix is read by hand; the rest goes to serde as an object of its own,
 /// with the registered slots already filled, so a registered name repeated later is still a
 /// duplicate. Any other spelling (other libraries, reordered members, escapes, whitespace)
 /// takes the general path, which accepts and rejects exactly the same inputs.
@@ -463,6 +464,11 @@ fn read_prefix(json: &[u8]) -> Option<(Prefilled, usize)> {
     let auth_time = read_u64(json, &mut at)?;
     expect(json, &mut at, br#","ver":"#)?;
     let ver = u32::try_from(read_u64(json, &mut at)?).ok()?;
+    let mut rem = None;
+    if json[at..].starts_with(br#","rem":true,"#) {
+        at += br#","rem":true"#.len();
+        rem = Some(true);
+    }
     if json.get(at) != Some(&b',') {
         return None;
     }
@@ -472,32 +478,42 @@ fn read_prefix(json: &[u8]) -> Option<(Prefilled, usize)> {
         exp: Some(exp),
         auth_time: Some(auth_time),
         ver: Some(ver),
+        rem,
     };
     Some((prefilled, at))
 }
 
-fn expect(json: &[u8], at: &mut usize, literal: &[u8]) -> Option<()> {
-    let end = *at + literal.len();
-    (json.get(*at..end)? == literal).then(|| *at = end)
+/// Moves past `literal` if the bytes at `at` are exactly it. The length is a constant, so
+/// the comparison compiles to a few loads instead of a call to `memcmp`.
+fn expect<const N: usize>(json: &[u8], at: &mut usize, literal: &[u8; N]) -> Option<()> {
+    let found: &[u8; N] = json.get(*at..*at + N)?.try_into().ok()?;
+    (found == literal).then(|| *at += N)
 }
 
 /// A JSON unsigned integer as serde_json would accept it for a `u64`: digits only, no
 /// leading zero, no overflow. Anything else is left to the general path.
 fn read_u64(json: &[u8], at: &mut usize) -> Option<u64> {
     let start = *at;
-    let mut value: u64 = 0;
-    while let Some(&b) = json.get(*at) {
-        if !b.is_ascii_digit() {
-            break;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-        *at += 1;
-    }
-    let digits = *at - start;
+    let digits = json[start..]
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(json.len() - start);
     if digits == 0 || (digits > 1 && json[start] == b'0') {
         return None;
     }
-    Some(value)
+    let text = &json[start..start + digits];
+    *at += digits;
+    // Nineteen digits always fit a u64; only longer numbers need the overflow checks.
+    if digits <= 19 {
+        Some(
+            text.iter()
+                .fold(0u64, |value, &b| value * 10 + u64::from(b - b'0')),
+        )
+    } else {
+        text.iter().try_fold(0u64, |value, &b| {
+            value.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        })
+    }
 }
 
 struct ClaimsVisitor<T> {
@@ -527,6 +543,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             exp,
             auth_time,
             ver,
+            rem,
         } = self.prefilled;
         let mut access = Registered {
             map,
@@ -535,7 +552,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             exp,
             auth_time,
             ver,
-            rem: None,
+            rem,
         };
         let data = T::deserialize(FlatDeserializer {
             access: &mut access,
@@ -895,6 +912,21 @@ mod tests {
             format!(
                 r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"sub":"u","roles":[],"sid":"x"}}"#
             ),
+            // A persistent session: `rem` read with the prefix, and not twice.
+            format!(
+                r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":true,"sub":"u","roles":[]}}"#
+            ),
+            format!(
+                r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":true,"sub":"u","roles":[],"rem":true}}"#
+            ),
+            format!(
+                r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":false,"sub":"u","roles":[]}}"#
+            ),
+            format!(r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":true}}"#),
+            format!(r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":true,}}"#),
+            format!(
+                r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":1,"rem":truex,"sub":"u","roles":[]}}"#
+            ),
             // Numbers the general parser refuses for u64.
             format!(
                 r#"{{{sid},"iat":0100,"exp":200,"auth_time":50,"ver":1,"sub":"u","roles":[]}}"#
@@ -903,6 +935,14 @@ mod tests {
             format!(
                 r#"{{{sid},"iat":18446744073709551616,"exp":200,"auth_time":50,"ver":1,"sub":"u","roles":[]}}"#
             ),
+            // The largest u64, and nineteen nines: both decode on either path.
+            format!(
+                r#"{{{sid},"iat":100,"exp":18446744073709551615,"auth_time":50,"ver":1,"sub":"u","roles":[]}}"#
+            ),
+            format!(
+                r#"{{{sid},"iat":100,"exp":9999999999999999999,"auth_time":50,"ver":1,"sub":"u","roles":[]}}"#
+            ),
+            format!(r#"{{{sid},"iat":0,"exp":200,"auth_time":0,"ver":0,"sub":"u","roles":[]}}"#),
             format!(
                 r#"{{{sid},"iat":100,"exp":200,"auth_time":50,"ver":4294967296,"sub":"u","roles":[]}}"#
             ),

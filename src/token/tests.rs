@@ -678,3 +678,32 @@ fn rfc7515_appendix_a1_verifies_at_the_jws_level() {
     let codec = TokenCodec::new(KeyRing::new(key));
     assert_eq!(kind_of(&codec, token), Some(RejectionKind::UnknownKey));
 }
+
+#[test]
+fn session_id_decoding_agrees_with_the_strict_engine() {
+    let strict = |text: &[u8]| {
+        let mut out = [0u8; 18];
+        match jws::B64.decode_slice(text, &mut out) {
+            Ok(16) => Some(out[..16].to_vec()),
+            _ => None,
+        }
+    };
+    let ours = |text: &[u8]| SessionId::from_ascii(text).map(|id| id.as_bytes().to_vec());
+    let base = SessionId::random().expect("rng").to_string().into_bytes();
+    // Every byte value at every position, and every length around 22.
+    for position in 0..22 {
+        for byte in 0..=255u8 {
+            let mut text = base.clone();
+            text[position] = byte;
+            assert_eq!(ours(&text), strict(&text), "byte {byte:#04x} at {position}");
+        }
+    }
+    for len in 0..30 {
+        let text: Vec<u8> = base.iter().cycle().take(len).copied().collect();
+        assert_eq!(ours(&text), strict(&text), "length {len}");
+    }
+    for _ in 0..1000 {
+        let id = SessionId::random().expect("rng");
+        assert_eq!(SessionId::from_ascii(id.to_string().as_bytes()), Some(id));
+    }
+}

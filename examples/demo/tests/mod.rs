@@ -4,6 +4,7 @@
 mod encryption;
 mod jwks;
 mod notes;
+mod ops;
 mod page;
 mod session;
 

@@ -31,9 +31,13 @@ use tokio::time::Instant;
 
 use super::parse;
 use crate::clock::{Clock, SystemClock};
+use crate::health::Health;
 use crate::keys::refresh::{KeyWait, RefreshKeys};
 use crate::keys::{Key, KeyRing, KeyRingHandle};
 use crate::log;
+use crate::metrics::{self, JwksGauges};
+
+mod health;
 
 /// Default interval between background fetches: 5 minutes.
 pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(5 * 60);
@@ -201,6 +205,7 @@ impl JwksVerifierBuilder {
         let (progress, _) = watch::channel(Progress::default());
         // Held by the task and the waits without the refresher (which would keep it alive).
         let ring = KeyRingHandle::new(KeyRing::assemble(Vec::new(), 0));
+        let started = self.clock.now();
         let shared = Arc::new(Shared {
             ring: ring.clone(),
             uri,
@@ -216,8 +221,13 @@ impl JwksVerifierBuilder {
             wanted_fetch: AtomicU64::new(0),
             closed: Notify::new(),
             progress,
-            status: Mutex::new(JwksStatus::default()),
+            status: Mutex::new(JwksStatus {
+                since: Some(started),
+                ..JwksStatus::default()
+            }),
+            started,
         });
+        shared.export();
         let alive = Arc::new(Alive(Arc::clone(&shared)));
         let handle = ring.sharing_with_refresher(Arc::clone(&alive) as Arc<dyn RefreshKeys>);
         let task = Task {
@@ -272,6 +282,9 @@ pub struct JwksStatus {
     pub consecutive_failures: u64,
     /// Why the last fetch failed, if it did.
     pub last_error: Option<JwksError>,
+    /// When the verifier entered its current state (Unix seconds): started (no fetch
+    /// over yet), fetching fine, or failing.
+    pub since: Option<u64>,
 }
 
 struct Shared {
@@ -295,6 +308,8 @@ struct Shared {
     closed: Notify,
     progress: watch::Sender<Progress>,
     status: Mutex<JwksStatus>,
+    /// When the verifier started (Unix seconds, on its clock).
+    started: u64,
 }
 
 impl Shared {
@@ -311,6 +326,17 @@ impl Shared {
 
     fn status(&self) -> std::sync::MutexGuard<'_, JwksStatus> {
         self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reports the state to the metrics (feature `metrics`).
+    fn export(&self) {
+        let status = self.status().clone();
+        metrics::jwks(JwksGauges {
+            keys: status.keys,
+            last_refresh: status.last_success.unwrap_or(self.started),
+            interval: self.refresh,
+            failures: status.failures,
+        });
     }
 }
 
@@ -361,6 +387,11 @@ impl RefreshKeys for Alive {
             };
             let _ = tokio::time::timeout(wait, settled).await;
         }))
+    }
+
+    fn health(&self) -> Health {
+        let shared = Arc::clone(&self.0);
+        Health::new().with_check("jwks", move || shared.check())
     }
 }
 
@@ -414,6 +445,7 @@ impl Task {
             let result = tokio::time::timeout(self.shared.timeout, self.fetch()).await;
             let result = result.unwrap_or(Err(JwksError::Timeout));
             let loaded = self.apply(result);
+            self.shared.export();
             self.shared.progress.send_modify(|p| {
                 p.completed = p.started;
                 p.loaded |= loaded;
@@ -474,6 +506,11 @@ impl Task {
     fn apply(&mut self, result: Result<Fetched, JwksError>) -> bool {
         let now = self.shared.clock.now();
         let mut status = self.shared.status();
+        let failing = result.is_err();
+        // Started, fetching fine, failing: a change of state restarts `since`.
+        if status.last_attempt.is_none() || (status.consecutive_failures > 0) != failing {
+            status.since = Some(now);
+        }
         status.fetches += 1;
         status.last_attempt = Some(now);
         match result {

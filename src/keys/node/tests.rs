@@ -369,3 +369,154 @@ fn the_background_heartbeat_stops_with_the_node() {
         "no heartbeat after the node is gone"
     );
 }
+
+#[test]
+fn the_node_key_check_follows_its_publication() {
+    use crate::SessionLayer;
+    use crate::health::{HealthCheck, Status};
+
+    let clock = ManualClock::new(T0);
+    let online = Arc::new(AtomicBool::new(false));
+    let flaky = Flaky {
+        shared: MemoryKeyRegistry::new(),
+        online: Arc::clone(&online),
+    };
+    let lonely = node_on(flaky.clone(), &clock).start().expect("start");
+    let with_fallback = node_on(flaky, &clock)
+        .with_fallback(KeyRing::new(Key::hs256("shared", &[3; 32]).expect("valid")))
+        .start()
+        .expect("start");
+    let health = SessionLayer::<User>::new(lonely.keys()).health();
+    assert_eq!(
+        health.names().collect::<Vec<_>>(),
+        ["node_key", "key_registry"],
+        "the layer reports its ring's source"
+    );
+
+    // Not published: degraded since the start, saying what issues instead.
+    let report = health.report();
+    assert_eq!(report.status(), Status::Degraded);
+    let check = report.check("node_key").expect("checked");
+    assert_eq!(check.since, Some(T0));
+    assert!(
+        check
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("no key")),
+        "{}",
+        report.to_json()
+    );
+    assert_eq!(
+        report.check("key_registry").map(|c| c.status),
+        Some(Status::Ok),
+        "an in-process registry has nothing to lose"
+    );
+    let fallback = with_fallback.check();
+    assert!(
+        fallback
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("fallback key")),
+        "{fallback:?}"
+    );
+
+    // Published at the next heartbeat: ok since then.
+    online.store(true, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(HEARTBEAT));
+    lonely.tick();
+    let report = health.report();
+    assert!(report.is_ok(), "{}", report.to_json());
+    assert_eq!(
+        report.check("node_key").and_then(|c| c.since),
+        Some(T0 + HEARTBEAT)
+    );
+    assert_eq!(lonely.status().signing_since, T0 + HEARTBEAT);
+
+    // The node keys dropped: the layer's check says so rather than "ok".
+    drop((lonely, with_fallback));
+    let report = health.report();
+    assert_eq!(
+        report.check("node_key").map(|c| c.status),
+        Some(Status::Degraded)
+    );
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn the_node_key_gauges_follow_the_ring() {
+    use std::collections::BTreeMap;
+
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    // Gauges are read (and reset) by each snapshot; counters' increases likewise.
+    let values = || -> BTreeMap<String, f64> {
+        snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| {
+                let value = match value {
+                    DebugValue::Gauge(v) => v.into_inner(),
+                    DebugValue::Counter(n) => n as f64,
+                    DebugValue::Histogram(_) => return None,
+                };
+                Some((key.key().name().to_owned(), value))
+            })
+            .collect()
+    };
+    let clock = ManualClock::new(T0);
+    let online = Arc::new(AtomicBool::new(false));
+    let flaky = Flaky {
+        shared: MemoryKeyRegistry::new(),
+        online: Arc::clone(&online),
+    };
+    ::metrics::with_local_recorder(&recorder, || {
+        let peer = node_on(flaky.shared.clone(), &clock)
+            .with_max_keys(8)
+            .start()
+            .expect("start");
+        let moved = values();
+        assert_eq!(
+            moved["stateless_session_node_key_signing"], 1.0,
+            "{moved:?}"
+        );
+        assert_eq!(moved["stateless_session_key_registry_keys"], 1.0);
+        assert_eq!(moved["stateless_session_key_registry_max_keys"], 8.0);
+
+        let node = node_on(flaky.clone(), &clock)
+            .with_max_keys(8)
+            .start()
+            .expect("start");
+        let moved = values();
+        assert_eq!(
+            moved["stateless_session_node_key_signing"], 0.0,
+            "not published: {moved:?}"
+        );
+        assert_eq!(
+            moved["stateless_session_key_registry_keys"], 2.0,
+            "its own and the peer's"
+        );
+
+        // A forged entry: counted as ignored, not as a key.
+        let forger = RegistrationKey::new(&[7; 32]).expect("32 bytes");
+        let attacker = Key::generate_ed25519().expect("rng");
+        let forged = RegistryEntry::new(&forger, &attacker, T0 + 100, T0 + 9_000).expect("Ed25519");
+        online.store(true, Ordering::SeqCst);
+        flaky.publish(forged, clock.now());
+        clock.advance(Duration::from_secs(HEARTBEAT));
+        node.tick();
+        let moved = values();
+        assert_eq!(
+            moved["stateless_session_node_key_signing"], 1.0,
+            "{moved:?}"
+        );
+        assert_eq!(moved["stateless_session_key_registry_keys"], 2.0);
+        assert_eq!(
+            moved["stateless_session_key_registry_ignored_entries_total"],
+            1.0
+        );
+        drop(peer);
+    });
+}

@@ -26,6 +26,7 @@ pub use self::redis::{
 };
 
 use super::KeyWait;
+use crate::health::Check;
 
 /// A function the registry calls after its local copy changed.
 pub type RegistryListener = Box<dyn Fn() + Send + Sync + 'static>;
@@ -61,6 +62,15 @@ pub trait KeyRegistry: Send + Sync + 'static {
         let _ = kid;
         None
     }
+
+    /// The registry's health, for [`SessionLayer::health`](crate::SessionLayer::health)
+    /// (as `"key_registry"`, through [`NodeKeys`](crate::keys::NodeKeys)): degraded while
+    /// the shared store is out of reach (the node verifies with the keys it knew), never
+    /// "down". Answers from memory. The default is ok; registries on a network service
+    /// override it.
+    fn health(&self) -> Check {
+        Check::ok()
+    }
 }
 
 /// A shared registry (`Arc<dyn KeyRegistry>`) is a registry.
@@ -83,5 +93,9 @@ impl<R: KeyRegistry + ?Sized> KeyRegistry for std::sync::Arc<R> {
 
     fn refresh(&self, kid: &str) -> Option<KeyWait> {
         (**self).refresh(kid)
+    }
+
+    fn health(&self) -> Check {
+        (**self).health()
     }
 }

@@ -29,6 +29,7 @@ use tokio::time::Instant;
 
 use super::{KeyRegistry, MemoryKeyRegistry, RegistryEntry, RegistryListener};
 use crate::clock::{Clock, SystemClock};
+use crate::health::{Check, HealthCheck};
 use crate::keys::KeyWait;
 use crate::log;
 use crate::redis::{Commands, Feed, RedisConfig, RedisError, RedisHandle, RedisStatus};
@@ -267,6 +268,16 @@ impl KeyRegistry for RedisKeyRegistry {
         self.shared.local.subscribe(listener);
     }
 
+    /// Ok while connected (since the connection came up); degraded while not, since it was
+    /// lost (or since the registry started, before the first connection). Tokens are
+    /// verified with the keys of the local copy either way.
+    fn health(&self) -> Check {
+        self.status().check(
+            "Redis unreachable: verifying with the last known node keys, publishing nothing",
+            "Redis not reached yet: no node keys of other nodes loaded",
+        )
+    }
+
     fn refresh(&self, _kid: &str) -> Option<KeyWait> {
         if self.reload_wait.is_zero() {
             return None;
@@ -294,6 +305,14 @@ impl KeyRegistry for RedisKeyRegistry {
             };
             let _ = tokio::time::timeout(wait, reloaded).await;
         }))
+    }
+}
+
+/// The registry's check (see [`KeyRegistry::health`]), for a
+/// [`Health`](crate::health::Health) of its own.
+impl HealthCheck for RedisKeyRegistry {
+    fn check(&self) -> Check {
+        KeyRegistry::health(self)
     }
 }
 
@@ -400,6 +419,8 @@ impl Feed for RegistryFeed {
     type Job = Job;
 
     const NAME: &'static str = "node keys";
+
+    const METRICS: &'static str = "key_registry";
 
     fn channels(&self) -> Vec<String> {
         vec![self.keys.channel.clone()]

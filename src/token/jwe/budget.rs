@@ -69,11 +69,12 @@ impl DirCounter {
 
 /// Counts one encryption under a `dir` key and warns when this process's count reaches
 /// the threshold (exactly once per secret: only the encryption that makes the count equal
-/// to the threshold logs).
+/// to the threshold logs, and counts `stateless_session_budget_warnings_total{limit="jwe_dir_key"}`).
 pub(crate) fn record_dir_encryption(counter: &DirCounter, kid: &str) {
     let count = counter.record();
     if count == DIR_WARNING_THRESHOLD {
         crate::log::dir_key_budget(kid, count, DIR_KEY_LIMIT);
+        crate::metrics::jwe_dir_key_warning();
     }
 }
 

@@ -236,3 +236,50 @@ fn the_dir_budget_warning_fires_once_at_its_threshold() {
         "A256KW spent dir budget"
     );
 }
+
+#[cfg(feature = "metrics")]
+#[test]
+fn the_dir_budget_warning_is_counted_once() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    const WARNING: &str = r#"stateless_session_budget_warnings_total{limit="jwe_dir_key"}"#;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let count = || {
+        snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .find_map(|(key, _, _, value)| {
+                let key = key.key();
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}=\"{}\"", l.key(), l.value()))
+                    .collect();
+                let name = format!("{}{{{}}}", key.name(), labels.join(","));
+                match value {
+                    DebugValue::Counter(n) if name == WARNING => Some(n),
+                    _ => None,
+                }
+            })
+            .unwrap_or(0)
+    };
+    // A secret of its own, so no other test moves this counter.
+    let k = EncryptionKey::new(
+        "metric-budget-key",
+        KeyManagement::Dir,
+        b"dir-budget-metric-secret-32byte!",
+    )
+    .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        k.set_encryptions(DIR_WARNING_THRESHOLD - 1);
+        assert_eq!(count(), 0, "counted before the threshold");
+        seal(&k, PURPOSE, PLAINTEXT, MAX).unwrap();
+        assert_eq!(count(), 1, "not counted at the threshold");
+        for _ in 0..3 {
+            seal(&k, PURPOSE, PLAINTEXT, MAX).unwrap();
+        }
+    });
+    // The snapshot drains counters: nothing more moved after the first warning.
+    assert_eq!(count(), 0, "counted more than once");
+}

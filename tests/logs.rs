@@ -1,0 +1,160 @@
+//! No token in the logs: a login, a refresh and a refusal through the layer, logged by
+//! tower-http's `TraceLayer` with request and response headers printed, inside the
+//! sensitive-headers layers given `SessionLayer::sensitive_headers` (the set-up
+//! `docs/observability.md` and the examples use). The captured output holds the headers,
+//! marked `Sensitive`, and not one token segment. The same stack without the
+//! sensitive-headers layers does leak, which shows the check can fail.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use common::*;
+use http::StatusCode;
+use tower::ServiceBuilder;
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// Log output, shared with the subscriber's writer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The test app behind a `TraceLayer` that prints every request's and response's headers,
+/// with or without the sensitive-headers layers around it.
+fn logged_app(f: &Fixture, mark_sensitive: bool) -> Router {
+    let sensitive = f.layer.sensitive_headers();
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(
+            DefaultMakeSpan::new()
+                .level(Level::INFO)
+                .include_headers(true),
+        )
+        .on_request(DefaultOnRequest::new().level(Level::INFO))
+        .on_response(
+            DefaultOnResponse::new()
+                .level(Level::INFO)
+                .include_headers(true),
+        );
+    let app = app(f.layer.clone());
+    if mark_sensitive {
+        app.layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new(sensitive.clone()))
+                .layer(trace)
+                .layer(SetSensitiveResponseHeadersLayer::new(sensitive)),
+        )
+    } else {
+        app.layer(trace)
+    }
+}
+
+/// Runs a login, a refresh and a refusal through the logged app; returns the log output
+/// and every token that travelled (the two issued, and the refused one).
+fn session_story(mark_sensitive: bool) -> (String, Vec<String>) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let tokens = runtime.block_on(async {
+        let f = fixture();
+        let app = logged_app(&f, mark_sensitive);
+
+        let response = send(&app, "POST", "/login/ada", None).await;
+        assert_eq!(response.status(), StatusCode::OK, "login");
+        let login = cookie_pair(&response);
+
+        f.clock.advance(Duration::from_secs(REFRESH));
+        let response = send(&app, "GET", "/me", Some(&login)).await;
+        assert_eq!(response.status(), StatusCode::OK, "refresh");
+        let refreshed = cookie_pair(&response);
+        assert_ne!(refreshed, login, "the refresh issued a new token");
+
+        // The refreshed token with its signature altered: refused.
+        let mut forged = refreshed.clone();
+        let last = if forged.ends_with('A') { "Q" } else { "A" };
+        forged.replace_range(forged.len() - 1.., last);
+        let response = send(&app, "GET", "/me", Some(&forged)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "refusal");
+
+        [login, refreshed, forged]
+            .map(|pair| pair.split_once('=').expect("name=value").1.to_owned())
+            .to_vec()
+    });
+    (captured.text(), tokens)
+}
+
+/// The token segments (header, payload, signature) found in `logs`.
+fn leaks(logs: &str, tokens: &[String]) -> Vec<String> {
+    let mut found: Vec<String> = tokens
+        .iter()
+        .flat_map(|token| token.split('.'))
+        .filter(|segment| logs.contains(segment))
+        .map(str::to_owned)
+        .collect();
+    found.dedup();
+    found
+}
+
+#[test]
+fn login_refresh_and_refusal_leave_no_token_in_the_logs() {
+    let (logs, tokens) = session_story(true);
+    assert_eq!(tokens.len(), 3);
+    // The headers were logged, as `Sensitive`: the check below looks at real header output.
+    assert!(
+        logs.contains("set-cookie") && logs.contains("cookie"),
+        "the trace printed no headers:\n{logs}"
+    );
+    assert!(
+        logs.contains("Sensitive"),
+        "no header marked sensitive:\n{logs}"
+    );
+    assert!(
+        logs.contains("session token rejected") && logs.contains("bad_signature"),
+        "the layer's own rejection event is in the capture:\n{logs}"
+    );
+    assert_eq!(
+        leaks(&logs, &tokens),
+        Vec::<String>::new(),
+        "token segments found in the logs:\n{logs}"
+    );
+}
+
+#[test]
+fn without_the_sensitive_layers_the_same_trace_leaks_tokens() {
+    let (logs, tokens) = session_story(false);
+    assert!(
+        !leaks(&logs, &tokens).is_empty(),
+        "the unprotected trace was expected to print the cookies:\n{logs}"
+    );
+}
