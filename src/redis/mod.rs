@@ -5,8 +5,9 @@
 //! CA file, optionally a client certificate; an ACL user. The client is
 //! [redis-rs](https://docs.rs/redis): nothing in this crate speaks the wire protocol itself.
 //!
-//! Each Redis-backed part (today [`RedisRevocations`](crate::revocation::RedisRevocations))
-//! runs one background task over this module. The task:
+//! Each Redis-backed part ([`RedisRevocations`](crate::revocation::RedisRevocations) and
+//! [`RedisKeyRegistry`](crate::keys::RedisKeyRegistry)) runs one background task over this
+//! module. The task:
 //! - connects, and on any failure reconnects with exponential backoff (50 ms to 2 s, with
 //!   jitter), asking the sentinels for the primary again each time;
 //! - subscribes to its channels **first**, then runs its reconnection hook (reload the full
@@ -26,11 +27,14 @@
 //! (its channels; the reconnection hook `on_connect`; `on_message`; `on_job` for the writes
 //! its handles queue; `on_tick` for periodic work such as heartbeats) and starts it with
 //! `spawn(&config, feed)`, which checks the configuration and returns a handle to queue jobs
-//! and read the status. Keys of one part share a hash tag (`{prefix}:...`, channel included)
-//! so a write and its message can go in one pipeline on a Cluster.
+//! and read the status. Its builder holds a crate-private `PartSettings` (the
+//! configuration, the key prefix, the clock), whose `key(name)` names the part's keys and
+//! channel under one hash tag (`{prefix}:...`), so a write and its message can go in one
+//! pipeline on a Cluster.
 
 mod config;
 mod link;
+mod part;
 mod status;
 mod target;
 mod task;
@@ -42,6 +46,7 @@ pub use self::config::RedisConfig;
 pub use self::status::RedisStatus;
 
 pub(crate) use self::link::Commands;
+pub(crate) use self::part::PartSettings;
 pub(crate) use self::task::{Feed, RedisHandle, spawn};
 
 /// A Redis-backed part could not be set up.

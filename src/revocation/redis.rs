@@ -23,10 +23,10 @@ use std::time::Duration;
 use ::redis::RedisResult;
 
 use super::{MemoryRevocations, Revocation, RevocationStore};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::health::Check;
 use crate::log;
-use crate::redis::{Commands, Feed, RedisConfig, RedisHandle, RedisStatus};
+use crate::redis::{Commands, Feed, PartSettings, RedisConfig, RedisHandle, RedisStatus};
 use crate::token::SessionId;
 
 pub use crate::redis::RedisError;
@@ -69,33 +69,23 @@ pub struct RedisRevocations {
 }
 
 /// Settings for [`RedisRevocations`]; see [`RedisRevocations::builder`].
+#[derive(Debug)]
 pub struct RedisRevocationsBuilder {
-    config: RedisConfig,
-    prefix: String,
-    clock: Arc<dyn Clock>,
-}
-
-impl fmt::Debug for RedisRevocationsBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisRevocationsBuilder")
-            .field("config", &self.config)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
+    settings: PartSettings,
 }
 
 impl RedisRevocationsBuilder {
     /// The key prefix (default `tss:revocations`); give each application its own.
     #[must_use]
     pub fn with_prefix(mut self, prefix: &str) -> Self {
-        self.prefix = prefix.to_owned();
+        self.settings.set_prefix(prefix);
         self
     }
 
     /// The clock used to expire entries; use the layer's clock. Default: the system clock.
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.settings.set_clock(clock);
         self
     }
 
@@ -109,12 +99,12 @@ impl RedisRevocationsBuilder {
     pub fn start(self) -> Result<RedisRevocations, RedisError> {
         let local = MemoryRevocations::new();
         let feed = RevocationFeed {
-            keys: Keys::new(&self.prefix),
-            clock: self.clock,
+            keys: Keys::new(&self.settings),
+            clock: self.settings.clock,
             local: local.clone(),
             retry: Vec::new(),
         };
-        let redis = crate::redis::spawn(&self.config, feed)?;
+        let redis = crate::redis::spawn(&self.settings.config, feed)?;
         Ok(RedisRevocations { local, redis })
     }
 }
@@ -124,9 +114,7 @@ impl RedisRevocations {
     /// (`redis://[[user]:password@]host[:port][/db]`, `rediss://...` for TLS).
     pub fn builder(config: impl Into<RedisConfig>) -> RedisRevocationsBuilder {
         RedisRevocationsBuilder {
-            config: config.into(),
-            prefix: "tss:revocations".to_owned(),
-            clock: Arc::new(SystemClock),
+            settings: PartSettings::new(config.into(), "tss:revocations"),
         }
     }
 
@@ -190,11 +178,11 @@ struct Keys {
 }
 
 impl Keys {
-    fn new(prefix: &str) -> Self {
+    fn new(settings: &PartSettings) -> Self {
         Keys {
-            sessions: format!("{{{prefix}}}:sessions"),
-            subjects: format!("{{{prefix}}}:subjects"),
-            channel: format!("{{{prefix}}}:events"),
+            sessions: settings.key("sessions"),
+            subjects: settings.key("subjects"),
+            channel: settings.key("events"),
         }
     }
 

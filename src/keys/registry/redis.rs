@@ -28,11 +28,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{KeyRegistry, MemoryKeyRegistry, RegistryEntry, RegistryListener};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::health::{Check, HealthCheck};
 use crate::keys::KeyWait;
 use crate::log;
-use crate::redis::{Commands, Feed, RedisConfig, RedisError, RedisHandle, RedisStatus};
+use crate::redis::{
+    Commands, Feed, PartSettings, RedisConfig, RedisError, RedisHandle, RedisStatus,
+};
 
 const TRIM_EVERY: Duration = Duration::from_secs(10);
 /// Default longest wait of a request naming an unknown key id for a reload: 2 seconds.
@@ -124,35 +126,25 @@ pub struct RedisKeyRegistry {
 }
 
 /// Settings for [`RedisKeyRegistry`]; see [`RedisKeyRegistry::builder`].
+#[derive(Debug)]
 pub struct RedisKeyRegistryBuilder {
-    config: RedisConfig,
-    prefix: String,
-    clock: Arc<dyn Clock>,
+    settings: PartSettings,
     reload_wait: Duration,
     min_reload: Duration,
-}
-
-impl fmt::Debug for RedisKeyRegistryBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisKeyRegistryBuilder")
-            .field("config", &self.config)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
 }
 
 impl RedisKeyRegistryBuilder {
     /// The key prefix (default `tss:keys`); give each application its own.
     #[must_use]
     pub fn with_prefix(mut self, prefix: &str) -> Self {
-        self.prefix = prefix.to_owned();
+        self.settings.set_prefix(prefix);
         self
     }
 
     /// The clock used to expire entries; use the layer's. Default: the system clock.
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.settings.set_clock(clock);
         self
     }
 
@@ -190,11 +182,11 @@ impl RedisKeyRegistryBuilder {
             last_reload: Mutex::new(None),
         });
         let feed = RegistryFeed {
-            keys: Keys::new(&self.prefix),
-            clock: self.clock,
+            keys: Keys::new(&self.settings),
+            clock: self.settings.clock,
             shared: Arc::clone(&shared),
         };
-        let redis = crate::redis::spawn(&self.config, feed)?;
+        let redis = crate::redis::spawn(&self.settings.config, feed)?;
         Ok(RedisKeyRegistry {
             shared,
             redis,
@@ -209,9 +201,7 @@ impl RedisKeyRegistry {
     /// (`redis://[[user]:password@]host[:port][/db]`, `rediss://...` for TLS).
     pub fn builder(config: impl Into<RedisConfig>) -> RedisKeyRegistryBuilder {
         RedisKeyRegistryBuilder {
-            config: config.into(),
-            prefix: "tss:keys".to_owned(),
-            clock: Arc::new(SystemClock),
+            settings: PartSettings::new(config.into(), "tss:keys"),
             reload_wait: DEFAULT_REGISTRY_RELOAD_WAIT,
             min_reload: DEFAULT_REGISTRY_MIN_RELOAD,
         }
@@ -333,11 +323,11 @@ struct Keys {
 }
 
 impl Keys {
-    fn new(prefix: &str) -> Self {
+    fn new(settings: &PartSettings) -> Self {
         Keys {
-            entries: format!("{{{prefix}}}:entries"),
-            expiry: format!("{{{prefix}}}:expiry"),
-            channel: format!("{{{prefix}}}:events"),
+            entries: settings.key("entries"),
+            expiry: settings.key("expiry"),
+            channel: settings.key("events"),
         }
     }
 }
