@@ -17,27 +17,27 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, StatusCode, Uri, header};
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http::{Request, Uri};
+use http_body_util::Empty;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::{Client, ResponseFuture as ClientFuture};
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::{Notify, watch};
-use tokio::time::Instant;
 
-use super::parse;
 use crate::clock::{Clock, SystemClock};
 use crate::health::Health;
 use crate::keys::refresh::{KeyWait, RefreshKeys};
-use crate::keys::{Key, KeyRing, KeyRingHandle};
-use crate::log;
+use crate::keys::{KeyRing, KeyRingHandle};
 use crate::metrics::{self, JwksGauges};
 
 mod health;
+mod task;
+
+use self::task::Task;
 
 /// Default interval between background fetches: 5 minutes.
 pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(5 * 60);
@@ -230,12 +230,7 @@ impl JwksVerifierBuilder {
         shared.export();
         let alive = Arc::new(Alive(Arc::clone(&shared)));
         let handle = ring.sharing_with_refresher(Arc::clone(&alive) as Arc<dyn RefreshKeys>);
-        let task = Task {
-            shared: Arc::clone(&shared),
-            ring,
-            alive: Arc::downgrade(&alive),
-            etag: None,
-        };
+        let task = Task::new(Arc::clone(&shared), ring, Arc::downgrade(&alive));
         runtime.spawn(task.run());
         Ok(JwksVerifier { shared, handle })
     }
@@ -392,167 +387,6 @@ impl RefreshKeys for Alive {
     fn health(&self) -> Health {
         let shared = Arc::clone(&self.0);
         Health::new().with_check("jwks", move || shared.check())
-    }
-}
-
-/// The background task.
-struct Task {
-    shared: Arc<Shared>,
-    /// The same ring as the handles', without the refresher (which would keep it alive).
-    ring: KeyRingHandle,
-    alive: Weak<Alive>,
-    etag: Option<HeaderValue>,
-}
-
-enum Fetched {
-    Set {
-        keys: Vec<Key>,
-        skipped: usize,
-        etag: Option<HeaderValue>,
-    },
-    NotModified,
-}
-
-impl Task {
-    async fn run(mut self) {
-        let mut last_start: Option<Instant> = None;
-        loop {
-            if let Some(start) = last_start {
-                // Sleep until a fetch is wanted or the refresh is due. A wake-up for an ask
-                // that a fetch started since has answered is no reason to fetch again.
-                let refresh_due = tokio::time::sleep_until(start + self.shared.refresh);
-                tokio::pin!(refresh_due);
-                loop {
-                    tokio::select! {
-                        () = self.shared.wanted.notified() => {
-                            if !self.shared.asked() {
-                                continue;
-                            }
-                        }
-                        () = &mut refresh_due => {}
-                        () = self.shared.closed.notified() => {}
-                    }
-                    break;
-                }
-                if self.alive.strong_count() == 0 {
-                    return;
-                }
-                // Never two fetches within the minimum interval.
-                tokio::time::sleep_until(start + self.shared.min_refetch).await;
-            }
-            last_start = Some(Instant::now());
-            self.shared.progress.send_modify(|p| p.started += 1);
-            let result = tokio::time::timeout(self.shared.timeout, self.fetch()).await;
-            let result = result.unwrap_or(Err(JwksError::Timeout));
-            let loaded = self.apply(result);
-            self.shared.export();
-            self.shared.progress.send_modify(|p| {
-                p.completed = p.started;
-                p.loaded |= loaded;
-            });
-            if self.alive.strong_count() == 0 {
-                return;
-            }
-        }
-    }
-
-    async fn fetch(&self) -> Result<Fetched, JwksError> {
-        let mut request = Request::get(self.shared.uri.clone()).header(
-            header::ACCEPT,
-            HeaderValue::from_static("application/json, application/jwk-set+json"),
-        );
-        if let Some(etag) = &self.etag {
-            request = request.header(header::IF_NONE_MATCH, etag.clone());
-        }
-        let request = request
-            .body(Empty::new())
-            .map_err(|e| JwksError::Http(e.to_string()))?;
-        let response = (self.shared.fetch)(request)
-            .await
-            .map_err(|e| JwksError::Http(e.to_string()))?;
-        match response.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_MODIFIED if self.etag.is_some() => return Ok(Fetched::NotModified),
-            other => return Err(JwksError::Status(other.as_u16())),
-        }
-        let declared = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.shared.max_bytes as u64) {
-            return Err(JwksError::TooLarge);
-        }
-        let etag = response.headers().get(header::ETAG).cloned();
-        let body = Limited::new(response.into_body(), self.shared.max_bytes)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    JwksError::TooLarge
-                } else {
-                    JwksError::Http(e.to_string())
-                }
-            })?
-            .to_bytes();
-        let parsed = parse(&body, self.shared.max_keys).ok_or(JwksError::Invalid)?;
-        Ok(Fetched::Set {
-            keys: parsed.keys,
-            skipped: parsed.skipped,
-            etag,
-        })
-    }
-
-    /// Records a fetch's outcome; returns whether a set is loaded.
-    fn apply(&mut self, result: Result<Fetched, JwksError>) -> bool {
-        let now = self.shared.clock.now();
-        let mut status = self.shared.status();
-        let failing = result.is_err();
-        // Started, fetching fine, failing: a change of state restarts `since`.
-        if status.last_attempt.is_none() || (status.consecutive_failures > 0) != failing {
-            status.since = Some(now);
-        }
-        status.fetches += 1;
-        status.last_attempt = Some(now);
-        match result {
-            Ok(fetched) => {
-                if let Fetched::Set {
-                    keys,
-                    skipped,
-                    etag,
-                } = fetched
-                {
-                    let mut keys = keys;
-                    keys.sort_by(|a, b| a.kid().cmp(b.kid()));
-                    self.etag = etag;
-                    status.skipped_keys = skipped;
-                    if skipped > 0 {
-                        log::jwks_keys_skipped(skipped);
-                    }
-                    let current = self.ring.current();
-                    let same = current.len() == keys.len()
-                        && current.iter().zip(&keys).all(|(a, b)| {
-                            a.kid() == b.kid()
-                                && a.ed25519_public_bytes() == b.ed25519_public_bytes()
-                        });
-                    if !same {
-                        let peers = keys.len().saturating_sub(1);
-                        self.ring.replace(KeyRing::assemble(keys, peers));
-                    }
-                }
-                status.keys = self.ring.current().len();
-                status.last_success = Some(now);
-                status.consecutive_failures = 0;
-                status.last_error = None;
-                true
-            }
-            Err(error) => {
-                status.failures += 1;
-                status.consecutive_failures += 1;
-                log::jwks_fetch_failed(&error, status.keys);
-                status.last_error = Some(error);
-                status.last_success.is_some()
-            }
-        }
     }
 }
 
