@@ -41,10 +41,11 @@ impl Inner {
         let state = self.state();
         let check = match state.signing {
             Some(true) => Check::ok(),
+            // The same key `rebuild` issues with: the fallback ring's issuing key.
             _ if self
                 .fallback
                 .as_ref()
-                .is_some_and(|f| f.iter().any(|k| k.can_sign())) =>
+                .is_some_and(|f| f.issuing_key().is_some()) =>
             {
                 Check::degraded(
                     "node key not confirmed by the key registry: issuing with the fallback key",

@@ -441,6 +441,40 @@ fn the_node_key_check_follows_its_publication() {
     );
 }
 
+#[test]
+fn the_node_key_check_names_the_fallback_only_when_it_issues() {
+    use crate::health::HealthCheck;
+
+    // A fallback ring whose first key cannot sign (a public key) issues nothing, even with
+    // a signing key further down: the check must say so, as the ring does.
+    let clock = ManualClock::new(T0);
+    let offline = Flaky {
+        shared: MemoryKeyRegistry::new(),
+        online: Arc::new(AtomicBool::new(false)),
+    };
+    let peer_public = Key::ed25519_from_seed("peer", &[9; 32])
+        .expect("valid")
+        .public_key()
+        .expect("Ed25519");
+    let retired = Key::hs256("retired", &[3; 32]).expect("valid");
+    let node = node_on(offline, &clock)
+        .with_fallback(KeyRing::from_keys([peer_public, retired]).expect("ring"))
+        .start()
+        .expect("start");
+    assert!(
+        node.keys().current().issuing_key().is_none(),
+        "nothing issues"
+    );
+    let check = node.check();
+    assert!(
+        check
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("no key")),
+        "the check claims a fallback issues: {check:?}"
+    );
+}
+
 #[cfg(feature = "metrics")]
 #[test]
 fn the_node_key_gauges_follow_the_ring() {
