@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use self::health::NodeRefresh;
 use super::registry::{KeyRegistry, RegistrationKey, RegistryEntry};
-use super::{Algorithm, Key, KeyRing, KeyRingHandle};
+use super::{Key, KeyRing, KeyRingHandle};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::log;
@@ -144,13 +144,10 @@ impl NodeKeysBuilder {
             Some(key) => key,
             None => Key::generate_ed25519()?,
         };
-        if key.algorithm() != Algorithm::EdDSA || !key.can_sign() {
+        // Only an Ed25519 key has a public half.
+        let Some(public) = key.public_key().filter(|_| key.can_sign()) else {
             return invalid("node key", "an Ed25519 key this process can sign with");
-        }
-        let public = key.public_key().ok_or(ConfigError::InvalidSetting {
-            setting: "node key",
-            reason: "an Ed25519 key this process can sign with",
-        })?;
+        };
         let (stop, stopped) = mpsc::channel::<()>();
         let started = self.clock.now();
         let inner = Arc::new_cyclic(|node| {
