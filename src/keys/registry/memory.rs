@@ -104,14 +104,6 @@ impl MemoryKeyRegistry {
         }
     }
 
-    /// Records `entry` without telling listeners; returns whether the set changed.
-    pub(crate) fn insert_quietly(&self, entry: RegistryEntry, now: u64) -> bool {
-        self.write(|entries| {
-            entries.retain(|_, e| e.expires_at() > now);
-            insert(entries, entry)
-        })
-    }
-
     /// Calls every listener.
     pub(crate) fn notify(&self) {
         let listeners = self
@@ -161,7 +153,11 @@ fn insert(entries: &mut HashMap<Box<str>, RegistryEntry>, entry: RegistryEntry) 
 
 impl KeyRegistry for MemoryKeyRegistry {
     fn publish(&self, entry: RegistryEntry, now: u64) {
-        if self.insert_quietly(entry, now) {
+        let changed = self.write(|entries| {
+            entries.retain(|_, e| e.expires_at() > now);
+            insert(entries, entry)
+        });
+        if changed {
             self.notify();
         }
     }
