@@ -23,9 +23,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use sha2::{Sha256, Sha512};
 use tower::ServiceExt;
 use tower_stateless_session::token::verify_jws;
-use tower_stateless_session::{
-    DEFAULT_COOKIE_BUDGET, Key, KeyRing, Rejection, RejectionKind, SessionLayer,
-};
+use tower_stateless_session::{DEFAULT_COOKIE_BUDGET, Key, KeyRing, RejectionKind, SessionLayer};
 
 // ---------------------------------------------------------------------------------------
 // Forging and checking
@@ -93,10 +91,6 @@ fn preview(bytes: &[u8]) -> String {
     } else {
         format!("{text:?}")
     }
-}
-
-fn kind<B>(response: &Response<B>) -> Option<RejectionKind> {
-    response.extensions().get::<Rejection>().map(|r| r.kind())
 }
 
 /// Sends `GET /maybe` with the given `Cookie` header fields (raw bytes).

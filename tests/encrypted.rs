@@ -6,19 +6,15 @@
 
 mod common;
 
-use std::time::Duration;
-
 use axum::Router;
 use common::*;
-use http::{Request, StatusCode, header};
+use http::StatusCode;
 use josekit::jwe::{self as josekit_jwe, JweHeader};
 use serde_json::json;
-use tower::ServiceExt;
 use tower_stateless_session::revocation::MemoryRevocations;
 use tower_stateless_session::token::jwe::KeyManagement;
 use tower_stateless_session::{
-    ConfigError, Key, KeyRing, KeyRingHandle, ManualClock, Rejection, RejectionKind, SessionLayer,
-    Transport,
+    ConfigError, Key, KeyRing, KeyRingHandle, ManualClock, RejectionKind, SessionLayer, Transport,
 };
 
 const ENC_SECRET: &[u8; 32] = b"encrypted-layer-test-secret-32b!";
@@ -33,15 +29,6 @@ fn enc_secret(kid: &str) -> Vec<u8> {
     kid.bytes().chain(*ENC_SECRET).take(32).collect()
 }
 
-fn layer(keys: KeyRingHandle, clock: &ManualClock) -> SessionLayer<User> {
-    SessionLayer::<User>::new(keys)
-        .with_clock(clock.clone())
-        .with_idle_timeout(Duration::from_secs(IDLE))
-        .with_absolute_timeout(Duration::from_secs(ABSOLUTE))
-        .with_refresh_after(Duration::from_secs(REFRESH))
-        .with_leeway(Duration::from_secs(LEEWAY))
-}
-
 struct Enc {
     clock: ManualClock,
     keys: KeyRingHandle,
@@ -53,14 +40,6 @@ fn encrypted(mode: KeyManagement) -> Enc {
     let keys = KeyRingHandle::new(KeyRing::new(enc_key("e1", mode)));
     let app = app(layer(keys.clone(), &clock));
     Enc { clock, keys, app }
-}
-
-fn kind<B>(response: &http::Response<B>) -> Option<RejectionKind> {
-    response.extensions().get::<Rejection>().map(|r| r.kind())
-}
-
-fn token_of(pair: &str) -> &str {
-    pair.split_once('=').expect("name=value").1
 }
 
 /// The claims of an encrypted cookie, as josekit (an independent JOSE library) reads them
@@ -216,7 +195,7 @@ async fn renew_logout_and_revocation_work_encrypted() {
 async fn the_size_budget_counts_the_jwe() {
     // A budget the signed token fits in and the encrypted one (of the same data) does not.
     let clock = ManualClock::new(T0);
-    let signed_app = app(layer(KeyRing::new(key("k1")).into(), &clock));
+    let signed_app = app(layer(KeyRing::new(key("k1")), &clock));
     let signed = login_cookie(&signed_app, "dave").await;
     let budget = signed.len() + 20;
     for mode in MODES {
@@ -289,14 +268,6 @@ fn downstream(ring: KeyRing, clock: &ManualClock, purpose: Option<&str>) -> Rout
         layer = layer.with_token_purpose(purpose);
     }
     routes().layer(layer)
-}
-
-async fn bearer(app: &Router, token: &str) -> http::Response<axum::body::Body> {
-    let request = Request::get("/me")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    app.clone().oneshot(request).await.unwrap()
 }
 
 #[tokio::test]

@@ -6,24 +6,18 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
+use common::nodes::{Forged, Load, WINDOW, downstream, gateway_app, node_keys, registration};
 use common::redis_setup::{Process, TempDir, admin};
 use common::*;
-use http::{Request, StatusCode, header};
-use tower::ServiceExt;
+use http::StatusCode;
 use tower_stateless_session::keys::{
-    JwksService, JwksVerifier, KeyRegistry, NodeKeys, RedisKeyRegistry, RegistrationKey,
-    RegistryEntry,
+    JwksVerifier, KeyRegistry, NodeKeys, RedisKeyRegistry, RegistryEntry,
 };
 use tower_stateless_session::redis::RedisConfig;
-use tower_stateless_session::{
-    Clock, Key, KeyRing, ManualClock, Rejection, RejectionKind, SessionLayer, TokenCodec,
-};
+use tower_stateless_session::{Key, KeyRing, ManualClock, RejectionKind, TokenCodec};
 
 fn main() {
     external::run(external::trials!(["redis-server"] =>
@@ -34,12 +28,6 @@ fn main() {
 }
 
 const PREFIX: &str = "test-keys";
-const HEARTBEAT: u64 = 30;
-const WINDOW: u64 = 300;
-
-fn registration() -> RegistrationKey {
-    RegistrationKey::new(b"registration-key-of-the-gateways").expect("32 bytes")
-}
 
 struct Server {
     process: Process,
@@ -71,26 +59,12 @@ async fn node(redis: &Server, clock: &ManualClock, fallback: Option<KeyRing>) ->
         .start()
         .expect("registry");
     registry.wait_loaded(Duration::from_secs(5)).await;
-    let mut builder = NodeKeys::builder(registration(), registry.clone())
-        .with_clock(clock.clone())
-        .with_heartbeat_interval(Duration::from_secs(HEARTBEAT))
-        .with_signing_window(Duration::from_secs(WINDOW))
-        .with_idle_timeout(Duration::from_secs(IDLE))
-        .with_leeway(Duration::from_secs(LEEWAY))
-        .with_background_heartbeat(false);
+    let mut builder = node_keys(registry.clone(), clock);
     if let Some(ring) = fallback {
         builder = builder.with_fallback(ring);
     }
     let keys = builder.start().expect("node keys");
-    let layer = SessionLayer::<User>::new(keys.keys())
-        .with_clock(clock.clone())
-        .with_idle_timeout(Duration::from_secs(IDLE))
-        .with_absolute_timeout(Duration::from_secs(ABSOLUTE))
-        .with_refresh_after(Duration::from_secs(REFRESH))
-        .with_leeway(Duration::from_secs(LEEWAY));
-    let app = routes()
-        .layer(layer)
-        .route_service("/.well-known/jwks.json", JwksService::new(keys.keys()));
+    let app = gateway_app(&keys, clock);
     Node {
         keys,
         registry,
@@ -105,44 +79,6 @@ async fn until_signing(node: &Node) {
         assert!(Instant::now() < deadline, "the node key was not confirmed");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-fn kid_of(cookie_or_token: &str) -> String {
-    use base64::Engine as _;
-    let token = cookie_or_token
-        .split_once('=')
-        .map_or(cookie_or_token, |(_, t)| t);
-    let header = token.split('.').next().expect("header");
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .expect("base64url");
-    let value: serde_json::Value = serde_json::from_slice(&json).expect("JSON");
-    value["kid"].as_str().expect("kid").to_owned()
-}
-
-fn token_of(cookie: &str) -> String {
-    cookie.split_once('=').expect("pair").1.to_owned()
-}
-
-async fn bearer(app: &Router, token: &str) -> http::Response<Body> {
-    let request = Request::get("/me")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .expect("request");
-    app.clone().oneshot(request).await.expect("infallible")
-}
-
-fn rejection<B>(response: &http::Response<B>) -> Option<RejectionKind> {
-    response.extensions().get::<Rejection>().map(|r| r.kind())
-}
-
-fn downstream(jwks: &JwksVerifier, clock: &ManualClock) -> Router {
-    routes().layer(
-        SessionLayer::<User>::verify_only(jwks.keys())
-            .with_clock(clock.clone())
-            .with_idle_timeout(Duration::from_secs(IDLE))
-            .with_leeway(Duration::from_secs(LEEWAY)),
-    )
 }
 
 fn hlen(port: u16) -> usize {
@@ -174,12 +110,7 @@ async fn three_nodes_a_departure_a_join_under_load_and_a_forged_entry() {
     for cookie in &cookies {
         for n in &nodes {
             let response = send(&n.app, "GET", "/me", Some(cookie)).await;
-            assert_eq!(
-                response.status(),
-                StatusCode::OK,
-                "{:?}",
-                rejection(&response)
-            );
+            assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(&response));
         }
     }
 
@@ -189,10 +120,10 @@ async fn three_nodes_a_departure_a_join_under_load_and_a_forged_entry() {
         .start()
         .expect("start");
     assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
-    let downstream = downstream(&jwks, &clock);
+    let downstream = downstream(jwks.keys(), &clock);
     for cookie in &cookies {
         assert_eq!(
-            bearer(&downstream, &token_of(cookie)).await.status(),
+            bearer(&downstream, token_of(cookie)).await.status(),
             StatusCode::OK
         );
     }
@@ -222,39 +153,17 @@ async fn three_nodes_a_departure_a_join_under_load_and_a_forged_entry() {
     );
 
     // A fourth node joins under load at the downstream: zero spurious 401s.
-    let tokens: Arc<Vec<String>> = Arc::new(cookies.iter().map(|c| token_of(c)).collect());
-    let unauthorized = Arc::new(AtomicUsize::new(0));
-    let served = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut load = Vec::new();
-    for worker in 0..4 {
-        let (downstream, tokens, unauthorized, served, stop) = (
-            downstream.clone(),
-            Arc::clone(&tokens),
-            Arc::clone(&unauthorized),
-            Arc::clone(&served),
-            Arc::clone(&stop),
-        );
-        load.push(tokio::spawn(async move {
-            let mut i = worker;
-            while !stop.load(Ordering::SeqCst) {
-                let response = bearer(&downstream, &tokens[i % tokens.len()]).await;
-                if response.status() == StatusCode::UNAUTHORIZED {
-                    unauthorized.fetch_add(1, Ordering::SeqCst);
-                }
-                served.fetch_add(1, Ordering::SeqCst);
-                i += 1;
-                tokio::task::yield_now().await;
-            }
-        }));
-    }
+    let load = Load::start(
+        &downstream,
+        cookies.iter().map(|c| token_of(c).to_owned()).collect(),
+    );
     let newcomer = node(&redis, &clock, None).await;
     until_signing(&newcomer).await;
     let mut calls = Vec::new();
     for i in 0..10 {
         let cookie = login_cookie(&newcomer.app, &format!("new-{i}")).await;
         assert_eq!(kid_of(&cookie), newcomer.keys.kid());
-        let token = token_of(&cookie);
+        let token = token_of(&cookie).to_owned();
         // At once, to the downstream and to the other nodes.
         for n in &nodes {
             let response = send(&n.app, "GET", "/me", Some(&cookie)).await;
@@ -262,7 +171,7 @@ async fn three_nodes_a_departure_a_join_under_load_and_a_forged_entry() {
                 response.status(),
                 StatusCode::OK,
                 "published before use: {:?}",
-                rejection(&response)
+                kind(&response)
             );
         }
         let downstream = downstream.clone();
@@ -277,37 +186,25 @@ async fn three_nodes_a_departure_a_join_under_load_and_a_forged_entry() {
             "the newcomer's session"
         );
     }
-    stop.store(true, Ordering::SeqCst);
-    for task in load {
-        task.await.expect("load task");
-    }
+    let (served, unauthorized) = load.stop().await;
     println!(
-        "downstream served {} requests while a node joined: {} unauthorized",
-        served.load(Ordering::SeqCst),
-        unauthorized.load(Ordering::SeqCst)
+        "downstream served {served} requests while a node joined: {unauthorized} unauthorized"
     );
-    assert!(served.load(Ordering::SeqCst) > 0);
-    assert_eq!(unauthorized.load(Ordering::SeqCst), 0, "zero spurious 401s");
+    assert!(served > 0);
+    assert_eq!(unauthorized, 0, "zero spurious 401s");
 
     // A key written into Redis without a valid registration is never trusted.
-    let attacker = Key::generate_ed25519().expect("rng");
-    let wrong = RegistrationKey::new(&[0xee; 32]).expect("32 bytes");
-    let forged = RegistryEntry::new(&wrong, &attacker, clock.now() + 100, clock.now() + 9_000)
-        .expect("Ed25519");
+    let forged = Forged::new(&clock);
     let mut admin_connection = admin(redis.process.port);
     let _: () = redis::pipe()
         .hset(
             format!("{{{PREFIX}}}:entries"),
-            attacker.kid(),
-            forged.to_text(),
+            forged.key.kid(),
+            forged.entry.to_text(),
         )
-        .publish(format!("{{{PREFIX}}}:events"), forged.to_text())
+        .publish(format!("{{{PREFIX}}}:events"), forged.entry.to_text())
         .query(&mut admin_connection)
         .expect("write the forged entry");
-    let attacker_codec = TokenCodec::new(KeyRing::new(attacker.clone())).with_clock(clock.clone());
-    let forged_token = attacker_codec
-        .sign(&attacker_codec.new_claims(user("root")).expect("claims"))
-        .expect("sign");
     let deadline = Instant::now() + Duration::from_secs(5);
     for n in nodes.iter().chain([&newcomer]) {
         while n
@@ -315,7 +212,7 @@ async fn three_nodes_a_departure_a_join_under_load_and_a_forged_entry() {
             .local()
             .entries()
             .iter()
-            .all(|e| e.kid() != attacker.kid())
+            .all(|e| e.kid() != forged.key.kid())
         {
             assert!(
                 Instant::now() < deadline,
@@ -324,21 +221,21 @@ async fn three_nodes_a_departure_a_join_under_load_and_a_forged_entry() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert!(
-            n.keys.keys().current().get(attacker.kid()).is_none(),
+            n.keys.keys().current().get(forged.key.kid()).is_none(),
             "never trusted"
         );
         let response = send(
             &n.app,
             "GET",
             "/me",
-            Some(&format!("session={forged_token}")),
+            Some(&format!("session={}", forged.token)),
         )
         .await;
-        assert_eq!(rejection(&response), Some(RejectionKind::UnknownKey));
+        assert_eq!(kind(&response), Some(RejectionKind::UnknownKey));
         assert!(n.keys.status().ignored_entries >= 1, "counted and logged");
     }
-    let response = bearer(&downstream, &forged_token).await;
-    assert_eq!(rejection(&response), Some(RejectionKind::UnknownKey));
+    let response = bearer(&downstream, &forged.token).await;
+    assert_eq!(kind(&response), Some(RejectionKind::UnknownKey));
 
     // Past its retention the departed key is dropped everywhere, and trimmed from Redis.
     clock.set(T0 + WINDOW + IDLE + LEEWAY);
@@ -390,12 +287,7 @@ async fn a_key_whose_message_was_lost_is_found_by_a_reload() {
         .sign(&codec.new_claims(user("ada")).expect("claims"))
         .expect("sign");
     let response = send(&a.app, "GET", "/me", Some(&format!("session={token}"))).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "{:?}",
-        rejection(&response)
-    );
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(&response));
     assert!(
         a.keys.keys().current().get(joiner.kid()).is_some(),
         "found by the reload"
@@ -461,12 +353,7 @@ async fn a_redis_outage_fails_no_request_and_keeps_every_key() {
     assert_eq!(kid_of(&from_c), c.keys.kid());
     for n in [&a, &b] {
         let response = send(&n.app, "GET", "/me", Some(&from_c)).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "{:?}",
-            rejection(&response)
-        );
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(&response));
         assert_eq!(
             send(&n.app, "GET", "/me", Some(&from_a)).await.status(),
             StatusCode::OK

@@ -11,9 +11,7 @@ use axum::routing::post;
 use common::*;
 use http::StatusCode;
 use tower_stateless_session::revocation::{MemoryRevocations, RevocationStore};
-use tower_stateless_session::{
-    Rejection, RejectionKind, SessionError, SessionHandle, SessionLayer,
-};
+use tower_stateless_session::{RejectionKind, SessionError, SessionHandle, SessionLayer};
 
 fn app_with(layer: SessionLayer<User>) -> Router {
     routes()
@@ -38,10 +36,6 @@ fn revocable(f: &Fixture, store: &MemoryRevocations) -> Router {
             .clone()
             .with_revocation(store.clone(), |u: &User| Some(u.sub.as_str())),
     )
-}
-
-fn kind<B>(response: &http::Response<B>) -> Option<RejectionKind> {
-    response.extensions().get::<Rejection>().map(|r| r.kind())
 }
 
 #[tokio::test]

@@ -6,17 +6,6 @@ use common::*;
 use http::StatusCode;
 use tower_stateless_session::{KeyRing, Rejection, RejectionKind};
 
-fn kid_of(cookie: &str) -> String {
-    use base64::Engine as _;
-    let token = cookie.split_once('=').expect("pair").1;
-    let header = token.split('.').next().expect("header");
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .expect("base64url header");
-    let value: serde_json::Value = serde_json::from_slice(&json).expect("JSON header");
-    value["kid"].as_str().expect("kid").to_owned()
-}
-
 #[tokio::test]
 async fn a_token_of_the_old_key_is_re_signed_at_once_with_the_new_one() {
     let f = fixture();

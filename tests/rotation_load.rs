@@ -21,13 +21,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
-use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, User, fetch, set_cookie_pair, wait_until};
+use common::{T0, User, fetch, kid_of, layer, set_cookie_pair, wait_until};
 use http::StatusCode;
 use tokio::task::JoinSet;
 use tower_stateless_session::{
-    KeyRing, KeyRingHandle, ManualClock, Rejection, RejectionKind, SessionLayer, TokenCodec,
-    encode_secret,
+    KeyRing, KeyRingHandle, ManualClock, Rejection, RejectionKind, TokenCodec, encode_secret,
 };
 
 const NODES: usize = 3;
@@ -55,26 +53,6 @@ fn entry(kid: &str) -> String {
 fn ring(kids: &[&str]) -> KeyRing {
     let spec: Vec<String> = kids.iter().map(|kid| entry(kid)).collect();
     KeyRing::parse(&spec.join(",")).expect("the key configuration parses")
-}
-
-fn layer(keys: KeyRingHandle, clock: &ManualClock) -> SessionLayer<User> {
-    SessionLayer::<User>::new(keys)
-        .with_clock(clock.clone())
-        .with_idle_timeout(Duration::from_secs(IDLE))
-        .with_absolute_timeout(Duration::from_secs(ABSOLUTE))
-        .with_refresh_after(Duration::from_secs(REFRESH))
-        .with_leeway(Duration::from_secs(LEEWAY))
-}
-
-/// The `kid` in a `session=token` pair's header.
-fn kid_of(cookie: &str) -> String {
-    let token = cookie.split_once('=').map_or(cookie, |(_, v)| v);
-    let header = token.split('.').next().unwrap_or_default();
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .expect("a base64url header");
-    let value: serde_json::Value = serde_json::from_slice(&json).expect("a JSON header");
-    value["kid"].as_str().expect("a kid").to_owned()
 }
 
 struct Answer {

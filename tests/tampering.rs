@@ -7,11 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use http::StatusCode;
-use tower_stateless_session::{Rejection, RejectionKind, SessionLayer};
-
-fn kind<B>(response: &http::Response<B>) -> Option<RejectionKind> {
-    response.extensions().get::<Rejection>().map(|r| r.kind())
-}
+use tower_stateless_session::{RejectionKind, SessionLayer};
 
 /// Changes the character at `index` of a cookie's token to another base64url character.
 fn flip(cookie: &str, index: usize) -> String {

@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub, unused_imports, unused_macros)]
 
 pub mod external;
+pub mod nodes;
 #[cfg(feature = "redis")]
 pub mod redis_ha_setup;
 #[cfg(feature = "redis")]
@@ -17,7 +18,8 @@ use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tower_stateless_session::{
-    Key, KeyRing, KeyRingHandle, ManualClock, Session, SessionHandle, SessionLayer,
+    Key, KeyRing, KeyRingHandle, ManualClock, Rejection, RejectionKind, Session, SessionHandle,
+    SessionLayer,
 };
 
 pub const T0: u64 = 1_800_000_000;
@@ -54,13 +56,19 @@ pub struct Fixture {
 pub fn fixture() -> Fixture {
     let clock = ManualClock::new(T0);
     let keys = KeyRingHandle::new(KeyRing::new(key("k1")));
-    let layer = SessionLayer::<User>::new(keys.clone())
+    let layer = layer(keys.clone(), &clock);
+    Fixture { clock, keys, layer }
+}
+
+/// The test layer on `keys`: the test timeouts (`IDLE`, `ABSOLUTE`, `REFRESH`, `LEEWAY`)
+/// on `clock`.
+pub fn layer(keys: impl Into<KeyRingHandle>, clock: &ManualClock) -> SessionLayer<User> {
+    SessionLayer::<User>::new(keys)
         .with_clock(clock.clone())
         .with_idle_timeout(Duration::from_secs(IDLE))
         .with_absolute_timeout(Duration::from_secs(ABSOLUTE))
         .with_refresh_after(Duration::from_secs(REFRESH))
-        .with_leeway(Duration::from_secs(LEEWAY));
-    Fixture { clock, keys, layer }
+        .with_leeway(Duration::from_secs(LEEWAY))
 }
 
 /// The test app: login, persistent login, me, logout, renew, modify, optional.
@@ -144,6 +152,48 @@ pub async fn send(app: &Router, method: &str, uri: &str, cookie: Option<&str>) -
         .oneshot(request.body(Body::empty()).expect("request"))
         .await
         .expect("infallible")
+}
+
+/// `GET /me` through `app` with `Authorization: Bearer <token>`.
+pub async fn bearer(app: &Router, token: &str) -> Response<Body> {
+    let request = Request::get("/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    app.clone().oneshot(request).await.expect("infallible")
+}
+
+/// Why the layer refused the request, from the `Rejection` it attached to the response.
+pub fn kind<B>(response: &Response<B>) -> Option<RejectionKind> {
+    response.extensions().get::<Rejection>().map(|r| r.kind())
+}
+
+/// The token of a `name=token` cookie pair (a bare token as it is).
+pub fn token_of(cookie_or_token: &str) -> &str {
+    cookie_or_token
+        .split_once('=')
+        .map_or(cookie_or_token, |(_, token)| token)
+}
+
+/// The decoded JSON header of a token, or of a `name=token` cookie pair.
+pub fn header_of(cookie_or_token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let header = token_of(cookie_or_token)
+        .split('.')
+        .next()
+        .expect("a header segment");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("a base64url header");
+    serde_json::from_slice(&json).expect("a JSON header")
+}
+
+/// The `kid` in the header of a token, or of a `name=token` cookie pair.
+pub fn kid_of(cookie_or_token: &str) -> String {
+    header_of(cookie_or_token)["kid"]
+        .as_str()
+        .expect("a kid")
+        .to_owned()
 }
 
 pub async fn body_text(response: Response<Body>) -> String {

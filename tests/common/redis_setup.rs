@@ -12,9 +12,9 @@ use axum::routing::post;
 use http::StatusCode;
 use tower_stateless_session::redis::RedisConfig;
 use tower_stateless_session::revocation::RedisRevocations;
-use tower_stateless_session::{Rejection, RejectionKind, SessionHandle, SessionLayer};
+use tower_stateless_session::{RejectionKind, SessionHandle, SessionLayer};
 
-use super::{Fixture, User, login_cookie, routes, send};
+use super::{Fixture, User, kind, login_cookie, routes, send};
 
 /// The key prefix every test store uses.
 pub const PREFIX: &str = "test";
@@ -302,10 +302,6 @@ pub async fn node(f: &Fixture, config: RedisConfig) -> Node {
         )
         .layer(layer);
     Node { app, store }
-}
-
-pub fn kind<B>(response: &http::Response<B>) -> Option<RejectionKind> {
-    response.extensions().get::<Rejection>().map(|r| r.kind())
 }
 
 /// Polls `node` until `cookie` is refused as revoked; returns how long that took. Every
