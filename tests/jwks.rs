@@ -18,9 +18,9 @@ use common::*;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use tower::{ServiceExt, service_fn};
-use tower_stateless_session::keys::{JwksError, JwksService, JwksVerifier};
+use tower_stateless_session::keys::{JwksError, JwksService, JwksVerifier, JwksVerifierBuilder};
 use tower_stateless_session::{
-    Key, KeyRing, KeyRingHandle, Rejection, RejectionKind, SessionLayer, TokenCodec,
+    Key, KeyRing, KeyRingHandle, RejectionKind, SessionLayer, TokenCodec,
 };
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -106,11 +106,39 @@ impl Endpoint {
     }
 }
 
+/// A gateway signing with `node(1)`, its JWKS endpoint, and a verifier of it with the
+/// settings `settings` gives, once it has loaded the set.
+async fn verifier(
+    settings: impl FnOnce(JwksVerifierBuilder) -> JwksVerifierBuilder,
+) -> (KeyRingHandle, Endpoint, JwksVerifier) {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway.clone()).await;
+    let jwks = settings(JwksVerifier::builder(&endpoint.url()))
+        .start()
+        .expect("start");
+    assert!(
+        jwks.wait_loaded(Duration::from_secs(5)).await,
+        "loaded at start"
+    );
+    (gateway, endpoint, jwks)
+}
+
+/// Node 2 joins the gateway's tier: its public key is in the gateway's ring (published
+/// before use).
+fn node_2_joins(gateway: &KeyRingHandle) {
+    gateway.replace(
+        KeyRing::new(node(1))
+            .with_peer_key(node(2).public_key().expect("Ed25519"))
+            .expect("distinct"),
+    );
+}
+
 fn node(seed: u8) -> Key {
     Key::ed25519_from_seed(&format!("node-{seed}"), &[seed; 32]).expect("valid")
 }
 
-fn token_of(key: &Key) -> String {
+/// A session token signed by `key`.
+fn signed_by(key: &Key) -> String {
     let codec = TokenCodec::new(KeyRing::new(key.clone()));
     codec
         .sign(&codec.new_claims(user("ada")).expect("claims"))
@@ -129,27 +157,15 @@ async fn call(layer: &SessionLayer<User>, token: &str) -> Response<Body> {
         .expect("infallible")
 }
 
-fn kind(response: &Response<Body>) -> Option<RejectionKind> {
-    response.extensions().get::<Rejection>().map(|r| r.kind())
-}
-
 #[tokio::test]
 async fn a_downstream_verifies_with_the_served_keys_and_holds_no_secret() {
-    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
-    let endpoint = Endpoint::start(gateway.clone()).await;
-    let jwks = JwksVerifier::builder(&endpoint.url())
-        .start()
-        .expect("start");
-    assert!(
-        jwks.wait_loaded(Duration::from_secs(5)).await,
-        "loaded at start"
-    );
+    let (_, _endpoint, jwks) = verifier(|b| b).await;
     let ring = jwks.keys().current();
     assert_eq!(ring.kids().collect::<Vec<_>>(), ["node-1"]);
     assert!(ring.iter().all(|k| !k.can_sign()), "public keys only");
 
     let layer = SessionLayer::<User>::verify_only(jwks.keys());
-    let response = call(&layer, &token_of(&node(1))).await;
+    let response = call(&layer, &signed_by(&node(1))).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body_text(response).await.split(' ').next(), Some("ada"));
 
@@ -171,24 +187,15 @@ async fn a_downstream_verifies_with_the_served_keys_and_holds_no_secret() {
 
 #[tokio::test]
 async fn a_new_signing_key_causes_no_401_and_one_refetch_serves_every_waiter() {
-    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
-    let endpoint = Endpoint::start(gateway.clone()).await;
-    let jwks = JwksVerifier::builder(&endpoint.url())
-        .with_min_refetch_interval(Duration::from_millis(200))
-        .start()
-        .expect("start");
-    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let (gateway, endpoint, jwks) =
+        verifier(|b| b.with_min_refetch_interval(Duration::from_millis(200))).await;
     let layer = SessionLayer::<User>::verify_only(jwks.keys());
     let before = endpoint.requests();
 
     // A node joins: its key reaches the gateway's ring (published before use), then its
     // tokens reach the downstream, which has not fetched since.
-    gateway.replace(
-        KeyRing::new(node(1))
-            .with_peer_key(node(2).public_key().expect("Ed25519"))
-            .expect("distinct"),
-    );
-    let token = token_of(&node(2));
+    node_2_joins(&gateway);
+    let token = signed_by(&node(2));
     let responses = futures_join_all((0..20).map(|_| call(&layer, &token))).await;
     for response in &responses {
         assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(response));
@@ -213,22 +220,13 @@ async fn requested(endpoint: &Endpoint, count: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_arriving_while_a_fetch_is_in_flight_are_answered_by_it() {
-    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
-    let endpoint = Endpoint::start(gateway.clone()).await;
-    let jwks = JwksVerifier::builder(&endpoint.url())
-        .with_min_refetch_interval(Duration::from_millis(50))
-        .start()
-        .expect("start");
-    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let (gateway, endpoint, jwks) =
+        verifier(|b| b.with_min_refetch_interval(Duration::from_millis(50))).await;
     let layer = SessionLayer::<User>::verify_only(jwks.keys());
-    gateway.replace(
-        KeyRing::new(node(1))
-            .with_peer_key(node(2).public_key().expect("Ed25519"))
-            .expect("distinct"),
-    );
+    node_2_joins(&gateway);
     endpoint.set(Mode::Slow);
     let before = endpoint.requests();
-    let token = token_of(&node(2));
+    let token = signed_by(&node(2));
 
     // The first token asks for a fetch; the others arrive while it is in flight.
     let first = {
@@ -249,13 +247,8 @@ async fn tokens_arriving_while_a_fetch_is_in_flight_are_answered_by_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_that_left_before_the_key_was_published_is_followed_by_another() {
-    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
-    let endpoint = Endpoint::start(gateway.clone()).await;
-    let jwks = JwksVerifier::builder(&endpoint.url())
-        .with_min_refetch_interval(Duration::from_millis(50))
-        .start()
-        .expect("start");
-    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let (gateway, endpoint, jwks) =
+        verifier(|b| b.with_min_refetch_interval(Duration::from_millis(50))).await;
     let layer = SessionLayer::<User>::verify_only(jwks.keys());
     endpoint.set(Mode::Slow);
     let before = endpoint.requests();
@@ -264,12 +257,8 @@ async fn a_fetch_that_left_before_the_key_was_published_is_followed_by_another()
     // token arrives while that fetch is still in flight.
     let refresh = tokio::spawn(jwks.refresh());
     requested(&endpoint, before + 1).await;
-    gateway.replace(
-        KeyRing::new(node(1))
-            .with_peer_key(node(2).public_key().expect("Ed25519"))
-            .expect("distinct"),
-    );
-    let response = call(&layer, &token_of(&node(2))).await;
+    node_2_joins(&gateway);
+    let response = call(&layer, &signed_by(&node(2))).await;
     assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(&response));
     refresh.await.expect("task");
     assert_eq!(
@@ -281,18 +270,15 @@ async fn a_fetch_that_left_before_the_key_was_published_is_followed_by_another()
 
 #[tokio::test]
 async fn a_flood_of_made_up_key_ids_costs_one_fetch_per_interval() {
-    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
-    let endpoint = Endpoint::start(gateway).await;
-    let jwks = JwksVerifier::builder(&endpoint.url())
-        .with_min_refetch_interval(Duration::from_millis(500))
-        .with_unknown_kid_wait(Duration::from_secs(2))
-        .start()
-        .expect("start");
-    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let (_, endpoint, jwks) = verifier(|b| {
+        b.with_min_refetch_interval(Duration::from_millis(500))
+            .with_unknown_kid_wait(Duration::from_secs(2))
+    })
+    .await;
     let layer = SessionLayer::<User>::verify_only(jwks.keys());
     let before = endpoint.requests();
     let started = Instant::now();
-    let tokens: Vec<String> = (10..60).map(|seed| token_of(&node(seed))).collect();
+    let tokens: Vec<String> = (10..60).map(|seed| signed_by(&node(seed))).collect();
     let responses = futures_join_all(tokens.iter().map(|t| call(&layer, t))).await;
     for response in &responses {
         assert_eq!(kind(response), Some(RejectionKind::UnknownKey));
@@ -307,13 +293,8 @@ async fn a_flood_of_made_up_key_ids_costs_one_fetch_per_interval() {
 
 #[tokio::test]
 async fn an_unchanged_set_costs_a_304() {
-    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
-    let endpoint = Endpoint::start(gateway).await;
-    let jwks = JwksVerifier::builder(&endpoint.url())
-        .with_min_refetch_interval(Duration::from_millis(10))
-        .start()
-        .expect("start");
-    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let (_, endpoint, jwks) =
+        verifier(|b| b.with_min_refetch_interval(Duration::from_millis(10))).await;
     let generation = jwks.keys().generation();
     jwks.refresh().await;
     jwks.refresh().await;
@@ -328,17 +309,14 @@ async fn an_unchanged_set_costs_a_304() {
 
 #[tokio::test]
 async fn failures_keep_the_last_good_set() {
-    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
-    let endpoint = Endpoint::start(gateway).await;
-    let jwks = JwksVerifier::builder(&endpoint.url())
-        .with_min_refetch_interval(Duration::from_millis(10))
-        .with_timeout(Duration::from_millis(300))
-        .with_max_bytes(100_000)
-        .start()
-        .expect("start");
-    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let (_, endpoint, jwks) = verifier(|b| {
+        b.with_min_refetch_interval(Duration::from_millis(10))
+            .with_timeout(Duration::from_millis(300))
+            .with_max_bytes(100_000)
+    })
+    .await;
     let layer = SessionLayer::<User>::verify_only(jwks.keys());
-    let token = token_of(&node(1));
+    let token = signed_by(&node(1));
 
     let cases = [
         (Mode::Error, JwksError::Status(500)),
@@ -439,7 +417,7 @@ async fn a_failing_endpoint_turns_the_check_and_gauges_degraded_and_back() {
 
     // Loaded: ok, one key, no failure.
     assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
-    let token = token_of(&node(1));
+    let token = signed_by(&node(1));
     until(&health, &layer, &token, Status::Ok).await;
     let gauges = moved();
     assert_eq!(gauges["stateless_session_jwks_keys"], 1.0, "{gauges:?}");
@@ -485,19 +463,16 @@ async fn a_failing_endpoint_turns_the_check_and_gauges_degraded_and_back() {
 
 #[tokio::test]
 async fn an_unknown_kid_waits_no_longer_than_its_bound_when_the_endpoint_hangs() {
-    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
-    let endpoint = Endpoint::start(gateway).await;
-    let jwks = JwksVerifier::builder(&endpoint.url())
-        .with_min_refetch_interval(Duration::from_millis(10))
-        .with_timeout(Duration::from_secs(10))
-        .with_unknown_kid_wait(Duration::from_millis(300))
-        .start()
-        .expect("start");
-    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let (_, endpoint, jwks) = verifier(|b| {
+        b.with_min_refetch_interval(Duration::from_millis(10))
+            .with_timeout(Duration::from_secs(10))
+            .with_unknown_kid_wait(Duration::from_millis(300))
+    })
+    .await;
     endpoint.set(Mode::Hang);
     let layer = SessionLayer::<User>::verify_only(jwks.keys());
     let started = Instant::now();
-    let response = call(&layer, &token_of(&node(2))).await;
+    let response = call(&layer, &signed_by(&node(2))).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let waited = started.elapsed();
     assert!(
@@ -508,14 +483,11 @@ async fn an_unknown_kid_waits_no_longer_than_its_bound_when_the_endpoint_hangs()
 
 #[tokio::test]
 async fn the_task_ends_with_the_last_handle() {
-    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
-    let endpoint = Endpoint::start(gateway).await;
-    let jwks = JwksVerifier::builder(&endpoint.url())
-        .with_refresh_interval(Duration::from_millis(50))
-        .with_min_refetch_interval(Duration::from_millis(50))
-        .start()
-        .expect("start");
-    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let (_, endpoint, jwks) = verifier(|b| {
+        b.with_refresh_interval(Duration::from_millis(50))
+            .with_min_refetch_interval(Duration::from_millis(50))
+    })
+    .await;
     let keys = jwks.keys();
     drop(jwks);
     let seen = endpoint.requests();
