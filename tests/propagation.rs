@@ -11,12 +11,12 @@ use axum::routing::get;
 use bytes::Bytes;
 use common::*;
 use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::ServiceBuilder;
 use tower_stateless_session::{
     KeyRing, KeyRingHandle, PropagateSession, PropagateSessionLayer, Session, SessionHandle,
     SessionLayer, SessionToken,
@@ -31,35 +31,16 @@ fn client() -> Downstream {
         .service(client)
 }
 
-/// GET `url` through the propagating client; status and JSON body.
-async fn call(
-    mut client: Downstream,
-    url: &str,
-    token: Option<SessionToken>,
-) -> (StatusCode, Value) {
+/// GET `url` through the propagating client, with `token` in the request's extensions;
+/// status and JSON body.
+async fn call(client: Downstream, url: &str, token: Option<SessionToken>) -> (StatusCode, Value) {
     let mut request = Request::get(url)
         .body(Empty::<Bytes>::new())
         .expect("request");
     if let Some(token) = token {
         request.extensions_mut().insert(token);
     }
-    let response = client
-        .ready()
-        .await
-        .expect("ready")
-        .call(request)
-        .await
-        .expect("downstream answers");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| json!({ "text": String::from_utf8_lossy(&body) }));
-    (status, value)
+    call_json(client, request).await
 }
 
 /// The downstream service: verify-only, Bearer in.

@@ -347,6 +347,38 @@ pub async fn try_fetch(
         .map_err(|_| "timed out".to_owned())?
 }
 
+/// Sends `request` through `client` (an HTTP client service, a propagating one for
+/// instance) and reads the body to its end, which hands a pooled connection back: the
+/// status and the body as JSON (`{"text": ...}` when it is not JSON).
+pub async fn call_json<S, In, Out>(
+    mut client: S,
+    request: Request<In>,
+) -> (StatusCode, serde_json::Value)
+where
+    S: tower::Service<Request<In>, Response = Response<Out>>,
+    S::Error: std::fmt::Debug,
+    Out: http_body::Body,
+    Out::Error: std::fmt::Debug,
+{
+    let response = client
+        .ready()
+        .await
+        .expect("ready")
+        .call(request)
+        .await
+        .expect("the downstream answers");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::json!({ "text": String::from_utf8_lossy(&body) }));
+    (status, value)
+}
+
 /// `name=value` of a response's first `Set-Cookie`, if any.
 pub fn set_cookie_pair(headers: &http::HeaderMap) -> Option<String> {
     headers

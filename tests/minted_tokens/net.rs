@@ -28,7 +28,7 @@ use tower_stateless_session::{
     Transport,
 };
 
-use crate::common::{fetch, serve, serve_on, set_cookie_pair};
+use crate::common::{call_json, fetch, serve, serve_on, set_cookie_pair};
 use crate::jwks::{CountedJwks, Fetches, JWKS_PATH, loaded, verifier};
 
 /// The gateway's session data. Only `roles` goes downstream, next to `sub` and `sid`.
@@ -64,27 +64,11 @@ pub(crate) fn aud(name: &str) -> Audience {
 }
 
 /// GETs `url` through `client`; status and JSON body (read to its end).
-pub(crate) async fn call(mut client: HttpClient, url: String) -> (StatusCode, Value) {
+pub(crate) async fn call(client: HttpClient, url: String) -> (StatusCode, Value) {
     let request = Request::get(url)
         .body(Empty::<Bytes>::new())
         .expect("request");
-    let response = client
-        .ready()
-        .await
-        .expect("ready")
-        .call(request)
-        .await
-        .expect("the downstream answers");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| json!({ "text": String::from_utf8_lossy(&body) }));
-    (status, value)
+    call_json(client, request).await
 }
 
 /// `GET /whoami` of a downstream: what it verified, and (for these tests only) the raw
