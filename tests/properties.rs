@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use common::edits::{deletions, insertions, replacements};
 use common::{ABSOLUTE, IDLE, LEEWAY, T0, key};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use proptest::prelude::*;
@@ -311,14 +312,6 @@ fn with_cookies(values: &[HeaderValue]) -> Request<()> {
 // Single-byte changes: exhaustive over one token
 // ---------------------------------------------------------------------------------------
 
-/// Segment of byte `i` of a token: 0 header, 1 payload, 2 signature, `None` for a dot.
-fn segment_of(token: &[u8], i: usize) -> Option<usize> {
-    if token[i] == b'.' {
-        return None;
-    }
-    Some(token[..i].iter().filter(|&&b| b == b'.').count())
-}
-
 /// The kinds a change in `segment` may give. Payload changes fail the MAC, which covers
 /// the bytes as received and runs before any decoding; a change in the signature may also
 /// break its base64url; a change in the header may break any header rule.
@@ -351,28 +344,16 @@ fn assert_rejected(codec: &TokenCodec, edited: &[u8], allowed: &[RejectionKind],
     }
 }
 
+/// Segments are 0 header, 1 payload, 2 signature (see `common::edits`).
 #[test]
 fn every_single_byte_replacement_anywhere_in_a_token_is_rejected() {
     let codec = codec();
     let token = a_token().into_bytes();
     let mut checked = 0usize;
-    for i in 0..token.len() {
-        for byte in 0..=u8::MAX {
-            if byte == token[i] {
-                continue;
-            }
-            let mut edited = token.clone();
-            edited[i] = byte;
-            let dot_change = token[i] == b'.' || byte == b'.';
-            let what = format!("byte {i} ({:?}) replaced by {byte:#04x}", token[i] as char);
-            assert_rejected(
-                &codec,
-                &edited,
-                allowed(segment_of(&token, i), dot_change),
-                &what,
-            );
-            checked += 1;
-        }
+    for edit in replacements(&token) {
+        let allowed = allowed(edit.segment, edit.dot_changed);
+        assert_rejected(&codec, &edit.bytes, allowed, &edit.what);
+        checked += 1;
     }
     assert_eq!(checked, token.len() * 255, "every replacement was tried");
 }
@@ -384,17 +365,9 @@ fn every_single_byte_replacement_anywhere_in_a_token_is_rejected() {
 fn every_single_byte_insertion_anywhere_in_a_token_is_rejected() {
     let codec = codec();
     let token = a_token().into_bytes();
-    let bytes = b"AQgw_-z9.= \t\0%\"{\x7f\x80\xff";
-    for i in 0..=token.len() {
-        for &byte in bytes {
-            let mut edited = token.clone();
-            edited.insert(i, byte);
-            // The inserted byte joins the segment of the byte it now precedes (the
-            // signature at the very end; right after a dot, the next segment).
-            let segment = Some(token[..i].iter().filter(|&&b| b == b'.').count());
-            let what = format!("{byte:#04x} inserted at {i}");
-            assert_rejected(&codec, &edited, allowed(segment, byte == b'.'), &what);
-        }
+    for edit in insertions(&token) {
+        let allowed = allowed(edit.segment, edit.dot_changed);
+        assert_rejected(&codec, &edit.bytes, allowed, &edit.what);
     }
 }
 
@@ -402,16 +375,9 @@ fn every_single_byte_insertion_anywhere_in_a_token_is_rejected() {
 fn every_single_byte_deletion_anywhere_in_a_token_is_rejected() {
     let codec = codec();
     let token = a_token().into_bytes();
-    for i in 0..token.len() {
-        let mut edited = token.clone();
-        let removed = edited.remove(i);
-        let what = format!("byte {i} ({:?}) deleted", removed as char);
-        assert_rejected(
-            &codec,
-            &edited,
-            allowed(segment_of(&token, i), removed == b'.'),
-            &what,
-        );
+    for edit in deletions(&token) {
+        let allowed = allowed(edit.segment, edit.dot_changed);
+        assert_rejected(&codec, &edit.bytes, allowed, &edit.what);
     }
 }
 

@@ -10,6 +10,9 @@
 //! - through `TokenCodec` with an encryption key first in the ring, arbitrary session data
 //!   round-trips, and arbitrary bytes never verify.
 
+mod common;
+
+use common::edits::{deletions, insertions, replacements};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
@@ -37,15 +40,6 @@ fn config() -> ProptestConfig {
         failure_persistence: None,
         ..ProptestConfig::default()
     }
-}
-
-/// Segment of byte `i`: 0 header, 1 encrypted key, 2 IV, 3 ciphertext, 4 tag; `None` for
-/// a dot.
-fn segment_of(token: &[u8], i: usize) -> Option<usize> {
-    if token.get(i) == Some(&b'.') {
-        return None;
-    }
-    Some(token[..i].iter().filter(|&&b| b == b'.').count())
 }
 
 /// The kinds a change in `segment` may give. The header is checked before any crypto, so a
@@ -80,23 +74,16 @@ fn assert_refused(mode: KeyManagement, edited: &[u8], allowed: &[RejectionKind],
     }
 }
 
+/// Segments are 0 header, 1 encrypted key, 2 IV, 3 ciphertext, 4 tag (see `common::edits`).
 #[test]
 fn every_single_byte_replacement_anywhere_in_a_token_is_refused() {
     for mode in MODES {
         let token = a_token(mode);
         let mut checked = 0usize;
-        for i in 0..token.len() {
-            for byte in 0..=u8::MAX {
-                if byte == token[i] {
-                    continue;
-                }
-                let mut edited = token.clone();
-                edited[i] = byte;
-                let dot = token[i] == b'.' || byte == b'.';
-                let what = format!("byte {i} ({:?}) replaced by {byte:#04x}", token[i] as char);
-                assert_refused(mode, &edited, allowed(segment_of(&token, i), dot), &what);
-                checked += 1;
-            }
+        for edit in replacements(&token) {
+            let allowed = allowed(edit.segment, edit.dot_changed);
+            assert_refused(mode, &edit.bytes, allowed, &edit.what);
+            checked += 1;
         }
         assert_eq!(checked, token.len() * 255, "every replacement was tried");
     }
@@ -104,28 +91,11 @@ fn every_single_byte_replacement_anywhere_in_a_token_is_refused() {
 
 #[test]
 fn every_single_byte_insertion_and_deletion_is_refused() {
-    let bytes = b"AQgw_-z9.= \t\0%\"{\x7f\x80\xff";
     for mode in MODES {
         let token = a_token(mode);
-        for i in 0..=token.len() {
-            for &byte in bytes {
-                let mut edited = token.clone();
-                edited.insert(i, byte);
-                let segment = Some(token[..i].iter().filter(|&&b| b == b'.').count());
-                let what = format!("{byte:#04x} inserted at {i}");
-                assert_refused(mode, &edited, allowed(segment, byte == b'.'), &what);
-            }
-        }
-        for i in 0..token.len() {
-            let mut edited = token.clone();
-            let removed = edited.remove(i);
-            let what = format!("byte {i} ({:?}) deleted", removed as char);
-            assert_refused(
-                mode,
-                &edited,
-                allowed(segment_of(&token, i), removed == b'.'),
-                &what,
-            );
+        for edit in insertions(&token).chain(deletions(&token)) {
+            let allowed = allowed(edit.segment, edit.dot_changed);
+            assert_refused(mode, &edit.bytes, allowed, &edit.what);
         }
     }
 }

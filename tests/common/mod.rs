@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub, unused_imports, unused_macros)]
 
+pub mod edits;
 pub mod external;
 pub mod nodes;
 #[cfg(feature = "redis")]
