@@ -1,10 +1,107 @@
 //! Reading and checking what a browser or curl sends: media types, user names, notes.
 
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
 use serde::Deserialize;
 
 use super::{MAX_NAME_CHARS, MAX_NOTE_BYTES};
+
+/// A checked `POST /login` body.
+pub(crate) struct Login {
+    /// The user name, trimmed.
+    pub(crate) user: String,
+    pub(crate) remember: bool,
+    /// Sent as JSON (answered with JSON), not as a form (answered with a redirect).
+    pub(crate) json: bool,
+}
+
+/// Reads `POST /login` as JSON `{"user","remember"}` or as a form `user=..&remember=on`,
+/// by its `Content-Type`; the refusal (415, 400) otherwise.
+pub(crate) async fn read_login(request: Request) -> Result<Login, Response> {
+    let json = match media_type(request.headers()).as_deref() {
+        Some("application/json") => true,
+        Some("application/x-www-form-urlencoded") => false,
+        _ => {
+            return Err(plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send application/json or application/x-www-form-urlencoded",
+            ));
+        }
+    };
+    let (user, remember) = if json {
+        match Json::<JsonLogin>::from_request(request, &()).await {
+            Ok(Json(body)) => (body.user, body.remember),
+            Err(rejection) => {
+                let message = format!("invalid JSON body: {}", rejection.body_text());
+                return Err(plain(StatusCode::BAD_REQUEST, &message));
+            }
+        }
+    } else {
+        match Form::<FormLogin>::from_request(request, &()).await {
+            Ok(Form(body)) => {
+                let remember = checkbox_ticked(body.remember.as_deref());
+                (body.user, remember)
+            }
+            Err(rejection) => {
+                let message = format!("invalid form body: {}", rejection.body_text());
+                return Err(plain(StatusCode::BAD_REQUEST, &message));
+            }
+        }
+    };
+    let user = validate_name(&user).map_err(|message| plain(StatusCode::BAD_REQUEST, message))?;
+    Ok(Login {
+        user,
+        remember,
+        json,
+    })
+}
+
+/// A checked `POST /note` body.
+pub(crate) struct Note {
+    /// The note, trimmed.
+    pub(crate) text: String,
+    /// Sent as a form (answered with a redirect), not as plain text (answered with JSON).
+    pub(crate) form: bool,
+}
+
+/// Reads `POST /note` as `text/plain` or as a form `note=...`, by its `Content-Type`; the
+/// refusal (415, 413, 400) otherwise. The route's `DefaultBodyLimit` caps what is read.
+pub(crate) async fn read_note(request: Request) -> Result<Note, Response> {
+    let form = match media_type(request.headers()).as_deref() {
+        Some("text/plain") => false,
+        Some("application/x-www-form-urlencoded") => true,
+        _ => {
+            return Err(plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the note as text/plain, or as a form field `note`",
+            ));
+        }
+    };
+    let raw = if form {
+        Form::<FormNote>::from_request(request, &())
+            .await
+            .map(|Form(form)| form.note)
+            .map_err(|rejection| (rejection.status(), rejection.body_text()))
+    } else {
+        String::from_request(request, &())
+            .await
+            .map_err(|rejection| (rejection.status(), rejection.body_text()))
+    };
+    let checked = match raw {
+        Ok(raw) => validate_note(&raw),
+        Err((StatusCode::PAYLOAD_TOO_LARGE, _)) => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a note may be at most {MAX_NOTE_BYTES} bytes"),
+        )),
+        Err((_, text)) => Err((StatusCode::BAD_REQUEST, format!("invalid note: {text}"))),
+    };
+    match checked {
+        Ok(text) => Ok(Note { text, form }),
+        Err((status, message)) => Err(plain(status, &message)),
+    }
+}
 
 /// A plain-text response.
 pub(crate) fn plain(status: StatusCode, message: &str) -> Response {

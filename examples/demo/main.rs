@@ -116,12 +116,14 @@
 //!
 //! # Layout
 //!
-//! This file is the part to read for using the layer: the keys, the layer's configuration,
-//! the routes and the handlers. The rest is the demo's own plumbing: `config.rs` reads the
-//! environment, `input.rs` checks request bodies, `page.rs` (with `page.css`, `page.js`),
-//! `token_view.rs` and `signer_view.rs` (which key or node made the token) render the HTML
-//! page, `outcome.rs` words refusals for people, and
-//! `tests/` drives the whole router.
+//! This file is the part to read for using the layer: the layer's configuration, the
+//! routes and the handlers. The rest is the demo's own plumbing: `signing.rs` reads the keys
+//! from the environment (shared secrets, encryption keys, or this node's key and its
+//! registry), `config.rs` the address and the timeouts, `redis_env.rs` the Redis settings
+//! (shared revocations and node keys), `input.rs` checks request bodies, `page.rs` (with
+//! `page.css`, `page.js`), `token_view.rs` and `signer_view.rs` (which key or node made the
+//! token) render the HTML page, `outcome.rs` words refusals for people, `ops.rs` serves
+//! `/health` and `/metrics` and logs requests, and `tests/` drives the whole router.
 
 mod config;
 mod input;
@@ -139,17 +141,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, FromRequest, RawQuery, Request};
+use axum::extract::{DefaultBodyLimit, Extension, RawQuery, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tower_stateless_session::keys::{JwksService, NodeKeys};
+use tower_stateless_session::keys::JwksService;
 use tower_stateless_session::revocation::RevocationStore;
-use tower_stateless_session::token::jwe::KeyManagement;
 use tower_stateless_session::{
-    DEFAULT_COOKIE_NAME, IssuedToken, KeyRing, KeyRingHandle, Session, SessionError, SessionHandle,
+    DEFAULT_COOKIE_NAME, IssuedToken, KeyRingHandle, Session, SessionError, SessionHandle,
     SessionLayer, SignError,
 };
 
@@ -157,19 +158,9 @@ use tower_stateless_session::{
 // the same app.
 pub(crate) use config::Timeouts;
 use config::{env_var, parse_addr};
-use input::{
-    FormLogin, FormNote, JsonLogin, checkbox_ticked, is_form_post, media_type, plain,
-    validate_name, validate_note,
-};
+use input::{is_form_post, plain, read_login, read_note};
 use outcome::Outcome;
 pub(crate) use signer_view::ThisNode;
-
-/// The environment variable holding the key ring.
-const KEYS_VAR: &str = "SESSION_KEYS";
-/// The environment variable holding the encryption keys (turns the encrypted mode on).
-const ENCRYPTION_KEYS_VAR: &str = "SESSION_ENCRYPTION_KEYS";
-/// The environment variable choosing the encryption keys' key management.
-const JWE_ALG_VAR: &str = "SESSION_JWE_ALG";
 
 /// The longest user name accepted, in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -197,92 +188,8 @@ pub(crate) struct DemoSession {
 }
 
 // ---------------------------------------------------------------------------------------
-// Keys and the session layer
+// The session layer (its keys come from `signing.rs`)
 // ---------------------------------------------------------------------------------------
-
-/// The key ring from `SESSION_KEYS`, or a throw-away key (with a warning) when it is unset.
-/// The error text comes from [`ConfigError`](tower_stateless_session::ConfigError), which
-/// names keys by position or id and never repeats a secret.
-fn load_keys() -> Result<KeyRing, String> {
-    keys_from_lookup(env_var)
-}
-
-/// The key ring from the variables `lookup` finds: the encryption keys first when
-/// `SESSION_ENCRYPTION_KEYS` is set (they issue), then the signing keys of `SESSION_KEYS`
-/// (which then only verify); or a throw-away signing key when neither is set.
-fn keys_from_lookup(
-    lookup: impl Fn(&str) -> Result<Option<String>, String>,
-) -> Result<KeyRing, String> {
-    let signing = lookup(KEYS_VAR)?
-        .map(|spec| KeyRing::parse(&spec).map_err(|e| format!("{KEYS_VAR} is invalid: {e}")))
-        .transpose()?;
-    let alg = lookup(JWE_ALG_VAR)?;
-    if let Some(spec) = lookup(ENCRYPTION_KEYS_VAR)? {
-        let management = match alg.as_deref().map(str::trim) {
-            None | Some("") => KeyManagement::default(),
-            Some(name) => KeyManagement::from_name(name)
-                .ok_or_else(|| format!("{JWE_ALG_VAR} must be `A256KW` or `dir`, not {name:?}"))?,
-        };
-        let encryption = KeyRing::parse_encryption(&spec, management)
-            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} is invalid: {e}"))?;
-        let verify_only = signing.iter().flat_map(KeyRing::iter);
-        return KeyRing::from_keys(encryption.iter().chain(verify_only).cloned())
-            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} and {KEYS_VAR} together: {e}"));
-    }
-    if alg.is_some() {
-        eprintln!("warning: {JWE_ALG_VAR} is ignored without {ENCRYPTION_KEYS_VAR}");
-    }
-    if let Some(ring) = signing {
-        return Ok(ring);
-    }
-    eprintln!(
-        "warning: {KEYS_VAR} is not set, so a random signing key was generated for this run.\n\
-         warning: sessions will not survive a restart, and other instances cannot verify them.\n\
-         warning: set it as `kid:base64url-secret[,kid:secret...]` (the first key signs, the\n\
-         warning: others only verify; secrets must be at least 32 bytes), for example:\n\
-         warning:   export {KEYS_VAR}=\"k1:$(openssl rand -base64 32)\""
-    );
-    KeyRing::generate("demo").map_err(|e| format!("cannot generate a key: {e}"))
-}
-
-/// The keys the layer signs and verifies with, as `SESSION_SIGNING` says: the HS256 ring of
-/// `SESSION_KEYS`, or this process's node key (kept alive here: its heartbeat stops with it)
-/// with the other instances' public keys from the registry.
-async fn load_signing(timeouts: &Timeouts) -> Result<(KeyRingHandle, Option<NodeKeys>), String> {
-    if signing::mode(env_var)? == signing::Signing::Hs256 {
-        return Ok((load_keys()?.into(), None));
-    }
-    let registration = signing::registration_key(env_var)?;
-    let registry = redis_env::key_registry(env_var).await?;
-    let mut node = NodeKeys::builder(registration, registry)
-        .with_idle_timeout(timeouts.idle)
-        .with_leeway(timeouts.leeway);
-    if env_var(KEYS_VAR)?.is_some() || env_var(ENCRYPTION_KEYS_VAR)?.is_some() {
-        // Sessions of the shared keys still verify (or decrypt), and move to the node key;
-        // while the node key is not published, the first of them issues instead.
-        node = node.with_fallback(load_keys()?);
-    }
-    let node = node
-        .start()
-        .map_err(|e| format!("cannot start the node key: {e}"))?;
-    // Publish before use: the key signs once the registry confirms it (at once in memory).
-    for _ in 0..50 {
-        if node.is_signing() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    if node.is_signing() {
-        eprintln!("signing with this node's Ed25519 key {}", node.kid());
-    } else {
-        eprintln!(
-            "warning: the node key {} is not published yet; new sessions are refused (503) \
-             until it is",
-            node.kid()
-        );
-    }
-    Ok((node.keys(), Some(node)))
-}
 
 /// The session layer with the demo's settings (cookie `session`, the default size budgets,
 /// a friendlier answer when a change cannot be saved, revocation by session and by user).
@@ -434,45 +341,15 @@ async fn index(
 
 /// `POST /login`: JSON or form, see the module documentation.
 async fn login(session: SessionHandle<DemoSession>, request: Request) -> Response {
-    let is_json = match media_type(request.headers()).as_deref() {
-        Some("application/json") => true,
-        Some("application/x-www-form-urlencoded") => false,
-        _ => {
-            return plain(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "send application/json or application/x-www-form-urlencoded",
-            );
-        }
-    };
-    let (user, remember) = if is_json {
-        match Json::<JsonLogin>::from_request(request, &()).await {
-            Ok(Json(body)) => (body.user, body.remember),
-            Err(rejection) => {
-                let message = format!("invalid JSON body: {}", rejection.body_text());
-                return plain(StatusCode::BAD_REQUEST, &message);
-            }
-        }
-    } else {
-        match Form::<FormLogin>::from_request(request, &()).await {
-            Ok(Form(body)) => {
-                let remember = checkbox_ticked(body.remember.as_deref());
-                (body.user, remember)
-            }
-            Err(rejection) => {
-                let message = format!("invalid form body: {}", rejection.body_text());
-                return plain(StatusCode::BAD_REQUEST, &message);
-            }
-        }
-    };
-    let user = match validate_name(&user) {
-        Ok(user) => user,
-        Err(message) => return plain(StatusCode::BAD_REQUEST, message),
+    let login = match read_login(request).await {
+        Ok(login) => login,
+        Err(refusal) => return refusal,
     };
     let data = DemoSession {
-        sub: user.clone(),
+        sub: login.user.clone(),
         notes: Vec::new(),
     };
-    let started = if remember {
+    let started = if login.remember {
         session.login_persistent(data)
     } else {
         session.login(data)
@@ -481,10 +358,10 @@ async fn login(session: SessionHandle<DemoSession>, request: Request) -> Respons
         Ok(info) => info,
         Err(e) => return e.into_response(),
     };
-    if !is_json {
+    if !login.json {
         return Redirect::to("/").into_response();
     }
-    Json(serde_json::json!({ "sub": user, "sid": info.sid.to_string() })).into_response()
+    Json(serde_json::json!({ "sub": login.user, "sid": info.sid.to_string() })).into_response()
 }
 
 /// `GET /me`: the session's claims as JSON, or a 401 saying why there is none (in the
@@ -514,41 +391,12 @@ async fn add_note(session: Option<Session<DemoSession>>, request: Request) -> Re
             "log in first: notes are kept in the session",
         );
     };
-    let is_form = match media_type(request.headers()).as_deref() {
-        Some("text/plain") => false,
-        Some("application/x-www-form-urlencoded") => true,
-        _ => {
-            return plain(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "send the note as text/plain, or as a form field `note`",
-            );
-        }
-    };
-    // The route's `DefaultBodyLimit` caps what the extractors read.
-    let raw = if is_form {
-        Form::<FormNote>::from_request(request, &())
-            .await
-            .map(|Form(form)| form.note)
-            .map_err(|rejection| (rejection.status(), rejection.body_text()))
-    } else {
-        String::from_request(request, &())
-            .await
-            .map_err(|rejection| (rejection.status(), rejection.body_text()))
-    };
-    let note = match raw {
-        Ok(raw) => validate_note(&raw),
-        Err((StatusCode::PAYLOAD_TOO_LARGE, _)) => Err((
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a note may be at most {MAX_NOTE_BYTES} bytes"),
-        )),
-        Err((_, text)) => Err((StatusCode::BAD_REQUEST, format!("invalid note: {text}"))),
-    };
-    let note = match note {
+    let note = match read_note(request).await {
         Ok(note) => note,
-        Err((status, message)) => return plain(status, &message),
+        Err(refusal) => return refusal,
     };
     let count = match session.modify(|data| {
-        data.notes.push(note);
+        data.notes.push(note.text);
         data.notes.len()
     }) {
         Ok(count) => count,
@@ -556,7 +404,7 @@ async fn add_note(session: Option<Session<DemoSession>>, request: Request) -> Re
     };
     // The layer signs the grown session after this returns; if it no longer fits its
     // budget, the layer replaces this response with `unsaved_change_response`.
-    if is_form {
+    if note.form {
         return Redirect::to("/#notes").into_response();
     }
     Json(serde_json::json!({
@@ -609,40 +457,27 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt().init();
-    // The recorder first: the revocation store, the key registry and the node key report
-    // their state from the moment they start.
-    #[cfg(feature = "metrics")]
-    if ops::prometheus().is_none() {
-        eprintln!("warning: another metrics recorder is installed; /metrics is unavailable");
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
     }
+}
 
-    let setup = (|| -> Result<_, String> {
-        let addr = parse_addr(env_var("DEMO_ADDR")?.as_deref())?;
-        let timeouts = Timeouts::from_lookup(env_var)?;
-        Ok((addr, timeouts))
-    })();
-    let revocations = match redis_env::revocation_store(env_var).await {
-        Ok(store) => store,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (addr, timeouts) = match setup {
-        Ok(setup) => setup,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Reads the settings, starts the revocation store and the keys, and serves until Ctrl-C.
+async fn run() -> Result<(), String> {
+    // The recorder first: the revocation store, the key registry and the node key report
+    // their state from the moment they start (`app` warns if another recorder won).
+    #[cfg(feature = "metrics")]
+    let _ = ops::prometheus();
+
+    let addr = parse_addr(env_var("DEMO_ADDR")?.as_deref())?;
+    let timeouts = Timeouts::from_lookup(env_var)?;
+    let revocations = redis_env::revocation_store(env_var).await?;
     // `_node` keeps the node key's heartbeat running while the server does.
-    let (keys, _node) = match load_signing(&timeouts).await {
-        Ok(signing) => signing,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let (keys, _node) = signing::load(&timeouts).await?;
     if timeouts.refresh >= timeouts.idle {
         eprintln!(
             "warning: SESSION_REFRESH_SECS ({}) is not below SESSION_IDLE_SECS ({}): \
@@ -652,26 +487,16 @@ async fn main() -> ExitCode {
         );
     }
 
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("error: cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().unwrap_or(addr);
-    let url = format!("http://{bound}/");
     // The page names this process by its address: shown only, never put in a token.
     let router = app(session_layer(keys, &timeouts, revocations), timeouts)
         .layer(Extension(ThisNode(bound.to_string())));
-    println!("demo listening on {url} (Ctrl-C to stop)");
-
-    if let Err(e) = axum::serve(listener, router)
+    println!("demo listening on http://{bound}/ (Ctrl-C to stop)");
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
-    {
-        eprintln!("error: server failed: {e}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+        .map_err(|e| format!("server failed: {e}"))
 }

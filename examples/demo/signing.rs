@@ -1,14 +1,30 @@
-//! How the demo signs sessions, read from the environment.
+//! The keys the demo signs and verifies sessions with, read from the environment.
 //!
-//! - `SESSION_SIGNING`: `hs256` (the default) signs with the shared secrets of
-//!   `SESSION_KEYS`; `node` makes this process its own Ed25519 key, published through the
-//!   key registry before it signs (no `SESSION_KEYS` needed; when given, those keys still
-//!   verify older sessions and sign while the node key is not published yet).
+//! - `SESSION_KEYS`: the shared secrets (`kid:base64url-secret[,...]`, the first signs);
+//!   without it a random key is generated, with a warning.
+//! - `SESSION_ENCRYPTION_KEYS` (and `SESSION_JWE_ALG`, `A256KW` or `dir`): encryption keys
+//!   that issue encrypted tokens; the keys of `SESSION_KEYS` then only verify.
+//! - `SESSION_SIGNING`: `hs256` (the default) signs with the keys above; `node` makes this
+//!   process its own Ed25519 key, published through the key registry before it signs (no
+//!   `SESSION_KEYS` needed; when given, those keys still verify older sessions and sign
+//!   while the node key is not published yet).
 //! - `SESSION_REGISTRATION_KEY` (node signing): base64url, at least 32 bytes, the same on
 //!   every instance; it authenticates the registry's entries. Without it a random one is
 //!   generated, with a warning: other instances then ignore this one's key.
 
-use tower_stateless_session::keys::RegistrationKey;
+use tower_stateless_session::keys::{NodeKeys, RegistrationKey};
+use tower_stateless_session::token::jwe::KeyManagement;
+use tower_stateless_session::{KeyRing, KeyRingHandle};
+
+use super::config::{Timeouts, env_var};
+use super::redis_env::key_registry;
+
+/// The environment variable holding the key ring.
+pub(crate) const KEYS_VAR: &str = "SESSION_KEYS";
+/// The environment variable holding the encryption keys (turns the encrypted mode on).
+pub(crate) const ENCRYPTION_KEYS_VAR: &str = "SESSION_ENCRYPTION_KEYS";
+/// The environment variable choosing the encryption keys' key management.
+pub(crate) const JWE_ALG_VAR: &str = "SESSION_JWE_ALG";
 
 /// How sessions are signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +67,91 @@ pub(crate) fn registration_key(
          warning:   export {REGISTRATION_VAR}=\"$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')\""
     );
     RegistrationKey::generate().map_err(|e| format!("cannot generate a registration key: {e}"))
+}
+
+/// The key ring from `SESSION_KEYS`, or a throw-away key (with a warning) when it is unset.
+/// The error text comes from [`ConfigError`](tower_stateless_session::ConfigError), which
+/// names keys by position or id and never repeats a secret.
+fn load_keys() -> Result<KeyRing, String> {
+    keys_from_lookup(env_var)
+}
+
+/// The key ring from the variables `lookup` finds: the encryption keys first when
+/// `SESSION_ENCRYPTION_KEYS` is set (they issue), then the signing keys of `SESSION_KEYS`
+/// (which then only verify); or a throw-away signing key when neither is set.
+pub(crate) fn keys_from_lookup(
+    lookup: impl Fn(&str) -> Result<Option<String>, String>,
+) -> Result<KeyRing, String> {
+    let signing = lookup(KEYS_VAR)?
+        .map(|spec| KeyRing::parse(&spec).map_err(|e| format!("{KEYS_VAR} is invalid: {e}")))
+        .transpose()?;
+    let alg = lookup(JWE_ALG_VAR)?;
+    if let Some(spec) = lookup(ENCRYPTION_KEYS_VAR)? {
+        let management = match alg.as_deref().map(str::trim) {
+            None | Some("") => KeyManagement::default(),
+            Some(name) => KeyManagement::from_name(name)
+                .ok_or_else(|| format!("{JWE_ALG_VAR} must be `A256KW` or `dir`, not {name:?}"))?,
+        };
+        let encryption = KeyRing::parse_encryption(&spec, management)
+            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} is invalid: {e}"))?;
+        let verify_only = signing.iter().flat_map(KeyRing::iter);
+        return KeyRing::from_keys(encryption.iter().chain(verify_only).cloned())
+            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} and {KEYS_VAR} together: {e}"));
+    }
+    if alg.is_some() {
+        eprintln!("warning: {JWE_ALG_VAR} is ignored without {ENCRYPTION_KEYS_VAR}");
+    }
+    if let Some(ring) = signing {
+        return Ok(ring);
+    }
+    eprintln!(
+        "warning: {KEYS_VAR} is not set, so a random signing key was generated for this run.\n\
+         warning: sessions will not survive a restart, and other instances cannot verify them.\n\
+         warning: set it as `kid:base64url-secret[,kid:secret...]` (the first key signs, the\n\
+         warning: others only verify; secrets must be at least 32 bytes), for example:\n\
+         warning:   export {KEYS_VAR}=\"k1:$(openssl rand -base64 32)\""
+    );
+    KeyRing::generate("demo").map_err(|e| format!("cannot generate a key: {e}"))
+}
+
+/// The keys the layer signs and verifies with, as `SESSION_SIGNING` says: the ring of
+/// `SESSION_KEYS` (and `SESSION_ENCRYPTION_KEYS`), or this process's node key with the other
+/// instances' public keys from the registry. Keep the `NodeKeys`: its heartbeat stops with
+/// it.
+pub(crate) async fn load(timeouts: &Timeouts) -> Result<(KeyRingHandle, Option<NodeKeys>), String> {
+    if mode(env_var)? == Signing::Hs256 {
+        return Ok((load_keys()?.into(), None));
+    }
+    let registration = registration_key(env_var)?;
+    let registry = key_registry(env_var).await?;
+    let mut node = NodeKeys::builder(registration, registry)
+        .with_idle_timeout(timeouts.idle)
+        .with_leeway(timeouts.leeway);
+    if env_var(KEYS_VAR)?.is_some() || env_var(ENCRYPTION_KEYS_VAR)?.is_some() {
+        // Sessions of the shared keys still verify (or decrypt), and move to the node key;
+        // while the node key is not published, the first of them issues instead.
+        node = node.with_fallback(load_keys()?);
+    }
+    let node = node
+        .start()
+        .map_err(|e| format!("cannot start the node key: {e}"))?;
+    // Publish before use: the key signs once the registry confirms it (at once in memory).
+    for _ in 0..50 {
+        if node.is_signing() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    if node.is_signing() {
+        eprintln!("signing with this node's Ed25519 key {}", node.kid());
+    } else {
+        eprintln!(
+            "warning: the node key {} is not published yet; new sessions are refused (503) \
+             until it is",
+            node.kid()
+        );
+    }
+    Ok((node.keys(), Some(node)))
 }
 
 #[cfg(test)]

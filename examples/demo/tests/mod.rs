@@ -10,13 +10,15 @@ mod session;
 
 use super::*;
 
+use super::signing::{ENCRYPTION_KEYS_VAR, JWE_ALG_VAR, KEYS_VAR, keys_from_lookup};
+
 use axum::body::Body;
 use axum::http::Request;
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use tower_stateless_session::revocation::MemoryRevocations;
-use tower_stateless_session::{DEFAULT_COOKIE_BUDGET, Key, ManualClock};
+use tower_stateless_session::{DEFAULT_COOKIE_BUDGET, Key, KeyRing, ManualClock};
 
 const T0: u64 = 1_800_000_000;
 
