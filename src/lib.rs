@@ -1,4 +1,5 @@
-//! Stateless, signed client-side sessions for axum and hyper, as one Tower layer.
+//! Stateless, signed (or encrypted) client-side sessions for axum and hyper, as one Tower
+//! layer.
 //!
 //! The session lives in a signed token carried by the client (a cookie by default), so any
 //! node behind a plain load balancer can serve any request: no session store, no sticky
@@ -6,8 +7,9 @@
 //!
 //! # Overview
 //!
-//! [`SessionLayer<T>`] wraps a service. On the way in it verifies the token (HMAC-SHA256,
-//! a JWT any JWT library can verify with the key) and puts a [`SessionHandle<T>`] into the
+//! [`SessionLayer<T>`] wraps a service. On the way in it verifies the token (a JWT signed
+//! with HS256 or EdDSA, which any JWT library holding the key can verify, or a JWE, see
+//! [Encrypted sessions](#encrypted-sessions)) and puts a [`SessionHandle<T>`] into the
 //! request's extensions. The handler reads the typed data `T`, or changes it: [`login`],
 //! [`modify`], [`renew`], [`logout`]. On the way out the layer signs and sends a new token
 //! only when something changed or the token is older than the refresh age, so most
@@ -130,6 +132,18 @@
 //! # }
 //! ```
 //!
+//! # Per-node keys: no shared signing secret
+//!
+//! With HS256 every verifying service holds the secret and could forge sessions. With node
+//! keys each signing node makes its own Ed25519 key at startup ([`keys::NodeKeys`]), whose
+//! private half never leaves its memory; it publishes the public half to a registry
+//! ([`keys::KeyRegistry`], authenticated by a registration key only the signing tier holds)
+//! before it signs with it, and serves all live public keys as a JWKS
+//! ([`keys::JwksService`] at `/.well-known/jwks.json`). Downstream services verify with that
+//! JWKS (`keys::JwksVerifier`, feature `jwks`) and hold no secret at all; a node that just
+//! joined causes no spurious 401 there, since a token naming an unknown key makes the
+//! verifier refetch once (bounded) before the request is decided. See [`keys`].
+//!
 //! # Propagation to downstream services
 //!
 //! While a request runs inside the layer, its session is the task's current session: wrap
@@ -222,18 +236,6 @@
 //! rules shipped in `prometheus/rules.yml`, how to keep tokens out of request logs
 //! ([`SessionLayer::sensitive_headers`]), and an operator's guide.
 //!
-//! # Per-node keys: no shared signing secret
-//!
-//! With HS256 every verifying service holds the secret and could forge sessions. With node
-//! keys each signing node makes its own Ed25519 key at startup ([`keys::NodeKeys`]), whose
-//! private half never leaves its memory; it publishes the public half to a registry
-//! ([`keys::KeyRegistry`], authenticated by a registration key only the signing tier holds)
-//! before it signs with it, and serves all live public keys as a JWKS
-//! ([`keys::JwksService`] at `/.well-known/jwks.json`). Downstream services verify with that
-//! JWKS (`keys::JwksVerifier`, feature `jwks`) and hold no secret at all; a node that just
-//! joined causes no spurious 401 there, since a token naming an unknown key makes the
-//! verifier refetch once (bounded) before the request is decided. See [`keys`].
-//!
 //! # Ending sessions early
 //!
 //! A signed token cannot be recalled, so the layer can check every valid token against a
@@ -253,6 +255,9 @@
 //! constant-time MAC comparison, or Ed25519's strict check), the claims, `exp`, `iat` not
 //! in the future, the idle and the absolute deadline, with a clock-skew leeway. See
 //! [`token`].
+//!
+//! An encrypted token is a JWE compact serialization (RFC 7516) of the same claims, in five
+//! segments, with `"typ":"sess-enc+jwt"`; see [`token::jwe`].
 //!
 //! A minted downstream token has `"typ":"downstream+jwt"` and the claims `iss`, `aud`,
 //! `sub`, `sid`, `iat`, `exp`, `act` (along a chain) and the projected data; neither kind
