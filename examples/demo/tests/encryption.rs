@@ -14,12 +14,7 @@ fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Result<Option<String>, Stri
 }
 
 fn layer_with(keys: KeyRing) -> SessionLayer<DemoSession> {
-    session_layer(
-        keys,
-        &Timeouts::default(),
-        Arc::new(MemoryRevocations::new()),
-    )
-    .with_clock(ManualClock::new(T0))
+    demo_layer(keys).with_clock(ManualClock::new(T0))
 }
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 //! `GET /.well-known/jwks.json` in both signing modes.
 
 use super::*;
-use tower_stateless_session::keys::{MemoryKeyRegistry, NodeKeys, RegistrationKey};
 
 #[tokio::test]
 async fn with_hs256_the_jwks_is_empty_and_never_holds_the_secret() {
@@ -15,20 +14,10 @@ async fn with_hs256_the_jwks_is_empty_and_never_holds_the_secret() {
 
 #[tokio::test]
 async fn with_a_node_key_the_jwks_serves_it_and_its_sessions_carry_its_kid() {
-    let node = NodeKeys::builder(
-        RegistrationKey::generate().expect("rng"),
-        MemoryKeyRegistry::new(),
-    )
-    .with_background_heartbeat(false)
-    .start()
-    .expect("node key");
+    let registration = RegistrationKey::generate().expect("rng");
+    let node = node_key(&registration, &MemoryKeyRegistry::new());
     assert!(node.is_signing());
-    let layer = session_layer(
-        node.keys(),
-        &Timeouts::default(),
-        Arc::new(MemoryRevocations::new()),
-    );
-    let app = app(layer, Timeouts::default());
+    let app = app(demo_layer(node.keys()), Timeouts::default());
 
     let jwks = body_json(send(&app, get("/.well-known/jwks.json", None)).await).await;
     let keys = jwks["keys"].as_array().expect("keys");
@@ -57,20 +46,13 @@ async fn with_a_node_key_the_jwks_serves_it_and_its_sessions_carry_its_kid() {
 async fn the_page_says_which_node_signed_the_token() {
     let registration = RegistrationKey::generate().expect("rng");
     let registry = MemoryKeyRegistry::new();
-    let start = || {
-        NodeKeys::builder(registration.clone(), registry.clone())
-            .with_background_heartbeat(false)
-            .start()
-            .expect("node key")
-    };
-    let (node_a, node_b) = (start(), start());
+    let (node_a, node_b) = (
+        node_key(&registration, &registry),
+        node_key(&registration, &registry),
+    );
     let serve = |node: &NodeKeys, name: &str| {
-        let layer = session_layer(
-            node.keys(),
-            &Timeouts::default(),
-            Arc::new(MemoryRevocations::new()),
-        );
-        app(layer, Timeouts::default()).layer(Extension(ThisNode(name.to_owned())))
+        app(demo_layer(node.keys()), Timeouts::default())
+            .layer(Extension(ThisNode(name.to_owned())))
     };
     let (a, b) = (
         serve(&node_a, "10.0.0.1:3000"),

@@ -17,6 +17,7 @@ use axum::http::Request;
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+use tower_stateless_session::keys::{MemoryKeyRegistry, NodeKeys, RegistrationKey};
 use tower_stateless_session::revocation::MemoryRevocations;
 use tower_stateless_session::{DEFAULT_COOKIE_BUDGET, Key, KeyRing, ManualClock};
 
@@ -28,12 +29,25 @@ fn test_layer() -> SessionLayer<DemoSession> {
 
 fn test_layer_on(clock: ManualClock) -> SessionLayer<DemoSession> {
     let key = Key::hs256("test", &[7u8; 32]).expect("a 32-byte secret is valid");
+    demo_layer(KeyRing::new(key)).with_clock(clock)
+}
+
+/// The demo's layer on `keys`: the default timeouts, revocations kept in this process.
+fn demo_layer(keys: impl Into<KeyRingHandle>) -> SessionLayer<DemoSession> {
     session_layer(
-        KeyRing::new(key),
+        keys,
         &Timeouts::default(),
         Arc::new(MemoryRevocations::new()),
     )
-    .with_clock(clock)
+}
+
+/// A node key published through `registry` (which confirms at once, so it signs); its
+/// heartbeat runs only when the test ticks it.
+fn node_key(registration: &RegistrationKey, registry: &MemoryKeyRegistry) -> NodeKeys {
+    NodeKeys::builder(registration.clone(), registry.clone())
+        .with_background_heartbeat(false)
+        .start()
+        .expect("node key")
 }
 
 fn test_app() -> Router {

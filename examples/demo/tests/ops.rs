@@ -49,24 +49,12 @@ async fn metrics_show_the_login_in_prometheus_text() {
 /// (the layer gathers them from its ring), and `/metrics` their gauges.
 #[tokio::test]
 async fn in_node_mode_health_reports_the_node_key_and_the_registry() {
-    use tower_stateless_session::keys::{MemoryKeyRegistry, NodeKeys, RegistrationKey};
-
     // The recorder before the node key, as `main` does, so its first state is recorded.
     #[cfg(feature = "metrics")]
     assert!(crate::ops::prometheus().is_some());
-    let node = NodeKeys::builder(
-        RegistrationKey::generate().expect("rng"),
-        MemoryKeyRegistry::new(),
-    )
-    .with_background_heartbeat(false)
-    .start()
-    .expect("node key");
-    let layer = session_layer(
-        node.keys(),
-        &Timeouts::default(),
-        Arc::new(MemoryRevocations::new()),
-    );
-    let app = app(layer, Timeouts::default());
+    let registration = RegistrationKey::generate().expect("rng");
+    let node = node_key(&registration, &MemoryKeyRegistry::new());
+    let app = app(demo_layer(node.keys()), Timeouts::default());
     let report = body_json(send(&app, get("/health", None)).await).await;
     assert_eq!(report["status"], "ok", "{report}");
     for check in ["revocation", "node_key", "key_registry"] {
