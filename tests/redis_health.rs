@@ -23,7 +23,7 @@ use common::*;
 use http::StatusCode;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_stateless_session::SessionLayer;
-use tower_stateless_session::health::{Health, Status};
+use tower_stateless_session::health::{Health, HealthReport, Status};
 use tower_stateless_session::keys::{NodeKeys, RedisKeyRegistry, RegistrationKey};
 use tower_stateless_session::redis::RedisConfig;
 
@@ -83,6 +83,120 @@ async fn serve_until(
     }
 }
 
+/// A Redis-backed part, by its check in the health report and its series' names
+/// (`stateless_session_<metrics>_connected`, ...).
+struct Part {
+    check: &'static str,
+    metrics: &'static str,
+}
+
+/// A part's load time and reconnections, read while connected.
+struct Before {
+    synced: f64,
+    reconnections: f64,
+}
+
+impl Part {
+    fn series_name(&self, name: &str) -> String {
+        format!("stateless_session_{}_{name}", self.metrics)
+    }
+
+    fn series(&self, name: &str) -> Option<f64> {
+        series(&self.series_name(name))
+    }
+
+    /// Checks the part is connected with its state loaded, ok since the connection came
+    /// up; returns its load time and reconnections so far.
+    fn connected(&self, health: &Health) -> Before {
+        let report = health.report();
+        let check = report.check(self.check).expect("the part is checked");
+        assert_eq!(check.status, Status::Ok, "{}", report.to_json());
+        assert!(check.since.is_some(), "ok since the connection came up");
+        assert_eq!(self.series("connected"), Some(1.0));
+        let synced = self
+            .series("last_sync_timestamp_seconds")
+            .expect("the time of the load");
+        assert!(synced > 1.0e9, "a Unix time: {synced}");
+        Before {
+            synced,
+            reconnections: self.series("reconnections_total").unwrap_or(0.0),
+        }
+    }
+
+    /// Stops Redis: within five seconds the report is degraded, with a reason saying what
+    /// is `kept`, and the part's `connected` gauge is 0, while every request is served.
+    /// Returns the report.
+    async fn outage(
+        &self,
+        redis: &mut Process,
+        (app, cookie): (&Router, &str),
+        health: &Health,
+        kept: &str,
+    ) -> HealthReport {
+        redis.kill();
+        let connected = self.series_name("connected");
+        let took = serve_until(
+            app,
+            cookie,
+            &format!("a degraded {}", self.check),
+            Duration::from_secs(5),
+            (health, &connected),
+            || health.report().status() == Status::Degraded && series(&connected) == Some(0.0),
+        )
+        .await;
+        println!("{} degraded after {took:?}", self.check);
+        let report = health.report();
+        let check = report.check(self.check).expect("checked");
+        assert_eq!(check.status, Status::Degraded);
+        assert!(
+            check.reason.as_deref().is_some_and(|r| r.contains(kept)),
+            "the reason says what is kept: {}",
+            report.to_json()
+        );
+        assert!(check.since.is_some(), "degraded since the loss");
+        report
+    }
+
+    /// Restarts Redis: ok again, the reconnection counted, the state loaded again.
+    async fn recovery(
+        &self,
+        redis: &mut Process,
+        (app, cookie): (&Router, &str),
+        health: &Health,
+        before: Before,
+    ) {
+        redis.restart();
+        let connected = self.series_name("connected");
+        serve_until(
+            app,
+            cookie,
+            "recovery",
+            Duration::from_secs(20),
+            (health, &connected),
+            || health.report().is_ok() && series(&connected) == Some(1.0),
+        )
+        .await;
+        assert!(
+            self.series("reconnections_total").unwrap_or(0.0) >= before.reconnections + 1.0,
+            "the reconnection is counted"
+        );
+        assert!(
+            self.series("last_sync_timestamp_seconds").unwrap_or(0.0) >= before.synced,
+            "loaded again"
+        );
+    }
+}
+
+const REVOCATION: Part = Part {
+    check: "revocation",
+    metrics: "revocation",
+};
+
+const KEY_REGISTRY: Part = Part {
+    check: "key_registry",
+    metrics: "key_registry",
+};
+
 async fn a_redis_outage_turns_health_and_gauges_degraded_and_back() {
     prometheus();
     let dir = TempDir::new("redis-health");
@@ -98,71 +212,21 @@ async fn a_redis_outage_turns_health_and_gauges_degraded_and_back() {
     let cookie = login_cookie(&node.app, "ada").await;
 
     // Connected: ok, since the connection came up; the gauges say so.
-    let report = health.report();
-    assert_eq!(report.status(), Status::Ok, "{}", report.to_json());
-    let check = report.check("revocation").expect("the store is checked");
-    assert!(check.since.is_some(), "ok since the connection came up");
-    assert_eq!(series("stateless_session_revocation_connected"), Some(1.0));
-    let synced = series("stateless_session_revocation_last_sync_timestamp_seconds")
-        .expect("the time of the load");
-    assert!(synced > 1.0e9, "a Unix time: {synced}");
-    let reconnections = series("stateless_session_revocation_reconnections_total").unwrap_or(0.0);
+    let before = REVOCATION.connected(&health);
 
     // Redis stops: degraded within five seconds, every request still served.
-    redis.kill();
-    const CONNECTED: &str = "stateless_session_revocation_connected";
-    let took = serve_until(
-        &node.app,
-        &cookie,
-        "degraded state",
-        Duration::from_secs(5),
-        (&health, CONNECTED),
-        || {
-            health.report().status() == Status::Degraded
-                && series("stateless_session_revocation_connected") == Some(0.0)
-        },
-    )
-    .await;
-    let report = health.report();
-    let check = report.check("revocation").expect("checked");
-    assert_eq!(check.status, Status::Degraded);
-    assert!(
-        check
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.contains("last known revocations")),
-        "the reason says what is enforced: {}",
-        report.to_json()
-    );
-    assert!(check.since.is_some(), "degraded since the loss");
-    println!("degraded after {took:?}");
+    let served = (&node.app, cookie.as_str());
+    REVOCATION
+        .outage(&mut redis, served, &health, "last known revocations")
+        .await;
 
     // Back: ok again, the reconnection counted, the set loaded again.
-    redis.restart();
-    serve_until(
-        &node.app,
-        &cookie,
-        "recovery",
-        Duration::from_secs(20),
-        (&health, CONNECTED),
-        || health.report().is_ok() && series(CONNECTED) == Some(1.0),
-    )
-    .await;
-    assert!(
-        series("stateless_session_revocation_reconnections_total").unwrap_or(0.0)
-            >= reconnections + 1.0,
-        "the reconnection is counted"
-    );
-    assert!(
-        series("stateless_session_revocation_last_sync_timestamp_seconds").unwrap_or(0.0) >= synced,
-        "the set was loaded again"
-    );
+    REVOCATION
+        .recovery(&mut redis, served, &health, before)
+        .await;
 }
 
 async fn a_registry_outage_turns_its_check_and_gauges_degraded_and_back() {
-    const CONNECTED: &str = "stateless_session_key_registry_connected";
-    const SYNCED: &str = "stateless_session_key_registry_last_sync_timestamp_seconds";
-    const RECONNECTIONS: &str = "stateless_session_key_registry_reconnections_total";
     const SIGNING: &str = "stateless_session_node_key_signing";
     prometheus();
     let dir = TempDir::new("redis-registry-health");
@@ -193,48 +257,17 @@ async fn a_registry_outage_turns_its_check_and_gauges_degraded_and_back() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let cookie = login_cookie(&app, "ada").await;
-    let report = health.report();
-    assert!(
-        report.check("key_registry").and_then(|c| c.since).is_some(),
-        "ok since the connection came up: {}",
-        report.to_json()
-    );
-    assert_eq!(series(CONNECTED), Some(1.0));
+    let before = KEY_REGISTRY.connected(&health);
     assert_eq!(series(SIGNING), Some(1.0));
-    assert_eq!(series("stateless_session_key_registry_keys"), Some(1.0));
-    assert_eq!(
-        series("stateless_session_key_registry_max_keys"),
-        Some(64.0)
-    );
-    let synced = series(SYNCED).expect("the time of the load");
-    assert!(synced > 1.0e9, "a Unix time: {synced}");
-    let reconnections = series(RECONNECTIONS).unwrap_or(0.0);
+    assert_eq!(KEY_REGISTRY.series("keys"), Some(1.0));
+    assert_eq!(KEY_REGISTRY.series("max_keys"), Some(64.0));
 
     // Redis stops: the registry is degraded within five seconds, requests are served, and
     // the node keeps issuing with its key (its last publication covers the next minutes).
-    redis.kill();
-    let took = serve_until(
-        &app,
-        &cookie,
-        "a degraded registry",
-        Duration::from_secs(5),
-        (&health, CONNECTED),
-        || health.report().status() == Status::Degraded && series(CONNECTED) == Some(0.0),
-    )
-    .await;
-    println!("registry degraded after {took:?}");
-    let report = health.report();
-    let check = report.check("key_registry").expect("checked");
-    assert_eq!(check.status, Status::Degraded);
-    assert!(
-        check
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.contains("last known node keys")),
-        "the reason says what is used: {}",
-        report.to_json()
-    );
-    assert!(check.since.is_some(), "degraded since the loss");
+    let served = (&app, cookie.as_str());
+    let report = KEY_REGISTRY
+        .outage(&mut redis, served, &health, "last known node keys")
+        .await;
     assert_eq!(
         report.check("node_key").map(|c| c.status),
         Some(Status::Ok),
@@ -246,19 +279,7 @@ async fn a_registry_outage_turns_its_check_and_gauges_degraded_and_back() {
     assert_eq!(response.status(), StatusCode::OK, "logins still work");
 
     // Back: ok again, the reconnection counted, the keys loaded again.
-    redis.restart();
-    serve_until(
-        &app,
-        &cookie,
-        "recovery",
-        Duration::from_secs(20),
-        (&health, CONNECTED),
-        || health.report().is_ok() && series(CONNECTED) == Some(1.0),
-    )
-    .await;
-    assert!(
-        series(RECONNECTIONS).unwrap_or(0.0) >= reconnections + 1.0,
-        "the reconnection is counted"
-    );
-    assert!(series(SYNCED).unwrap_or(0.0) >= synced, "loaded again");
+    KEY_REGISTRY
+        .recovery(&mut redis, served, &health, before)
+        .await;
 }
