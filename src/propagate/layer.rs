@@ -116,14 +116,7 @@ impl PropagateSessionLayer {
     /// to mint there; a [`SessionToken`] in the request's extensions is never forwarded by
     /// a minting client.
     pub fn mint<T: SessionData>(minter: Minter<T>, audience: Audience) -> Self {
-        PropagateSessionLayer {
-            header: None,
-            metrics: PropagationMetrics::default(),
-            mode: Mode::Mint {
-                minter: Arc::new(minter),
-                audience: AudienceSource::Fixed(audience),
-            },
-        }
+        Self::minting(minter, AudienceSource::Fixed(audience))
     }
 
     /// As [`mint`](Self::mint), with the audience chosen for each call by `select` from the
@@ -153,12 +146,16 @@ impl PropagateSessionLayer {
         T: SessionData,
         F: Fn(&Parts) -> Option<Audience> + Send + Sync + 'static,
     {
+        Self::minting(minter, AudienceSource::per_request(select))
+    }
+
+    fn minting<T: SessionData>(minter: Minter<T>, audience: AudienceSource) -> Self {
         PropagateSessionLayer {
             header: None,
             metrics: PropagationMetrics::default(),
             mode: Mode::Mint {
                 minter: Arc::new(minter),
-                audience: AudienceSource::per_request(select),
+                audience,
             },
         }
     }
