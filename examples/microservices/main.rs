@@ -27,7 +27,6 @@
 //! - `PROPAGATION` (default `mint`): `forward` sends the session token itself instead
 //!   (the downstream then accepts session tokens and holds the session verification key:
 //!   see SECURITY.md for what that hands every downstream service).
-//!
 //! - `GATEWAY_JWKS_URL` (default `http://<DEMO_ADDR>/.well-known/jwks.json`, that is
 //!   `http://127.0.0.1:3000/.well-known/jwks.json`): where the downstream fetches the
 //!   gateway's public keys.
