@@ -29,7 +29,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
 use base64::Engine as _;
-use common::{fetch, serve, set_cookie_pair};
+use common::{fetch, kind, serve, set_cookie_pair};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use jwks::{JWKS_PATH, fetched_jwks, jsonwebtoken_verify};
@@ -38,8 +38,8 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_stateless_session::keys::{JwksService, JwksVerifier};
 use tower_stateless_session::{
-    Clock, Key, KeyRing, KeyRingHandle, ManualClock, Minter, Rejection, RejectionKind, Session,
-    SessionHandle, SessionLayer, SystemClock,
+    Clock, Key, KeyRing, KeyRingHandle, ManualClock, Minter, RejectionKind, Session, SessionHandle,
+    SessionLayer, SystemClock,
 };
 
 fn segment(token: &str, index: usize) -> Value {
@@ -214,17 +214,14 @@ async fn oneshot(
     let request = request.body(axum::body::Body::empty()).expect("request");
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
-    let kind = response
-        .extensions()
-        .get::<Rejection>()
-        .map(Rejection::kind);
+    let refusal = kind(&response);
     let body = response
         .into_body()
         .collect()
         .await
         .expect("body")
         .to_bytes();
-    (status, kind, String::from_utf8_lossy(&body).into_owned())
+    (status, refusal, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[tokio::test]
