@@ -145,13 +145,14 @@ async fn redis_store(env: &RedisEnv) -> Result<Arc<dyn RevocationStore>, String>
     Ok(Arc::new(store))
 }
 
+/// The answer to Redis settings in a demo built without the `redis` feature.
+#[cfg(not(feature = "redis"))]
+const NO_REDIS_SUPPORT: &str = "Redis is configured but the demo was built without Redis \
+                                support: run `cargo run --example demo --features redis`";
+
 #[cfg(not(feature = "redis"))]
 async fn redis_store(_: &RedisEnv) -> Result<Arc<dyn RevocationStore>, String> {
-    Err(
-        "Redis is configured but the demo was built without Redis support: \
-         run `cargo run --example demo --features redis`"
-            .to_owned(),
-    )
+    Err(NO_REDIS_SUPPORT.to_owned())
 }
 
 /// Where node keys are published: Redis when configured (shared with the other
@@ -192,11 +193,7 @@ async fn redis_registry(env: &RedisEnv) -> Result<Arc<dyn KeyRegistry>, String> 
 
 #[cfg(not(feature = "redis"))]
 async fn redis_registry(_: &RedisEnv) -> Result<Arc<dyn KeyRegistry>, String> {
-    Err(
-        "Redis is configured but the demo was built without Redis support: \
-         run `cargo run --example demo --features redis`"
-            .to_owned(),
-    )
+    Err(NO_REDIS_SUPPORT.to_owned())
 }
 
 #[cfg(test)]
