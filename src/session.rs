@@ -514,52 +514,49 @@ impl<T: SessionData> SessionHandle<T> {
     }
 }
 
+/// Before a call acts for the session: signs it now if it changed or a refresh is due, so
+/// the call carries the token the client gets. `false` when a changed session could not be
+/// signed: nothing may act for it then (the failure is logged); an unchanged session
+/// whose refresh failed goes on with the token the request carried.
+fn settle<T: SessionData>(config: &Config<T>, state: &mut State<T>) -> bool {
+    match ensure_issued(config, state) {
+        Ok(_) => true,
+        Err(error) => {
+            let changed = changed(state);
+            log::sign_failed(&error, changed);
+            !changed
+        }
+    }
+}
+
 impl<T: SessionData> TokenSource for Inner<T> {
     fn current(&self) -> Option<SessionToken> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let state = &mut *state;
-        state.claims.as_ref()?;
-        match ensure_issued(&self.config, state) {
-            Ok(Some(issued)) => return Some(issued.token.clone()),
-            Ok(None) => {}
-            Err(error) => {
-                let changed = changed(state);
-                log::sign_failed(&error, changed);
-                if changed {
-                    return None;
-                }
-            }
+        if state.claims.is_none() || !settle(&self.config, state) {
+            return None;
         }
-        // Unchanged and not due: the token the request carried.
-        state
-            .inbound
-            .as_ref()
-            .and_then(|inbound| SessionToken::from_bytes(inbound.bytes()))
+        match &state.issued {
+            Some(issued) => Some(issued.token.clone()),
+            // Unchanged and not due: the token the request carried.
+            None => state
+                .inbound
+                .as_ref()
+                .and_then(|inbound| SessionToken::from_bytes(inbound.bytes())),
+        }
     }
 
     fn view(&self, f: &mut dyn FnMut(&SessionView<'_>)) -> bool {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let state = &mut *state;
-        if state.claims.is_none() {
+        if state.claims.is_none() || !settle(&self.config, state) {
             return false;
         }
-        // The same token `current` would forward: signed now if the session changed or a
-        // refresh is due, else the one the request carried.
-        let signed = match ensure_issued(&self.config, state) {
-            Ok(issued) => issued.is_some(),
-            Err(error) => {
-                let changed = changed(state);
-                log::sign_failed(&error, changed);
-                if changed {
-                    return false;
-                }
-                false
-            }
-        };
+        // The same token `current` would forward.
         let token = match (&state.issued, &state.inbound) {
-            (Some(issued), _) if signed => issued.token.as_str().as_bytes(),
-            (_, Some(inbound)) => inbound.bytes(),
-            _ => return false,
+            (Some(issued), _) => issued.token.as_str().as_bytes(),
+            (None, Some(inbound)) => inbound.bytes(),
+            (None, None) => return false,
         };
         let Some(claims) = state.claims.as_deref() else {
             return false;
