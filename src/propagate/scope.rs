@@ -3,13 +3,15 @@
 //!
 //! While a request runs inside [`SessionLayer`](crate::SessionLayer), the layer makes its
 //! session the *current* one for that task: [`current_token`] returns its token, and
-//! [`PropagateSessionLayer`](crate::PropagateSessionLayer) attaches it to outgoing requests.
-//! The token is the freshest one: after a login or a due refresh in the same request it is
-//! the new token, the very one the client will receive.
+//! [`PropagateSessionLayer`](crate::PropagateSessionLayer) mints a token from it, or
+//! forwards it, on outgoing requests. The token is the freshest one: after a login or a due
+//! refresh in the same request it is the new token, the very one the client will receive.
 //!
-//! Work handed to another task (`tokio::spawn`) leaves that scope. Take the token with
-//! [`SessionHandle::token`](crate::SessionHandle::token) and either run the task inside
-//! [`SessionToken::scope`] or put the token into the outgoing request's extensions.
+//! Work handed to another task (`tokio::spawn`) leaves that scope. Run it inside
+//! [`SessionHandle::scope`](crate::SessionHandle::scope) (for minting and forwarding alike);
+//! when forwarding, the token itself also works: take it with
+//! [`SessionHandle::token`](crate::SessionHandle::token) and run the task inside
+//! [`SessionToken::scope`], or put it into the outgoing request's extensions.
 
 use std::any::Any;
 use std::cell::RefCell;
