@@ -476,13 +476,15 @@ impl<T> SessionHandle<T> {
 }
 
 impl<T: SessionData> SessionHandle<T> {
-    /// The session's token as it stands now, for calls to downstream services: the token
-    /// the request carried, or, if the session changed or a refresh is due, a freshly signed
-    /// one (which the response then also carries, so client and downstream see the same
-    /// token). `None` without a session.
+    /// The session's token as it stands now: the token the request carried, or, if the
+    /// session changed or a refresh is due, a freshly signed one (which the response then
+    /// also carries, so client and downstream see the same token). `None` without a
+    /// session.
     ///
     /// Inside the request's task, [`PropagateSessionLayer`](crate::PropagateSessionLayer)
-    /// finds the token by itself; take it here for work spawned onto other tasks.
+    /// finds the session by itself; for work spawned onto other tasks, run it in
+    /// [`scope`](Self::scope) (needed for minting; a forwarding client can also be given
+    /// this token).
     ///
     /// Do not call it (or make a propagating call) inside a [`with`](Self::with) or
     /// [`modify`](Self::modify) closure: the session is locked there.
