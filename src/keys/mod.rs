@@ -1,8 +1,10 @@
 //! Keys: what signs and verifies session tokens, and how the keys reach every node and
 //! every downstream service.
 //!
-//! - [`Key`]: one key with its key id. HS256 (a shared secret that signs and verifies) or
-//!   Ed25519 (`EdDSA`: a key pair whose public half verifies and cannot forge).
+//! - [`Key`]: one key with its key id. HS256 (a shared secret that signs and verifies),
+//!   Ed25519 (`EdDSA`: a key pair whose public half verifies and cannot forge), or an
+//!   encryption key ([`Key::encryption`]: tokens become JWEs, see
+//!   [`token::jwe`](crate::token::jwe)).
 //! - [`KeyRing`]: the first key issues new tokens; every key verifies the tokens naming its
 //!   `kid`, with the algorithm the key fixes (never the token's header). HS256 and Ed25519
 //!   keys can sit in one ring, which is how a deployment moves from one to the other.
@@ -48,7 +50,7 @@
 //!
 //! One file per concern: `key.rs` (the key and its kinds), `ring.rs` (ring and handle),
 //! `hmac.rs` (HS256), `ed25519.rs` (Ed25519), `node.rs` (node keys), `registry/` (the
-//! registry trait, its entries, the in-memory registry), `jwks/` (the JWKS document, the
+//! registry trait, its entries, the in-memory and the Redis registry), `jwks/` (the JWKS document, the
 //! service, the verifier), `refresh.rs` (asking a key source for fresher keys).
 
 mod ed25519;
