@@ -27,6 +27,7 @@ mod claims;
 pub mod jwe;
 pub(crate) mod jws;
 pub(crate) mod minted;
+mod number;
 
 use std::fmt;
 use std::sync::Arc;
@@ -508,22 +509,25 @@ impl TokenCodec {
             return Err(VerifyError::new(RejectionKind::Oversized));
         }
         let ring = self.keys.load();
-        let (current, (claims, migrated)) = if jwe::is_jwe(token) {
-            with_scratch(|plaintext| {
+        let (current, (claims, migrated)) = match jws::shape(token) {
+            jws::Shape::Jwe => with_scratch(|plaintext| {
                 let index =
                     jwe::open_into(ring.keys(), &self.purpose, token, self.max_len, plaintext)?;
                 let current = ring.is_current_index(index);
                 Ok::<_, VerifyError>((current, self.decode_claims(plaintext, migration)?))
-            })?
-        } else {
-            let (key_index, payload_b64) = jws::verify_session(&ring, token, self.max_len)?;
-            let current = ring.is_current_index(key_index);
-            drop(ring);
-            let decoded = with_scratch(|payload| {
-                jws::decode_segment_into(payload_b64, payload)?;
-                self.decode_claims(payload, migration)
-            })?;
-            (current, decoded)
+            })?,
+            jws::Shape::Malformed => return Err(VerifyError::new(RejectionKind::Malformed)),
+            jws::Shape::Jws(segments) => {
+                let (key_index, payload_b64) =
+                    jws::verify_segments(&ring, segments?, jws::TOKEN_TYPE)?;
+                let current = ring.is_current_index(key_index);
+                drop(ring);
+                let decoded = with_scratch(|payload| {
+                    jws::decode_segment_into(payload_b64, payload)?;
+                    self.decode_claims(payload, migration)
+                })?;
+                (current, decoded)
+            }
         };
         Ok(Verified {
             claims,
