@@ -16,6 +16,7 @@ use serde::ser::{
     self, Error as _, Impossible, Serialize, SerializeMap, SerializeStruct, Serializer,
 };
 
+use super::number::read_u64;
 use super::{Claims, SessionId};
 
 /// Claim names owned by the codec; session data may not use them.
@@ -488,32 +489,6 @@ fn read_prefix(json: &[u8]) -> Option<(Prefilled, usize)> {
 fn expect<const N: usize>(json: &[u8], at: &mut usize, literal: &[u8; N]) -> Option<()> {
     let found: &[u8; N] = json.get(*at..*at + N)?.try_into().ok()?;
     (found == literal).then(|| *at += N)
-}
-
-/// A JSON unsigned integer as serde_json would accept it for a `u64`: digits only, no
-/// leading zero, no overflow. Anything else is left to the general path.
-fn read_u64(json: &[u8], at: &mut usize) -> Option<u64> {
-    let start = *at;
-    let digits = json[start..]
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(json.len() - start);
-    if digits == 0 || (digits > 1 && json[start] == b'0') {
-        return None;
-    }
-    let text = &json[start..start + digits];
-    *at += digits;
-    // Nineteen digits always fit a u64; only longer numbers need the overflow checks.
-    if digits <= 19 {
-        Some(
-            text.iter()
-                .fold(0u64, |value, &b| value * 10 + u64::from(b - b'0')),
-        )
-    } else {
-        text.iter().try_fold(0u64, |value, &b| {
-            value.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        })
-    }
 }
 
 struct ClaimsVisitor<T> {
