@@ -422,10 +422,16 @@ struct Prefilled {
 ///
 /// Tokens this crate signs start with the registered claims in a fixed order:
 /// `{"sid":"<22 chars>","iat":N,"exp":N,"auth_time":N,"ver":N,` (then `"rem":true,` for a
-/// persistent session) followed by the data's members. That prefix is read by hand; the rest goes to serde as an object of its own,
-/// with the registered slots already filled, so a registered name repeated later is still a
-/// duplicate. Any other spelling (other libraries, reordered members, escapes, whitespace)
-/// takes the general path, which accepts and rejects exactly the same inputs.
+/// persistent session) followed by the data's members. That prefix is read by hand; the
+/// rest goes to serde as an object of its own, with the registered slots already filled,
+/// so a registered name repeated later is still a duplicate. Any other spelling (other
+/// libraries, reordered members, escapes, whitespace) takes the general path, which accepts
+/// and rejects exactly the same inputs.
+///
+/// JSON text is UTF-8 (RFC 8259 §8.1): the whole of it is checked once, up front, and the
+/// parser then reads its strings without checking each one again. (Parsing bytes, serde_json
+/// checks the strings it keeps but not those it skips, such as a member the data type
+/// ignores; those must be UTF-8 too.)
 pub(crate) fn decode<T: de::DeserializeOwned>(json: &mut [u8]) -> serde_json::Result<Claims<T>> {
     if let Some((prefilled, comma)) = read_prefix(json)
         // After the comma a member must follow: `,}` is not JSON, though `{}` would be.
@@ -434,21 +440,29 @@ pub(crate) fn decode<T: de::DeserializeOwned>(json: &mut [u8]) -> serde_json::Re
             .find(|b| !b.is_ascii_whitespace())
             == Some(&b'"')
     {
+        // The prefix is ASCII, checked as it was read; the rest is checked here.
         json[comma] = b'{';
-        let mut deserializer = serde_json::Deserializer::from_slice(&json[comma..]);
-        let seed = ClaimsVisitor {
-            prefilled,
-            data: PhantomData,
-        };
-        let result = seed
-            .deserialize(&mut deserializer)
-            .and_then(|claims| deserializer.end().map(|()| claims));
+        let result = utf8(&json[comma..]).and_then(|text| {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let seed = ClaimsVisitor {
+                prefilled,
+                data: PhantomData,
+            };
+            seed.deserialize(&mut deserializer)
+                .and_then(|claims| deserializer.end().map(|()| claims))
+        });
         json[comma] = b',';
         if result.is_ok() {
             return result;
         }
     }
-    serde_json::from_slice(json)
+    serde_json::from_str(utf8(json)?)
+}
+
+/// `json` as text, or the error of a claims object that is not UTF-8.
+pub(crate) fn utf8(json: &[u8]) -> serde_json::Result<&str> {
+    std::str::from_utf8(json)
+        .map_err(|_| de::Error::custom("the claims are not UTF-8 (RFC 8259 §8.1)"))
 }
 
 /// Reads our own fixed prefix; returns the values and the index of the comma after it.
@@ -872,6 +886,45 @@ mod tests {
         let result = decode(&mut buf);
         assert_eq!(buf, json.as_bytes(), "decode must restore its buffer");
         result
+    }
+
+    #[test]
+    fn claims_that_are_not_utf8_are_refused_on_both_paths() {
+        let sid = r#""sid":"BwcHBwcHBwcHBwcHBwcHBw""#;
+        let registered = r#""iat":100,"exp":200,"auth_time":50,"ver":1"#;
+        for (fast, json) in [
+            // A member the data ignores (serde_json skips such strings unchecked).
+            (
+                true,
+                format!(r#"{{{sid},{registered},"sub":"u","roles":[],"x":"BAD"}}"#),
+            ),
+            // A string the data keeps.
+            (
+                true,
+                format!(r#"{{{sid},{registered},"sub":"BAD","roles":[]}}"#),
+            ),
+            // The general path: members in another order.
+            (
+                false,
+                format!(r#"{{{registered},{sid},"sub":"u","roles":[],"x":"BAD"}}"#),
+            ),
+        ] {
+            let mut twin = json.replace("BAD", "ok").into_bytes();
+            assert!(decode::<User>(&mut twin).is_ok(), "{json}");
+            let bytes = json.replace("BAD", "\u{1}").into_bytes();
+            let bytes: Vec<u8> = bytes
+                .iter()
+                .flat_map(|&b| if b == 1 { vec![0xff, 0xfe] } else { vec![b] })
+                .collect();
+            let mut buf = bytes.clone();
+            assert!(
+                decode::<User>(&mut buf).is_err(),
+                "{}",
+                String::from_utf8_lossy(&bytes)
+            );
+            assert_eq!(buf, bytes, "decode must restore its buffer");
+            assert_eq!(read_prefix(&bytes).is_some(), fast, "{json}");
+        }
     }
 
     #[test]

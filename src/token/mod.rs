@@ -550,8 +550,9 @@ impl TokenCodec {
         }
         // Rare path: either the data does not fit `T`, or the version differs. Read the
         // registered claims and the raw members to tell which.
-        let raw: Claims<serde_json::Map<String, serde_json::Value>> =
-            serde_json::from_slice(&*payload).map_err(|_| invalid)?;
+        let raw: Claims<serde_json::Map<String, serde_json::Value>> = claims::utf8(payload)
+            .and_then(serde_json::from_str)
+            .map_err(|_| invalid)?;
         check_consistency(&raw)?;
         if raw.ver == self.data_version {
             return Err(invalid);
