@@ -259,10 +259,24 @@ pub(crate) fn verify_segments<'t>(
 }
 
 /// Decodes a base64url segment (strictly) into `out`, replacing its contents.
+///
+/// The buffer is lengthened (and so zeroed) only where it is shorter than the decoding
+/// needs: a reused buffer is not cleared and zeroed again for every token.
 pub(crate) fn decode_segment_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(), VerifyError> {
-    out.clear();
-    B64.decode_vec(segment, out)
-        .map_err(|_| reject(RejectionKind::Malformed))
+    let room = base64::decoded_len_estimate(segment.len());
+    if out.len() < room {
+        out.resize(room, 0);
+    }
+    match B64.decode_slice(segment, out.as_mut_slice()) {
+        Ok(len) => {
+            out.truncate(len);
+            Ok(())
+        }
+        Err(_) => {
+            out.clear();
+            Err(reject(RejectionKind::Malformed))
+        }
+    }
 }
 
 /// Verifies any compact JWS signed with `key` (HS256 or EdDSA) and returns its payload

@@ -51,6 +51,7 @@ fn combine(values: u64) -> u64 {
 /// Reads a JSON unsigned integer at `json[*at..]` as serde_json would for a `u64`: digits
 /// only, no leading zero, no overflow. Moves `at` past it. `None` (with `at` unspecified)
 /// for anything else.
+#[inline(always)]
 pub(crate) fn read_u64(json: &[u8], at: &mut usize) -> Option<u64> {
     let rest = json.get(*at..)?;
     if let Some(chunk) = rest.first_chunk::<16>() {
