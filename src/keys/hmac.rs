@@ -3,7 +3,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac as _};
+use hmac::block_api::HmacCore;
+use hmac::digest::Output;
+use hmac::digest::block_api::{Block, Buffer, FixedOutputCore, UpdateCore};
+use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
 
 use crate::error::{RejectionKind, VerifyError};
@@ -20,20 +23,26 @@ pub(crate) const SIGNATURE_B64_LEN: usize = 43;
 /// An HS256 key: the HMAC state after the key schedule, cloned per message so using the
 /// key never repeats the schedule. The secret itself is not kept, only a fingerprint of it
 /// (see [`secret_fingerprint`](super::key::secret_fingerprint)).
+///
+/// The state is the `hmac` crate's block-level one: a message's whole blocks are hashed
+/// straight from the token, and only the few bytes after the last whole block are
+/// buffered (by the crate) for the final padding.
 #[derive(Clone)]
 pub(crate) struct HmacKey {
-    mac: HmacSha256,
+    core: Core,
     /// The state after the first block of the key's own session tokens, when that block
     /// is the same in all of them (see [`HmacKey::prime`]).
     primed: Option<Box<Primed>>,
     fingerprint: [u8; 32],
 }
 
+type Core = HmacCore<Sha256>;
+
 /// A first message block known in advance, and the keyed state after it.
 #[derive(Clone)]
 struct Primed {
     block: [u8; BLOCK_LEN],
-    mac: HmacSha256,
+    core: Core,
 }
 
 /// SHA-256's block length.
@@ -46,9 +55,9 @@ impl HmacKey {
             return None;
         }
         // HMAC accepts keys of any length.
-        let mac = HmacSha256::new_from_slice(secret).ok()?;
+        let core = Core::new_from_slice(secret).ok()?;
         Some(HmacKey {
-            mac,
+            core,
             primed: None,
             fingerprint: super::key::secret_fingerprint(secret),
         })
@@ -64,11 +73,12 @@ impl HmacKey {
         let Some(block) = prefix.first_chunk::<BLOCK_LEN>() else {
             return;
         };
-        let mut mac = self.mac.clone();
-        // The eager block buffer compresses a full block at once: the clone holds the
-        // state after it, with nothing buffered.
-        mac.update(block);
-        self.primed = Some(Box::new(Primed { block: *block, mac }));
+        let mut core = self.core.clone();
+        core.update_blocks(&[Block::<Core>::from(*block)]);
+        self.primed = Some(Box::new(Primed {
+            block: *block,
+            core,
+        }));
     }
 
     /// The fingerprint of the secret.
@@ -78,19 +88,20 @@ impl HmacKey {
 
     fn tag(&self, input: &[u8]) -> [u8; 32] {
         // The block compared is the token's public beginning, not a secret.
-        let mac = match &self.primed {
+        let (mut core, rest) = match &self.primed {
             Some(primed) if input.first_chunk::<BLOCK_LEN>() == Some(&primed.block) => {
-                let mut mac = primed.mac.clone();
-                mac.update(&input[BLOCK_LEN..]);
-                mac
+                (primed.core.clone(), &input[BLOCK_LEN..])
             }
-            _ => {
-                let mut mac = self.mac.clone();
-                mac.update(input);
-                mac
-            }
+            _ => (self.core.clone(), input),
         };
-        mac.finalize().into_bytes().into()
+        let (blocks, tail) = Block::<Core>::slice_as_chunks(rest);
+        core.update_blocks(blocks);
+        // The tail is shorter than a block: it only fills the buffer.
+        let mut buffer = Buffer::<Core>::default();
+        buffer.digest_blocks(tail, |blocks| core.update_blocks(blocks));
+        let mut tag = Output::<Core>::default();
+        core.finalize_fixed_core(&mut buffer, &mut tag);
+        tag.into()
     }
 
     /// Signs everything in `out` (the signing input) and appends `.` and the signature.
