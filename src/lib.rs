@@ -140,47 +140,61 @@
 //! The recommended way is **minting**: a [`Minter`] makes, for each downstream service, a
 //! token of its own: `aud` naming that service, `exp` a minute away, a `typ` of its own,
 //! `sub` and `sid` of the session, and only the session data the application chooses to
-//! pass on; signed with this node's Ed25519 key, so the downstream verifies with the
-//! public key and can forge nothing. Minted tokens are cached per session token and
-//! audience and minted again when 10 % of their life is left or the key changes. The
-//! downstream runs [`SessionLayer::verify_only`] with [`SessionLayer::with_audience`]: it
-//! accepts only tokens minted for it, and refuses a browser session token, a token for
-//! another service, or an expired one (the same 401 for each). The gateway, in turn,
-//! never accepts a minted token as a session. A service in the middle of a chain mints for
-//! the next hop from the token it received: the same `sub` and `sid`, and an `act` claim
-//! naming it (RFC 8693).
+//! pass on; signed with this node's Ed25519 key ([`keys::NodeKeys`]), whose public half
+//! the gateway serves as a JWKS ([`keys::JwksService`]). The downstream runs
+//! [`SessionLayer::verify_only`] with [`SessionLayer::with_audience`] and, in the
+//! recommended deployment, the keys of a `keys::JwksVerifier` (feature `jwks`) fetching
+//! that JWKS: it holds no secret, can forge nothing, accepts only tokens minted for it, and
+//! refuses a browser session token, a token for another service, or an expired one (the
+//! same 401 for each). The gateway, in turn, never accepts a minted token as a session.
+//!
+//! Minted tokens are cached per session token, audience and signing key, and minted again
+//! when 10 % of their life is left, or at once when another key issues (a rotation); the
+//! downstream refetches the JWKS the first time it sees the new key id (one fetch for a
+//! burst of such tokens), so a rotation costs no 401. A service in the middle of a chain
+//! mints for the next hop from the token it received: the same `sub` and `sid`, and an
+//! `act` claim naming it (RFC 8693).
 //!
 //! ```
+//! use axum::Router;
 //! use bytes::Bytes;
 //! use http_body_util::Empty;
 //! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 //! use tower::ServiceBuilder;
-//! use tower_stateless_session::{
-//!     Audience, Key, KeyRing, KeyRingHandle, Minter, PropagateSessionLayer, SessionLayer,
+//! use tower_stateless_session::keys::{
+//!     JwksService, MemoryKeyRegistry, NodeKeys, RegistrationKey,
 //! };
+//! use tower_stateless_session::{Audience, Minter, PropagateSessionLayer, SessionLayer};
 //!
 //! #[derive(Clone, serde::Serialize, serde::Deserialize)]
 //! struct User { sub: String, roles: Vec<String> }
 //!
 //! # fn main() -> Result<(), tower_stateless_session::ConfigError> {
-//! // The gateway: this node's Ed25519 key signs sessions and minted tokens.
-//! let node = KeyRingHandle::new(KeyRing::new(Key::generate_ed25519()?));
-//! let sessions = SessionLayer::<User>::new(node.clone());
+//! // The gateway: this node's Ed25519 key, published before use (through Redis between
+//! // gateway processes), signs sessions and minted tokens.
+//! let node = NodeKeys::builder(RegistrationKey::generate()?, MemoryKeyRegistry::new()).start()?;
 //! let minter = Minter::<User>::new("gateway", |u: &User| Some(u.sub.as_str()))?
-//!     .with_keys(node.clone())
+//!     .with_keys(node.keys())
 //!     .with_projection(|u: &User| serde_json::json!({ "roles": u.roles }));
 //! let profile_client = ServiceBuilder::new()
 //!     .layer(PropagateSessionLayer::mint(minter, Audience::new("profile")?))
 //!     .service(Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>());
-//!
-//! // The `profile` service: the gateway's public key only; 401 for anything but a token
-//! // minted for it.
-//! let public = KeyRing::new(node.current().signing_key().public_key().expect("Ed25519"));
-//! let downstream_layer = SessionLayer::<User>::verify_only(public)
-//!     .with_audience(Audience::new("profile")?);
-//! # let _ = (sessions, profile_client, downstream_layer);
+//! let gateway: Router = Router::new()
+//!     // ... routes calling `profile` through `profile_client` ...
+//!     .layer(SessionLayer::<User>::new(node.keys()))
+//!     .route_service("/.well-known/jwks.json", JwksService::new(node.keys()));
+//! # let _ = (profile_client, gateway);
 //! # Ok(())
 //! # }
+//!
+//! // The `profile` service: the gateway's JWKS only, no secret; 401 for anything but a
+//! // token minted for it. (Started inside the Tokio runtime.)
+//! #[cfg(feature = "jwks")]
+//! fn profile_layer() -> Result<SessionLayer<User>, Box<dyn std::error::Error>> {
+//!     let url = "http://gateway.internal/.well-known/jwks.json";
+//!     let jwks = tower_stateless_session::keys::JwksVerifier::builder(url).start()?;
+//!     Ok(SessionLayer::<User>::verify_only(jwks.keys()).with_audience(Audience::new("profile")?))
+//! }
 //! ```
 //!
 //! **Forwarding** the session token itself ([`PropagateSessionLayer::forward`]) stays

@@ -26,6 +26,8 @@ use tower_stateless_session::{
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
     Serve,
+    /// Serves the document as it is when the request arrives, 300 ms later.
+    Slow,
     Error,
     Hang,
     Huge,
@@ -60,6 +62,11 @@ impl Endpoint {
                         if response.status() == StatusCode::NOT_MODIFIED {
                             not_modified.fetch_add(1, Ordering::SeqCst);
                         }
+                        response
+                    }
+                    Mode::Slow => {
+                        let response = jwks.oneshot(request).await?;
+                        tokio::time::sleep(Duration::from_millis(300)).await;
                         response
                     }
                     Mode::Error => {
@@ -191,6 +198,85 @@ async fn a_new_signing_key_causes_no_401_and_one_refetch_serves_every_waiter() {
     // Known now: no more fetches.
     assert_eq!(call(&layer, &token).await.status(), StatusCode::OK);
     assert_eq!(endpoint.requests() - before, 1);
+}
+
+/// Waits until the endpoint has received `count` requests in all.
+async fn requested(endpoint: &Endpoint, count: usize) {
+    let endpoint = endpoint.clone();
+    wait_until(
+        "the fetch to reach the endpoint",
+        move || endpoint.requests() >= count,
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_arriving_while_a_fetch_is_in_flight_are_answered_by_it() {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway.clone()).await;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .with_min_refetch_interval(Duration::from_millis(50))
+        .start()
+        .expect("start");
+    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let layer = SessionLayer::<User>::verify_only(jwks.keys());
+    gateway.replace(
+        KeyRing::new(node(1))
+            .with_peer_key(node(2).public_key().expect("Ed25519"))
+            .expect("distinct"),
+    );
+    endpoint.set(Mode::Slow);
+    let before = endpoint.requests();
+    let token = token_of(&node(2));
+
+    // The first token asks for a fetch; the others arrive while it is in flight.
+    let first = {
+        let (layer, token) = (layer.clone(), token.clone());
+        tokio::spawn(async move { call(&layer, &token).await.status() })
+    };
+    requested(&endpoint, before + 1).await;
+    let rest = futures_join_all((0..20).map(|_| call(&layer, &token))).await;
+    assert_eq!(first.await.expect("task"), StatusCode::OK);
+    for response in &rest {
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(response));
+    }
+    // No second fetch, now or once the minimum interval is over.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(endpoint.requests() - before, 1, "one fetch for all");
+    assert_eq!(jwks.status().fetches, 2, "the load and that one fetch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_that_left_before_the_key_was_published_is_followed_by_another() {
+    let gateway = KeyRingHandle::new(KeyRing::new(node(1)));
+    let endpoint = Endpoint::start(gateway.clone()).await;
+    let jwks = JwksVerifier::builder(&endpoint.url())
+        .with_min_refetch_interval(Duration::from_millis(50))
+        .start()
+        .expect("start");
+    assert!(jwks.wait_loaded(Duration::from_secs(5)).await);
+    let layer = SessionLayer::<User>::verify_only(jwks.keys());
+    endpoint.set(Mode::Slow);
+    let before = endpoint.requests();
+
+    // A fetch leaves (the document without node 2), then node 2 is published and its
+    // token arrives while that fetch is still in flight.
+    let refresh = tokio::spawn(jwks.refresh());
+    requested(&endpoint, before + 1).await;
+    gateway.replace(
+        KeyRing::new(node(1))
+            .with_peer_key(node(2).public_key().expect("Ed25519"))
+            .expect("distinct"),
+    );
+    let response = call(&layer, &token_of(&node(2))).await;
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(&response));
+    refresh.await.expect("task");
+    assert_eq!(
+        endpoint.requests() - before,
+        2,
+        "the one in flight, then one more"
+    );
 }
 
 #[tokio::test]

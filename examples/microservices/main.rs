@@ -19,9 +19,11 @@
 //! - `DOWNSTREAM_AUDIENCE` (default `profile`): the downstream's name, the `aud` of the
 //!   tokens minted for it.
 //! - `SESSION_SIGNING` (default `hs256`): `hs256` signs sessions with `SESSION_KEYS`
-//!   (`kid:base64url-secret[,...]`; a random key without it) and mints with a separate
+//!   (`kid:base64url-secret[,...]`; a random key without it) and mints with the gateway's
 //!   Ed25519 node key, so the session secret never leaves the gateway; `node` signs both
-//!   sessions and minted tokens with one Ed25519 node key made at startup.
+//!   sessions and minted tokens with the node key. The node key is made at startup and
+//!   published to a key registry before it signs (`NodeKeys`; in memory here, since there
+//!   is one gateway process: several share theirs through Redis, as `examples/demo` does).
 //! - `PROPAGATION` (default `mint`): `forward` sends the session token itself instead
 //!   (the downstream then accepts session tokens and holds the session verification key:
 //!   see SECURITY.md for what that hands every downstream service).
@@ -31,10 +33,12 @@
 //!   gateway's public keys.
 //!
 //! The gateway serves its public keys at `GET /.well-known/jwks.json` (the node key; never an
-//! HS256 secret). Built with `--features jwks`, the downstream holds no secret and no key
-//! given to it: it verifies with the keys it fetches from `GATEWAY_JWKS_URL` (refetched once
-//! when a token names a key it does not know yet). Without that feature the gateway's public
-//! key is passed to it in-process instead.
+//! HS256 secret). Built with `--features jwks` (the recommended deployment), the downstream
+//! holds no secret and no key given to it: it verifies with the keys it fetches from
+//! `GATEWAY_JWKS_URL`, refetched once when a token names a key it does not know yet (a
+//! gateway restarted with a new node key, another gateway node), so such a change causes
+//! no 401. Without that feature the gateway's public key is passed to it in-process
+//! instead, which only works because both run in one process here.
 //!
 //! Routes of the gateway: `POST /login` (JSON `{"user":"NAME"}` or form field `user`), and
 //! `GET /profile`, which calls the downstream's `GET /whoami` and answers
@@ -73,7 +77,8 @@ use tower_http::sensitive_headers::{
 use tower_http::trace::TraceLayer;
 use tower_stateless_session::{
     Audience, Key, KeyRing, KeyRingHandle, Minter, PropagateSession, PropagateSessionLayer,
-    Session, SessionError, SessionHandle, SessionLayer, keys::JwksService,
+    Session, SessionError, SessionHandle, SessionLayer,
+    keys::{JwksService, MemoryKeyRegistry, NodeKeys, RegistrationKey},
 };
 
 /// The gateway's session data: the user name travels as the standard `sub` claim.
@@ -172,9 +177,11 @@ impl Config {
 
 /// The keys of the two services.
 struct Keys {
+    /// The gateway's node key (its heartbeat stops when this is dropped).
+    node: NodeKeys,
     /// Signs the gateway's sessions.
     sessions: KeyRingHandle,
-    /// Signs minted tokens: always an Ed25519 node key.
+    /// Signs minted tokens: the node key's ring.
     minting: KeyRingHandle,
     /// What the downstream verifies with.
     downstream: KeyRingHandle,
@@ -192,9 +199,17 @@ fn make_keys(
     config: &Config,
     session_keys: impl FnOnce() -> Result<KeyRing, String>,
 ) -> Result<Keys, String> {
-    let node = KeyRingHandle::new(KeyRing::new(
-        Key::generate_ed25519().map_err(|e| e.to_string())?,
-    ));
+    // One gateway process: the registry and its registration key live in memory. With
+    // several, use `RedisKeyRegistry` and the same `SESSION_REGISTRATION_KEY` on each.
+    let registration = RegistrationKey::generate().map_err(|e| e.to_string())?;
+    let node_keys = NodeKeys::builder(registration, MemoryKeyRegistry::new())
+        .start()
+        .map_err(|e| format!("cannot start the node key: {e}"))?;
+    // Published before use (an in-memory registry confirms at once).
+    if !node_keys.is_signing() {
+        return Err("the node key could not be published".to_owned());
+    }
+    let node = node_keys.keys();
     let sessions = match config.signing {
         Signing::Node => node.clone(),
         Signing::Hs256 => KeyRingHandle::new(session_keys()?),
@@ -208,6 +223,7 @@ fn make_keys(
         (Propagation::Forward, Signing::Hs256) => sessions.clone(),
     };
     Ok(Keys {
+        node: node_keys,
         sessions,
         minting: node,
         downstream,
@@ -480,6 +496,17 @@ async fn run() -> Result<(), String> {
         "downstream on http://{}  (GET /whoami, audience {}, {:?} propagation, {:?} signing)",
         config.downstream_addr, config.audience, config.propagation, config.signing
     );
+    println!(
+        "node key   {}  (public half at http://{}/.well-known/jwks.json)",
+        keys.node.kid(),
+        config.gateway_addr
+    );
+    if cfg!(feature = "jwks") {
+        println!(
+            "the downstream verifies with the keys of {}",
+            config.gateway_jwks_url
+        );
+    }
     let down = tokio::spawn(serve(downstream, downstream_app(&config, &keys)));
     serve(gateway, gateway_app(&config, &keys)?).await?;
     down.await.map_err(|e| e.to_string())?

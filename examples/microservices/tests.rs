@@ -63,6 +63,24 @@ fn test_session_keys() -> Result<KeyRing, String> {
 /// Starts the downstream, then the gateway pointed at it (`DOWNSTREAM_URL` as it would be
 /// set for a downstream elsewhere).
 async fn start(vars: &[(&str, &str)]) -> (SocketAddr, SocketAddr) {
+    let started = start_counting(vars).await;
+    (started.gateway, started.downstream)
+}
+
+/// What [`start_counting`] started.
+struct Started {
+    gateway: SocketAddr,
+    downstream: SocketAddr,
+    keys: Keys,
+    /// Requests the gateway received for its JWKS.
+    jwks_requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// As [`start`], counting the gateway's JWKS requests and keeping the keys.
+async fn start_counting(vars: &[(&str, &str)]) -> Started {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     let mut config = config(vars).expect("valid settings");
     // The gateway's port first: the downstream fetches its JWKS there.
     let gateway_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -73,9 +91,26 @@ async fn start(vars: &[(&str, &str)]) -> (SocketAddr, SocketAddr) {
     let keys = make_keys(&config, test_session_keys).expect("keys");
     let downstream = spawn(downstream_app(&config, &keys)).await;
     config.downstream_url = format!("http://{downstream}").parse().expect("url");
-    let app = gateway_app(&config, &keys).expect("gateway");
+    let jwks_requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&jwks_requests);
+    let app =
+        gateway_app(&config, &keys)
+            .expect("gateway")
+            .layer(tower::util::MapRequestLayer::new(
+                move |request: axum::extract::Request| {
+                    if request.uri().path() == "/.well-known/jwks.json" {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    request
+                },
+            ));
     tokio::spawn(async move { axum::serve(gateway_listener, app).await });
-    (gateway, downstream)
+    Started {
+        gateway,
+        downstream,
+        keys,
+        jwks_requests,
+    }
 }
 
 fn cookie_of(headers: &HeaderMap) -> String {
@@ -303,6 +338,65 @@ fn the_jwks_url_follows_the_gateway_address_unless_set() {
     );
     let set = config(&[("GATEWAY_JWKS_URL", "http://gw.internal/jwks")]).expect("valid");
     assert_eq!(set.gateway_jwks_url, "http://gw.internal/jwks");
+}
+
+/// With `--features jwks` (the recommended deployment) the downstream holds no key it was
+/// given: its ring is what it fetched from the gateway's JWKS, the node key's public half.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn with_jwks_the_downstream_verifies_minted_tokens_through_the_gateways_jwks() {
+    use std::sync::atomic::Ordering;
+
+    for signing in ["hs256", "node"] {
+        let started = start_counting(&[("SESSION_SIGNING", signing)]).await;
+        let cookie = login(started.gateway, "ada").await;
+        let value = profile_of(started.gateway, &cookie).await;
+        assert_eq!(value["downstream"]["aud"], "profile", "{signing}: {value}");
+        assert!(
+            started.jwks_requests.load(Ordering::SeqCst) >= 1,
+            "{signing}: the downstream fetched the gateway's JWKS"
+        );
+        let ring = started.keys.downstream.current();
+        assert_eq!(
+            ring.kids().collect::<Vec<_>>(),
+            [started.keys.node.kid()],
+            "{signing}: the node key, as fetched"
+        );
+        assert!(
+            ring.iter().all(|key| !key.can_sign()),
+            "{signing}: public keys only"
+        );
+        if signing == "hs256" {
+            let session_kid = started
+                .keys
+                .sessions
+                .current()
+                .signing_key()
+                .kid()
+                .to_owned();
+            assert!(
+                ring.get(&session_kid).is_none(),
+                "the session secret never reaches the downstream"
+            );
+        }
+    }
+}
+
+/// Without the feature, the downstream gets the node key's public half in-process (both
+/// services run here) and never asks the gateway for it.
+#[cfg(not(feature = "jwks"))]
+#[tokio::test]
+async fn without_jwks_the_downstream_holds_the_public_key_passed_in_process() {
+    use std::sync::atomic::Ordering;
+
+    let started = start_counting(&[("SESSION_SIGNING", "node")]).await;
+    let cookie = login(started.gateway, "ada").await;
+    let value = profile_of(started.gateway, &cookie).await;
+    assert_eq!(value["downstream"]["aud"], "profile", "{value}");
+    assert_eq!(started.jwks_requests.load(Ordering::SeqCst), 0);
+    let ring = started.keys.downstream.current();
+    assert_eq!(ring.kids().collect::<Vec<_>>(), [started.keys.node.kid()]);
+    assert!(ring.iter().all(|key| !key.can_sign()));
 }
 
 /// The downstream's `/health`: with `--features jwks` its ring comes from the gateway's JWKS,

@@ -414,6 +414,15 @@ impl KeyRingHandle {
         }
     }
 
+    /// A handle on the same ring, which `refresher` can refresh on demand.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn sharing_with_refresher(&self, refresher: Arc<dyn RefreshKeys>) -> Self {
+        KeyRingHandle {
+            refresher: Some(refresher),
+            ..self.without_refresher()
+        }
+    }
+
     /// The source that can refresh this ring, if any.
     pub(crate) fn refresher(&self) -> Option<&Arc<dyn RefreshKeys>> {
         self.refresher.as_ref()

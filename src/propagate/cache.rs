@@ -3,9 +3,13 @@
 //!
 //! An entry is found by the session's current token and the audience, and is good while
 //! both of these hold:
-//! - the key ring that minted it is still in place (the handle's generation is the one
-//!   recorded): a rotation re-mints at once, so no downstream ever gets a token from a key
-//!   that is gone (a token cache that outlives a rotation is a known gateway failure);
+//! - the key that minted it still issues: the ring is the one it was read from (the
+//!   handle's generation is the one recorded), or a ring replaced since issues with the
+//!   same Ed25519 key (same key id and public key: a gateway node joined or left the tier,
+//!   which replaces the ring around an unchanged node key). A rotation re-mints at once, so
+//!   no downstream ever gets a token from a key that is gone (a token cache that outlives a
+//!   rotation is a known gateway failure); an HS256 key's secret is not compared, so any
+//!   replacement of its ring re-mints;
 //! - at least 10 % of its lifetime is left, so a token is never sent about to expire.
 //!
 //! Keying by the session's token rather than its id means any change to the session (new
@@ -17,6 +21,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{PoisonError, RwLock};
 
 use super::token::SessionToken;
+use crate::keys::{ED25519_KEY_LEN, Key, KeyRingHandle};
 use crate::token::Audience;
 use crate::token::jws::constant_time_eq;
 
@@ -48,10 +53,44 @@ impl Hasher for PassThrough {
 
 type Map = HashMap<u64, Entry, BuildHasherDefault<PassThrough>>;
 
+/// The key a token was minted with, as far as a later ring can tell.
+pub(crate) struct Signer {
+    /// The generation of the ring it was read from.
+    generation: u64,
+    /// An Ed25519 key's id and public key, which identify it in a replaced ring.
+    ed25519: Option<(Box<str>, [u8; ED25519_KEY_LEN])>,
+}
+
+impl Signer {
+    /// `key`, the issuing key of the ring of `generation` (read before the ring).
+    pub(crate) fn new(generation: u64, key: &Key) -> Self {
+        Signer {
+            generation,
+            ed25519: key
+                .ed25519_public_bytes()
+                .map(|public| (key.kid().into(), public)),
+        }
+    }
+
+    /// Whether this key still issues in the ring behind `keys`, whose generation was
+    /// `generation` when read (before the ring).
+    fn still_issues(&self, generation: u64, keys: &KeyRingHandle) -> bool {
+        if self.generation == generation {
+            return true;
+        }
+        let Some((kid, public)) = &self.ed25519 else {
+            return false;
+        };
+        keys.load().issuing_key().is_some_and(|key| {
+            key.kid() == &**kid && key.ed25519_public_bytes().as_ref() == Some(public)
+        })
+    }
+}
+
 struct Entry {
     session: Box<[u8]>,
     audience: Audience,
-    generation: u64,
+    signer: Signer,
     /// Good strictly before this time: from then on less than 10 % of its life is left.
     fresh_until: u64,
     token: SessionToken,
@@ -106,12 +145,14 @@ impl MintCache {
         &self.shards[(key % SHARDS as u64) as usize]
     }
 
-    /// The cached token for this session token and audience, if it was minted by the ring
-    /// of `generation` and is still fresh at `now`.
+    /// The cached token for this session token and audience, if the key that minted it
+    /// still issues in `keys` (whose generation was `generation`, read first) and it is
+    /// still fresh at `now`.
     pub(crate) fn get(
         &self,
         session: &[u8],
         audience: &Audience,
+        keys: &KeyRingHandle,
         generation: u64,
         now: u64,
     ) -> Option<SessionToken> {
@@ -124,20 +165,19 @@ impl MintCache {
             .current
             .get(&key)
             .or_else(|| shard.previous.get(&key))?;
-        let good = entry.generation == generation
-            && now < entry.fresh_until
+        let good = now < entry.fresh_until
             && entry.audience == *audience
-            && constant_time_eq(&entry.session, session);
+            && constant_time_eq(&entry.session, session)
+            && entry.signer.still_issues(generation, keys);
         good.then(|| entry.token.clone())
     }
 
-    /// Remembers `token`, minted for this session token and audience by the ring of
-    /// `generation`.
+    /// Remembers `token`, minted for this session token and audience by `signer`.
     pub(crate) fn insert(
         &self,
         session: &[u8],
         audience: &Audience,
-        generation: u64,
+        signer: Signer,
         fresh_until: u64,
         token: SessionToken,
     ) {
@@ -145,7 +185,7 @@ impl MintCache {
         let entry = Entry {
             session: session.into(),
             audience: audience.clone(),
-            generation,
+            signer,
             fresh_until,
             token,
         };
@@ -163,6 +203,7 @@ impl MintCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::KeyRing;
 
     fn aud(name: &str) -> Audience {
         Audience::new(name).expect("valid")
@@ -172,23 +213,56 @@ mod tests {
         text.parse().expect("shape")
     }
 
+    fn ed(seed: u8) -> Key {
+        Key::ed25519_from_seed(&format!("node-{seed}"), &[seed; 32]).expect("valid")
+    }
+
     #[test]
-    fn an_entry_is_good_for_its_session_audience_generation_and_freshness() {
+    fn an_entry_is_good_for_its_session_audience_key_and_freshness() {
         let cache = MintCache::new(64).expect("on");
+        let keys = KeyRingHandle::new(KeyRing::new(ed(1)));
         let session = b"h.p.signature-one";
-        cache.insert(session, &aud("profile"), 3, 154, token("m.i.nt"));
-        let get = |s: &[u8], a: &str, generation: u64, now: u64| {
+        let signer = Signer::new(keys.generation(), &ed(1));
+        cache.insert(session, &aud("profile"), signer, 154, token("m.i.nt"));
+        let get = |s: &[u8], a: &str, now: u64| {
             cache
-                .get(s, &aud(a), generation, now)
+                .get(s, &aud(a), &keys, keys.generation(), now)
                 .map(|t| t.as_str().to_owned())
         };
-        assert_eq!(get(session, "profile", 3, 153).as_deref(), Some("m.i.nt"));
-        assert_eq!(get(session, "profile", 3, 154), None, "due again");
-        assert_eq!(get(session, "profile", 4, 100), None, "the keys changed");
-        assert_eq!(get(session, "billing", 3, 100), None, "another audience");
-        assert_eq!(get(b"h.p.signature-two", "profile", 3, 100), None);
+        assert_eq!(get(session, "profile", 153).as_deref(), Some("m.i.nt"));
+        assert_eq!(get(session, "profile", 154), None, "due again");
+        assert_eq!(get(session, "billing", 100), None, "another audience");
+        assert_eq!(get(b"h.p.signature-two", "profile", 100), None);
         // Same tail, different token: found in the slot, refused by the comparison.
-        assert_eq!(get(b"x.p.signature-one", "profile", 3, 100), None);
+        assert_eq!(get(b"x.p.signature-one", "profile", 100), None);
+
+        // The ring replaced around the same issuing key (a peer joined): still good.
+        keys.replace(
+            KeyRing::new(ed(1))
+                .with_peer_key(ed(2).public_key().expect("Ed25519"))
+                .expect("distinct"),
+        );
+        assert_eq!(get(session, "profile", 100).as_deref(), Some("m.i.nt"));
+        // Another key issues: the keys changed.
+        keys.replace(KeyRing::new(ed(2)));
+        assert_eq!(get(session, "profile", 100), None, "rotated");
+        // The same public key under another id: a token naming the old id is of no use.
+        let renamed = Key::ed25519_from_seed("renamed", &[1; 32]).expect("valid");
+        keys.replace(KeyRing::new(renamed));
+        assert_eq!(get(session, "profile", 100), None, "renamed");
+    }
+
+    #[test]
+    fn an_hs256_entry_goes_with_any_replacement_of_its_ring() {
+        let cache = MintCache::new(64).expect("on");
+        let hs = Key::hs256("aud-key", &[7; 32]).expect("valid");
+        let keys = KeyRingHandle::new(KeyRing::new(hs.clone()));
+        let signer = Signer::new(keys.generation(), &hs);
+        cache.insert(b"h.p.s", &aud("profile"), signer, 154, token("m.i.nt"));
+        let get = || cache.get(b"h.p.s", &aud("profile"), &keys, keys.generation(), 100);
+        assert!(get().is_some());
+        keys.replace(KeyRing::new(hs));
+        assert!(get().is_none(), "its secret is not compared: minted again");
     }
 
     #[test]
@@ -204,7 +278,14 @@ mod tests {
         let cache = MintCache::new(2 * SHARDS).expect("on");
         for i in 0..10_000u32 {
             let session = format!("h.p.{i:08}");
-            cache.insert(session.as_bytes(), &aud("a"), 0, u64::MAX, token("m.i.nt"));
+            let signer = Signer::new(0, &ed(1));
+            cache.insert(
+                session.as_bytes(),
+                &aud("a"),
+                signer,
+                u64::MAX,
+                token("m.i.nt"),
+            );
         }
         let held: usize = cache
             .shards

@@ -25,7 +25,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::cache::{DEFAULT_MINT_CACHE_ENTRIES, MintCache, fresh_until};
+use super::cache::{DEFAULT_MINT_CACHE_ENTRIES, MintCache, Signer, fresh_until};
 use super::scope::{SessionView, TokenSource};
 use super::token::SessionToken;
 use crate::clock::{Clock, SystemClock};
@@ -146,8 +146,12 @@ pub(crate) trait Mint: Send + Sync {
 /// later than the session's own `exp`), a header `typ` of its own
 /// ([`DOWNSTREAM_TOKEN_TYPE`]), and only the members the
 /// [projection](Minter::with_projection) picks from `T`. Tokens are cached per (session
-/// token, audience, key ring) and minted again when less than 10 % of their lifetime is
-/// left, or at once when the minting ring is replaced.
+/// token, audience, signing key) and minted again when less than 10 % of their lifetime is
+/// left, or at once when another key issues (a rotation, or the ring of an HS256 key
+/// replaced at all). A ring replaced around the same Ed25519 key, as a [`NodeKeys`] ring is
+/// when a gateway node joins or leaves the tier, keeps the cache.
+///
+/// [`NodeKeys`]: crate::keys::NodeKeys
 ///
 /// On a service in the middle of a chain (whose session came in as a minted token, see
 /// [`SessionLayer::with_audience`](crate::SessionLayer::with_audience)) the token for the
@@ -258,8 +262,11 @@ impl<T> Minter<T> {
 
     /// The ring whose issuing key mints for every audience without a key of its own. It
     /// must issue with an Ed25519 key (a node key): downstream services then verify with
-    /// the public key and can forge nothing. It may be the session layer's own ring.
-    /// Replacing its ring (rotation) re-mints every cached token at once. Default: none.
+    /// the public key (best through this node's JWKS) and can forge nothing. It may be the
+    /// session layer's own ring, and is typically [`NodeKeys::keys`]. A new issuing key
+    /// (rotation) re-mints every cached token at once. Default: none.
+    ///
+    /// [`NodeKeys::keys`]: crate::keys::NodeKeys::keys
     #[must_use]
     pub fn with_keys(mut self, keys: impl Into<KeyRingHandle>) -> Self {
         self.config_mut().keys = Some(keys.into());
@@ -398,10 +405,11 @@ impl<T: SessionData> Minter<T> {
             audience: audience.as_str().to_owned(),
         })?;
         let now = config.clock.now();
-        // Read before minting: a ring replaced meanwhile makes the entry a miss next time.
+        // Read before the ring: a ring replaced meanwhile has a newer generation, so the
+        // entry is checked against it next time.
         let generation = keys.generation();
         if let Some(cache) = &self.cache
-            && let Some(token) = cache.get(view.token, audience, generation, now)
+            && let Some(token) = cache.get(view.token, audience, keys, generation, now)
         {
             return Ok(Minted {
                 token,
@@ -467,7 +475,7 @@ impl<T: SessionData> Minter<T> {
             cache.insert(
                 view.token,
                 audience,
-                generation,
+                Signer::new(generation, key),
                 fresh_until(now, exp),
                 token.clone(),
             );

@@ -203,6 +203,24 @@ where
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
+    serve_on(listener, service)
+}
+
+/// As [`serve`], on a listener bound beforehand (so its address can be handed out first:
+/// connections made meanwhile wait in the backlog). Returns the address.
+pub fn serve_on<S, B>(listener: tokio::net::TcpListener, service: S) -> std::net::SocketAddr
+where
+    S: tower::Service<
+            Request<hyper::body::Incoming>,
+            Response = Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         loop {

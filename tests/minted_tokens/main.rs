@@ -1,23 +1,26 @@
 //! Minted downstream tokens end to end over real sockets: a gateway with cookie sessions
-//! mints a token per downstream service; each downstream runs `verify_only` with its own
-//! audience and only the gateway's public key; a middle service mints for the next hop.
+//! mints a token per downstream service and serves its public keys at
+//! `/.well-known/jwks.json` (`JwksService`); each downstream runs `verify_only` with its
+//! own audience and a `JwksVerifier` fetching that URL, so it holds no key it was handed;
+//! a middle service mints for the next hop, and publishes its own key the same way.
 //!
 //! ```text
 //! browser ──cookie──▶ gateway ──minted(aud=profile)──▶ profile
 //!                        │ ────minted(aud=billing)──▶ billing
 //!                        └───minted(aud=orders)───▶ orders ──minted(aud=ledger, act=orders)──▶ ledger
+//!   profile, billing, orders ──GET /.well-known/jwks.json──▶ gateway
+//!   ledger ──GET /.well-known/jwks.json──▶ orders
 //! ```
 //!
 //! Every service reads downstream bodies to their end through one pooled client per
 //! audience, so connections go back to their pool (see `tests/connection_leak.rs`).
-//!
-//! The JWKS endpoint of the per-node-keys issue is not on main yet: jsonwebtoken verifies
-//! here against a JWKS document built from the gateway's public key, and the downstream
-//! services hold that public key, passed in-process.
+//! Key rotation at the gateway, and a new gateway node, with JWKS refetches: `rotation.rs`.
 
 #[path = "../common/mod.rs"]
 mod common;
+mod jwks;
 mod net;
+mod rotation;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,12 +29,14 @@ use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
 use base64::Engine as _;
-use common::{fetch, set_cookie_pair};
+use common::{fetch, serve, set_cookie_pair};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
+use jwks::{JWKS_PATH, fetched_jwks, jsonwebtoken_verify};
 use net::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use tower_stateless_session::keys::{JwksService, JwksVerifier};
 use tower_stateless_session::{
     Clock, Key, KeyRing, KeyRingHandle, ManualClock, Minter, Rejection, RejectionKind, Session,
     SessionHandle, SessionLayer, SystemClock,
@@ -52,42 +57,9 @@ async fn present(addr: SocketAddr, token: &str) -> (StatusCode, String) {
     (status, body)
 }
 
-/// The JWKS a gateway would publish for `keys` (RFC 8037 OKP keys).
-fn jwks(keys: &KeyRingHandle) -> jsonwebtoken::jwk::JwkSet {
-    let ring = keys.current();
-    let keys: Vec<Value> = ring
-        .iter()
-        .filter_map(|key| {
-            let x = key.ed25519_public_bytes()?;
-            Some(json!({
-                "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-                "kid": key.kid(),
-                "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(x),
-            }))
-        })
-        .collect();
-    serde_json::from_value(json!({ "keys": keys })).expect("a JWKS")
-}
-
-fn jsonwebtoken_verify(
-    token: &str,
-    jwks: &jsonwebtoken::jwk::JwkSet,
-    audience: &str,
-) -> jsonwebtoken::errors::Result<Value> {
-    let header = jsonwebtoken::decode_header(token)?;
-    let kid = header.kid.expect("a kid");
-    let jwk = jwks.find(&kid).expect("the kid is in the JWKS");
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk)?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.set_audience(&[audience]);
-    validation.set_issuer(&["gateway"]);
-    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation).map(|data| data.claims)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_downstream_gets_a_short_lived_token_naming_it_with_the_projection_only() {
-    let net = start(false).await;
+    let net = start(Signing::Node).await;
     let cookie = net.login("ada").await;
     let (token, body) = net.token_for("profile", &cookie).await;
 
@@ -129,11 +101,18 @@ async fn the_downstream_gets_a_short_lived_token_naming_it_with_the_projection_o
         "the session's id"
     );
 
-    // jsonwebtoken verifies it against the JWKS, for this audience and no other.
-    let set = jwks(&net.mint_keys);
-    let verified = jsonwebtoken_verify(&token, &set, "profile").expect("jsonwebtoken accepts it");
+    // Signed with the gateway's node key, which its JWKS publishes.
+    let node = net.node.as_ref().expect("node keys");
+    assert_eq!(header["kid"], node.kid());
+
+    // jsonwebtoken verifies it against the JWKS the gateway serves, for this audience and
+    // no other.
+    let set = fetched_jwks(net.gateway).await;
+    let verified =
+        jsonwebtoken_verify(&token, &set, "gateway", "profile").expect("jsonwebtoken accepts it");
     assert_eq!(verified["sub"], "ada");
-    let other = jsonwebtoken_verify(&token, &set, "billing").expect_err("wrong audience");
+    let other =
+        jsonwebtoken_verify(&token, &set, "gateway", "billing").expect_err("wrong audience");
     assert_eq!(
         *other.kind(),
         jsonwebtoken::errors::ErrorKind::InvalidAudience
@@ -142,22 +121,29 @@ async fn the_downstream_gets_a_short_lived_token_naming_it_with_the_projection_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_minted_token_is_refused_everywhere_but_its_audience_until_it_expires() {
-    for shared in [true, false] {
-        let net = start(shared).await;
+    for signing in [Signing::Separate, Signing::Shared, Signing::Node] {
+        let shared = signing != Signing::Separate;
+        let net = start(signing).await;
         let cookie = net.login("ada").await;
         let (token, _) = net.token_for("profile", &cookie).await;
 
         let (status, _) = present(net.profile, &token).await;
         assert_eq!(status, StatusCode::OK, "its own audience accepts it");
+        let session_kid = segment(cookie.split_once('=').expect("pair").1, 0)["kid"].clone();
+        assert_eq!(
+            segment(&token, 0)["kid"] == session_kid,
+            shared,
+            "{signing:?}: one key for sessions and minted tokens, or two"
+        );
 
-        // At the gateway, as the session cookie or as a bearer token (shared: the very key
-        // that signs sessions signed it, so only its type and claims tell it apart).
+        // At the gateway, as the session cookie or as a bearer token (`shared`: the very
+        // key that signs sessions signed it, so only its type and claims tell it apart).
         let minted_cookie = format!("session={token}");
         let (status, _, _) = fetch(net.gateway, "GET", "/me", &[("cookie", &minted_cookie)]).await;
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
-            "gateway cookie (shared {shared})"
+            "gateway cookie ({signing:?})"
         );
         let bearer = format!("Bearer {token}");
         let (status, _, _) = fetch(
@@ -170,16 +156,12 @@ async fn a_minted_token_is_refused_everywhere_but_its_audience_until_it_expires(
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
-            "gateway bearer (shared {shared})"
+            "gateway bearer ({signing:?})"
         );
 
         // At another audience's service.
         let (status, wrong_audience) = present(net.billing, &token).await;
-        assert_eq!(
-            status,
-            StatusCode::UNAUTHORIZED,
-            "billing (shared {shared})"
-        );
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "billing ({signing:?})");
 
         // The browser's session token, presented downstream.
         let session_token = cookie.split_once('=').expect("pair").1;
@@ -187,7 +169,7 @@ async fn a_minted_token_is_refused_everywhere_but_its_audience_until_it_expires(
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
-            "session token (shared {shared})"
+            "session token ({signing:?})"
         );
         // And forwarded by a forwarding client: refused the same way.
         let (status, _) = net.via_gateway("/forward/profile", &cookie).await;
@@ -203,11 +185,7 @@ async fn a_minted_token_is_refused_everywhere_but_its_audience_until_it_expires(
         );
         net.clock.set(exp + DOWNSTREAM_LEEWAY);
         let (status, expired) = present(net.profile, &token).await;
-        assert_eq!(
-            status,
-            StatusCode::UNAUTHORIZED,
-            "expired (shared {shared})"
-        );
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "expired ({signing:?})");
 
         // The body never says which check failed.
         assert_eq!(wrong_audience, session_refused);
@@ -279,10 +257,15 @@ async fn each_refusal_has_its_kind_for_logs() {
             get(|s: SessionHandle<User>| async move { format!("{:?}", s.rejection()) }),
         )
         .layer(SessionLayer::<User>::new(node.clone()).with_clock(clock.clone()));
-    let public = KeyRingHandle::new(public_ring(&node));
+    // The downstream fetches the gateway's public key from its JWKS over HTTP.
+    let jwks_addr = serve(JwksService::new(node.clone())).await;
+    let jwks = JwksVerifier::builder(&format!("http://{jwks_addr}{JWKS_PATH}"))
+        .start()
+        .expect("a verifier");
+    assert!(jwks.wait_loaded(Duration::from_secs(10)).await);
     let downstream = Router::new()
         .route("/whoami", get(whoami))
-        .layer(downstream_layer("profile", public, &clock));
+        .layer(downstream_layer("profile", jwks.keys(), &clock));
 
     let login = gateway
         .clone()
@@ -326,38 +309,8 @@ async fn each_refusal_has_its_kind_for_logs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_key_rotation_at_the_gateway_re_mints_at_once() {
-    let net = start(false).await;
-    let cookie = net.login("ada").await;
-    let (before, _) = net.token_for("profile", &cookie).await;
-    let (again, _) = net.token_for("profile", &cookie).await;
-    assert_eq!(again, before, "a warm cache serves the same token");
-
-    // Rotate the gateway's minting key; the downstream learns the new public key and,
-    // to make the point, forgets the old one at the same moment.
-    let old = net.mint_keys.current().signing_key().clone();
-    let new = Key::generate_ed25519().expect("rng");
-    net.mint_keys
-        .replace(KeyRing::from_keys([new.clone(), old]).expect("distinct kids"));
-    net.gateway_public
-        .replace(KeyRing::new(new.public_key().expect("Ed25519")));
-
-    // The same session cookie, the cached token still within its life: no 401 downstream.
-    let (after, body) = net.token_for("profile", &cookie).await;
-    assert_ne!(after, before, "re-minted at once");
-    assert_eq!(segment(&after, 0)["kid"], new.kid(), "{body}");
-    assert_eq!(body["claims"]["sub"], "ada");
-    let (status, _) = present(net.profile, &before).await;
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "the old key's token is gone downstream"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audience_can_be_chosen_per_request() {
-    let net = start(false).await;
+    let net = start(Signing::Node).await;
     let cookie = net.login("ada").await;
     for service in ["profile", "billing"] {
         let (status, body) = net
@@ -370,7 +323,7 @@ async fn the_audience_can_be_chosen_per_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_hop_chain_keeps_the_subject_and_names_the_actor() {
-    let net = start(false).await;
+    let net = start(Signing::Node).await;
     let cookie = net.login("ada").await;
     let (status, body) = net.via_gateway("/call/orders-chain", &cookie).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -400,9 +353,27 @@ async fn a_two_hop_chain_keeps_the_subject_and_names_the_actor() {
         "the next hop's token does not outlive the one it came from: {body}"
     );
 
+    // jsonwebtoken verifies the second hop against the JWKS orders serves (not the
+    // gateway's: orders signed it).
+    let ledger_token = ledger["token"].as_str().expect("token");
+    let verified = jsonwebtoken_verify(
+        ledger_token,
+        &fetched_jwks(net.orders).await,
+        "orders",
+        "ledger",
+    )
+    .expect("jsonwebtoken accepts the second hop");
+    assert_eq!(verified["act"], json!({ "sub": "orders" }));
+    assert!(
+        fetched_jwks(net.gateway)
+            .await
+            .find(segment(ledger_token, 0)["kid"].as_str().expect("kid"))
+            .is_none(),
+        "orders' key is not the gateway's"
+    );
+
     // The token orders received is worth nothing at ledger, and ledger's at orders.
     let (orders_token, _) = net.token_for("orders", &cookie).await;
-    let ledger_token = ledger["token"].as_str().expect("token");
     assert_eq!(present(net.orders, &orders_token).await.0, StatusCode::OK);
     assert_eq!(
         present(net.ledger, &orders_token).await.0,
@@ -416,7 +387,7 @@ async fn a_two_hop_chain_keeps_the_subject_and_names_the_actor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_follows_the_session_of_the_request_and_its_spawned_work() {
-    let net = start(false).await;
+    let net = start(Signing::Node).await;
     let cookie = net.login("ada").await;
 
     // A login inside the request: the token is minted from the new session.

@@ -1,6 +1,9 @@
-//! The five services of these tests: a gateway (cookie sessions, one minting client per
-//! audience, a per-request one and a forwarding one), `profile` and `billing` (leaves),
-//! `orders` (a middle service minting for `ledger`) and `ledger`.
+//! The services of these tests, on real sockets: a gateway (cookie sessions, its public keys
+//! at `/.well-known/jwks.json`, one minting client per audience, a per-request one and a
+//! forwarding one), `profile` and `billing` (leaves), `orders` (a middle service minting for
+//! `ledger` with a key of its own, published at the same path) and `ledger`. Every
+//! downstream verifies with a `JwksVerifier` fetching its caller's JWKS: no key is handed
+//! to it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,14 +19,17 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
+use tower_stateless_session::keys::{JwksVerifier, MemoryKeyRegistry, NodeKeys, RegistrationKey};
 use tower_stateless_session::{
     Audience, Clock, Key, KeyRing, KeyRingHandle, ManualClock, Minter, PropagateSession,
     PropagateSessionLayer, Session, SessionError, SessionHandle, SessionLayer, SystemClock,
     Transport,
 };
 
-use crate::common::{fetch, serve, set_cookie_pair};
+use crate::common::{fetch, serve, serve_on, set_cookie_pair};
+use crate::jwks::{CountedJwks, Fetches, JWKS_PATH, loaded, verifier};
 
 /// The gateway's session data. Only `roles` goes downstream, next to `sub` and `sid`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,23 +118,27 @@ pub(crate) fn downstream_layer(
         .with_leeway(Duration::from_secs(DOWNSTREAM_LEEWAY))
 }
 
-pub(crate) async fn start_leaf(name: &str, keys: KeyRingHandle, clock: &ManualClock) -> SocketAddr {
+pub(crate) async fn start_leaf(name: &str, jwks: &JwksVerifier, clock: &ManualClock) -> SocketAddr {
     let app = Router::new()
         .route("/whoami", get(whoami))
-        .layer(downstream_layer(name, keys, clock));
+        .layer(downstream_layer(name, jwks.keys(), clock));
     serve(app.into_service::<hyper::body::Incoming>()).await
 }
 
-/// `orders`: a downstream of the gateway that calls `ledger` with a token it mints itself.
-pub(crate) async fn start_middle(
-    gateway_public: KeyRingHandle,
-    own_keys: KeyRingHandle,
+/// `orders`, on `listener`: a downstream of the gateway (verifying through the gateway's
+/// JWKS) that calls `ledger` with a token it mints with its own key, and publishes that
+/// key's public half for `ledger`.
+pub(crate) fn serve_middle(
+    listener: TcpListener,
+    jwks: &JwksVerifier,
     ledger: SocketAddr,
     clock: &ManualClock,
+    fetches: Fetches,
 ) -> SocketAddr {
+    let own_keys = KeyRingHandle::new(KeyRing::new(Key::generate_ed25519().expect("rng")));
     let minter = Minter::<Profile>::new("orders", |p: &Profile| Some(p.sub.as_str()))
         .expect("valid issuer")
-        .with_keys(own_keys)
+        .with_keys(own_keys.clone())
         .with_clock(clock.clone())
         .with_projection(|p: &Profile| json!({ "roles": p.roles }));
     let to_ledger = http_client(PropagateSessionLayer::mint(minter, aud("ledger")));
@@ -149,8 +159,9 @@ pub(crate) async fn start_middle(
                 }
             }),
         )
-        .layer(downstream_layer("orders", gateway_public, clock));
-    serve(app.into_service::<hyper::body::Incoming>()).await
+        .layer(downstream_layer("orders", jwks.keys(), clock))
+        .route_service(JWKS_PATH, CountedJwks::new(own_keys, fetches));
+    serve_on(listener, app.into_service::<hyper::body::Incoming>())
 }
 
 #[derive(Clone)]
@@ -275,54 +286,46 @@ pub(crate) async fn spawned(
     (status, Json(body))
 }
 
-pub(crate) struct Net {
-    pub(crate) clock: ManualClock,
-    pub(crate) t0: u64,
-    pub(crate) gateway: SocketAddr,
-    /// The same gateway keys and routes, sessions as `Authorization: Bearer`.
-    pub(crate) bearer_gateway: SocketAddr,
+/// How the gateway signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signing {
+    /// Sessions with an HS256 secret; minted tokens with an Ed25519 key of their own, in a
+    /// ring the test can replace (rotation).
+    Separate,
+    /// One Ed25519 key, in a ring the test can replace, signs sessions and minted tokens.
+    Shared,
+    /// This node's key (`NodeKeys`, published to a registry before use) signs both: the
+    /// recommended deployment.
+    Node,
+}
+
+/// The registration key of the gateway tier (shared by signing nodes only).
+const REGISTRATION: &[u8; 32] = b"registration-key-of-the-gateways";
+
+/// A gateway node's key, published to `registry` (every node of the tier shares it).
+pub(crate) fn node_keys(registry: &MemoryKeyRegistry, clock: &ManualClock) -> NodeKeys {
+    let node = NodeKeys::builder(
+        RegistrationKey::new(REGISTRATION).expect("32 bytes"),
+        registry.clone(),
+    )
+    .with_clock(clock.clone())
+    .with_background_heartbeat(false)
+    .start()
+    .expect("node keys");
+    assert!(node.is_signing(), "published (in memory: at once)");
+    node
+}
+
+/// Where the gateway's downstream services listen.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Downstreams {
     pub(crate) profile: SocketAddr,
     pub(crate) billing: SocketAddr,
     pub(crate) orders: SocketAddr,
-    pub(crate) ledger: SocketAddr,
-    /// The ring the gateway mints with (its node key).
-    pub(crate) mint_keys: KeyRingHandle,
-    /// What the downstream services verify with: the gateway's public key(s).
-    pub(crate) gateway_public: KeyRingHandle,
 }
 
-pub(crate) fn public_ring(keys: &KeyRingHandle) -> KeyRing {
-    let ring = keys.current();
-    let public: Vec<Key> = ring.iter().filter_map(Key::public_key).collect();
-    KeyRing::from_keys(public).expect("distinct kids")
-}
-
-/// Starts the five services. With `shared`, the gateway's one Ed25519 node key signs its
-/// sessions and its minted tokens; otherwise sessions use an HS256 secret and minting a
-/// separate node key.
-pub(crate) async fn start(shared: bool) -> Net {
-    // Real time, so jsonwebtoken (which reads the system clock) agrees on `exp`.
-    let t0 = SystemClock.now();
-    let clock = ManualClock::new(t0);
-    let mint_keys = KeyRingHandle::new(KeyRing::new(Key::generate_ed25519().expect("rng")));
-    let session_keys = if shared {
-        mint_keys.clone()
-    } else {
-        KeyRingHandle::new(KeyRing::generate("session-hs").expect("rng"))
-    };
-    let gateway_public = KeyRingHandle::new(public_ring(&mint_keys));
-    let orders_keys = KeyRingHandle::new(KeyRing::new(Key::generate_ed25519().expect("rng")));
-
-    let profile = start_leaf("profile", gateway_public.clone(), &clock).await;
-    let billing = start_leaf("billing", gateway_public.clone(), &clock).await;
-    let ledger = start_leaf(
-        "ledger",
-        KeyRingHandle::new(public_ring(&orders_keys)),
-        &clock,
-    )
-    .await;
-    let orders = start_middle(gateway_public.clone(), orders_keys, ledger, &clock).await;
-
+/// The gateway's routes, minting with `mint_keys` (without the session layer).
+fn gateway_routes(mint_keys: &KeyRingHandle, clock: &ManualClock, to: Downstreams) -> Router {
     let minter = Minter::<User>::new("gateway", |u: &User| Some(u.sub.as_str()))
         .expect("valid issuer")
         .with_keys(mint_keys.clone())
@@ -331,14 +334,14 @@ pub(crate) async fn start(shared: bool) -> Net {
         .with_projection(|u: &User| json!({ "roles": u.roles }));
     let mint_for = |name: &str| http_client(PropagateSessionLayer::mint(minter.clone(), aud(name)));
     let ports = [
-        (profile.port(), aud("profile")),
-        (billing.port(), aud("billing")),
+        (to.profile.port(), aud("profile")),
+        (to.billing.port(), aud("billing")),
     ];
     let clients = Clients {
         by_audience: vec![
-            ("profile".into(), mint_for("profile"), profile),
-            ("billing".into(), mint_for("billing"), billing),
-            ("orders".into(), mint_for("orders"), orders),
+            ("profile".into(), mint_for("profile"), to.profile),
+            ("billing".into(), mint_for("billing"), to.billing),
+            ("orders".into(), mint_for("orders"), to.orders),
         ],
         per_request: http_client(PropagateSessionLayer::mint_per_request(
             minter.clone(),
@@ -352,7 +355,7 @@ pub(crate) async fn start(shared: bool) -> Net {
         )),
         forward: http_client(PropagateSessionLayer::forward()),
     };
-    let routes = Router::new()
+    Router::new()
         .route("/login/{name}", post(login))
         .route(
             "/me",
@@ -363,20 +366,128 @@ pub(crate) async fn start(shared: bool) -> Net {
         .route("/forward/profile", get(call_forwarding))
         .route("/login-and-call/{name}", post(login_and_call))
         .route("/spawned/{how}", get(spawned))
-        .with_state(clients);
+        .with_state(clients)
+}
+
+/// The gateway's routes behind its session layer, and the public keys it mints with at
+/// `/.well-known/jwks.json` (outside the session layer).
+fn gateway_app(
+    routes: Router,
+    sessions: SessionLayer<User>,
+    mint_keys: &KeyRingHandle,
+    fetches: &Fetches,
+) -> axum::routing::RouterIntoService<hyper::body::Incoming> {
+    routes
+        .layer(sessions)
+        .route_service(
+            JWKS_PATH,
+            CountedJwks::new(mint_keys.clone(), fetches.clone()),
+        )
+        .into_service::<hyper::body::Incoming>()
+}
+
+async fn bind() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (listener, addr)
+}
+
+/// Each downstream service's JWKS verifier.
+pub(crate) struct Verifiers {
+    pub(crate) profile: JwksVerifier,
+    pub(crate) billing: JwksVerifier,
+    pub(crate) orders: JwksVerifier,
+    pub(crate) ledger: JwksVerifier,
+}
+
+pub(crate) struct Net {
+    pub(crate) clock: ManualClock,
+    pub(crate) t0: u64,
+    pub(crate) gateway: SocketAddr,
+    /// The same gateway keys and routes, sessions as `Authorization: Bearer`.
+    pub(crate) bearer_gateway: SocketAddr,
+    pub(crate) profile: SocketAddr,
+    pub(crate) billing: SocketAddr,
+    pub(crate) orders: SocketAddr,
+    pub(crate) ledger: SocketAddr,
+    /// The ring the gateway mints with, and serves as its JWKS.
+    pub(crate) mint_keys: KeyRingHandle,
+    /// The gateway's node key (with [`Signing::Node`]).
+    pub(crate) node: Option<NodeKeys>,
+    /// The gateway tier's key registry (with [`Signing::Node`]).
+    pub(crate) registry: MemoryKeyRegistry,
+    /// JWKS documents served, by verifier (`profile`, `billing`, `orders`, `ledger`).
+    pub(crate) fetches: Fetches,
+    pub(crate) verifiers: Verifiers,
+    to: Downstreams,
+}
+
+/// Starts the five services, and waits until every downstream has loaded its JWKS.
+pub(crate) async fn start(signing: Signing) -> Net {
+    // Real time, so jsonwebtoken (which reads the system clock) agrees on `exp`.
+    let t0 = SystemClock.now();
+    let clock = ManualClock::new(t0);
+    let registry = MemoryKeyRegistry::new();
+    let (node, session_keys, mint_keys) = match signing {
+        Signing::Node => {
+            let node = node_keys(&registry, &clock);
+            let keys = node.keys();
+            (Some(node), keys.clone(), keys)
+        }
+        Signing::Shared | Signing::Separate => {
+            let ed = KeyRingHandle::new(KeyRing::new(Key::generate_ed25519().expect("rng")));
+            let sessions = match signing {
+                Signing::Shared => ed.clone(),
+                _ => KeyRingHandle::new(KeyRing::generate("session-hs").expect("rng")),
+            };
+            (None, sessions, ed)
+        }
+    };
+    let fetches = Fetches::default();
+    // The callers' addresses first: their downstreams fetch their JWKS there.
+    let (gateway_listener, gateway) = bind().await;
+    let (orders_listener, orders) = bind().await;
+    let verifiers = Verifiers {
+        profile: verifier(gateway, "profile"),
+        billing: verifier(gateway, "billing"),
+        orders: verifier(gateway, "orders"),
+        ledger: verifier(orders, "ledger"),
+    };
+    let profile = start_leaf("profile", &verifiers.profile, &clock).await;
+    let billing = start_leaf("billing", &verifiers.billing, &clock).await;
+    let ledger = start_leaf("ledger", &verifiers.ledger, &clock).await;
+    serve_middle(
+        orders_listener,
+        &verifiers.orders,
+        ledger,
+        &clock,
+        fetches.clone(),
+    );
+    let to = Downstreams {
+        profile,
+        billing,
+        orders,
+    };
+
+    let routes = gateway_routes(&mint_keys, &clock, to);
     let layer = SessionLayer::<User>::new(session_keys).with_clock(clock.clone());
-    let gateway = serve(
-        routes
-            .clone()
-            .layer(layer.clone())
-            .into_service::<hyper::body::Incoming>(),
-    )
+    serve_on(
+        gateway_listener,
+        gateway_app(routes.clone(), layer.clone(), &mint_keys, &fetches),
+    );
+    let bearer_gateway = serve(gateway_app(
+        routes,
+        layer.with_transport(Transport::Bearer),
+        &mint_keys,
+        &fetches,
+    ))
     .await;
-    let bearer_gateway = serve(
-        routes
-            .layer(layer.with_transport(Transport::Bearer))
-            .into_service::<hyper::body::Incoming>(),
-    )
+    loaded(&[
+        &verifiers.profile,
+        &verifiers.billing,
+        &verifiers.orders,
+        &verifiers.ledger,
+    ])
     .await;
     Net {
         clock,
@@ -388,11 +499,33 @@ pub(crate) async fn start(shared: bool) -> Net {
         orders,
         ledger,
         mint_keys,
-        gateway_public,
+        node,
+        registry,
+        fetches,
+        verifiers,
+        to,
     }
 }
 
 impl Net {
+    /// Another node of the gateway tier (with [`Signing::Node`]): its own node key,
+    /// published to the tier's registry before it signs, minting with it for the same
+    /// downstream services. Returns its address and its keys (keep them: the node's key
+    /// ring lives with them).
+    pub(crate) async fn start_gateway_node(&self) -> (SocketAddr, NodeKeys) {
+        assert!(self.node.is_some(), "a tier of node keys");
+        let node = node_keys(&self.registry, &self.clock);
+        let routes = gateway_routes(&node.keys(), &self.clock, self.to);
+        let layer = SessionLayer::<User>::new(node.keys()).with_clock(self.clock.clone());
+        let addr = serve(gateway_app(routes, layer, &node.keys(), &self.fetches)).await;
+        (addr, node)
+    }
+
+    /// The documents served to the verifiers `who`, in all.
+    pub(crate) fn fetches_of(&self, who: &[&str]) -> usize {
+        who.iter().map(|w| self.fetches.of(w)).sum()
+    }
+
     pub(crate) async fn login(&self, name: &str) -> String {
         let (status, headers, body) =
             fetch(self.gateway, "POST", &format!("/login/{name}"), &[]).await;

@@ -8,12 +8,15 @@
 //!
 //! The request path never waits on the network, except on the rare path of a token naming
 //! an unknown key id: the layer then waits, bounded by
-//! [`with_unknown_kid_wait`](JwksVerifierBuilder::with_unknown_kid_wait), for the next fetch
-//! to complete and verifies the token again, so a node that joined the signing tier a
-//! moment ago causes no spurious 401.
+//! [`with_unknown_kid_wait`](JwksVerifierBuilder::with_unknown_kid_wait), for a fetch that
+//! started after the token was seen (or, first, for the one in flight, which usually
+//! brings the key) and verifies the token again, so a node that joined the signing tier,
+//! or a key rotated in, a moment ago causes no spurious 401. A burst of such tokens costs
+//! one fetch.
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -200,8 +203,11 @@ impl JwksVerifierBuilder {
         };
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| JwksError::NoRuntime)?;
         let (progress, _) = watch::channel(Progress::default());
+        // Held by the task and the waits without the refresher (which would keep it alive).
+        let ring = KeyRingHandle::new(KeyRing::assemble(Vec::new(), 0));
         let started = self.clock.now();
         let shared = Arc::new(Shared {
+            ring: ring.clone(),
             uri,
             refresh: self.refresh.max(self.min_refetch),
             timeout: self.timeout,
@@ -212,6 +218,7 @@ impl JwksVerifierBuilder {
             clock: self.clock,
             fetch,
             wanted: Notify::new(),
+            wanted_fetch: AtomicU64::new(0),
             closed: Notify::new(),
             progress,
             status: Mutex::new(JwksStatus {
@@ -222,13 +229,10 @@ impl JwksVerifierBuilder {
         });
         shared.export();
         let alive = Arc::new(Alive(Arc::clone(&shared)));
-        let handle = KeyRingHandle::with_refresher(
-            KeyRing::assemble(Vec::new(), 0),
-            Arc::clone(&alive) as Arc<dyn RefreshKeys>,
-        );
+        let handle = ring.sharing_with_refresher(Arc::clone(&alive) as Arc<dyn RefreshKeys>);
         let task = Task {
             shared: Arc::clone(&shared),
-            ring: handle.without_refresher(),
+            ring,
             alive: Arc::downgrade(&alive),
             etag: None,
         };
@@ -284,6 +288,8 @@ pub struct JwksStatus {
 }
 
 struct Shared {
+    /// The ring, without the refresher (which would keep the task alive).
+    ring: KeyRingHandle,
     uri: Uri,
     refresh: Duration,
     timeout: Duration,
@@ -295,6 +301,9 @@ struct Shared {
     fetch: Fetch,
     /// A fetch is wanted now (an unknown key id).
     wanted: Notify,
+    /// The number of the fetch waited for (the highest asked): an ask the task wakes to
+    /// after that fetch started is answered already.
+    wanted_fetch: AtomicU64,
     /// The last handle is gone: the task stops.
     closed: Notify,
     progress: watch::Sender<Progress>,
@@ -304,6 +313,17 @@ struct Shared {
 }
 
 impl Shared {
+    /// Asks for fetch number `target` (one that starts after the ask was decided on).
+    fn ask(&self, target: u64) {
+        self.wanted_fetch.fetch_max(target, Ordering::SeqCst);
+        self.wanted.notify_one();
+    }
+
+    /// Whether a fetch is asked for that has not started yet.
+    fn asked(&self) -> bool {
+        self.wanted_fetch.load(Ordering::SeqCst) > self.progress.borrow().started
+    }
+
     fn status(&self) -> std::sync::MutexGuard<'_, JwksStatus> {
         self.status.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -331,20 +351,41 @@ impl Drop for Alive {
 }
 
 impl RefreshKeys for Alive {
-    fn unknown_kid(&self, _kid: &str) -> Option<KeyWait> {
-        let shared = &self.0;
+    /// Waits for a fetch that started after this token was seen. A fetch already in flight
+    /// is waited for first without asking for another: a burst of tokens from a new key
+    /// arrives while the first of them is being fetched for, and that fetch usually brings
+    /// the key. Only if it left before the key was published is a further fetch asked for.
+    fn unknown_kid(&self, kid: &str) -> Option<KeyWait> {
+        let shared = Arc::clone(&self.0);
         if shared.unknown_kid_wait.is_zero() {
             return None;
         }
-        // Wait for a fetch that starts after this token was seen: one already in flight
-        // may have left before the key was published.
-        let target = shared.progress.borrow().started + 1;
-        shared.wanted.notify_one();
         let mut progress = shared.progress.subscribe();
+        let seen = *progress.borrow_and_update();
+        if shared.ring.current().get(kid).is_some() {
+            // A fetch brought the key since the token was checked: verify again now.
+            return Some(Box::pin(std::future::ready(())));
+        }
+        let in_flight = (seen.started > seen.completed).then_some(seen.started);
+        let target = seen.started + 1;
+        if in_flight.is_none() {
+            shared.ask(target);
+        }
+        let kid: Box<str> = kid.into();
         let wait = shared.unknown_kid_wait;
         Some(Box::pin(async move {
-            let done = progress.wait_for(|p| p.completed >= target);
-            let _ = tokio::time::timeout(wait, done).await;
+            let settled = async {
+                if let Some(started) = in_flight {
+                    let _ = progress.wait_for(|p| p.completed >= started).await;
+                    if shared.ring.current().get(&kid).is_some() {
+                        return;
+                    }
+                    // It left before the key was published.
+                    shared.ask(target);
+                }
+                let _ = progress.wait_for(|p| p.completed >= target).await;
+            };
+            let _ = tokio::time::timeout(wait, settled).await;
         }))
     }
 
@@ -377,11 +418,21 @@ impl Task {
         let mut last_start: Option<Instant> = None;
         loop {
             if let Some(start) = last_start {
-                // Sleep until a fetch is wanted or the refresh is due.
-                tokio::select! {
-                    () = self.shared.wanted.notified() => {}
-                    () = tokio::time::sleep_until(start + self.shared.refresh) => {}
-                    () = self.shared.closed.notified() => {}
+                // Sleep until a fetch is wanted or the refresh is due. A wake-up for an ask
+                // that a fetch started since has answered is no reason to fetch again.
+                let refresh_due = tokio::time::sleep_until(start + self.shared.refresh);
+                tokio::pin!(refresh_due);
+                loop {
+                    tokio::select! {
+                        () = self.shared.wanted.notified() => {
+                            if !self.shared.asked() {
+                                continue;
+                            }
+                        }
+                        () = &mut refresh_due => {}
+                        () = self.shared.closed.notified() => {}
+                    }
+                    break;
                 }
                 if self.alive.strong_count() == 0 {
                     return;
@@ -566,7 +617,7 @@ impl JwksVerifier {
     /// when it is over, for tools and tests.
     pub fn refresh(&self) -> impl Future<Output = ()> + Send + 'static {
         let target = self.shared.progress.borrow().started + 1;
-        self.shared.wanted.notify_one();
+        self.shared.ask(target);
         let mut progress = self.shared.progress.subscribe();
         async move {
             let _ = progress.wait_for(|p| p.completed >= target).await;
