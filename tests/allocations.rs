@@ -209,6 +209,30 @@ fn allocations_per_request_ours_verify() {
     );
 }
 
+/// The cold path (no cache: every request checks the MAC and decodes the claims) adds to
+/// `ours_verify` only the session data's own heap parts and the shared claims: the MAC,
+/// the base64 and the claims prefix allocate nothing. `User` is a `String` and a
+/// `Vec<String>` of two: four allocations.
+#[test]
+fn allocations_per_request_ours_verify_uncached() {
+    const USER_HEAP_PARTS: u64 = 4;
+    const SHARED_CLAIMS: u64 = 1;
+    let rt = runtime();
+    let (cached, _) = report("ours_verify", &ours(OURS_VERIFY), &rt);
+    let uncached = ours(Ours {
+        id: "ours_verify_uncached",
+        cache: false,
+        ..OURS_VERIFY
+    });
+    let (counts, _) = report("ours_verify_uncached", &uncached, &rt);
+    assert!(
+        counts.calls() <= cached.calls() + USER_HEAP_PARTS + SHARED_CLAIMS,
+        "the cold path now costs {} heap calls against {} with the cache",
+        counts.calls(),
+        cached.calls()
+    );
+}
+
 #[test]
 fn allocations_per_request_ours_refresh() {
     let rt = runtime();

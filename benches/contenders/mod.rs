@@ -529,6 +529,11 @@ pub async fn by_id(id: &str) -> Option<Contender> {
             refresh: true,
             ..OURS_VERIFY
         }),
+        "ours_verify_uncached" => ours(Ours {
+            id: "ours_verify_uncached",
+            cache: false,
+            ..OURS_VERIFY
+        }),
         "ours_verify_metrics" => ours(OURS_VERIFY_METRICS),
         "tower_sessions_memory" => tower_sessions_memory().await,
         "axum_extra_signed_jar" => axum_extra_signed_jar().await,

@@ -71,6 +71,8 @@ pub use self::jwks::{
     DEFAULT_JWKS_TIMEOUT, DEFAULT_UNKNOWN_KID_WAIT, JwksError, JwksStatus, JwksVerifier,
     JwksVerifierBuilder,
 };
+#[cfg(test)]
+pub(crate) use self::key::session_token_prefix;
 pub use self::key::{Algorithm, Key, MAX_KID_LEN, MAX_PUBLIC_KID_LEN};
 pub(crate) use self::key::{check_kid, secret_fingerprint};
 pub use self::node::{

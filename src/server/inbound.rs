@@ -124,8 +124,9 @@ fn travel_size<T>(config: &Config<T>, token: &InboundToken) -> usize {
 pub(crate) struct Begun<T> {
     /// The session the handler will see.
     pub(crate) handle: SessionHandle<T>,
-    /// When the request's cookies break a budget and the layer is to answer 431, the report.
-    pub(crate) oversize: Option<Oversize>,
+    /// When the request's cookies break a budget and the layer is to answer 431, the report
+    /// (boxed: it is rare, and inline it would make every request's result larger to move).
+    pub(crate) oversize: Option<Box<Oversize>>,
     /// On the rare path where the token names a key id the ring does not hold and the
     /// ring's source can refresh it, that key id. The request's outcome is not counted
     /// yet: [`retry`] counts it after the refresh, [`unknown_key_settled`] when no refresh
@@ -177,7 +178,7 @@ pub(crate) fn begin<T: SessionData>(config: &Arc<Config<T>>, headers: &HeaderMap
                 metrics.request(budgets, Outcome::Refused(RejectionKind::Oversized));
                 return Begun {
                     handle: SessionHandle::new(Arc::clone(config), state),
-                    oversize: (!drop_mode).then_some(report),
+                    oversize: (!drop_mode).then(|| Box::new(report)),
                     unknown_kid: None,
                 };
             }

@@ -16,6 +16,7 @@ use serde::ser::{
     self, Error as _, Impossible, Serialize, SerializeMap, SerializeStruct, Serializer,
 };
 
+use super::number::read_u64;
 use super::{Claims, SessionId};
 
 /// Claim names owned by the codec; session data may not use them.
@@ -421,10 +422,16 @@ struct Prefilled {
 ///
 /// Tokens this crate signs start with the registered claims in a fixed order:
 /// `{"sid":"<22 chars>","iat":N,"exp":N,"auth_time":N,"ver":N,` (then `"rem":true,` for a
-/// persistent session) followed by the data's members. That prefix is read by hand; the rest goes to serde as an object of its own,
-/// with the registered slots already filled, so a registered name repeated later is still a
-/// duplicate. Any other spelling (other libraries, reordered members, escapes, whitespace)
-/// takes the general path, which accepts and rejects exactly the same inputs.
+/// persistent session) followed by the data's members. That prefix is read by hand; the
+/// rest goes to serde as an object of its own, with the registered slots already filled,
+/// so a registered name repeated later is still a duplicate. Any other spelling (other
+/// libraries, reordered members, escapes, whitespace) takes the general path, which accepts
+/// and rejects exactly the same inputs.
+///
+/// JSON text is UTF-8 (RFC 8259 §8.1): the whole of it is checked once, up front, and the
+/// parser then reads its strings without checking each one again. (Parsing bytes, serde_json
+/// checks the strings it keeps but not those it skips, such as a member the data type
+/// ignores; those must be UTF-8 too.)
 pub(crate) fn decode<T: de::DeserializeOwned>(json: &mut [u8]) -> serde_json::Result<Claims<T>> {
     if let Some((prefilled, comma)) = read_prefix(json)
         // After the comma a member must follow: `,}` is not JSON, though `{}` would be.
@@ -433,21 +440,29 @@ pub(crate) fn decode<T: de::DeserializeOwned>(json: &mut [u8]) -> serde_json::Re
             .find(|b| !b.is_ascii_whitespace())
             == Some(&b'"')
     {
+        // The prefix is ASCII, checked as it was read; the rest is checked here.
         json[comma] = b'{';
-        let mut deserializer = serde_json::Deserializer::from_slice(&json[comma..]);
-        let seed = ClaimsVisitor {
-            prefilled,
-            data: PhantomData,
-        };
-        let result = seed
-            .deserialize(&mut deserializer)
-            .and_then(|claims| deserializer.end().map(|()| claims));
+        let result = utf8(&json[comma..]).and_then(|text| {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let seed = ClaimsVisitor {
+                prefilled,
+                data: PhantomData,
+            };
+            seed.deserialize(&mut deserializer)
+                .and_then(|claims| deserializer.end().map(|()| claims))
+        });
         json[comma] = b',';
         if result.is_ok() {
             return result;
         }
     }
-    serde_json::from_slice(json)
+    serde_json::from_str(utf8(json)?)
+}
+
+/// `json` as text, or the error of a claims object that is not UTF-8.
+pub(crate) fn utf8(json: &[u8]) -> serde_json::Result<&str> {
+    std::str::from_utf8(json)
+        .map_err(|_| de::Error::custom("the claims are not UTF-8 (RFC 8259 §8.1)"))
 }
 
 /// Reads our own fixed prefix; returns the values and the index of the comma after it.
@@ -488,32 +503,6 @@ fn read_prefix(json: &[u8]) -> Option<(Prefilled, usize)> {
 fn expect<const N: usize>(json: &[u8], at: &mut usize, literal: &[u8; N]) -> Option<()> {
     let found: &[u8; N] = json.get(*at..*at + N)?.try_into().ok()?;
     (found == literal).then(|| *at += N)
-}
-
-/// A JSON unsigned integer as serde_json would accept it for a `u64`: digits only, no
-/// leading zero, no overflow. Anything else is left to the general path.
-fn read_u64(json: &[u8], at: &mut usize) -> Option<u64> {
-    let start = *at;
-    let digits = json[start..]
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(json.len() - start);
-    if digits == 0 || (digits > 1 && json[start] == b'0') {
-        return None;
-    }
-    let text = &json[start..start + digits];
-    *at += digits;
-    // Nineteen digits always fit a u64; only longer numbers need the overflow checks.
-    if digits <= 19 {
-        Some(
-            text.iter()
-                .fold(0u64, |value, &b| value * 10 + u64::from(b - b'0')),
-        )
-    } else {
-        text.iter().try_fold(0u64, |value, &b| {
-            value.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        })
-    }
 }
 
 struct ClaimsVisitor<T> {
@@ -897,6 +886,45 @@ mod tests {
         let result = decode(&mut buf);
         assert_eq!(buf, json.as_bytes(), "decode must restore its buffer");
         result
+    }
+
+    #[test]
+    fn claims_that_are_not_utf8_are_refused_on_both_paths() {
+        let sid = r#""sid":"BwcHBwcHBwcHBwcHBwcHBw""#;
+        let registered = r#""iat":100,"exp":200,"auth_time":50,"ver":1"#;
+        for (fast, json) in [
+            // A member the data ignores (serde_json skips such strings unchecked).
+            (
+                true,
+                format!(r#"{{{sid},{registered},"sub":"u","roles":[],"x":"BAD"}}"#),
+            ),
+            // A string the data keeps.
+            (
+                true,
+                format!(r#"{{{sid},{registered},"sub":"BAD","roles":[]}}"#),
+            ),
+            // The general path: members in another order.
+            (
+                false,
+                format!(r#"{{{registered},{sid},"sub":"u","roles":[],"x":"BAD"}}"#),
+            ),
+        ] {
+            let mut twin = json.replace("BAD", "ok").into_bytes();
+            assert!(decode::<User>(&mut twin).is_ok(), "{json}");
+            let bytes = json.replace("BAD", "\u{1}").into_bytes();
+            let bytes: Vec<u8> = bytes
+                .iter()
+                .flat_map(|&b| if b == 1 { vec![0xff, 0xfe] } else { vec![b] })
+                .collect();
+            let mut buf = bytes.clone();
+            assert!(
+                decode::<User>(&mut buf).is_err(),
+                "{}",
+                String::from_utf8_lossy(&bytes)
+            );
+            assert_eq!(buf, bytes, "decode must restore its buffer");
+            assert_eq!(read_prefix(&bytes).is_some(), fast, "{json}");
+        }
     }
 
     #[test]

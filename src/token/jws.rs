@@ -49,11 +49,45 @@ pub(crate) struct Segments<'a> {
 
 /// Splits at the two dots; any other count, or an empty segment, is malformed.
 pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
-    let malformed = reject(RejectionKind::Malformed);
     let mut dots = memchr::memchr_iter(b'.', token);
     let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
-        return Err(malformed);
+        return Err(reject(RejectionKind::Malformed));
     };
+    segments(token, first, second)
+}
+
+/// What a token looks like by its dots, found in one pass: a compact JWS (two dots), a
+/// compact JWE (four), or neither.
+pub(crate) enum Shape<'a> {
+    /// Two dots: the segments (any empty one already refused as malformed).
+    Jws(Result<Segments<'a>, VerifyError>),
+    /// Four dots.
+    Jwe,
+    /// Any other number of dots.
+    Malformed,
+}
+
+/// Tells a JWS from a JWE with a single scan for dots (the session codec accepts both).
+pub(crate) fn shape(token: &[u8]) -> Shape<'_> {
+    let mut dots = [0usize; 4];
+    let mut count = 0;
+    for at in memchr::memchr_iter(b'.', token) {
+        let Some(slot) = dots.get_mut(count) else {
+            return Shape::Malformed;
+        };
+        *slot = at;
+        count += 1;
+    }
+    match count {
+        2 => Shape::Jws(segments(token, dots[0], dots[1])),
+        4 => Shape::Jwe,
+        _ => Shape::Malformed,
+    }
+}
+
+/// The segments of a token whose only two dots are at `first` and `second`.
+fn segments(token: &[u8], first: usize, second: usize) -> Result<Segments<'_>, VerifyError> {
+    let malformed = reject(RejectionKind::Malformed);
     let signature = &token[second + 1..];
     let header = &token[..first];
     let payload = &token[first + 1..second];
@@ -196,18 +230,10 @@ pub(crate) fn unverified_exp(token: &[u8]) -> Option<u64> {
     serde_json::from_slice::<Exp>(&payload).ok().map(|e| e.exp)
 }
 
-/// Verifies a session token's structure, header and signature. `max_len` is checked before
-/// anything else. Returns the index of the key that verified it and the raw payload segment.
-pub(crate) fn verify_session<'t>(
-    ring: &KeyRing,
-    token: &'t [u8],
-    max_len: usize,
-) -> Result<(usize, &'t [u8]), VerifyError> {
-    verify_typed(ring, token, max_len, TOKEN_TYPE)
-}
-
-/// As [`verify_session`], for tokens of type `typ` (minted downstream tokens): the same
-/// header rules (exactly `alg`, `kid`, `typ`; the key fixes the algorithm), another `typ`.
+/// Verifies a token's structure, header and signature, for tokens of type `typ` (session
+/// tokens, minted downstream tokens): exactly `alg`, `kid` and `typ` in the header, the key
+/// fixing the algorithm. `max_len` is checked before anything else. Returns the index of
+/// the key that verified it and the raw payload segment.
 pub(crate) fn verify_typed<'t>(
     ring: &KeyRing,
     token: &'t [u8],
@@ -217,17 +243,40 @@ pub(crate) fn verify_typed<'t>(
     if token.len() > max_len {
         return Err(reject(RejectionKind::Oversized));
     }
-    let seg = split(token)?;
+    verify_segments(ring, split(token)?, typ)
+}
+
+/// The header and signature checks of [`verify_typed`], on a token already split (and
+/// already held to its length cap).
+pub(crate) fn verify_segments<'t>(
+    ring: &KeyRing,
+    seg: Segments<'t>,
+    typ: &str,
+) -> Result<(usize, &'t [u8]), VerifyError> {
     let index = find_session_key(ring, seg.header, typ)?;
     ring.keys()[index].verify_signature(seg.signing_input, seg.signature)?;
     Ok((index, seg.payload))
 }
 
 /// Decodes a base64url segment (strictly) into `out`, replacing its contents.
+///
+/// The buffer is lengthened (and so zeroed) only where it is shorter than the decoding
+/// needs: a reused buffer is not cleared and zeroed again for every token.
 pub(crate) fn decode_segment_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(), VerifyError> {
-    out.clear();
-    B64.decode_vec(segment, out)
-        .map_err(|_| reject(RejectionKind::Malformed))
+    let room = base64::decoded_len_estimate(segment.len());
+    if out.len() < room {
+        out.resize(room, 0);
+    }
+    match B64.decode_slice(segment, out.as_mut_slice()) {
+        Ok(len) => {
+            out.truncate(len);
+            Ok(())
+        }
+        Err(_) => {
+            out.clear();
+            Err(reject(RejectionKind::Malformed))
+        }
+    }
 }
 
 /// Verifies any compact JWS signed with `key` (HS256 or EdDSA) and returns its payload
@@ -301,6 +350,46 @@ mod tests {
                 "{:?} should be malformed",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    #[test]
+    fn shape_counts_dots_once_as_split_and_the_jwe_check_would() {
+        for (token, expected) in [
+            (&b"a.b.c"[..], "jws"),
+            (b"a..c", "jws-malformed"),
+            (b".b.c", "jws-malformed"),
+            (b"a.b.", "jws-malformed"),
+            (b"a.b.c.d.e", "jwe"),
+            (b"....", "jwe"),
+            (b"", "malformed"),
+            (b"abc", "malformed"),
+            (b"a.b", "malformed"),
+            (b"a.b.c.d", "malformed"),
+            (b"a.b.c.d.e.f", "malformed"),
+            (b"a.b.c.d.e.f.g.h", "malformed"),
+        ] {
+            let found = match shape(token) {
+                Shape::Jws(Ok(_)) => "jws",
+                Shape::Jws(Err(e)) if e.kind() == RejectionKind::Malformed => "jws-malformed",
+                Shape::Jws(Err(_)) => "jws-other",
+                Shape::Jwe => "jwe",
+                Shape::Malformed => "malformed",
+            };
+            assert_eq!(found, expected, "{:?}", String::from_utf8_lossy(token));
+            // Where it is a JWS, the segments are split's.
+            if let Shape::Jws(Ok(seg)) = shape(token) {
+                let split = split(token).ok().expect("split agrees");
+                assert_eq!(
+                    (seg.header, seg.payload, seg.signature, seg.signing_input),
+                    (
+                        split.header,
+                        split.payload,
+                        split.signature,
+                        split.signing_input
+                    )
+                );
+            }
         }
     }
 

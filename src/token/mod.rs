@@ -27,6 +27,7 @@ mod claims;
 pub mod jwe;
 pub(crate) mod jws;
 pub(crate) mod minted;
+mod number;
 
 use std::fmt;
 use std::sync::Arc;
@@ -508,22 +509,25 @@ impl TokenCodec {
             return Err(VerifyError::new(RejectionKind::Oversized));
         }
         let ring = self.keys.load();
-        let (current, (claims, migrated)) = if jwe::is_jwe(token) {
-            with_scratch(|plaintext| {
+        let (current, (claims, migrated)) = match jws::shape(token) {
+            jws::Shape::Jwe => with_scratch(|plaintext| {
                 let index =
                     jwe::open_into(ring.keys(), &self.purpose, token, self.max_len, plaintext)?;
                 let current = ring.is_current_index(index);
                 Ok::<_, VerifyError>((current, self.decode_claims(plaintext, migration)?))
-            })?
-        } else {
-            let (key_index, payload_b64) = jws::verify_session(&ring, token, self.max_len)?;
-            let current = ring.is_current_index(key_index);
-            drop(ring);
-            let decoded = with_scratch(|payload| {
-                jws::decode_segment_into(payload_b64, payload)?;
-                self.decode_claims(payload, migration)
-            })?;
-            (current, decoded)
+            })?,
+            jws::Shape::Malformed => return Err(VerifyError::new(RejectionKind::Malformed)),
+            jws::Shape::Jws(segments) => {
+                let (key_index, payload_b64) =
+                    jws::verify_segments(&ring, segments?, jws::TOKEN_TYPE)?;
+                let current = ring.is_current_index(key_index);
+                drop(ring);
+                let decoded = with_scratch(|payload| {
+                    jws::decode_segment_into(payload_b64, payload)?;
+                    self.decode_claims(payload, migration)
+                })?;
+                (current, decoded)
+            }
         };
         Ok(Verified {
             claims,
@@ -546,8 +550,9 @@ impl TokenCodec {
         }
         // Rare path: either the data does not fit `T`, or the version differs. Read the
         // registered claims and the raw members to tell which.
-        let raw: Claims<serde_json::Map<String, serde_json::Value>> =
-            serde_json::from_slice(&*payload).map_err(|_| invalid)?;
+        let raw: Claims<serde_json::Map<String, serde_json::Value>> = claims::utf8(payload)
+            .and_then(serde_json::from_str)
+            .map_err(|_| invalid)?;
         check_consistency(&raw)?;
         if raw.ver == self.data_version {
             return Err(invalid);

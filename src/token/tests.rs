@@ -85,6 +85,10 @@ fn sign_then_verify_round_trips_and_uses_the_fast_header() {
     let verified = f.codec.verify::<User>(&token).expect("verify");
     assert_eq!(verified.claims, claims);
     assert!(verified.signed_with_current_key && !verified.needs_resign());
+    // Every token starts with the block the HS256 key precomputed its MAC state over.
+    let prefix = crate::keys::session_token_prefix(&B64.encode(HEADER_K1));
+    assert!(prefix.len() >= 64, "{prefix}");
+    assert!(token.starts_with(&prefix), "{token} / {prefix}");
 }
 
 #[test]

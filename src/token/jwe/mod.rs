@@ -298,11 +298,6 @@ pub(crate) fn open_into<K: OpeningKey>(
     Ok(index)
 }
 
-/// Whether `token` has the shape of a compact JWE (four dots) rather than a JWS (two).
-pub(crate) fn is_jwe(token: &[u8]) -> bool {
-    memchr::memchr_iter(b'.', token).take(5).count() == 4
-}
-
 /// The length of a sealed token for a plaintext of `plaintext_len` bytes.
 pub(crate) fn sealed_len(key: &EncryptionKey, header_len: usize, plaintext_len: usize) -> usize {
     header_len

@@ -365,7 +365,7 @@ fn a_signed_header_on_an_encrypted_body_and_the_reverse_are_refused() {
     );
     let ring = crate::keys::KeyRing::new(hs_key);
     assert_eq!(
-        jws::verify_session(&ring, jws_shaped.as_bytes(), MAX)
+        jws::verify_typed(&ring, jws_shaped.as_bytes(), MAX, jws::TOKEN_TYPE)
             .err()
             .map(|e| e.kind()),
         Some(RejectionKind::Malformed),
