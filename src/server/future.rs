@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use super::body::ResponseBody;
 use super::inbound::retry;
-use super::outbound::finish as complete;
+use super::outbound::finish;
 use super::rejection::plain;
 use super::service::required_session_missing;
 use crate::keys::KeyWait;
@@ -120,6 +120,15 @@ where
             }
         }
     }
+}
+
+/// The response with the session's outcome applied (see [`finish`](super::outbound::finish)).
+fn complete<T: SessionData, B>(
+    handle: &SessionHandle<T>,
+    mut response: Response<ResponseBody<B>>,
+) -> Response<ResponseBody<B>> {
+    finish(handle, &mut response);
+    response
 }
 
 impl<F, T> std::fmt::Debug for ResponseFuture<F, T> {

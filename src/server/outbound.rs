@@ -18,11 +18,12 @@ fn sensitive(text: &str) -> Option<HeaderValue> {
     Some(value)
 }
 
-/// Applies the session's outcome to a response (the inner service's, or the layer's own).
+/// Applies the session's outcome to a response (the inner service's, or the layer's own),
+/// in place: the response is not moved through here.
 pub(crate) fn finish<T: SessionData, B>(
     handle: &SessionHandle<T>,
-    mut response: Response<ResponseBody<B>>,
-) -> Response<ResponseBody<B>> {
+    response: &mut Response<ResponseBody<B>>,
+) {
     let config = handle.config();
     let mut state = handle.lock();
     let state = &mut *state;
@@ -76,12 +77,11 @@ pub(crate) fn finish<T: SessionData, B>(
                 let failure = (config.sign_failure_response)(&error);
                 let mut replaced = failure.map(ResponseBody::full);
                 std::mem::swap(replaced.extensions_mut(), response.extensions_mut());
-                response = replaced;
+                *response = replaced;
             }
         }
     }
     if let Some(kind) = state.rejection {
         response.extensions_mut().insert(Rejection::new(kind));
     }
-    response
 }
