@@ -204,13 +204,7 @@ impl KeyRing {
     /// [`ConfigError::EnvVar`] when the variable is unset or not Unicode, otherwise as
     /// [`KeyRing::parse`].
     pub fn from_env(name: &str) -> Result<Self, ConfigError> {
-        let value = std::env::var(name).map_err(|e| ConfigError::EnvVar {
-            name: name.to_owned(),
-            reason: match e {
-                std::env::VarError::NotPresent => "is not set",
-                std::env::VarError::NotUnicode(_) => "is not valid unicode",
-            },
-        })?;
+        let value = ConfigError::read_env(name)?;
         Self::parse(&value)
     }
 
