@@ -1,6 +1,26 @@
 //! Every single-byte edit of a token, for the exhaustive property tests of the signed
 //! (`tests/properties.rs`) and the encrypted (`tests/properties_jwe.rs`) codec.
 
+use std::fmt::Display;
+
+use tower_stateless_session::RejectionKind;
+
+/// Checks that `outcome`, the result of reading an edited token, is a refusal of one of
+/// the `allowed` kinds; `what` names the edit in the failure message.
+pub fn assert_refused_as<T>(
+    outcome: Result<T, RejectionKind>,
+    allowed: &[RejectionKind],
+    what: impl Display,
+) {
+    match outcome {
+        Ok(_) => panic!("{what}: the edited token was accepted"),
+        Err(kind) => assert!(
+            allowed.contains(&kind),
+            "{what}: refused as {kind:?}, expected one of {allowed:?}"
+        ),
+    }
+}
+
 /// One edit of a token.
 pub struct Edit {
     /// The edited token.
