@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::edits::{assert_refused_as, deletions, insertions, replacements};
+use common::edits::{arbitrary_edit, assert_refused_as, deletions, insertions, replacements};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
@@ -169,17 +169,7 @@ proptest! {
     ) {
         let k = key(mode);
         let token = seal(&k, PURPOSE, &plaintext, MAX).expect("seal");
-        let mut edited = token.into_bytes();
-        match edit {
-            0 => {
-                let i = at.index(edited.len());
-                edited[i] = if edited[i] == byte { byte.wrapping_add(1) } else { byte };
-            }
-            1 => edited.insert(at.index(edited.len() + 1), byte),
-            _ => {
-                edited.remove(at.index(edited.len()));
-            }
-        }
+        let edited = arbitrary_edit(token.as_bytes(), edit, at, byte);
         prop_assert!(open(&edited, &[k], PURPOSE, MAX).is_err(), "edit {} at {:?}", edit, at);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt::Display;
 
+use proptest::sample::Index;
 use tower_stateless_session::RejectionKind;
 
 /// Checks that `outcome`, the result of reading an edited token, is a refusal of one of
@@ -19,6 +20,28 @@ pub fn assert_refused_as<T>(
             "{what}: refused as {kind:?}, expected one of {allowed:?}"
         ),
     }
+}
+
+/// One arbitrary edit of `token`, for the proptest properties: `edit` 0 replaces the byte
+/// at `at` by `byte` (by another value if it is already `byte`), 1 inserts `byte` at `at`,
+/// anything else deletes the byte at `at`.
+pub fn arbitrary_edit(token: &[u8], edit: u8, at: Index, byte: u8) -> Vec<u8> {
+    let mut edited = token.to_vec();
+    match edit {
+        0 => {
+            let i = at.index(edited.len());
+            edited[i] = if edited[i] == byte {
+                byte.wrapping_add(1)
+            } else {
+                byte
+            };
+        }
+        1 => edited.insert(at.index(edited.len() + 1), byte),
+        _ => {
+            edited.remove(at.index(edited.len()));
+        }
+    }
+    edited
 }
 
 /// One edit of a token.
