@@ -309,6 +309,20 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The value of the environment variable `name`, or [`ConfigError::EnvVar`] saying why
+    /// there is none.
+    pub(crate) fn read_env(name: &str) -> Result<String, ConfigError> {
+        std::env::var(name).map_err(|e| ConfigError::EnvVar {
+            name: name.to_owned(),
+            reason: match e {
+                std::env::VarError::NotPresent => "is not set",
+                std::env::VarError::NotUnicode(_) => "is not valid unicode",
+            },
+        })
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -381,6 +395,26 @@ impl std::error::Error for ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unset_variable_is_named_in_the_error() {
+        let name = "TSS_TEST_VARIABLE_THAT_IS_NEVER_SET";
+        match ConfigError::read_env(name) {
+            Err(ConfigError::EnvVar { name: n, reason }) => {
+                assert_eq!(n, name);
+                assert_eq!(reason, "is not set");
+            }
+            other => panic!("expected EnvVar, got {other:?}"),
+        }
+        assert!(matches!(
+            crate::KeyRing::from_env(name),
+            Err(ConfigError::EnvVar { .. })
+        ));
+        assert!(matches!(
+            crate::keys::RegistrationKey::from_env(name),
+            Err(ConfigError::EnvVar { .. })
+        ));
+    }
 
     #[test]
     fn kind_names_are_distinct() {

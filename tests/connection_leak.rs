@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use common::*;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{Empty, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -156,15 +156,8 @@ async fn hammer(client: &Propagating, addr: SocketAddr, path: &'static str) {
                 let request = Request::get(format!("http://{addr}{path}"))
                     .body(Empty::<Bytes>::new())
                     .expect("request");
-                let response = client
-                    .ready()
-                    .await
-                    .expect("ready")
-                    .call(request)
-                    .await
-                    .expect("the downstream answers");
-                // Reading the body to its end hands the connection back to the pool.
-                response.into_body().collect().await.expect("body");
+                // Reads the body to its end, which hands the connection back to the pool.
+                call_json(&mut client, request).await;
             }
         }));
     }

@@ -140,19 +140,7 @@ impl KeyRing {
     /// # Errors
     /// A [`ConfigError`] naming the entry's position or key id (never its secret).
     pub fn parse(spec: &str) -> Result<Self, ConfigError> {
-        let mut keys = Vec::new();
-        let entries = spec
-            .split([',', '\n'])
-            .map(str::trim)
-            .filter(|e| !e.is_empty() && !e.starts_with('#'));
-        for (index, entry) in entries.enumerate() {
-            let position = index + 1;
-            let (kid, secret) = entry
-                .split_once(':')
-                .ok_or(ConfigError::MissingSeparator { position })?;
-            keys.push(Key::from_entry(position, kid.trim(), secret.trim())?);
-        }
-        Self::from_keys(keys)
+        Self::parse_with(spec, Key::from_entry)
     }
 
     /// Parses `kid:secret[,kid:secret...]` into encryption keys ([`Key::encryption`]) for
@@ -184,6 +172,17 @@ impl KeyRing {
         spec: &str,
         management: crate::token::jwe::KeyManagement,
     ) -> Result<Self, ConfigError> {
+        Self::parse_with(spec, |position, kid, secret| {
+            Key::encryption_from_entry(position, kid, secret, management)
+        })
+    }
+
+    /// The `kid:secret` syntax of [`KeyRing::parse`], each entry made into a key by `key`
+    /// (given the entry's 1-based position, its trimmed key id and its trimmed secret).
+    fn parse_with(
+        spec: &str,
+        key: impl Fn(usize, &str, &str) -> Result<Key, ConfigError>,
+    ) -> Result<Self, ConfigError> {
         let mut keys = Vec::new();
         let entries = spec
             .split([',', '\n'])
@@ -194,12 +193,7 @@ impl KeyRing {
             let (kid, secret) = entry
                 .split_once(':')
                 .ok_or(ConfigError::MissingSeparator { position })?;
-            keys.push(Key::encryption_from_entry(
-                position,
-                kid.trim(),
-                secret.trim(),
-                management,
-            )?);
+            keys.push(key(position, kid.trim(), secret.trim())?);
         }
         Self::from_keys(keys)
     }
@@ -210,13 +204,7 @@ impl KeyRing {
     /// [`ConfigError::EnvVar`] when the variable is unset or not Unicode, otherwise as
     /// [`KeyRing::parse`].
     pub fn from_env(name: &str) -> Result<Self, ConfigError> {
-        let value = std::env::var(name).map_err(|e| ConfigError::EnvVar {
-            name: name.to_owned(),
-            reason: match e {
-                std::env::VarError::NotPresent => "is not set",
-                std::env::VarError::NotUnicode(_) => "is not valid unicode",
-            },
-        })?;
+        let value = ConfigError::read_env(name)?;
         Self::parse(&value)
     }
 

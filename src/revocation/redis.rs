@@ -10,9 +10,10 @@
 //!   `u <before> <expires_at> <subject>`.
 //!
 //! The connection is the crate's shared one ([`crate::redis`]): on every (re)connection it
-//! subscribes, then this module's hook sends the writes that failed, writes the local entries
-//! back (so a Redis that lost its data is healed), loads every live entry and trims the
-//! expired ones; then the channel's messages are applied as they come. Revocations made here
+//! subscribes, then this module's hook sends the writes that failed, loads what version 0.1
+//! left under its names without the hash tag (`<prefix>:sessions`, `<prefix>:subjects`),
+//! writes the local entries back (so a Redis that lost its data is healed, and the old
+//! entries move to the new names), loads every live entry and trims the expired ones; then the channel's messages are applied as they come. Revocations made here
 //! are applied locally at once and queued for Redis; during an outage the queue waits and the
 //! local copy keeps being enforced.
 
@@ -175,6 +176,11 @@ struct Keys {
     sessions: String,
     subjects: String,
     channel: String,
+    /// The sets as version 0.1 named them (no hash tag): read on every (re)connection, so
+    /// revocations written before an upgrade stay enforced, and written back under the new
+    /// names with the rest of the local set. Nothing writes to them any more.
+    legacy_sessions: String,
+    legacy_subjects: String,
 }
 
 impl Keys {
@@ -183,6 +189,8 @@ impl Keys {
             sessions: settings.key("sessions"),
             subjects: settings.key("subjects"),
             channel: settings.key("events"),
+            legacy_sessions: settings.legacy_key("sessions"),
+            legacy_subjects: settings.legacy_key("subjects"),
         }
     }
 
@@ -261,6 +269,33 @@ struct RevocationFeed {
 }
 
 impl RevocationFeed {
+    /// Every live entry of the sorted sets `keys` (`true` for a set of sessions) into the
+    /// local copy.
+    async fn load(
+        &self,
+        commands: &mut Commands,
+        keys: &[(String, bool)],
+        now: u64,
+    ) -> RedisResult<()> {
+        let min = format!("({now}");
+        for (key, session) in keys {
+            let entries: Vec<(String, f64)> = ::redis::cmd("ZRANGEBYSCORE")
+                .arg(key)
+                .arg(&min)
+                .arg("+inf")
+                .arg("WITHSCORES")
+                .query_async(commands)
+                .await?;
+            for (member, score) in entries {
+                // Scores are whole seconds, written by us.
+                if let Some(revocation) = decode_member(*session, &member, score as u64) {
+                    self.local.revoke(revocation, now);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `ZADD` and `PUBLISH` of one entry, in one round trip.
     async fn send(&self, commands: &mut Commands, revocation: &Revocation) -> RedisResult<()> {
         let (score, member, message) = encode(revocation);
@@ -296,8 +331,8 @@ impl Feed for RevocationFeed {
         vec![self.keys.channel.clone()]
     }
 
-    /// Sends the writes that failed, writes the local entries back, loads every live entry
-    /// and trims the expired ones.
+    /// Sends the writes that failed, loads the entries 0.1 left under the old names, writes
+    /// the local entries back, loads every live entry and trims the expired ones.
     async fn on_connect(&mut self, commands: &mut Commands) -> RedisResult<()> {
         let mut pending = std::mem::take(&mut self.retry).into_iter();
         while let Some(revocation) = pending.next() {
@@ -308,6 +343,16 @@ impl Feed for RevocationFeed {
             }
         }
         let now = self.clock.now();
+        let legacy = [
+            (self.keys.legacy_sessions.clone(), true),
+            (self.keys.legacy_subjects.clone(), false),
+        ];
+        match self.load(commands, &legacy, now).await {
+            // An ACL user limited to the new names (`~{prefix}:*`) cannot have written
+            // under the old ones: it has nothing there to carry over.
+            Err(error) if error.code() == Some("NOPERM") => {}
+            other => other?,
+        }
         for batch in self.local.entries(now).chunks(RESEED_BATCH) {
             let mut pipe = ::redis::pipe();
             for key in [&self.keys.sessions, &self.keys.subjects] {
@@ -325,22 +370,11 @@ impl Feed for RevocationFeed {
             }
             pipe.query_async::<()>(commands).await?;
         }
-        let min = format!("({now}");
-        for (key, session) in [(&self.keys.sessions, true), (&self.keys.subjects, false)] {
-            let entries: Vec<(String, f64)> = ::redis::cmd("ZRANGEBYSCORE")
-                .arg(key)
-                .arg(&min)
-                .arg("+inf")
-                .arg("WITHSCORES")
-                .query_async(commands)
-                .await?;
-            for (member, score) in entries {
-                // Scores are whole seconds, written by us.
-                if let Some(revocation) = decode_member(session, &member, score as u64) {
-                    self.local.revoke(revocation, now);
-                }
-            }
-        }
+        let current = [
+            (self.keys.sessions.clone(), true),
+            (self.keys.subjects.clone(), false),
+        ];
+        self.load(commands, &current, now).await?;
         self.trim(commands, now).await
     }
 

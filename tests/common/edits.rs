@@ -1,6 +1,49 @@
 //! Every single-byte edit of a token, for the exhaustive property tests of the signed
 //! (`tests/properties.rs`) and the encrypted (`tests/properties_jwe.rs`) codec.
 
+use std::fmt::Display;
+
+use proptest::sample::Index;
+use tower_stateless_session::RejectionKind;
+
+/// Checks that `outcome`, the result of reading an edited token, is a refusal of one of
+/// the `allowed` kinds; `what` names the edit in the failure message.
+pub fn assert_refused_as<T>(
+    outcome: Result<T, RejectionKind>,
+    allowed: &[RejectionKind],
+    what: impl Display,
+) {
+    match outcome {
+        Ok(_) => panic!("{what}: the edited token was accepted"),
+        Err(kind) => assert!(
+            allowed.contains(&kind),
+            "{what}: refused as {kind:?}, expected one of {allowed:?}"
+        ),
+    }
+}
+
+/// One arbitrary edit of `token`, for the proptest properties: `edit` 0 replaces the byte
+/// at `at` by `byte` (by another value if it is already `byte`), 1 inserts `byte` at `at`,
+/// anything else deletes the byte at `at`.
+pub fn arbitrary_edit(token: &[u8], edit: u8, at: Index, byte: u8) -> Vec<u8> {
+    let mut edited = token.to_vec();
+    match edit {
+        0 => {
+            let i = at.index(edited.len());
+            edited[i] = if edited[i] == byte {
+                byte.wrapping_add(1)
+            } else {
+                byte
+            };
+        }
+        1 => edited.insert(at.index(edited.len() + 1), byte),
+        _ => {
+            edited.remove(at.index(edited.len()));
+        }
+    }
+    edited
+}
+
 /// One edit of a token.
 pub struct Edit {
     /// The edited token.

@@ -9,14 +9,16 @@ use std::time::Duration;
 use axum::Router;
 use http::StatusCode;
 use tokio::task::JoinHandle;
+#[cfg(feature = "jwks")]
+use tower_stateless_session::keys::JwksVerifier;
 use tower_stateless_session::keys::{
     JwksService, KeyRegistry, NodeKeys, NodeKeysBuilder, RegistrationKey, RegistryEntry,
 };
 use tower_stateless_session::{
-    Clock, Key, KeyRing, KeyRingHandle, ManualClock, SessionLayer, TokenCodec,
+    Clock, Key, KeyRing, KeyRingHandle, ManualClock, RejectionKind, SessionLayer, TokenCodec,
 };
 
-use super::{IDLE, LEEWAY, User, bearer, layer, routes, user};
+use super::{IDLE, LEEWAY, User, bearer, kind, layer, routes, send, user};
 
 /// The test nodes' heartbeat interval, in seconds.
 pub const HEARTBEAT: u64 = 30;
@@ -57,6 +59,36 @@ pub fn downstream(keys: KeyRingHandle, clock: &ManualClock) -> Router {
             .with_idle_timeout(Duration::from_secs(IDLE))
             .with_leeway(Duration::from_secs(LEEWAY)),
     )
+}
+
+/// A JWKS verifier on the gateway at `gateway` (its `/.well-known/jwks.json`), refetching
+/// at most every 100 ms, once it has loaded the set (up to 5 s).
+#[cfg(feature = "jwks")]
+pub async fn jwks_verifier(gateway: std::net::SocketAddr) -> JwksVerifier {
+    let jwks = JwksVerifier::builder(&format!("http://{gateway}/.well-known/jwks.json"))
+        .with_min_refetch_interval(Duration::from_millis(100))
+        .start()
+        .expect("start");
+    assert!(
+        jwks.wait_loaded(Duration::from_secs(5)).await,
+        "JWKS loaded"
+    );
+    jwks
+}
+
+/// Calls `downstream` with every token of `tokens` at once (one task each); each must be
+/// accepted.
+pub async fn all_accepted(downstream: &Router, tokens: &[String]) {
+    let calls: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            let (downstream, token) = (downstream.clone(), token.clone());
+            tokio::spawn(async move { bearer(&downstream, &token).await.status() })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.expect("task"), StatusCode::OK, "a session");
+    }
 }
 
 /// Four workers calling a downstream service with `tokens`, in turn, until stopped,
@@ -138,5 +170,19 @@ impl Forged {
             .sign(&codec.new_claims(user("root")).expect("claims"))
             .expect("sign");
         Forged { key, entry, token }
+    }
+
+    /// Checks that the node on `keys`, serving `app`, has the forged entry's key nowhere in
+    /// its ring, refuses the forged session as signed by an unknown key, and counted the
+    /// entry as ignored.
+    pub async fn assert_untrusted(&self, keys: &NodeKeys, app: &Router) {
+        assert!(
+            keys.keys().current().get(self.key.kid()).is_none(),
+            "never trusted"
+        );
+        let cookie = format!("session={}", self.token);
+        let response = send(app, "GET", "/me", Some(&cookie)).await;
+        assert_eq!(kind(&response), Some(RejectionKind::UnknownKey));
+        assert!(keys.status().ignored_entries >= 1, "counted and logged");
     }
 }

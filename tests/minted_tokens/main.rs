@@ -29,9 +29,8 @@ use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
 use base64::Engine as _;
-use common::{fetch, kind, serve, set_cookie_pair};
+use common::{body_text, fetch, kind, serve, set_cookie_pair};
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use jwks::{JWKS_PATH, fetched_jwks, jsonwebtoken_verify};
 use net::*;
 use serde_json::{Value, json};
@@ -215,13 +214,7 @@ async fn oneshot(
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
     let refusal = kind(&response);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, refusal, String::from_utf8_lossy(&body).into_owned())
+    (status, refusal, body_text(response).await)
 }
 
 #[tokio::test]

@@ -28,26 +28,7 @@ async fn encryption_keys_make_the_cookie_a_jwe_in_both_modes() {
         }
         let keys = keys_from_lookup(lookup(&vars)).expect("valid configuration");
         let app = app(layer_with(keys), Timeouts::default());
-        let response = send(
-            &app,
-            post(
-                "/login",
-                Some("application/json"),
-                r#"{"user":"ada"}"#,
-                None,
-            ),
-        )
-        .await;
-        let cookie = response
-            .headers()
-            .get(header::SET_COOKIE)
-            .expect("login sets the cookie")
-            .to_str()
-            .expect("ascii")
-            .split(';')
-            .next()
-            .expect("name=value")
-            .to_owned();
+        let cookie = json_login(&app, "ada").await;
         let token = cookie.split_once('=').expect("name=value").1;
         let segments: Vec<&str> = token.split('.').collect();
         assert_eq!(segments.len(), 5, "{alg:?}: a JWE");
@@ -79,18 +60,7 @@ async fn signing_keys_then_only_verify_so_signed_sessions_move_over() {
         layer_with(keys_from_lookup(lookup(&[(KEYS_VAR, SIGN)])).unwrap()),
         Timeouts::default(),
     );
-    let response = send(
-        &signed_app,
-        post("/login", Some("application/json"), r#"{"user":"bo"}"#, None),
-    )
-    .await;
-    let cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = json_login(&signed_app, "bo").await;
     assert_eq!(cookie.matches('.').count(), 2, "signed first");
 
     let both = keys_from_lookup(lookup(&[(KEYS_VAR, SIGN), (ENCRYPTION_KEYS_VAR, ENC)])).unwrap();
@@ -102,12 +72,8 @@ async fn signing_keys_then_only_verify_so_signed_sessions_move_over() {
         StatusCode::OK,
         "the signed session survives"
     );
-    let new_cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .to_owned();
     assert_eq!(
-        new_cookie.split(';').next().unwrap().matches('.').count(),
+        set_cookie(&response).value().matches('.').count(),
         4,
         "re-issued encrypted at once"
     );

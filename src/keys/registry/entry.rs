@@ -79,13 +79,7 @@ impl RegistrationKey {
     /// # Errors
     /// [`ConfigError::EnvVar`] when unset or not Unicode, otherwise as `from_base64`.
     pub fn from_env(name: &str) -> Result<Self, ConfigError> {
-        let value = std::env::var(name).map_err(|e| ConfigError::EnvVar {
-            name: name.to_owned(),
-            reason: match e {
-                std::env::VarError::NotPresent => "is not set",
-                std::env::VarError::NotUnicode(_) => "is not valid unicode",
-            },
-        })?;
+        let value = ConfigError::read_env(name)?;
         Self::from_base64(&value)
     }
 
