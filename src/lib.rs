@@ -335,6 +335,7 @@ mod config;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
+mod generations;
 pub mod health;
 pub mod keys;
 mod log;

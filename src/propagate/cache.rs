@@ -16,42 +16,14 @@
 //! data, a refresh, a renewed id) mints anew: a minted token never carries stale data.
 //! Memory is bounded: two generations per shard, the older dropped when the newer fills.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{PoisonError, RwLock};
-
 use super::token::SessionToken;
+use crate::generations::Generations;
 use crate::keys::{ED25519_KEY_LEN, Key, KeyRingHandle};
 use crate::token::Audience;
 use crate::token::jws::constant_time_eq;
 
-/// Shards, to keep threads from contending on one lock.
-const SHARDS: usize = 16;
-
 /// The default number of cached minted tokens.
 pub const DEFAULT_MINT_CACHE_ENTRIES: usize = 4096;
-
-/// Passes a `u64` key through: keys come from signature bytes, already uniform.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Map = HashMap<u64, Entry, BuildHasherDefault<PassThrough>>;
 
 /// The key a token was minted with, as far as a later ring can tell.
 pub(crate) struct Signer {
@@ -96,16 +68,9 @@ struct Entry {
     token: SessionToken,
 }
 
-#[derive(Default)]
-struct Shard {
-    current: Map,
-    previous: Map,
-}
-
 /// Minted tokens by (session token, audience, key generation).
 pub(crate) struct MintCache {
-    shards: Box<[RwLock<Shard>]>,
-    per_generation: usize,
+    entries: Generations<Entry>,
 }
 
 /// Where an entry lives: the last bytes of the session token (its signature, which no one
@@ -130,19 +95,7 @@ pub(crate) fn fresh_until(iat: u64, exp: u64) -> u64 {
 impl MintCache {
     /// A cache holding about `entries` tokens; `None` for 0 (no cache).
     pub(crate) fn new(entries: usize) -> Option<Self> {
-        if entries == 0 {
-            return None;
-        }
-        let shards = (0..SHARDS).map(|_| RwLock::default()).collect();
-        Some(MintCache {
-            shards,
-            per_generation: entries.div_ceil(2 * SHARDS).max(1),
-        })
-    }
-
-    fn shard(&self, key: u64) -> &RwLock<Shard> {
-        // `SHARDS` divides 2^64, so the low bits pick a shard uniformly.
-        &self.shards[(key % SHARDS as u64) as usize]
+        Generations::new(entries).map(|entries| MintCache { entries })
     }
 
     /// The cached token for this session token and audience, if the key that minted it
@@ -157,19 +110,16 @@ impl MintCache {
         now: u64,
     ) -> Option<SessionToken> {
         let key = slot(session, audience);
-        let shard = self
-            .shard(key)
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        let entry = shard
-            .current
-            .get(&key)
-            .or_else(|| shard.previous.get(&key))?;
-        let good = now < entry.fresh_until
-            && entry.audience == *audience
-            && constant_time_eq(&entry.session, session)
-            && entry.signer.still_issues(generation, keys);
-        good.then(|| entry.token.clone())
+        // `SHARDS` divides 2^64, so the key's low bits pick a shard uniformly.
+        self.entries
+            .get(key as usize, key, |entry| {
+                let good = now < entry.fresh_until
+                    && entry.audience == *audience
+                    && constant_time_eq(&entry.session, session)
+                    && entry.signer.still_issues(generation, keys);
+                good.then(|| entry.token.clone())
+            })
+            .flatten()
     }
 
     /// Remembers `token`, minted for this session token and audience by `signer`.
@@ -189,14 +139,7 @@ impl MintCache {
             fresh_until,
             token,
         };
-        let mut shard = self
-            .shard(key)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if shard.current.len() >= self.per_generation && !shard.current.contains_key(&key) {
-            shard.previous = std::mem::take(&mut shard.current);
-        }
-        shard.current.insert(key, entry);
+        self.entries.insert(key as usize, key, entry);
     }
 }
 
@@ -275,6 +218,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded() {
+        use crate::generations::SHARDS;
         let cache = MintCache::new(2 * SHARDS).expect("on");
         for i in 0..10_000u32 {
             let session = format!("h.p.{i:08}");
@@ -287,14 +231,7 @@ mod tests {
                 token("m.i.nt"),
             );
         }
-        let held: usize = cache
-            .shards
-            .iter()
-            .map(|s| {
-                let s = s.read().expect("lock");
-                s.current.len() + s.previous.len()
-            })
-            .sum();
+        let held = cache.entries.len();
         assert!(held <= 4 * SHARDS, "{held} entries held");
         assert!(MintCache::new(0).is_none());
     }

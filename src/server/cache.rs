@@ -16,41 +16,15 @@
 //! another ciphertext nor a re-spelled segment can hit an entry. Memory is bounded: two generations per shard, the
 //! older dropped when the newer fills.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
+use crate::generations::Generations;
 use crate::metrics::IssueReason;
 use crate::token::jws::constant_time_eq;
 use crate::token::{Claims, MintedClaims, Verified};
 
-/// Shards, to keep threads from contending on one lock.
-const SHARDS: usize = 16;
-
 /// The default number of cached tokens (about 0.5 KiB each for small sessions).
 pub const DEFAULT_VERIFY_CACHE_ENTRIES: usize = 4096;
-
-/// Passes a `u64` key through: the keys are already uniformly random (MAC bytes).
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Map<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
 struct Entry<T> {
     token: Box<[u8]>,
@@ -93,15 +67,8 @@ impl<T> From<Verified<T>> for Checked<T> {
     }
 }
 
-struct Shard<T> {
-    current: Map<Entry<T>>,
-    previous: Map<Entry<T>>,
-}
-
 pub(crate) struct VerifyCache<T> {
-    shards: Box<[RwLock<Shard<T>>]>,
-    /// Entries per shard generation.
-    per_generation: usize,
+    entries: Generations<Entry<T>>,
 }
 
 /// The slot of a token: eight bytes of its last segment (signature or tag), and a shard
@@ -111,46 +78,24 @@ fn slot(token: &[u8]) -> Option<(u64, usize)> {
     let start = last.get(..9)?;
     let mut key = [0u8; 8];
     key.copy_from_slice(&start[..8]);
-    Some((u64::from_le_bytes(key), usize::from(start[8]) % SHARDS))
+    Some((u64::from_le_bytes(key), usize::from(start[8])))
 }
 
 impl<T> VerifyCache<T> {
     /// A cache of about `entries` tokens; `None` for 0 (no cache).
     pub(crate) fn new(entries: usize) -> Option<Self> {
-        if entries == 0 {
-            return None;
-        }
-        let per_generation = entries.div_ceil(2 * SHARDS).max(1);
-        let shards = (0..SHARDS)
-            .map(|_| {
-                RwLock::new(Shard {
-                    current: Map::default(),
-                    previous: Map::default(),
-                })
-            })
-            .collect();
-        Some(VerifyCache {
-            shards,
-            per_generation,
-        })
+        Generations::new(entries).map(|entries| VerifyCache { entries })
     }
-}
 
-impl<T> VerifyCache<T> {
     /// The verified result for `token` under key-ring `generation`, if cached.
     pub(crate) fn get(&self, token: &[u8], generation: u64) -> Option<Checked<T>> {
         let (key, shard) = slot(token)?;
-        let shard = self.shards[shard]
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        let entry = shard
-            .current
-            .get(&key)
-            .or_else(|| shard.previous.get(&key))?;
-        if entry.generation != generation || !constant_time_eq(&entry.token, token) {
-            return None;
-        }
-        Some(entry.checked.clone())
+        self.entries
+            .get(shard, key, |entry| {
+                (entry.generation == generation && constant_time_eq(&entry.token, token))
+                    .then(|| entry.checked.clone())
+            })
+            .flatten()
     }
 
     /// Remembers that `token` verified as `verified` under key-ring `generation`.
@@ -158,20 +103,12 @@ impl<T> VerifyCache<T> {
         let Some((key, shard)) = slot(token) else {
             return;
         };
-        let mut shard = self.shards[shard]
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if shard.current.len() >= self.per_generation {
-            shard.previous = std::mem::take(&mut shard.current);
-        }
-        shard.current.insert(
-            key,
-            Entry {
-                token: token.into(),
-                generation,
-                checked: checked.clone(),
-            },
-        );
+        let entry = Entry {
+            token: token.into(),
+            generation,
+            checked: checked.clone(),
+        };
+        self.entries.insert(shard, key, entry);
     }
 }
 
@@ -220,16 +157,9 @@ mod tests {
         for n in 0..10_000 {
             cache.insert(&token(n), 1, &verified(n));
         }
-        let held: usize = cache
-            .shards
-            .iter()
-            .map(|s| {
-                let s = s.read().expect("lock");
-                s.current.len() + s.previous.len()
-            })
-            .sum();
+        let held = cache.entries.len();
         assert!(
-            held <= 64 + 2 * SHARDS,
+            held <= 64 + 2 * crate::generations::SHARDS,
             "{held} entries held for a cache of 64"
         );
         assert!(cache.get(&token(9_999), 1).is_some(), "the newest are kept");
