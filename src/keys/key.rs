@@ -300,27 +300,38 @@ impl Key {
         secret: &str,
         management: KeyManagement,
     ) -> Result<Self, ConfigError> {
-        check_kid(position, kid, MAX_KID_LEN)?;
-        let mut bytes =
-            hmac::decode_secret(secret).ok_or_else(|| ConfigError::InvalidSecretEncoding {
-                kid: kid.to_owned(),
-            })?;
-        let key = Self::encryption_at(position, kid, management, &bytes);
-        zeroize::Zeroize::zeroize(&mut bytes);
-        key
+        Self::decoded_entry(position, kid, secret, |bytes| {
+            Self::encryption_at(position, kid, management, bytes)
+        })
     }
 
+    /// An HS256 key from a `kid:secret` entry whose secret is base64url.
     pub(crate) fn from_entry(
         position: usize,
         kid: &str,
         secret: &str,
     ) -> Result<Self, ConfigError> {
+        Self::decoded_entry(position, kid, secret, |bytes| {
+            Self::hs256_at(position, kid, bytes)
+        })
+    }
+
+    /// Checks an entry's key id, decodes its base64url secret and makes the key with
+    /// `make`; the decoded bytes are wiped afterwards.
+    fn decoded_entry(
+        position: usize,
+        kid: &str,
+        secret: &str,
+        make: impl FnOnce(&[u8]) -> Result<Self, ConfigError>,
+    ) -> Result<Self, ConfigError> {
         check_kid(position, kid, MAX_KID_LEN)?;
-        let bytes =
+        let mut bytes =
             hmac::decode_secret(secret).ok_or_else(|| ConfigError::InvalidSecretEncoding {
                 kid: kid.to_owned(),
             })?;
-        Self::hs256_at(position, kid, &bytes)
+        let key = make(&bytes);
+        zeroize::Zeroize::zeroize(&mut bytes);
+        key
     }
 
     fn hs256_at(position: usize, kid: &str, secret: &[u8]) -> Result<Self, ConfigError> {
