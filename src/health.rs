@@ -142,9 +142,7 @@ impl Health {
         name: impl Into<Cow<'static, str>>,
         check: impl HealthCheck,
     ) -> Self {
-        let name = name.into();
-        self.checks.retain(|(existing, _)| *existing != name);
-        self.checks.push((name, Arc::new(check)));
+        self.put(name.into(), Arc::new(check));
         self
     }
 
@@ -153,10 +151,15 @@ impl Health {
     #[must_use]
     pub fn merge(mut self, other: Health) -> Self {
         for (name, check) in other.checks {
-            self.checks.retain(|(existing, _)| *existing != name);
-            self.checks.push((name, check));
+            self.put(name, check);
         }
         self
+    }
+
+    /// Puts `check` last under `name`, replacing a check of the same name.
+    fn put(&mut self, name: Cow<'static, str>, check: Arc<dyn HealthCheck>) {
+        self.checks.retain(|(existing, _)| *existing != name);
+        self.checks.push((name, check));
     }
 
     /// The names of the checks, in the order they were added.
