@@ -1,6 +1,7 @@
 //! Which downstream service a call is for: one audience per client (the usual case), or
 //! one chosen for each outgoing request.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -27,13 +28,14 @@ impl AudienceSource {
         AudienceSource::PerRequest(Arc::new(select))
     }
 
-    /// The audience of `request` (handed back unchanged).
-    pub(crate) fn select<B>(&self, request: Request<B>) -> (Request<B>, Option<Audience>) {
+    /// The audience of `request` (handed back unchanged); a fixed one is borrowed, so a
+    /// call does not touch its shared count.
+    pub(crate) fn select<B>(&self, request: Request<B>) -> (Request<B>, Option<Cow<'_, Audience>>) {
         match self {
-            AudienceSource::Fixed(audience) => (request, Some(audience.clone())),
+            AudienceSource::Fixed(audience) => (request, Some(Cow::Borrowed(audience))),
             AudienceSource::PerRequest(select) => {
                 let (parts, body) = request.into_parts();
-                let audience = select(&parts);
+                let audience = select(&parts).map(Cow::Owned);
                 (Request::from_parts(parts, body), audience)
             }
         }
@@ -64,7 +66,7 @@ mod tests {
             .body("body")
             .expect("request");
         let (request, audience) = source.select(request);
-        assert_eq!(audience.as_ref().map(Audience::as_str), Some("profile"));
+        assert_eq!(audience.as_deref().map(Audience::as_str), Some("profile"));
         assert_eq!(request.uri().path(), "/whoami");
         assert_eq!(request.headers()["x-trace"], "1");
         assert_eq!(*request.body(), "body");
