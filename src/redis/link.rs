@@ -121,17 +121,21 @@ fn bytes(value: Value) -> Option<Vec<u8>> {
 pub(crate) struct Link {
     pub(crate) commands: Commands,
     pub(crate) events: Events,
-    pub(crate) resp3: bool,
     response_timeout: Duration,
 }
 
 impl Link {
+    /// Whether the link speaks RESP3: its subscription then arrives as push messages on
+    /// the command connection (RESP2 needs a subscriber connection of its own).
+    pub(crate) fn resp3(&self) -> bool {
+        matches!(self.events, Events::Push(_))
+    }
+
     /// Connects (asking the sentinels for the primary first, if that is the form) and
     /// subscribes to `channels`. A server that does not speak RESP3 is spoken to in RESP2
     /// from then on.
     pub(crate) async fn open(target: &mut Target, channels: &[String]) -> RedisResult<Link> {
-        let response_timeout = target.response_timeout;
-        let limit = target.connect_timeout * 2 + response_timeout * 2;
+        let limit = target.connect_timeout * 2 + target.response_timeout * 2;
         let attempt = async {
             let limits = target_timeouts(target);
             loop {
@@ -156,11 +160,9 @@ impl Link {
                 }
             }
         };
-        let mut link = tokio::time::timeout(limit, attempt)
+        tokio::time::timeout(limit, attempt)
             .await
-            .map_err(|_| timed_out("connecting"))??;
-        link.response_timeout = response_timeout;
-        Ok(link)
+            .map_err(|_| timed_out("connecting"))?
     }
 
     /// `PING` on the command connection and, with RESP2, on the subscriber connection.
@@ -240,7 +242,6 @@ async fn open_single(
         return Ok(Link {
             commands: Commands::Single(commands),
             events: Events::Push(receiver),
-            resp3: true,
             response_timeout: timeouts.response,
         });
     }
@@ -251,7 +252,6 @@ async fn open_single(
     Ok(Link {
         commands: Commands::Single(commands),
         events,
-        resp3: false,
         response_timeout: timeouts.response,
     })
 }
@@ -285,7 +285,6 @@ async fn open_cluster(
         return Ok(Link {
             commands: Commands::Cluster(commands),
             events: Events::Push(receiver),
-            resp3: true,
             response_timeout: timeouts.response,
         });
     }
@@ -305,7 +304,6 @@ async fn open_cluster(
                 return Ok(Link {
                     commands: Commands::Cluster(commands),
                     events,
-                    resp3: false,
                     response_timeout: timeouts.response,
                 });
             }

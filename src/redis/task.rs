@@ -145,8 +145,8 @@ async fn run<F: Feed>(
         let ended = match Link::open(&mut target, &channels).await {
             Ok(mut link) => match feed.on_connect(&mut link.commands).await {
                 Ok(()) => {
-                    status.synced(link.resp3);
-                    log::redis_synced(F::NAME, &target.description, link.resp3);
+                    status.synced(link.resp3());
+                    log::redis_synced(F::NAME, &target.description, link.resp3());
                     backoff = BACKOFF_MIN;
                     outage_logged = false;
                     serve(&mut feed, &mut link, &mut queue, target.ping_every).await
