@@ -330,6 +330,15 @@ impl Keys {
             channel: settings.key("events"),
         }
     }
+
+    /// Adds to `pipe` the writes that store `entry` (whose text is `text`): its hash field
+    /// and its expiry score.
+    fn store(&self, pipe: &mut ::redis::Pipeline, entry: &RegistryEntry, text: &str) {
+        pipe.hset(&self.entries, entry.kid(), text)
+            .ignore()
+            .zadd(&self.expiry, entry.kid(), entry.expires_at())
+            .ignore();
+    }
 }
 
 /// The registry's side of the shared Redis task.
@@ -343,12 +352,9 @@ impl RegistryFeed {
     /// `HSET`, `ZADD` and `PUBLISH` of one entry, in one round trip.
     async fn write(&self, commands: &mut Commands, entry: &RegistryEntry) -> RedisResult<()> {
         let text = entry.to_text();
-        ::redis::pipe()
-            .hset(&self.keys.entries, entry.kid(), &text)
-            .ignore()
-            .zadd(&self.keys.expiry, entry.kid(), entry.expires_at())
-            .ignore()
-            .publish(&self.keys.channel, &text)
+        let mut pipe = ::redis::pipe();
+        self.keys.store(&mut pipe, entry, &text);
+        pipe.publish(&self.keys.channel, &text)
             .ignore()
             .query_async::<()>(commands)
             .await
@@ -374,10 +380,7 @@ impl RegistryFeed {
         if !missing.is_empty() {
             let mut pipe = ::redis::pipe();
             for entry in &missing {
-                pipe.hset(&self.keys.entries, entry.kid(), entry.to_text())
-                    .ignore()
-                    .zadd(&self.keys.expiry, entry.kid(), entry.expires_at())
-                    .ignore();
+                self.keys.store(&mut pipe, entry, &entry.to_text());
             }
             pipe.query_async::<()>(commands).await?;
         }
