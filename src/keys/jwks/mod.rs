@@ -115,11 +115,13 @@ pub(crate) fn parse(json: &[u8], max_keys: usize) -> Option<ParsedJwks> {
             skipped += 1;
             continue;
         };
-        if keys.iter().any(|k| k.kid() == key.kid()) || duplicated.iter().any(|d| d == key.kid()) {
+        let kid = key.kid();
+        let known_duplicate = duplicated.iter().any(|d| d == kid);
+        if known_duplicate || keys.iter().any(|k| k.kid() == kid) {
             // Two keys under one id: neither can be trusted to be the one meant.
-            keys.retain(|k| k.kid() != key.kid());
-            if !duplicated.iter().any(|d| d == key.kid()) {
-                duplicated.push(key.kid().to_owned());
+            keys.retain(|k| k.kid() != kid);
+            if !known_duplicate {
+                duplicated.push(kid.to_owned());
             }
             skipped += 1;
             continue;
