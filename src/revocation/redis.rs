@@ -274,13 +274,13 @@ impl RevocationFeed {
     async fn load(
         &self,
         commands: &mut Commands,
-        keys: &[(String, bool)],
+        keys: &[(&str, bool)],
         now: u64,
     ) -> RedisResult<()> {
         let min = format!("({now}");
         for (key, session) in keys {
             let entries: Vec<(String, f64)> = ::redis::cmd("ZRANGEBYSCORE")
-                .arg(key)
+                .arg(*key)
                 .arg(&min)
                 .arg("+inf")
                 .arg("WITHSCORES")
@@ -344,8 +344,8 @@ impl Feed for RevocationFeed {
         }
         let now = self.clock.now();
         let legacy = [
-            (self.keys.legacy_sessions.clone(), true),
-            (self.keys.legacy_subjects.clone(), false),
+            (self.keys.legacy_sessions.as_str(), true),
+            (self.keys.legacy_subjects.as_str(), false),
         ];
         match self.load(commands, &legacy, now).await {
             // An ACL user limited to the new names (`~{prefix}:*`) cannot have written
@@ -371,8 +371,8 @@ impl Feed for RevocationFeed {
             pipe.query_async::<()>(commands).await?;
         }
         let current = [
-            (self.keys.sessions.clone(), true),
-            (self.keys.subjects.clone(), false),
+            (self.keys.sessions.as_str(), true),
+            (self.keys.subjects.as_str(), false),
         ];
         self.load(commands, &current, now).await?;
         self.trim(commands, now).await
