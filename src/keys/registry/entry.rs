@@ -46,18 +46,16 @@ impl RegistrationKey {
     /// # Errors
     /// [`ConfigError::KeyTooShort`] when shorter than 32 bytes.
     pub fn new(secret: &[u8]) -> Result<Self, ConfigError> {
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(ConfigError::KeyTooShort {
-                kid: "registration key".to_owned(),
-                len: secret.len(),
-                min: MIN_SECRET_LEN,
-            });
-        }
-        let mac = HmacSha256::new_from_slice(secret).map_err(|_| ConfigError::KeyTooShort {
+        let too_short = || ConfigError::KeyTooShort {
             kid: "registration key".to_owned(),
             len: secret.len(),
             min: MIN_SECRET_LEN,
-        })?;
+        };
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(too_short());
+        }
+        // HMAC takes keys of any length: this never fails.
+        let mac = HmacSha256::new_from_slice(secret).map_err(|_| too_short())?;
         Ok(RegistrationKey { mac })
     }
 
