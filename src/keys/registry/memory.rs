@@ -75,7 +75,7 @@ impl MemoryKeyRegistry {
         now: u64,
     ) -> Vec<RegistryEntry> {
         let missing = self.write(|held| {
-            held.retain(|_, e| e.expires_at() > now);
+            drop_expired(held, now);
             let mut seen = std::collections::HashSet::new();
             for entry in entries {
                 if entry.expires_at() > now {
@@ -94,11 +94,7 @@ impl MemoryKeyRegistry {
 
     /// Drops the entries that expired by `now`; listeners hear of it if any did.
     pub fn sweep(&self, now: u64) {
-        let changed = self.write(|held| {
-            let before = held.len();
-            held.retain(|_, e| e.expires_at() > now);
-            held.len() != before
-        });
+        let changed = self.write(|held| drop_expired(held, now));
         if changed {
             self.notify();
         }
@@ -133,6 +129,13 @@ impl MemoryKeyRegistry {
     }
 }
 
+/// Drops the entries that expired by `now`; returns whether any did.
+fn drop_expired(entries: &mut HashMap<Box<str>, RegistryEntry>, now: u64) -> bool {
+    let before = entries.len();
+    entries.retain(|_, e| e.expires_at() > now);
+    entries.len() != before
+}
+
 /// Stores `entry` in place of the key id's previous one (the latest write wins); returns
 /// whether the set changed.
 ///
@@ -154,7 +157,7 @@ fn insert(entries: &mut HashMap<Box<str>, RegistryEntry>, entry: RegistryEntry) 
 impl KeyRegistry for MemoryKeyRegistry {
     fn publish(&self, entry: RegistryEntry, now: u64) {
         let changed = self.write(|entries| {
-            entries.retain(|_, e| e.expires_at() > now);
+            drop_expired(entries, now);
             insert(entries, entry)
         });
         if changed {
