@@ -274,8 +274,7 @@ pub(crate) fn open_into<K: OpeningKey>(
     }
     let iv: [u8; IV_LEN] = decode_exact(seg.iv)?;
     let tag: [u8; TAG_LEN] = decode_exact(seg.tag)?;
-    out.clear();
-    B64.decode_vec(seg.ciphertext, out).map_err(|_| malformed)?;
+    jws::decode_segment_into(seg.ciphertext, out)?;
 
     let nonce = Nonce::from(iv);
     let tag = Tag::from(tag);
