@@ -61,8 +61,8 @@ pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
 pub(crate) enum Shape<'a> {
     /// Two dots: the segments (any empty one already refused as malformed).
     Jws(Result<Segments<'a>, VerifyError>),
-    /// Four dots.
-    Jwe,
+    /// Four dots, at these positions (see [`jwe::segments`](super::jwe::segments)).
+    Jwe([usize; 4]),
     /// Any other number of dots.
     Malformed,
 }
@@ -80,7 +80,7 @@ pub(crate) fn shape(token: &[u8]) -> Shape<'_> {
     }
     match count {
         2 => Shape::Jws(segments(token, dots[0], dots[1])),
-        4 => Shape::Jwe,
+        4 => Shape::Jwe(dots),
         _ => Shape::Malformed,
     }
 }
@@ -373,10 +373,17 @@ mod tests {
                 Shape::Jws(Ok(_)) => "jws",
                 Shape::Jws(Err(e)) if e.kind() == RejectionKind::Malformed => "jws-malformed",
                 Shape::Jws(Err(_)) => "jws-other",
-                Shape::Jwe => "jwe",
+                Shape::Jwe(_) => "jwe",
                 Shape::Malformed => "malformed",
             };
             assert_eq!(found, expected, "{:?}", String::from_utf8_lossy(token));
+            // Where it is a JWE, the segments are the JWE split's.
+            if let Shape::Jwe(dots) = shape(token) {
+                assert_eq!(
+                    crate::token::jwe::segments(token, dots).map_err(|e| e.kind()),
+                    crate::token::jwe::split(token).map_err(|e| e.kind()),
+                );
+            }
             // Where it is a JWS, the segments are split's.
             if let Shape::Jws(Ok(seg)) = shape(token) {
                 let split = split(token).expect("split agrees");
