@@ -154,13 +154,6 @@ struct GeneralHeader<'a> {
     crit: Option<IgnoredAny>,
 }
 
-/// Whether `typ` names the session token type: case-insensitive, `application/` optional
-/// (RFC 7515 §4.1.9).
-#[cfg(test)]
-fn is_session_type(typ: &str) -> bool {
-    is_type(typ, TOKEN_TYPE)
-}
-
 /// Whether `typ` names the media type `expected` (given without `application/`):
 /// case-insensitive, the `application/` prefix optional (RFC 7515 §4.1.9).
 pub(crate) fn is_type(typ: &str, expected: &str) -> bool {
@@ -408,7 +401,7 @@ mod tests {
             "application/sess+jwt",
             "Application/Sess+JWT",
         ] {
-            assert!(is_session_type(ok), "{ok} should match");
+            assert!(is_type(ok, TOKEN_TYPE), "{ok} should match");
         }
         for bad in [
             "JWT",
@@ -418,7 +411,7 @@ mod tests {
             "application/jwt",
             "xsess+jwt",
         ] {
-            assert!(!is_session_type(bad), "{bad} should not match");
+            assert!(!is_type(bad, TOKEN_TYPE), "{bad} should not match");
         }
     }
 }
