@@ -112,9 +112,9 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Decodes a header segment and parses it as a JSON object (a derived struct would also
-/// accept a JSON array; a JOSE header is an object).
-pub(crate) fn parse_header<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
+/// Parses JSON that must be an object: a JOSE header, a claims set (a derived struct would
+/// also accept a JSON array). Anything else is malformed.
+pub(crate) fn parse_object<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
     let malformed = reject(RejectionKind::Malformed);
     match json.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => serde_json::from_slice(json).map_err(|_| malformed),
@@ -183,7 +183,7 @@ fn find_session_key(ring: &KeyRing, header: &[u8], typ: &str) -> Result<usize, V
         return Ok(i);
     }
     let json = decode_header_json(header)?;
-    let parsed: SessionHeader<'_> = parse_header(&json)?;
+    let parsed: SessionHeader<'_> = parse_object(&json)?;
     let kid = parsed.kid.ok_or(reject(RejectionKind::UnknownKey))?;
     let index = ring
         .keys()
@@ -204,7 +204,7 @@ fn find_session_key(ring: &KeyRing, header: &[u8], typ: &str) -> Result<usize, V
 pub(crate) fn header_kid(token: &[u8]) -> Option<String> {
     let seg = split(token).ok()?;
     let json = decode_header_json(seg.header).ok()?;
-    let header: GeneralHeader<'_> = parse_header(&json).ok()?;
+    let header: GeneralHeader<'_> = parse_object(&json).ok()?;
     let kid = header.kid?;
     (!kid.is_empty() && kid.len() <= crate::keys::MAX_PUBLIC_KID_LEN).then(|| kid.into_owned())
 }
@@ -302,7 +302,7 @@ pub(crate) fn decode_segment_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(
 pub fn verify_jws(token: impl AsRef<[u8]>, key: &Key) -> Result<Vec<u8>, VerifyError> {
     let seg = split(token.as_ref())?;
     let json = decode_header_json(seg.header)?;
-    let header: GeneralHeader<'_> = parse_header(&json)?;
+    let header: GeneralHeader<'_> = parse_object(&json)?;
     if header.crit.is_some() {
         return Err(reject(RejectionKind::Malformed));
     }

@@ -214,7 +214,7 @@ fn find_key<K: OpeningKey>(keys: &[K], purpose: &str, header: &[u8]) -> Result<u
         return Ok(i);
     }
     let json = jws::decode_header_json(header)?;
-    let parsed: EncryptedHeader<'_> = jws::parse_header(&json)?;
+    let parsed: EncryptedHeader<'_> = jws::parse_object(&json)?;
     if parsed.crit.0 {
         return Err(reject(RejectionKind::Malformed));
     }
