@@ -9,6 +9,7 @@ use super::cache::Checked;
 use super::layer::Config;
 use crate::config::Transport;
 use crate::error::{RejectionKind, VerifyError};
+use crate::keys::KeyWait;
 use crate::log;
 use crate::metrics::{Limit, Outcome, OversizeCause};
 use crate::session::{InboundToken, SessionData, SessionHandle, State};
@@ -128,10 +129,9 @@ pub(crate) struct Begun<T> {
     /// (boxed: it is rare, and inline it would make every request's result larger to move).
     pub(crate) oversize: Option<Box<Oversize>>,
     /// On the rare path where the token names a key id the ring does not hold and the
-    /// ring's source can refresh it, that key id. The request's outcome is not counted
-    /// yet: [`retry`] counts it after the refresh, [`unknown_key_settled`] when no refresh
-    /// comes.
-    pub(crate) unknown_kid: Option<String>,
+    /// ring's source is refreshing it, the wait for that refresh. The request's outcome is
+    /// not counted yet: [`retry`] counts it after the refresh.
+    pub(crate) key_wait: Option<KeyWait>,
 }
 
 /// Verifies the request's token and returns the handle the handler will see, with what
@@ -179,7 +179,7 @@ pub(crate) fn begin<T: SessionData>(config: &Arc<Config<T>>, headers: &HeaderMap
                 return Begun {
                     handle: SessionHandle::new(Arc::clone(config), state),
                     oversize: (!drop_mode).then(|| Box::new(report)),
-                    unknown_kid: None,
+                    key_wait: None,
                 };
             }
         }
@@ -194,14 +194,14 @@ pub(crate) fn begin<T: SessionData>(config: &Arc<Config<T>>, headers: &HeaderMap
         };
         settle(config, &mut state, result);
         state.inbound = Some(token);
-        // The rare path: the token names a key the ring's source may still bring. The
-        // outcome is counted once that is settled (`retry`, or `unknown_key_settled`).
-        if let Some(kid) = refreshable_kid(config, &state) {
+        // The rare path: the token names a key the ring's source is fetching. The outcome
+        // is counted once the refresh is over (`retry`).
+        if let Some(wait) = key_wait(config, &state) {
             let handle = SessionHandle::new(Arc::clone(config), state);
             return Begun {
                 handle,
                 oversize: None,
-                unknown_kid: Some(kid),
+                key_wait: Some(wait),
             };
         }
     }
@@ -209,7 +209,7 @@ pub(crate) fn begin<T: SessionData>(config: &Arc<Config<T>>, headers: &HeaderMap
     Begun {
         handle: SessionHandle::new(Arc::clone(config), state),
         oversize: None,
-        unknown_kid: None,
+        key_wait: None,
     }
 }
 
@@ -236,33 +236,25 @@ fn settle<T>(config: &Config<T>, state: &mut State<T>, result: Result<Checked<T>
     }
 }
 
-/// The key id the request's token names, when the token was refused because the ring does
-/// not hold that key and the ring's source can refresh it: the rare path where the layer
-/// waits for fresher keys before it decides.
+/// When the token was refused because the ring does not hold the key it names, and the
+/// ring's source will refresh for that key id: the wait for the refresh (the rare path
+/// where the layer waits for fresher keys before it decides). `None` when no refresh
+/// comes; the token then stays refused as `unknown_key`.
 ///
 /// A token whose (unverified) `exp` has passed is left alone: fresher keys could only make
 /// it verify to be refused as expired.
-fn refreshable_kid<T>(config: &Config<T>, state: &State<T>) -> Option<String> {
+fn key_wait<T>(config: &Config<T>, state: &State<T>) -> Option<KeyWait> {
     if state.rejection != Some(RejectionKind::UnknownKey) {
         return None;
     }
-    config.codec.keys().refresher()?;
+    let refresher = config.codec.keys().refresher()?;
     let token = state.inbound.as_ref()?.bytes();
     let kid = jws::header_kid(token)?;
     let leeway = config.codec.leeway_secs();
     if jws::unverified_exp(token).is_some_and(|exp| state.now >= exp.saturating_add(leeway)) {
         return None;
     }
-    Some(kid)
-}
-
-/// Counts the request [`begin`] left undecided (its token names an unknown key id) when no
-/// refresh will come: it stays refused as `unknown_key`.
-pub(crate) fn unknown_key_settled<T>(config: &Config<T>) {
-    config.metrics.request(
-        || config.budgets(),
-        Outcome::Refused(RejectionKind::UnknownKey),
-    );
+    refresher.unknown_kid(&kid)
 }
 
 /// Verifies the request's token again (after the key ring was refreshed) and records the

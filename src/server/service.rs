@@ -14,7 +14,6 @@ use super::layer::Config;
 use super::rejection::Rejection;
 use crate::config::Transport;
 use crate::error::RejectionKind;
-use crate::keys::KeyWait;
 use crate::session::{SessionData, SessionHandle};
 
 /// The service built by [`SessionLayer`](crate::SessionLayer).
@@ -90,7 +89,7 @@ where
         let inbound::Begun {
             handle,
             oversize,
-            unknown_kid,
+            key_wait,
         } = inbound::begin(&self.config, request.headers());
         if let Some(report) = oversize {
             let response = (self.config.oversize_response)(&report);
@@ -99,27 +98,15 @@ where
         // Rare path: the token names a key the ring does not hold yet (a node that just
         // joined), and the ring's source can refresh. The inner call is made now but not
         // polled until the refresh is over and the token verified again.
-        if let Some(kid) = unknown_kid {
-            match self.key_wait(&kid) {
-                Some(wait) => {
-                    request.extensions_mut().insert(handle.clone());
-                    return ResponseFuture::awaiting_keys(self.inner.call(request), handle, wait);
-                }
-                None => inbound::unknown_key_settled(&self.config),
-            }
+        if let Some(wait) = key_wait {
+            request.extensions_mut().insert(handle.clone());
+            return ResponseFuture::awaiting_keys(self.inner.call(request), handle, wait);
         }
         if let Some(response) = required_session_missing(&handle) {
             return ResponseFuture::rejected(response, handle);
         }
         request.extensions_mut().insert(handle.clone());
         ResponseFuture::called(self.inner.call(request), handle)
-    }
-}
-
-impl<S, T: SessionData> SessionService<S, T> {
-    /// A wait for the ring's source to refresh, or `None` when no refresh will come.
-    fn key_wait(&self, kid: &str) -> Option<KeyWait> {
-        self.config.codec.keys().refresher()?.unknown_kid(kid)
     }
 }
 

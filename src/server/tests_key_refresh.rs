@@ -15,7 +15,7 @@ use tower::{Layer as _, ServiceExt as _, service_fn};
 
 use crate::clock::ManualClock;
 use crate::keys::{Key, KeyRing, KeyRingHandle, KeyWait, RefreshKeys};
-use crate::{Rejection, RejectionKind, SessionHandle, SessionLayer, TokenCodec};
+use crate::{Rejection, RejectionKind, ResponseBody, SessionHandle, SessionLayer, TokenCodec};
 
 const T0: u64 = 1_800_000_000;
 
@@ -143,25 +143,24 @@ fn inner(
     })
 }
 
+/// Sends `token` through the layer of `s` around [`inner`], which sets `polled` if its
+/// future runs.
+async fn send(s: &Setup, token: &str, polled: &Arc<AtomicBool>) -> Response<ResponseBody<String>> {
+    let service = s.layer.layer(inner(Arc::clone(polled)));
+    service.oneshot(request(token)).await.expect("infallible")
+}
+
 #[tokio::test]
 async fn a_key_loaded_during_the_wait_lets_the_request_through() {
     let s = setup(Outcome::Loads);
     let polled = Arc::new(AtomicBool::new(false));
-    let service = s.layer.layer(inner(Arc::clone(&polled)));
-    let response = service
-        .oneshot(request(&s.token))
-        .await
-        .expect("infallible");
+    let response = send(&s, &s.token, &polled).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(s.source.asked.load(Ordering::SeqCst), 1);
     assert!(polled.load(Ordering::SeqCst));
     assert!(response.extensions().get::<Rejection>().is_none());
     // Known now: no second wait.
-    let service = s.layer.layer(inner(Arc::new(AtomicBool::new(false))));
-    let response = service
-        .oneshot(request(&s.token))
-        .await
-        .expect("infallible");
+    let response = send(&s, &s.token, &Arc::default()).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(s.source.asked.load(Ordering::SeqCst), 1);
 }
@@ -170,11 +169,7 @@ async fn a_key_loaded_during_the_wait_lets_the_request_through() {
 async fn a_refresh_without_the_key_is_a_401_and_the_inner_future_never_runs() {
     let s = setup(Outcome::Fails);
     let polled = Arc::new(AtomicBool::new(false));
-    let service = s.layer.layer(inner(Arc::clone(&polled)));
-    let response = service
-        .oneshot(request(&s.token))
-        .await
-        .expect("infallible");
+    let response = send(&s, &s.token, &polled).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response
@@ -194,12 +189,8 @@ async fn a_refresh_without_the_key_is_a_401_and_the_inner_future_never_runs() {
 async fn nothing_reaches_the_handler_while_the_refresh_is_pending() {
     let s = setup(Outcome::Hangs);
     let polled = Arc::new(AtomicBool::new(false));
-    let service = s.layer.layer(inner(Arc::clone(&polled)));
-    let outcome = tokio::time::timeout(
-        Duration::from_millis(50),
-        service.oneshot(request(&s.token)),
-    )
-    .await;
+    let outcome =
+        tokio::time::timeout(Duration::from_millis(50), send(&s, &s.token, &polled)).await;
     assert!(outcome.is_err(), "the request waits");
     assert!(!polled.load(Ordering::SeqCst));
 }
@@ -208,11 +199,7 @@ async fn nothing_reaches_the_handler_while_the_refresh_is_pending() {
 async fn an_expired_token_or_a_garbage_one_never_waits() {
     let s = setup(Outcome::Hangs);
     s.clock.advance(Duration::from_secs(30 * 60 + 61));
-    let service = s.layer.layer(inner(Arc::new(AtomicBool::new(false))));
-    let response = service
-        .oneshot(request(&s.token))
-        .await
-        .expect("infallible");
+    let response = send(&s, &s.token, &Arc::default()).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         s.source.asked.load(Ordering::SeqCst),
@@ -223,11 +210,7 @@ async fn an_expired_token_or_a_garbage_one_never_waits() {
     let s = setup(Outcome::Hangs);
     let mut garbage = s.token.clone();
     garbage.replace_range(..1, "x");
-    let service = s.layer.layer(inner(Arc::new(AtomicBool::new(false))));
-    let response = service
-        .oneshot(request(&garbage))
-        .await
-        .expect("infallible");
+    let response = send(&s, &garbage, &Arc::default()).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(s.source.asked.load(Ordering::SeqCst), 0);
 }
@@ -266,13 +249,7 @@ fn the_outcome_is_counted_once_after_the_refresh() {
         .enable_all()
         .build()
         .expect("runtime");
-    let run = |s: &Setup, token: &str| {
-        let service = s.layer.layer(inner(Arc::new(AtomicBool::new(false))));
-        runtime
-            .block_on(service.oneshot(request(token)))
-            .expect("infallible")
-            .status()
-    };
+    let run = |s: &Setup, token: &str| runtime.block_on(send(s, token, &Arc::default())).status();
 
     // The refresh brings the key: one valid request, no unknown_key.
     let s = setup(Outcome::Loads);

@@ -61,8 +61,8 @@ pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
 pub(crate) enum Shape<'a> {
     /// Two dots: the segments (any empty one already refused as malformed).
     Jws(Result<Segments<'a>, VerifyError>),
-    /// Four dots.
-    Jwe,
+    /// Four dots, at these positions (see [`jwe::segments`](super::jwe::segments)).
+    Jwe([usize; 4]),
     /// Any other number of dots.
     Malformed,
 }
@@ -80,7 +80,7 @@ pub(crate) fn shape(token: &[u8]) -> Shape<'_> {
     }
     match count {
         2 => Shape::Jws(segments(token, dots[0], dots[1])),
-        4 => Shape::Jwe,
+        4 => Shape::Jwe(dots),
         _ => Shape::Malformed,
     }
 }
@@ -112,9 +112,9 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Decodes a header segment and parses it as a JSON object (a derived struct would also
-/// accept a JSON array; a JOSE header is an object).
-pub(crate) fn parse_header<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
+/// Parses JSON that must be an object: a JOSE header, a claims set (a derived struct would
+/// also accept a JSON array). Anything else is malformed.
+pub(crate) fn parse_object<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
     let malformed = reject(RejectionKind::Malformed);
     match json.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => serde_json::from_slice(json).map_err(|_| malformed),
@@ -154,13 +154,6 @@ struct GeneralHeader<'a> {
     crit: Option<IgnoredAny>,
 }
 
-/// Whether `typ` names the session token type: case-insensitive, `application/` optional
-/// (RFC 7515 §4.1.9).
-#[cfg(test)]
-fn is_session_type(typ: &str) -> bool {
-    is_type(typ, TOKEN_TYPE)
-}
-
 /// Whether `typ` names the media type `expected` (given without `application/`):
 /// case-insensitive, the `application/` prefix optional (RFC 7515 §4.1.9).
 pub(crate) fn is_type(typ: &str, expected: &str) -> bool {
@@ -190,7 +183,7 @@ fn find_session_key(ring: &KeyRing, header: &[u8], typ: &str) -> Result<usize, V
         return Ok(i);
     }
     let json = decode_header_json(header)?;
-    let parsed: SessionHeader<'_> = parse_header(&json)?;
+    let parsed: SessionHeader<'_> = parse_object(&json)?;
     let kid = parsed.kid.ok_or(reject(RejectionKind::UnknownKey))?;
     let index = ring
         .keys()
@@ -211,7 +204,7 @@ fn find_session_key(ring: &KeyRing, header: &[u8], typ: &str) -> Result<usize, V
 pub(crate) fn header_kid(token: &[u8]) -> Option<String> {
     let seg = split(token).ok()?;
     let json = decode_header_json(seg.header).ok()?;
-    let header: GeneralHeader<'_> = parse_header(&json).ok()?;
+    let header: GeneralHeader<'_> = parse_object(&json).ok()?;
     let kid = header.kid?;
     (!kid.is_empty() && kid.len() <= crate::keys::MAX_PUBLIC_KID_LEN).then(|| kid.into_owned())
 }
@@ -309,7 +302,7 @@ pub(crate) fn decode_segment_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(
 pub fn verify_jws(token: impl AsRef<[u8]>, key: &Key) -> Result<Vec<u8>, VerifyError> {
     let seg = split(token.as_ref())?;
     let json = decode_header_json(seg.header)?;
-    let header: GeneralHeader<'_> = parse_header(&json)?;
+    let header: GeneralHeader<'_> = parse_object(&json)?;
     if header.crit.is_some() {
         return Err(reject(RejectionKind::Malformed));
     }
@@ -373,10 +366,17 @@ mod tests {
                 Shape::Jws(Ok(_)) => "jws",
                 Shape::Jws(Err(e)) if e.kind() == RejectionKind::Malformed => "jws-malformed",
                 Shape::Jws(Err(_)) => "jws-other",
-                Shape::Jwe => "jwe",
+                Shape::Jwe(_) => "jwe",
                 Shape::Malformed => "malformed",
             };
             assert_eq!(found, expected, "{:?}", String::from_utf8_lossy(token));
+            // Where it is a JWE, the segments are the JWE split's.
+            if let Shape::Jwe(dots) = shape(token) {
+                assert_eq!(
+                    crate::token::jwe::segments(token, dots).map_err(|e| e.kind()),
+                    crate::token::jwe::split(token).map_err(|e| e.kind()),
+                );
+            }
             // Where it is a JWS, the segments are split's.
             if let Shape::Jws(Ok(seg)) = shape(token) {
                 let split = split(token).expect("split agrees");
@@ -401,7 +401,7 @@ mod tests {
             "application/sess+jwt",
             "Application/Sess+JWT",
         ] {
-            assert!(is_session_type(ok), "{ok} should match");
+            assert!(is_type(ok, TOKEN_TYPE), "{ok} should match");
         }
         for bad in [
             "JWT",
@@ -411,7 +411,7 @@ mod tests {
             "application/jwt",
             "xsess+jwt",
         ] {
-            assert!(!is_session_type(bad), "{bad} should not match");
+            assert!(!is_type(bad, TOKEN_TYPE), "{bad} should not match");
         }
     }
 }

@@ -397,10 +397,7 @@ impl TokenCodec {
         drop(ring);
         let payload: Payloaded = with_scratch(|buf| {
             jws::decode_segment_into(payload_b64, buf)?;
-            match buf.iter().find(|b| !b.is_ascii_whitespace()) {
-                Some(b'{') => serde_json::from_slice(buf).map_err(|_| invalid),
-                _ => Err(invalid),
-            }
+            jws::parse_object(buf).map_err(|_| invalid)
         })?;
         if !payload.aud.iter().any(|a| a == audience.as_str()) {
             return Err(VerifyError::new(RejectionKind::WrongAudience));

@@ -510,9 +510,10 @@ impl TokenCodec {
         }
         let ring = self.keys.load();
         let (current, (claims, migrated)) = match jws::shape(token) {
-            jws::Shape::Jwe => with_scratch(|plaintext| {
-                let index =
-                    jwe::open_into(ring.keys(), &self.purpose, token, self.max_len, plaintext)?;
+            // The length cap is checked above and the dots found once, by `shape`.
+            jws::Shape::Jwe(dots) => with_scratch(|plaintext| {
+                let segments = jwe::segments(token, dots)?;
+                let index = jwe::open_segments(ring.keys(), &self.purpose, segments, plaintext)?;
                 let current = ring.is_current_index(index);
                 Ok::<_, VerifyError>((current, self.decode_claims(plaintext, migration)?))
             })?,

@@ -111,7 +111,6 @@ pub(crate) struct Segments<'a> {
 /// or tag. (The encrypted key is empty in `dir` mode, the ciphertext for an empty
 /// plaintext.)
 pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
-    let malformed = reject(RejectionKind::Malformed);
     let mut dots = memchr::memchr_iter(b'.', token);
     let (Some(a), Some(b), Some(c), Some(d), None) = (
         dots.next(),
@@ -120,8 +119,18 @@ pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
         dots.next(),
         dots.next(),
     ) else {
-        return Err(malformed);
+        return Err(reject(RejectionKind::Malformed));
     };
+    segments(token, [a, b, c, d])
+}
+
+/// The segments of a token whose only four dots are at `dots` (found by
+/// [`jws::shape`](super::jws::shape) or [`split`]); an empty header, IV or tag is malformed.
+pub(crate) fn segments(
+    token: &[u8],
+    [a, b, c, d]: [usize; 4],
+) -> Result<Segments<'_>, VerifyError> {
+    let malformed = reject(RejectionKind::Malformed);
     let seg = Segments {
         header: &token[..a],
         encrypted_key: &token[a + 1..b],
@@ -205,7 +214,7 @@ fn find_key<K: OpeningKey>(keys: &[K], purpose: &str, header: &[u8]) -> Result<u
         return Ok(i);
     }
     let json = jws::decode_header_json(header)?;
-    let parsed: EncryptedHeader<'_> = jws::parse_header(&json)?;
+    let parsed: EncryptedHeader<'_> = jws::parse_object(&json)?;
     if parsed.crit.0 {
         return Err(reject(RejectionKind::Malformed));
     }
@@ -256,12 +265,21 @@ pub(crate) fn open_into<K: OpeningKey>(
     max_len: usize,
     out: &mut Vec<u8>,
 ) -> Result<usize, VerifyError> {
-    let malformed = reject(RejectionKind::Malformed);
-    let failed = reject(RejectionKind::DecryptionFailed);
     if token.len() > max_len {
         return Err(reject(RejectionKind::Oversized));
     }
-    let seg = split(token)?;
+    open_segments(keys, purpose, split(token)?, out)
+}
+
+/// [`open_into`] for a token already split (and already held to its length cap).
+pub(crate) fn open_segments<K: OpeningKey>(
+    keys: &[K],
+    purpose: &str,
+    seg: Segments<'_>,
+    out: &mut Vec<u8>,
+) -> Result<usize, VerifyError> {
+    let malformed = reject(RejectionKind::Malformed);
+    let failed = reject(RejectionKind::DecryptionFailed);
     let index = find_key(keys, purpose, seg.header)?;
     let key = keys[index]
         .encryption_key()
@@ -274,8 +292,7 @@ pub(crate) fn open_into<K: OpeningKey>(
     }
     let iv: [u8; IV_LEN] = decode_exact(seg.iv)?;
     let tag: [u8; TAG_LEN] = decode_exact(seg.tag)?;
-    out.clear();
-    B64.decode_vec(seg.ciphertext, out).map_err(|_| malformed)?;
+    jws::decode_segment_into(seg.ciphertext, out)?;
 
     let nonce = Nonce::from(iv);
     let tag = Tag::from(tag);
