@@ -207,7 +207,7 @@ impl JwksVerifierBuilder {
         let ring = KeyRingHandle::new(KeyRing::assemble(Vec::new(), 0));
         let started = self.clock.now();
         let shared = Arc::new(Shared {
-            ring: ring.clone(),
+            ring,
             uri,
             refresh: self.refresh.max(self.min_refetch),
             timeout: self.timeout,
@@ -229,8 +229,10 @@ impl JwksVerifierBuilder {
         });
         shared.export();
         let alive = Arc::new(Alive(Arc::clone(&shared)));
-        let handle = ring.sharing_with_refresher(Arc::clone(&alive) as Arc<dyn RefreshKeys>);
-        let task = Task::new(Arc::clone(&shared), ring, Arc::downgrade(&alive));
+        let handle = shared
+            .ring
+            .sharing_with_refresher(Arc::clone(&alive) as Arc<dyn RefreshKeys>);
+        let task = Task::new(Arc::clone(&shared), Arc::downgrade(&alive));
         runtime.spawn(task.run());
         Ok(JwksVerifier { shared, handle })
     }

@@ -10,14 +10,12 @@ use tokio::time::Instant;
 
 use super::{Alive, JwksError, Shared};
 use crate::keys::jwks::parse;
-use crate::keys::{Key, KeyRing, KeyRingHandle};
+use crate::keys::{Key, KeyRing};
 use crate::log;
 
 /// The background task.
 pub(super) struct Task {
     shared: Arc<Shared>,
-    /// The same ring as the handles', without the refresher (which would keep it alive).
-    ring: KeyRingHandle,
     alive: Weak<Alive>,
     etag: Option<HeaderValue>,
 }
@@ -32,12 +30,11 @@ enum Fetched {
 }
 
 impl Task {
-    /// The task of `shared`, replacing the ring behind `ring` (a handle without the
+    /// The task of `shared`, replacing the ring behind its handle (the one without the
     /// refresher), running while `alive` has strong holders.
-    pub(super) fn new(shared: Arc<Shared>, ring: KeyRingHandle, alive: Weak<Alive>) -> Self {
+    pub(super) fn new(shared: Arc<Shared>, alive: Weak<Alive>) -> Self {
         Task {
             shared,
-            ring,
             alive,
             etag: None,
         }
@@ -157,7 +154,7 @@ impl Task {
                     if skipped > 0 {
                         log::jwks_keys_skipped(skipped);
                     }
-                    let current = self.ring.current();
+                    let current = self.shared.ring.current();
                     let same = current.len() == keys.len()
                         && current.iter().zip(&keys).all(|(a, b)| {
                             a.kid() == b.kid()
@@ -165,10 +162,10 @@ impl Task {
                         });
                     if !same {
                         let peers = keys.len().saturating_sub(1);
-                        self.ring.replace(KeyRing::assemble(keys, peers));
+                        self.shared.ring.replace(KeyRing::assemble(keys, peers));
                     }
                 }
-                status.keys = self.ring.current().len();
+                status.keys = self.shared.ring.current().len();
                 status.last_success = Some(now);
                 status.consecutive_failures = 0;
                 status.last_error = None;
