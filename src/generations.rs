@@ -71,8 +71,14 @@ impl<V> Generations<V> {
     }
 
     /// What `read` makes of the value at `key` in shard `shard` (taken modulo
-    /// [`SHARDS`]), under the shard's read lock.
-    pub(crate) fn get<R>(&self, shard: usize, key: u64, read: impl FnOnce(&V) -> R) -> Option<R> {
+    /// [`SHARDS`]), under the shard's read lock; `None` when there is no value or `read`
+    /// refuses it.
+    pub(crate) fn get<R>(
+        &self,
+        shard: usize,
+        key: u64,
+        read: impl FnOnce(&V) -> Option<R>,
+    ) -> Option<R> {
         let shard = self.shards[shard % SHARDS]
             .read()
             .unwrap_or_else(PoisonError::into_inner);
@@ -80,7 +86,7 @@ impl<V> Generations<V> {
             .current
             .get(&key)
             .or_else(|| shard.previous.get(&key))
-            .map(read)
+            .and_then(read)
     }
 
     /// Puts `value` at `key` in shard `shard` (modulo [`SHARDS`]), dropping the shard's
@@ -121,7 +127,7 @@ mod tests {
         }
         assert!(map.len() <= 64 + 2 * SHARDS, "{} held for 64", map.len());
         let last = 9_999u64.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        assert_eq!(map.get(last as usize, last, |v| *v), Some(9_999));
+        assert_eq!(map.get(last as usize, last, |v| Some(*v)), Some(9_999));
         assert!(Generations::<u64>::new(0).is_none(), "0 means no cache");
     }
 
@@ -132,10 +138,10 @@ mod tests {
         map.insert(0, 2, "kept");
         map.insert(0, 2, "replaced");
         assert_eq!(
-            map.get(0, 1, |v| *v),
+            map.get(0, 1, |v| Some(*v)),
             Some("old"),
             "no rotation on a known key"
         );
-        assert_eq!(map.get(0, 2, |v| *v), Some("replaced"));
+        assert_eq!(map.get(0, 2, |v| Some(*v)), Some("replaced"));
     }
 }

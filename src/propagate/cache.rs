@@ -111,15 +111,13 @@ impl MintCache {
     ) -> Option<SessionToken> {
         let key = slot(session, audience);
         // `SHARDS` divides 2^64, so the key's low bits pick a shard uniformly.
-        self.entries
-            .get(key as usize, key, |entry| {
-                let good = now < entry.fresh_until
-                    && entry.audience == *audience
-                    && constant_time_eq(&entry.session, session)
-                    && entry.signer.still_issues(generation, keys);
-                good.then(|| entry.token.clone())
-            })
-            .flatten()
+        self.entries.get(key as usize, key, |entry| {
+            let good = now < entry.fresh_until
+                && entry.audience == *audience
+                && constant_time_eq(&entry.session, session)
+                && entry.signer.still_issues(generation, keys);
+            good.then(|| entry.token.clone())
+        })
     }
 
     /// Remembers `token`, minted for this session token and audience by `signer`.

@@ -90,12 +90,10 @@ impl<T> VerifyCache<T> {
     /// The verified result for `token` under key-ring `generation`, if cached.
     pub(crate) fn get(&self, token: &[u8], generation: u64) -> Option<Checked<T>> {
         let (key, shard) = slot(token)?;
-        self.entries
-            .get(shard, key, |entry| {
-                (entry.generation == generation && constant_time_eq(&entry.token, token))
-                    .then(|| entry.checked.clone())
-            })
-            .flatten()
+        self.entries.get(shard, key, |entry| {
+            (entry.generation == generation && constant_time_eq(&entry.token, token))
+                .then(|| entry.checked.clone())
+        })
     }
 
     /// Remembers that `token` verified as `verified` under key-ring `generation`.
