@@ -59,7 +59,8 @@ impl<F, T: SessionData> ResponseFuture<F, T> {
 
     /// The inner call, polled only once `wait` is over and the request's token has been
     /// verified again with the refreshed keys; if the session is required and still
-    /// missing, the inner future is dropped unpolled and the layer answers 401.
+    /// missing, the layer answers 401 and the inner future is never polled (it is dropped
+    /// with this future).
     pub(crate) fn awaiting_keys(future: F, handle: SessionHandle<T>, wait: KeyWait) -> Self {
         let future = TokenScope::new(future, handle.source());
         ResponseFuture {

@@ -26,8 +26,8 @@ use crate::session::{SessionData, SessionHandle};
 /// not hold, when the ring comes from a source that can refresh it (a JWKS verifier, a node
 /// key registry backed by a shared store). Then the inner service is called at once, but
 /// its future is first polled only after the refresh (bounded by the source's timeout) and
-/// a second verification: if the session is required and still missing, that future is
-/// dropped unpolled and the layer answers 401. A service that reads the session in `call`
+/// a second verification: if the session is required and still missing, the layer answers
+/// 401 and that future is never polled (it is dropped with the response future). A service that reads the session in `call`
 /// itself, rather than in its future, sees no session on that path.
 pub struct SessionService<S, T> {
     inner: S,
