@@ -29,8 +29,12 @@ const TAGS: &[&str] = &[
     "best-practice",
 ];
 
-/// `axe.min.js`, from the cache under `target/` or fetched with npm into it.
+/// `axe.min.js`, from the cache under `target/` or fetched with npm into it. One fetch at a
+/// time in this process: the trials run in parallel, and two of them unpacking into the same
+/// folder would move the file away from under each other.
 pub fn script() -> String {
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = FETCH.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("axe-core-{AXE_VERSION}"));
     let cached = dir.join("axe.min.js");
     if let Ok(text) = std::fs::read_to_string(&cached) {
