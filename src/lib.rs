@@ -241,7 +241,7 @@
 //! A signed token cannot be recalled, so the layer can check every valid token against a
 //! [`revocation`] store: a per-session and a per-subject deny list held in memory (the
 //! lookup costs about as much as a hash-map read, no network on the request path), fed
-//! across nodes by [`revocation::RedisRevocations`] (feature `redis`). Entries expire by
+//! across nodes by [`redis::RedisRevocations`] (feature `redis`). Entries expire by
 //! themselves once no token they match can still be valid.
 //!
 //! # The token
@@ -291,7 +291,7 @@
 //! |---|---|---|
 //! | `axum` | yes | extractors: [`Session<T>`], `Option<Session<T>>`, [`SessionHandle<T>`] |
 //! | `tracing` | yes | logs of rejected tokens, budget warnings and signing failures (never a token or a secret) |
-//! | `redis` | no | [`redis`]: the Redis connection (one server, TLS, ACL users, Sentinel, Cluster, through redis-rs) and on it [`revocation::RedisRevocations`] (revocations shared between nodes) and `keys::RedisKeyRegistry` (node keys shared between nodes) (adds redis-rs, tokio) |
+//! | `redis` | no | [`redis`]: the Redis connection (one server, TLS, ACL users, Sentinel, Cluster, through redis-rs) and on it [`redis::RedisRevocations`] (revocations shared between nodes) and `redis::RedisKeyRegistry` (node keys shared between nodes) (adds redis-rs, tokio) |
 //! | `jwks` | no | `keys::JwksVerifier`: downstream services verify with the public keys of a JWKS URL (adds tokio, hyper, hyper-util) |
 //! | `metrics` | no | counters, gauges and a histogram through the `metrics` facade (see [`observability`]) |
 //!

@@ -277,11 +277,10 @@ async fn an_acl_user_is_accepted_and_a_wrong_password_refused() {
     until_revoked(&b, &cookie, Duration::from_secs(1)).await;
 
     for refused in [url("app:wrong@"), url("")] {
-        let store =
-            tower_stateless_session::revocation::RedisRevocations::builder(refused.as_str())
-                .with_prefix(PREFIX)
-                .start()
-                .expect("a valid configuration");
+        let store = tower_stateless_session::redis::RedisRevocations::builder(refused.as_str())
+            .with_prefix(PREFIX)
+            .start()
+            .expect("a valid configuration");
         assert!(
             !store.wait_loaded(Duration::from_millis(500)).await,
             "refused without the right credentials"

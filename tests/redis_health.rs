@@ -24,8 +24,9 @@ use http::StatusCode;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_stateless_session::SessionLayer;
 use tower_stateless_session::health::{Health, HealthReport, Status};
-use tower_stateless_session::keys::{NodeKeys, RedisKeyRegistry, RegistrationKey};
+use tower_stateless_session::keys::{NodeKeys, RegistrationKey};
 use tower_stateless_session::redis::RedisConfig;
+use tower_stateless_session::redis::RedisKeyRegistry;
 
 fn main() {
     external::run(external::trials!(["redis-server"] =>

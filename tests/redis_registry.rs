@@ -16,8 +16,9 @@ use common::nodes::{
 use common::redis_setup::{Process, TempDir, admin};
 use common::*;
 use http::StatusCode;
-use tower_stateless_session::keys::{KeyRegistry, NodeKeys, RedisKeyRegistry, RegistryEntry};
+use tower_stateless_session::keys::{KeyRegistry, NodeKeys, RegistryEntry};
 use tower_stateless_session::redis::RedisConfig;
+use tower_stateless_session::redis::RedisKeyRegistry;
 use tower_stateless_session::{Key, KeyRing, ManualClock, RejectionKind, TokenCodec};
 
 fn main() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::redis_setup::*;
 use common::*;
 use tower_stateless_session::redis::RedisConfig;
-use tower_stateless_session::revocation::RedisRevocations;
+use tower_stateless_session::redis::RedisRevocations;
 
 fn main() {
     install_crypto_provider();

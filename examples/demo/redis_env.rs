@@ -130,7 +130,7 @@ pub(crate) async fn revocation_store(
 async fn redis_store(env: &RedisEnv) -> Result<Arc<dyn RevocationStore>, String> {
     // The library leaves the choice of rustls crypto provider to the application.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let store = tower_stateless_session::revocation::RedisRevocations::builder(env.config())
+    let store = tower_stateless_session::redis::RedisRevocations::builder(env.config())
         .with_prefix("demo:revocations")
         .start()
         .map_err(|e| format!("Redis configuration: {e}"))?;
@@ -173,7 +173,7 @@ pub(crate) async fn key_registry(
 #[cfg(feature = "redis")]
 async fn redis_registry(env: &RedisEnv) -> Result<Arc<dyn KeyRegistry>, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let registry = tower_stateless_session::keys::RedisKeyRegistry::builder(env.config())
+    let registry = tower_stateless_session::redis::RedisKeyRegistry::builder(env.config())
         .with_prefix("demo:keys")
         .start()
         .map_err(|e| format!("Redis configuration: {e}"))?;

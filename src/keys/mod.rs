@@ -82,11 +82,6 @@ pub use self::node::{
 pub use self::refresh::KeyWait;
 #[cfg(test)]
 pub(crate) use self::refresh::RefreshKeys;
-#[cfg(feature = "redis")]
-pub use self::registry::{
-    DEFAULT_REGISTRY_MIN_RELOAD, DEFAULT_REGISTRY_RELOAD_WAIT, RedisKeyRegistry,
-    RedisKeyRegistryBuilder,
-};
 pub use self::registry::{
     InvalidEntry, KeyRegistry, MAX_ENTRY_LEN, MemoryKeyRegistry, RegistrationKey, RegistryEntry,
     RegistryListener,

@@ -5,8 +5,8 @@
 //! CA file, optionally a client certificate; an ACL user. The client is
 //! [redis-rs](https://docs.rs/redis): nothing in this crate speaks the wire protocol itself.
 //!
-//! Each Redis-backed part ([`RedisRevocations`](crate::revocation::RedisRevocations) and
-//! [`RedisKeyRegistry`](crate::keys::RedisKeyRegistry)) runs one background task over this
+//! Each Redis-backed part ([`RedisRevocations`](crate::redis::RedisRevocations) and
+//! [`RedisKeyRegistry`](crate::redis::RedisKeyRegistry)) runs one background task over this
 //! module. The task:
 //! - connects, and on any failure reconnects with exponential backoff (50 ms to 2 s, with
 //!   jitter), asking the sentinels for the primary again each time;
@@ -35,6 +35,8 @@
 mod config;
 mod link;
 mod part;
+mod registry;
+mod revocations;
 mod status;
 mod target;
 mod task;
@@ -43,6 +45,11 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use self::config::RedisConfig;
+pub use self::registry::{
+    DEFAULT_REGISTRY_MIN_RELOAD, DEFAULT_REGISTRY_RELOAD_WAIT, RedisKeyRegistry,
+    RedisKeyRegistryBuilder,
+};
+pub use self::revocations::{RedisRevocations, RedisRevocationsBuilder};
 pub use self::status::RedisStatus;
 
 pub(crate) use self::link::Commands;

@@ -16,12 +16,8 @@
 //! as small as the number of revocations in one absolute timeout.
 
 mod memory;
-#[cfg(feature = "redis")]
-mod redis;
 
 pub use self::memory::MemoryRevocations;
-#[cfg(feature = "redis")]
-pub use self::redis::{RedisError, RedisRevocations, RedisRevocationsBuilder};
 
 use crate::health::Check;
 use crate::token::SessionId;

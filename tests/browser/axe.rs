@@ -34,7 +34,9 @@ const TAGS: &[&str] = &[
 /// folder would move the file away from under each other.
 pub fn script() -> String {
     static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = FETCH.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = FETCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("axe-core-{AXE_VERSION}"));
     let cached = dir.join("axe.min.js");
     if let Ok(text) = std::fs::read_to_string(&cached) {

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::routing::post;
 use http::StatusCode;
 use tower_stateless_session::redis::RedisConfig;
-use tower_stateless_session::revocation::RedisRevocations;
+use tower_stateless_session::redis::RedisRevocations;
 use tower_stateless_session::{RejectionKind, SessionHandle, SessionLayer};
 
 use super::{Fixture, User, kind, login_cookie, routes, send};

@@ -14,16 +14,9 @@
 
 mod entry;
 mod memory;
-#[cfg(feature = "redis")]
-mod redis;
 
 pub use self::entry::{InvalidEntry, MAX_ENTRY_LEN, RegistrationKey, RegistryEntry};
 pub use self::memory::MemoryKeyRegistry;
-#[cfg(feature = "redis")]
-pub use self::redis::{
-    DEFAULT_REGISTRY_MIN_RELOAD, DEFAULT_REGISTRY_RELOAD_WAIT, RedisKeyRegistry,
-    RedisKeyRegistryBuilder,
-};
 
 use super::KeyWait;
 use crate::health::Check;

@@ -23,14 +23,14 @@ use std::time::Duration;
 
 use ::redis::RedisResult;
 
-use super::{MemoryRevocations, Revocation, RevocationStore};
+use super::{Commands, Feed, PartSettings, RedisConfig, RedisHandle, RedisStatus};
 use crate::clock::Clock;
 use crate::health::Check;
 use crate::log;
-use crate::redis::{Commands, Feed, PartSettings, RedisConfig, RedisHandle, RedisStatus};
+use crate::revocation::{MemoryRevocations, Revocation, RevocationStore};
 use crate::token::SessionId;
 
-pub use crate::redis::RedisError;
+use super::RedisError;
 
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// Entries written back per command on reconnection.
@@ -51,7 +51,7 @@ const RESEED_BATCH: usize = 512;
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// use tower_stateless_session::{KeyRing, SessionLayer};
 /// use tower_stateless_session::redis::RedisConfig;
-/// use tower_stateless_session::revocation::RedisRevocations;
+/// use tower_stateless_session::redis::RedisRevocations;
 ///
 /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
 /// struct User { sub: String }

@@ -27,10 +27,10 @@ use ::redis::RedisResult;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{KeyRegistry, MemoryKeyRegistry, RegistryEntry, RegistryListener};
 use crate::clock::Clock;
 use crate::health::{Check, HealthCheck};
 use crate::keys::KeyWait;
+use crate::keys::{KeyRegistry, MemoryKeyRegistry, RegistryEntry, RegistryListener};
 use crate::log;
 use crate::redis::{
     Commands, Feed, PartSettings, RedisConfig, RedisError, RedisHandle, RedisStatus,
@@ -105,7 +105,8 @@ impl Shared {
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// use tower_stateless_session::SessionLayer;
-/// use tower_stateless_session::keys::{NodeKeys, RedisKeyRegistry, RegistrationKey};
+/// use tower_stateless_session::keys::{NodeKeys, RegistrationKey};
+/// use tower_stateless_session::redis::RedisKeyRegistry;
 ///
 /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
 /// struct User { sub: String }
