@@ -332,6 +332,7 @@
 
 mod clock;
 mod config;
+mod encoding;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;

@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroize as _;
 
 use crate::error::{RejectionKind, VerifyError};
-use crate::token::jws::B64;
+use crate::encoding::B64;
 
 /// Length of an Ed25519 public key (and of a private seed), in bytes.
 pub const ED25519_KEY_LEN: usize = 32;

@@ -10,7 +10,7 @@ use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
 
 use crate::error::{RejectionKind, VerifyError};
-use crate::token::jws::{B64, constant_time_eq};
+use crate::encoding::{B64, ct_eq};
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -122,7 +122,7 @@ impl HmacKey {
             return Err(VerifyError::new(RejectionKind::Malformed));
         }
         let expected = encode_tag(&self.tag(signing_input));
-        if constant_time_eq(&expected, signature) {
+        if ct_eq(&expected, signature) {
             return Ok(());
         }
         decode_signature(signature)?;

@@ -18,8 +18,13 @@ use sha2::{Digest as _, Sha256};
 use super::ed25519::{self, ED25519_KEY_LEN, Ed25519Key};
 use super::hmac::{self, HmacKey, MIN_SECRET_LEN};
 use crate::error::{ConfigError, RejectionKind, VerifyError};
-use crate::token::jwe::{EncryptionKey, KeyManagement};
-use crate::token::jws::{B64, TOKEN_TYPE};
+use super::encryption::{EncryptionKey, KeyManagement};
+use crate::encoding::B64;
+
+/// The `typ` of session tokens (RFC 8725 §3.11 explicit typing), written in the header each
+/// signing key precomputes. Recipients compare media types case-insensitively and may see
+/// it with or without the `application/` prefix.
+pub const TOKEN_TYPE: &str = "sess+jwt";
 
 /// The longest key id accepted in a key-ring specification (`kid:secret`), in bytes.
 ///

@@ -54,6 +54,7 @@
 //! service, the verifier), `refresh.rs` (asking a key source for fresher keys).
 
 mod ed25519;
+pub(crate) mod encryption;
 mod hmac;
 mod jwks;
 mod key;
@@ -73,7 +74,7 @@ pub use self::jwks::{
 };
 #[cfg(test)]
 pub(crate) use self::key::session_token_prefix;
-pub use self::key::{Algorithm, Key, MAX_KID_LEN, MAX_PUBLIC_KID_LEN};
+pub use self::key::{Algorithm, Key, MAX_KID_LEN, MAX_PUBLIC_KID_LEN, TOKEN_TYPE};
 pub(crate) use self::key::{check_kid, secret_fingerprint};
 pub use self::node::{
     DEFAULT_HEARTBEAT, DEFAULT_MAX_KEYS, DEFAULT_SIGNING_WINDOW, NodeKeys, NodeKeysBuilder,

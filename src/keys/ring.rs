@@ -170,7 +170,7 @@ impl KeyRing {
     /// A [`ConfigError`] naming the entry's position or key id (never its secret).
     pub fn parse_encryption(
         spec: &str,
-        management: crate::token::jwe::KeyManagement,
+        management: super::encryption::KeyManagement,
     ) -> Result<Self, ConfigError> {
         Self::parse_with(spec, |position, kid, secret| {
             Key::encryption_from_entry(position, kid, secret, management)

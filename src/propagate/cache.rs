@@ -20,7 +20,7 @@ use super::token::SessionToken;
 use crate::generations::Generations;
 use crate::keys::{ED25519_KEY_LEN, Key, KeyRingHandle};
 use crate::token::Audience;
-use crate::token::jws::constant_time_eq;
+use crate::encoding::ct_eq;
 
 /// The default number of cached minted tokens.
 pub const DEFAULT_MINT_CACHE_ENTRIES: usize = 4096;
@@ -114,7 +114,7 @@ impl MintCache {
         self.entries.get(key as usize, key, |entry| {
             let good = now < entry.fresh_until
                 && entry.audience == *audience
-                && constant_time_eq(&entry.session, session)
+                && ct_eq(&entry.session, session)
                 && entry.signer.still_issues(generation, keys);
             good.then(|| entry.token.clone())
         })

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crate::generations::Generations;
 use crate::metrics::IssueReason;
-use crate::token::jws::constant_time_eq;
+use crate::encoding::ct_eq;
 use crate::token::{Claims, MintedClaims, Verified};
 
 /// The default number of cached tokens (about 0.5 KiB each for small sessions).
@@ -91,7 +91,7 @@ impl<T> VerifyCache<T> {
     pub(crate) fn get(&self, token: &[u8], generation: u64) -> Option<Checked<T>> {
         let (key, shard) = slot(token)?;
         self.entries.get(shard, key, |entry| {
-            (entry.generation == generation && constant_time_eq(&entry.token, token))
+            (entry.generation == generation && ct_eq(&entry.token, token))
                 .then(|| entry.checked.clone())
         })
     }

@@ -3,32 +3,16 @@
 //! nothing about session claims.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
 
 use base64::Engine as _;
-use base64::engine::simd::Simd;
-use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+pub(crate) use crate::encoding::B64;
 use crate::error::{RejectionKind, VerifyError};
 use crate::keys::{Key, KeyRing};
 
-/// Strict base64url: no padding, no whitespace, zero unused trailing bits. Every byte string
-/// has exactly one accepted spelling, so a token cannot be re-spelled and still verify.
-/// (The engine picks AVX2 or NEON at first use when the CPU has them.)
-pub(crate) static B64: LazyLock<Simd> = LazyLock::new(|| {
-    Simd::url_safe(
-        GeneralPurposeConfig::new()
-            .with_encode_padding(false)
-            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
-            .with_decode_allow_trailing_bits(false),
-    )
-});
-
-/// The `typ` of session tokens (RFC 8725 §3.11 explicit typing). Recipients compare media
-/// types case-insensitively and may see it with or without the `application/` prefix.
-pub const TOKEN_TYPE: &str = "sess+jwt";
+pub use crate::keys::TOKEN_TYPE;
 
 /// Longest encoded header accepted on the slow path (headers that are not byte-identical
 /// to one of ours). Ours are under 100 bytes.
@@ -100,16 +84,6 @@ fn segments(token: &[u8], first: usize, second: usize) -> Result<Segments<'_>, V
         signature,
         signing_input: &token[..second],
     })
-}
-
-/// Equality in constant time (no early exit on the first difference; the length is not
-/// secret).
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 /// Parses JSON that must be an object: a JOSE header, a claims set (a derived struct would

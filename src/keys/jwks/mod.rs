@@ -22,7 +22,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::{Algorithm, Key};
-use crate::token::jws::B64;
+use crate::encoding::B64;
 
 /// One public key as a JWK.
 #[derive(Serialize)]

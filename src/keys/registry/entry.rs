@@ -23,7 +23,7 @@ use crate::error::ConfigError;
 use crate::keys::hmac::{HmacSha256, MIN_SECRET_LEN, decode_secret};
 use crate::keys::key::{MAX_PUBLIC_KID_LEN, check_kid};
 use crate::keys::{ED25519_KEY_LEN, Key};
-use crate::token::jws::{B64, constant_time_eq};
+use crate::encoding::{B64, ct_eq};
 
 /// The longest entry accepted, in bytes. Ours are under 200.
 pub const MAX_ENTRY_LEN: usize = 256;
@@ -218,7 +218,7 @@ impl RegistryEntry {
 
     /// Whether the registration MAC is right (constant-time comparison).
     pub fn verify(&self, registration: &RegistrationKey) -> bool {
-        constant_time_eq(&registration.tag(&self.body()), &self.mac)
+        ct_eq(&registration.tag(&self.body()), &self.mac)
     }
 
     /// The key id.

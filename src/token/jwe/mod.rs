@@ -57,32 +57,19 @@
 //! 2^32 after `2^32 / R` seconds: about 5 days at 10,000 per second, 50 days at 1,000 per
 //! second. Rotate `dir` keys well within that, or use `A256KW`.
 
-mod budget;
-mod key;
-
 use aes_gcm::aead::AeadInOut as _;
 use aes_gcm::{Aes256Gcm, KeyInit as _, Nonce, Tag};
 use base64::Engine as _;
 use serde::Deserialize;
 use std::borrow::Cow;
 
-pub use self::budget::{DIR_KEY_LIMIT, DIR_WARNING_THRESHOLD};
-use self::key::Cipher;
-pub use self::key::{ENCRYPTION_KEY_LEN, EncryptionKey, KeyManagement};
+use crate::keys::encryption::Cipher;
+pub use crate::keys::encryption::{
+    CONTENT_ENCRYPTION, DIR_KEY_LIMIT, DIR_WARNING_THRESHOLD, ENCRYPTED_TOKEN_TYPE,
+    ENCRYPTION_KEY_LEN, EncryptionKey, KeyManagement, PURPOSE_MEMBER,
+};
 use super::jws::{self, B64};
 use crate::error::{RejectionKind, SignError, VerifyError};
-
-/// The `typ` of encrypted session tokens (RFC 8725 §3.11 explicit typing). An encrypted
-/// JWT is still a JWT, hence the `+jwt` suffix; compared like the signed type (case
-/// insensitive, `application/` optional).
-pub const ENCRYPTED_TOKEN_TYPE: &str = "sess-enc+jwt";
-
-/// The protected-header member holding the purpose a token was sealed for (the layer's
-/// cookie or header name). See the [module documentation](self) for why it exists.
-pub const PURPOSE_MEMBER: &str = "pur";
-
-/// The content encryption of every encrypted token (the JWE `enc`): AES-256-GCM.
-pub const CONTENT_ENCRYPTION: &str = "A256GCM";
 
 /// IV: 12 bytes, 16 base64url characters.
 const IV_LEN: usize = 12;
@@ -371,7 +358,7 @@ pub(crate) fn seal_in_place(
         Cipher::Direct(aead, counter) => {
             let mut iv = [0u8; IV_LEN];
             getrandom::fill(&mut iv).map_err(SignError::Random)?;
-            budget::record_dir_encryption(counter, key.kid());
+            crate::keys::encryption::record_dir_encryption(counter, key.kid());
             let nonce = Nonce::from(iv);
             let tag = aead
                 .encrypt_inout_detached(&nonce, aad, plaintext.into())

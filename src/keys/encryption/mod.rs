@@ -1,4 +1,4 @@
-//! Encryption keys: a 256-bit AES key with its key id and key management, prepared once
+//! Encryption keys (feature `jwe`): a 256-bit AES key with its key id and key management, prepared once
 //! (key schedule done, token header precomputed).
 
 use std::borrow::Cow;
@@ -9,10 +9,25 @@ use aes_gcm::{Aes256Gcm, KeyInit as _};
 use aes_kw::KwAes256;
 use base64::Engine as _;
 
-use super::budget::DirCounter;
-use super::{CONTENT_ENCRYPTION, ENCRYPTED_TOKEN_TYPE, PURPOSE_MEMBER};
+mod budget;
+
+pub(crate) use self::budget::record_dir_encryption;
+use self::budget::DirCounter;
+pub use self::budget::{DIR_KEY_LIMIT, DIR_WARNING_THRESHOLD};
+use crate::encoding::B64;
 use crate::error::ConfigError;
-use crate::token::jws::B64;
+
+/// The `typ` of encrypted session tokens (RFC 8725 §3.11 explicit typing). An encrypted
+/// JWT is still a JWT, hence the `+jwt` suffix; compared like the signed type (case
+/// insensitive, `application/` optional).
+pub const ENCRYPTED_TOKEN_TYPE: &str = "sess-enc+jwt";
+
+/// The protected-header member holding the purpose a token was sealed for (the layer's
+/// cookie or header name). See [`token::jwe`](crate::token::jwe) for why it exists.
+pub const PURPOSE_MEMBER: &str = "pur";
+
+/// The content encryption of every encrypted token (the JWE `enc`): AES-256-GCM.
+pub const CONTENT_ENCRYPTION: &str = "A256GCM";
 
 /// The length of every encryption key, in bytes (AES-256).
 pub const ENCRYPTION_KEY_LEN: usize = 32;
@@ -32,7 +47,7 @@ pub enum KeyManagement {
     A256KW,
     /// Direct encryption (RFC 7518 §4.5): the ring's key is the content key of every
     /// token. The smallest tokens, but one key may encrypt at most 2^32 tokens in all,
-    /// across every node (see [`DIR_KEY_LIMIT`](super::DIR_KEY_LIMIT)).
+    /// across every node (see [`DIR_KEY_LIMIT`]).
     Dir,
 }
 
@@ -118,7 +133,7 @@ impl EncryptionKey {
     ///
     /// [`Key::hs256`]: crate::Key::hs256
     pub fn new(kid: &str, management: KeyManagement, secret: &[u8]) -> Result<Self, ConfigError> {
-        crate::keys::check_kid(1, kid, crate::keys::MAX_KID_LEN)?;
+        super::check_kid(1, kid, super::MAX_KID_LEN)?;
         let bytes: &[u8; ENCRYPTION_KEY_LEN] =
             secret.try_into().map_err(|_| ConfigError::WrongKeyLength {
                 kid: kid.to_owned(),
@@ -135,7 +150,7 @@ impl EncryptionKey {
             inner: Arc::new(Inner {
                 kid: kid.into(),
                 cipher,
-                fingerprint: crate::keys::secret_fingerprint(bytes),
+                fingerprint: super::secret_fingerprint(bytes),
                 header: OnceLock::new(),
             }),
         })
@@ -167,7 +182,7 @@ impl EncryptionKey {
     }
 
     /// How many tokens this process has encrypted directly under this key's secret: the
-    /// count that [`DIR_WARNING_THRESHOLD`](super::DIR_WARNING_THRESHOLD) applies to. Always
+    /// count that [`DIR_WARNING_THRESHOLD`] applies to. Always
     /// 0 for `A256KW` keys, which only wrap fresh content keys.
     pub fn encryptions(&self) -> u64 {
         match &self.inner.cipher {
