@@ -34,8 +34,14 @@ mod tests {
     fn base64url_is_strict() {
         assert_eq!(B64.encode([0xFB, 0xFF]), "-_8");
         assert!(B64.decode("-_8=").is_err(), "padding is refused");
-        assert!(B64.decode("-_9").is_err(), "non-zero trailing bits are refused");
-        assert!(B64.decode("+/8").is_err(), "the standard alphabet is refused");
+        assert!(
+            B64.decode("-_9").is_err(),
+            "non-zero trailing bits are refused"
+        );
+        assert!(
+            B64.decode("+/8").is_err(),
+            "the standard alphabet is refused"
+        );
     }
 
     #[test]

@@ -331,15 +331,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
-mod config;
 mod encoding;
 mod error;
-#[cfg(feature = "axum")]
-mod extract;
 mod generations;
 pub mod health;
 pub mod keys;
-mod log;
 mod metrics;
 mod propagate;
 #[cfg(feature = "redis")]
@@ -347,14 +343,10 @@ mod propagate;
 pub mod redis;
 pub mod revocation;
 mod server;
-mod session;
 pub mod token;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use crate::config::{DEFAULT_COOKIE_NAME, SameSite, Transport};
 pub use crate::error::{ConfigError, RejectionKind, SignError, VerifyError};
-#[cfg(feature = "axum")]
-pub use crate::extract::SessionRejection;
 pub use crate::keys::{
     Algorithm, Key, KeyRing, KeyRingHandle, MAX_KID_LEN, MIN_SECRET_LEN, encode_secret,
 };
@@ -362,13 +354,15 @@ pub use crate::propagate::{
     DEFAULT_MINT_CACHE_ENTRIES, DEFAULT_MINT_LIFETIME, InvalidSessionToken, MintError, Minter,
     PropagateSession, PropagateSessionLayer, SessionToken, TokenScope, current_token,
 };
+#[cfg(feature = "axum")]
+pub use crate::server::SessionRejection;
 pub use crate::server::{
     BUDGET_WARNING_PERCENT, CookieSize, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
-    DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, DEFAULT_VERIFY_CACHE_ENTRIES,
-    IssuedToken, Oversize, OversizeAction, Rejection, ResponseBody, ResponseFuture, SessionLayer,
-    SessionService,
+    DEFAULT_COOKIE_NAME, DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER,
+    DEFAULT_VERIFY_CACHE_ENTRIES, IssuedToken, Oversize, OversizeAction, Rejection, ResponseBody,
+    ResponseFuture, SameSite, Session, SessionData, SessionError, SessionHandle, SessionInfo,
+    SessionLayer, SessionService, Transport,
 };
-pub use crate::session::{Session, SessionData, SessionError, SessionHandle, SessionInfo};
 pub use crate::token::{Audience, Claims, MintedClaims, SessionId, TokenCodec, Verified};
 
 #[doc = include_str!("../docs/size-budgets.md")]

@@ -15,8 +15,8 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroize as _;
 
-use crate::error::{RejectionKind, VerifyError};
 use crate::encoding::B64;
+use crate::error::{RejectionKind, VerifyError};
 
 /// Length of an Ed25519 public key (and of a private seed), in bytes.
 pub const ED25519_KEY_LEN: usize = 32;

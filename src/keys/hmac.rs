@@ -9,8 +9,8 @@ use hmac::digest::block_api::{Block, Buffer, FixedOutputCore, UpdateCore};
 use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
 
-use crate::error::{RejectionKind, VerifyError};
 use crate::encoding::{B64, ct_eq};
+use crate::error::{RejectionKind, VerifyError};
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 

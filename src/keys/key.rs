@@ -16,10 +16,10 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use super::ed25519::{self, ED25519_KEY_LEN, Ed25519Key};
-use super::hmac::{self, HmacKey, MIN_SECRET_LEN};
-use crate::error::{ConfigError, RejectionKind, VerifyError};
 use super::encryption::{EncryptionKey, KeyManagement};
+use super::hmac::{self, HmacKey, MIN_SECRET_LEN};
 use crate::encoding::B64;
+use crate::error::{ConfigError, RejectionKind, VerifyError};
 
 /// The `typ` of session tokens (RFC 8725 §3.11 explicit typing), written in the header each
 /// signing key precomputes. Recipients compare media types case-insensitively and may see

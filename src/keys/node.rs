@@ -12,7 +12,6 @@ use super::registry::{KeyRegistry, RegistrationKey, RegistryEntry};
 use super::{Key, KeyRing, KeyRingHandle};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
-use crate::log;
 use crate::metrics::{self, NodeKeyGauges};
 
 /// Default heartbeat: 30 seconds.
@@ -322,7 +321,7 @@ impl Inner {
                 let text: Box<str> = entry.to_text().into();
                 if state.bad_seen.insert(text) {
                     self.ignored_total.fetch_add(1, Ordering::Relaxed);
-                    log::registry_entry_ignored(entry.kid());
+                    registry_entry_ignored(entry.kid());
                 }
             }
         }
@@ -391,7 +390,7 @@ impl Inner {
             if state.signing != Some(signing) {
                 state.signing_since = now;
                 let first = state.signing.is_none();
-                log::node_key_signing(
+                node_key_signing(
                     self.key.kid(),
                     signing,
                     first,
@@ -400,7 +399,7 @@ impl Inner {
                 state.signing = Some(signing);
             }
             if dropped > 0 && dropped != state.dropped_by_cap {
-                log::registry_capped(self.max_keys, dropped);
+                registry_capped(self.max_keys, dropped);
             }
             state.dropped_by_cap = dropped;
             state.peers = peer_count;
@@ -563,5 +562,53 @@ impl fmt::Debug for NodeKeys {
 }
 
 mod health;
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn registry_entry_ignored(kid: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        kid,
+        "key registry entry ignored: its registration MAC does not verify or its key is \
+         unusable (written by something without the registration key?)"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = kid;
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn node_key_signing(kid: &str, signing: bool, first: bool, issuing: Option<&str>) {
+    #[cfg(feature = "tracing")]
+    if signing {
+        tracing::info!(kid, "node key published: signing with it");
+    } else if first {
+        tracing::info!(
+            kid,
+            issuing,
+            "node key sent to the registry: signing with it once the registry confirms it"
+        );
+    } else {
+        tracing::warn!(
+            kid,
+            issuing,
+            "node key no longer confirmed by the registry: not signing with it"
+        );
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (kid, signing, first, issuing);
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn registry_capped(max_keys: usize, dropped: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        max_keys,
+        dropped,
+        "more live node keys than the cap: the oldest are left out, and sessions they \
+         signed are refused; raise with_max_keys or restart nodes less often"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (max_keys, dropped);
+}
+
 #[cfg(test)]
 mod tests;

@@ -16,11 +16,11 @@
 //! data, a refresh, a renewed id) mints anew: a minted token never carries stale data.
 //! Memory is bounded: two generations per shard, the older dropped when the newer fills.
 
-use super::token::SessionToken;
+use crate::encoding::ct_eq;
 use crate::generations::Generations;
 use crate::keys::{ED25519_KEY_LEN, Key, KeyRingHandle};
+use crate::server::SessionToken;
 use crate::token::Audience;
-use crate::encoding::ct_eq;
 
 /// The default number of cached minted tokens.
 pub const DEFAULT_MINT_CACHE_ENTRIES: usize = 4096;

@@ -13,7 +13,7 @@ use super::service::PropagateSession;
 #[cfg(doc)]
 use super::{SessionToken, current_token};
 use crate::metrics::PropagationMetrics;
-use crate::session::SessionData;
+use crate::server::handle::SessionData;
 use crate::token::Audience;
 
 /// How a client gets the token it sends.

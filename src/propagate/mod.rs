@@ -12,14 +12,10 @@ mod audience;
 mod cache;
 mod layer;
 mod mint;
-mod scope;
 mod service;
-mod token;
 
 pub use self::cache::DEFAULT_MINT_CACHE_ENTRIES;
 pub use self::layer::PropagateSessionLayer;
 pub use self::mint::{DEFAULT_MINT_LIFETIME, MintError, Minter};
-pub(crate) use self::scope::{SessionView, TokenSource};
-pub use self::scope::{TokenScope, current_token};
 pub use self::service::PropagateSession;
-pub use self::token::{InvalidSessionToken, SessionToken};
+pub use crate::server::{InvalidSessionToken, SessionToken, TokenScope, current_token};

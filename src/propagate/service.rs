@@ -6,10 +6,10 @@ use http::{HeaderName, Request, header};
 use tower_service::Service;
 
 use super::layer::Mode;
-use super::scope::{current_source, current_token};
-use super::token::SessionToken;
-use crate::log;
 use crate::metrics::PropagationMetrics;
+use crate::server::SessionToken;
+use crate::server::current_token;
+use crate::server::scope::current_source;
 
 /// The service built by [`PropagateSessionLayer`](super::PropagateSessionLayer). Sets the
 /// token header in `call` and returns the inner service's future unchanged.
@@ -77,19 +77,19 @@ impl<S> PropagateSession<S> {
             }
             Mode::Mint { minter, audience } => {
                 if request.extensions().get::<SessionToken>().is_some() {
-                    log::explicit_token_not_forwarded();
+                    explicit_token_not_forwarded();
                 }
                 let (request, audience) = audience.select(request);
                 let minted = match (audience, current_source()) {
                     (None, _) => None,
                     (Some(_), None) => {
-                        log::no_session_to_mint();
+                        no_session_to_mint();
                         None
                     }
                     (Some(audience), Some(source)) => match minter.mint_from(&*source, &audience) {
                         Ok(minted) => Some(minted),
                         Err(error) => {
-                            log::mint_failed(&error, &audience);
+                            mint_failed(&error, &audience);
                             None
                         }
                     },
@@ -137,4 +137,31 @@ where
         let request = self.attach(request);
         self.inner.call(request)
     }
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn explicit_token_not_forwarded() {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        "a SessionToken in the request's extensions is not forwarded by a minting client; \
+         run the task in SessionHandle::scope to mint for it"
+    );
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn no_session_to_mint() {
+    #[cfg(feature = "tracing")]
+    tracing::debug!("no current session: the call goes out without a minted token");
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn mint_failed(error: &crate::propagate::MintError, audience: &crate::token::Audience) {
+    #[cfg(feature = "tracing")]
+    tracing::error!(
+        %error,
+        audience = audience.as_str(),
+        "downstream token not minted; the call goes out without a token"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (error, audience);
 }

@@ -31,7 +31,6 @@ use crate::clock::Clock;
 use crate::health::{Check, HealthCheck};
 use crate::keys::KeyWait;
 use crate::keys::{KeyRegistry, MemoryKeyRegistry, RegistryEntry, RegistryListener};
-use crate::log;
 use crate::redis::{
     Commands, Feed, PartSettings, RedisConfig, RedisError, RedisHandle, RedisStatus,
 };
@@ -374,7 +373,7 @@ impl RegistryFeed {
         for (kid, text) in texts {
             match RegistryEntry::parse(&text) {
                 Ok(entry) if entry.kid() == kid => entries.push(entry),
-                _ => log::registry_text_ignored(&kid),
+                _ => registry_text_ignored(&kid),
             }
         }
         let missing = self.shared.local.merge(entries, now);
@@ -449,7 +448,7 @@ impl Feed for RegistryFeed {
             .and_then(|text| RegistryEntry::parse(text).ok());
         match parsed {
             Some(entry) => self.shared.local.publish(entry, self.clock.now()),
-            None => log::registry_text_ignored("?"),
+            None => registry_text_ignored("?"),
         }
     }
 
@@ -498,6 +497,28 @@ impl Feed for RegistryFeed {
         // The keys known stay in use, this node's included: the others keep it until the
         // `expires_at` of its last confirmed entry, and the node stops signing with it a
         // heartbeat before that entry's `signs_until` unless a new publication is confirmed.
-        log::registry_outage(self.shared.local.len());
+        registry_outage(self.shared.local.len());
     }
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn registry_text_ignored(kid: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        kid,
+        "key registry entry in Redis ignored: it does not parse"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = kid;
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn registry_outage(keys: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        keys,
+        "Redis unreachable: using the last known node keys, queueing this node's publications"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = keys;
 }

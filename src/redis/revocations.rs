@@ -26,7 +26,6 @@ use ::redis::RedisResult;
 use super::{Commands, Feed, PartSettings, RedisConfig, RedisHandle, RedisStatus};
 use crate::clock::Clock;
 use crate::health::Check;
-use crate::log;
 use crate::revocation::{MemoryRevocations, Revocation, RevocationStore};
 use crate::token::SessionId;
 
@@ -406,8 +405,19 @@ impl Feed for RevocationFeed {
     }
 
     fn on_lost(&mut self, _error: &str) {
-        log::revocation_outage(self.local.len());
+        revocation_outage(self.local.len());
     }
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn revocation_outage(entries: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        entries,
+        "revocations: enforcing the last known set, queueing new revocations for Redis"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = entries;
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use super::link::{Commands, Event, Link};
 use super::status::StatusCell;
 use super::target::Target;
 use super::{RedisConfig, RedisError, RedisStatus};
-use crate::log;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -146,7 +145,7 @@ async fn run<F: Feed>(
             Ok(mut link) => match feed.on_connect(&mut link.commands).await {
                 Ok(()) => {
                     status.synced(link.resp3());
-                    log::redis_synced(F::NAME, &target.description, link.resp3());
+                    redis_synced(F::NAME, &target.description, link.resp3());
                     backoff = BACKOFF_MIN;
                     outage_logged = false;
                     serve(&mut feed, &mut link, &mut queue, target.ping_every).await
@@ -163,7 +162,7 @@ async fn run<F: Feed>(
             Ended::Lost(error) => {
                 status.lost();
                 if !outage_logged {
-                    log::redis_lost(F::NAME, &target.description, &error);
+                    redis_lost(F::NAME, &target.description, &error);
                     feed.on_lost(&error);
                     outage_logged = true;
                 }
@@ -223,4 +222,30 @@ async fn serve<F: Feed>(
             }
         }
     }
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn redis_lost(part: &str, target: &str, error: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        part,
+        target,
+        error,
+        "Redis connection lost or refused: keeping the local state, reconnecting with backoff"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (part, target, error);
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn redis_synced(part: &str, target: &str, resp3: bool) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        part,
+        target,
+        protocol = if resp3 { "RESP3" } else { "RESP2" },
+        "Redis connected: subscribed, state reloaded"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (part, target, resp3);
 }

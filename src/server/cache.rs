@@ -18,9 +18,9 @@
 
 use std::sync::Arc;
 
+use crate::encoding::ct_eq;
 use crate::generations::Generations;
 use crate::metrics::IssueReason;
-use crate::encoding::ct_eq;
 use crate::token::{Claims, MintedClaims, Verified};
 
 /// The default number of cached tokens (about 0.5 KiB each for small sessions).

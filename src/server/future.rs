@@ -12,10 +12,10 @@ use super::body::ResponseBody;
 use super::inbound::retry;
 use super::outbound::finish;
 use super::rejection::plain;
+use super::scope::TokenScope;
 use super::service::required_session_missing;
 use crate::keys::KeyWait;
-use crate::propagate::TokenScope;
-use crate::session::{SessionData, SessionHandle};
+use crate::server::handle::{SessionData, SessionHandle};
 
 pin_project! {
     /// The response future of [`SessionService`](crate::SessionService).

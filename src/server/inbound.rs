@@ -7,12 +7,11 @@ use http::{HeaderMap, HeaderValue, header};
 use super::budget::{self, Measured, Oversize, OversizeAction};
 use super::cache::Checked;
 use super::layer::Config;
-use crate::config::Transport;
 use crate::error::{RejectionKind, VerifyError};
 use crate::keys::KeyWait;
-use crate::log;
 use crate::metrics::{Limit, Outcome, OversizeCause};
-use crate::session::{InboundToken, SessionData, SessionHandle, State};
+use crate::server::cookie::Transport;
+use crate::server::handle::{InboundToken, SessionData, SessionHandle, State};
 use crate::token::jws;
 
 /// Trims the optional whitespace HTTP allows around values and cookie pairs.
@@ -159,7 +158,7 @@ pub(crate) fn begin<T: SessionData>(config: &Arc<Config<T>>, headers: &HeaderMap
             config.header_budget,
         );
         if let Some(report) = report {
-            log::oversized_request(&report);
+            oversized_request(&report);
             let drop_mode = config.oversize_action == OversizeAction::DropSession;
             let cause = match (report.session_cookie_over, report.header_over()) {
                 (true, true) => OversizeCause::Both,
@@ -230,7 +229,7 @@ fn settle<T>(config: &Config<T>, state: &mut State<T>, result: Result<Checked<T>
             state.rejection = None;
         }
         Err(error) => {
-            log::token_rejected(error.kind());
+            token_rejected(error.kind());
             state.rejection = Some(error.kind());
         }
     }
@@ -354,6 +353,34 @@ fn choose<T>(
         // Unreachable: without a valid candidate, the first one failed.
         (None, None) => (first, Err(VerifyError::new(RejectionKind::Ambiguous))),
     }
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn token_rejected(kind: RejectionKind) {
+    #[cfg(feature = "tracing")]
+    match kind {
+        RejectionKind::Expired | RejectionKind::IdleTimeout | RejectionKind::AbsoluteTimeout => {
+            tracing::debug!(kind = kind.as_str(), "session token rejected");
+        }
+        _ => tracing::info!(kind = kind.as_str(), "session token rejected"),
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = kind;
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn oversized_request(report: &Oversize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        header_size = report.header_size,
+        header_budget = report.header_budget,
+        session_cookie_size = report.session_cookie_size,
+        cookie_budget = report.cookie_budget,
+        largest_cookie = report.cookies.first().map(|c| c.name.as_str()),
+        "request cookies over budget"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = report;
 }
 
 #[cfg(test)]

@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use super::budget::crosses_warning;
 use super::layer::Config;
+use super::token::SessionToken;
 use crate::error::SignError;
-use crate::log;
 use crate::metrics::{IssueReason, Limit};
-use crate::propagate::SessionToken;
-use crate::session::{Change, SessionData, State};
+use crate::server::handle::{Change, SessionData, State};
 use crate::token::Claims;
 
 /// A token signed during this request for the session's current claims.
@@ -100,7 +99,7 @@ fn sign<T: SessionData>(
         })?;
     let size = token.len() + overhead;
     if crosses_warning(inbound_size, size, budget) {
-        log::budget_warning(size, budget);
+        budget_warning(size, budget);
     }
     if crosses_warning(None, size, budget) {
         config
@@ -117,4 +116,37 @@ fn sign<T: SessionData>(
 /// Whether the handler changed the session (a signing failure then fails the request).
 pub(crate) fn changed<T>(state: &State<T>) -> bool {
     state.change != Change::None
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn budget_warning(size: usize, budget: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        size,
+        budget,
+        percent = size.saturating_mul(100) / budget.max(1),
+        "session token crossed 75% of its size budget"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (size, budget);
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+pub(super) fn sign_failed(error: &SignError, changed: bool) {
+    #[cfg(feature = "tracing")]
+    match error {
+        SignError::Oversized { len, max } => tracing::error!(
+            size = len,
+            budget = max,
+            changed,
+            "session token over its size budget; not sent, previous session kept"
+        ),
+        _ if changed => tracing::error!(
+            %error,
+            "session change could not be signed; request failed, previous session kept"
+        ),
+        _ => tracing::error!(%error, "session refresh could not be signed; previous token kept"),
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (error, changed);
 }

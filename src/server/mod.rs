@@ -1,15 +1,22 @@
-//! The server side: [`SessionLayer`], its service, future, body and rejection.
+//! The server side: [`SessionLayer`], its service, future, body and rejection; the session
+//! handle and the extractors handlers use; the cookie and transport settings.
 
 mod body;
 mod budget;
 mod cache;
+pub(crate) mod cookie;
+#[cfg(feature = "axum")]
+mod extract;
 mod future;
+pub(crate) mod handle;
 mod inbound;
 pub(crate) mod issue;
 mod layer;
 mod outbound;
 mod rejection;
+pub(crate) mod scope;
 mod service;
+mod token;
 
 pub use self::body::ResponseBody;
 pub use self::budget::{
@@ -17,11 +24,17 @@ pub use self::budget::{
     IssuedToken, Oversize, OversizeAction,
 };
 pub use self::cache::DEFAULT_VERIFY_CACHE_ENTRIES;
+pub use self::cookie::{DEFAULT_COOKIE_NAME, SameSite, Transport};
+#[cfg(feature = "axum")]
+pub use self::extract::SessionRejection;
 pub use self::future::ResponseFuture;
+pub use self::handle::{Session, SessionData, SessionError, SessionHandle, SessionInfo};
 pub(crate) use self::layer::Config;
 pub use self::layer::{DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, SessionLayer};
 pub use self::rejection::Rejection;
+pub use self::scope::{TokenScope, current_token};
 pub use self::service::SessionService;
+pub use self::token::{InvalidSessionToken, SessionToken};
 
 #[cfg(test)]
 mod tests_key_refresh;

@@ -7,10 +7,9 @@ use super::body::ResponseBody;
 use super::budget::IssuedToken;
 use super::issue::{changed, ensure_issued};
 use super::rejection::Rejection;
-use crate::config::Transport;
 use crate::error::RejectionKind;
-use crate::log;
-use crate::session::{Change, SessionData, SessionHandle};
+use crate::server::cookie::Transport;
+use crate::server::handle::{Change, SessionData, SessionHandle};
 
 fn sensitive(text: &str) -> Option<HeaderValue> {
     let mut value = HeaderValue::from_str(text).ok()?;
@@ -72,7 +71,7 @@ pub(crate) fn finish<T: SessionData, B>(
         }
         Err(error) => {
             let changed = changed(state);
-            log::sign_failed(&error, changed);
+            super::issue::sign_failed(&error, changed);
             if changed {
                 let failure = (config.sign_failure_response)(&error);
                 let mut replaced = failure.map(ResponseBody::full);

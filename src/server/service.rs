@@ -12,9 +12,9 @@ use super::future::ResponseFuture;
 use super::inbound;
 use super::layer::Config;
 use super::rejection::Rejection;
-use crate::config::Transport;
 use crate::error::RejectionKind;
-use crate::session::{SessionData, SessionHandle};
+use crate::server::cookie::Transport;
+use crate::server::handle::{SessionData, SessionHandle};
 
 /// The service built by [`SessionLayer`](crate::SessionLayer).
 ///

@@ -284,7 +284,7 @@ impl TokenCodec {
             leeway: DEFAULT_LEEWAY.as_secs(),
             max_len: DEFAULT_MAX_TOKEN_LEN,
             data_version: 1,
-            purpose: Arc::from(crate::config::DEFAULT_COOKIE_NAME),
+            purpose: Arc::from(crate::server::cookie::DEFAULT_COOKIE_NAME),
         }
     }
 

@@ -73,9 +73,23 @@ impl DirCounter {
 pub(crate) fn record_dir_encryption(counter: &DirCounter, kid: &str) {
     let count = counter.record();
     if count == DIR_WARNING_THRESHOLD {
-        crate::log::dir_key_budget(kid, count, DIR_KEY_LIMIT);
+        dir_key_budget(kid, count, DIR_KEY_LIMIT);
         crate::metrics::jwe_dir_key_warning();
     }
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn dir_key_budget(kid: &str, used: u64, limit: u64) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        kid,
+        encryptions = used,
+        limit,
+        "this process alone has used 1/64 of the encryption budget of `dir` key: rotate it \
+         (a new key first in the ring) or move to A256KW"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (kid, used, limit);
 }
 
 #[cfg(test)]

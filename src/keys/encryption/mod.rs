@@ -11,8 +11,8 @@ use base64::Engine as _;
 
 mod budget;
 
-pub(crate) use self::budget::record_dir_encryption;
 use self::budget::DirCounter;
+pub(crate) use self::budget::record_dir_encryption;
 pub use self::budget::{DIR_KEY_LIMIT, DIR_WARNING_THRESHOLD};
 use crate::encoding::B64;
 use crate::error::ConfigError;

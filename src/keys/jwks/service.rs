@@ -16,9 +16,9 @@ use sha2::{Digest as _, Sha256};
 use tower_service::Service;
 
 use super::document;
+use crate::encoding::B64;
 use crate::error::ConfigError;
 use crate::keys::{Algorithm, Key, KeyRing, KeyRingHandle};
-use crate::encoding::B64;
 
 /// Default `Cache-Control: max-age` of the JWKS: 60 seconds.
 pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(60);

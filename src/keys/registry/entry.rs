@@ -19,11 +19,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac as _};
 
+use crate::encoding::{B64, ct_eq};
 use crate::error::ConfigError;
 use crate::keys::hmac::{HmacSha256, MIN_SECRET_LEN, decode_secret};
 use crate::keys::key::{MAX_PUBLIC_KID_LEN, check_kid};
 use crate::keys::{ED25519_KEY_LEN, Key};
-use crate::encoding::{B64, ct_eq};
 
 /// The longest entry accepted, in bytes. Ours are under 200.
 pub const MAX_ENTRY_LEN: usize = 256;

@@ -63,13 +63,13 @@ use base64::Engine as _;
 use serde::Deserialize;
 use std::borrow::Cow;
 
+use super::jws::{self, B64};
+use crate::error::{RejectionKind, SignError, VerifyError};
 use crate::keys::encryption::Cipher;
 pub use crate::keys::encryption::{
     CONTENT_ENCRYPTION, DIR_KEY_LIMIT, DIR_WARNING_THRESHOLD, ENCRYPTED_TOKEN_TYPE,
     ENCRYPTION_KEY_LEN, EncryptionKey, KeyManagement, PURPOSE_MEMBER,
 };
-use super::jws::{self, B64};
-use crate::error::{RejectionKind, SignError, VerifyError};
 
 /// IV: 12 bytes, 16 base64url characters.
 const IV_LEN: usize = 12;

@@ -11,7 +11,6 @@ use tokio::time::Instant;
 use super::{Alive, JwksError, Shared};
 use crate::keys::jwks::parse;
 use crate::keys::{Key, KeyRing};
-use crate::log;
 
 /// The background task.
 pub(super) struct Task {
@@ -152,7 +151,7 @@ impl Task {
                     self.etag = etag;
                     status.skipped_keys = skipped;
                     if skipped > 0 {
-                        log::jwks_keys_skipped(skipped);
+                        jwks_keys_skipped(skipped);
                     }
                     let current = self.shared.ring.current();
                     let same = current.len() == keys.len()
@@ -174,10 +173,30 @@ impl Task {
             Err(error) => {
                 status.failures += 1;
                 status.consecutive_failures += 1;
-                log::jwks_fetch_failed(&error, status.keys);
+                jwks_fetch_failed(&error, status.keys);
                 status.last_error = Some(error);
                 status.last_success.is_some()
             }
         }
     }
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn jwks_fetch_failed(error: &crate::keys::JwksError, keys: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(%error, keys, "JWKS fetch failed: keeping the last good key set");
+    #[cfg(not(feature = "tracing"))]
+    let _ = (error, keys);
+}
+
+/// Log event (through `tracing` when the feature is on; never a token or a secret).
+fn jwks_keys_skipped(skipped: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        skipped,
+        "JWKS keys left out: not Ed25519 verification keys, malformed, with a private part, \
+         or a key id given twice"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = skipped;
 }

@@ -8,7 +8,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
-use crate::session::{Session, SessionData, SessionError, SessionHandle};
+use crate::server::handle::{Session, SessionData, SessionError, SessionHandle};
 
 /// Why the [`Session<T>`] or [`SessionHandle<T>`] extractor refused a request.
 #[non_exhaustive]

@@ -12,10 +12,10 @@ use http::HeaderValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::scope::{SessionView, TokenScope, TokenSource};
+use super::token::SessionToken;
 use crate::error::RejectionKind;
-use crate::log;
 use crate::metrics::IssueReason;
-use crate::propagate::{SessionToken, SessionView, TokenScope, TokenSource};
 use crate::revocation::Revocation;
 use crate::server::Config;
 use crate::server::issue::{Issued, changed, ensure_issued};
@@ -525,7 +525,7 @@ fn settle<T: SessionData>(config: &Config<T>, state: &mut State<T>) -> bool {
         Ok(_) => true,
         Err(error) => {
             let changed = changed(state);
-            log::sign_failed(&error, changed);
+            super::issue::sign_failed(&error, changed);
             !changed
         }
     }
