@@ -330,7 +330,6 @@
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod clock;
 mod encoding;
 mod error;
 mod generations;
@@ -343,9 +342,9 @@ mod propagate;
 pub mod redis;
 pub mod revocation;
 mod server;
+pub mod time;
 pub mod token;
 
-pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::error::{ConfigError, RejectionKind, SignError, VerifyError};
 pub use crate::keys::{
     Algorithm, Key, KeyRing, KeyRingHandle, MAX_KID_LEN, MIN_SECRET_LEN, encode_secret,
@@ -363,6 +362,7 @@ pub use crate::server::{
     ResponseFuture, SameSite, Session, SessionData, SessionError, SessionHandle, SessionInfo,
     SessionLayer, SessionService, Transport,
 };
+pub use crate::time::{Clock, ManualClock, SystemClock};
 pub use crate::token::{Audience, Claims, MintedClaims, SessionId, TokenCodec, Verified};
 
 #[doc = include_str!("../docs/size-budgets.md")]

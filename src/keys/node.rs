@@ -10,9 +10,9 @@ use std::time::Duration;
 use self::health::NodeRefresh;
 use super::registry::{KeyRegistry, RegistrationKey, RegistryEntry};
 use super::{Key, KeyRing, KeyRingHandle};
-use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::metrics::{self, NodeKeyGauges};
+use crate::time::{Clock, SystemClock};
 
 /// Default heartbeat: 30 seconds.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
@@ -495,8 +495,8 @@ impl NodeKeys {
             fallback: None,
             heartbeat: DEFAULT_HEARTBEAT,
             window: DEFAULT_SIGNING_WINDOW,
-            idle: crate::token::DEFAULT_IDLE_TIMEOUT,
-            leeway: crate::token::DEFAULT_LEEWAY,
+            idle: crate::time::DEFAULT_IDLE_TIMEOUT,
+            leeway: crate::time::DEFAULT_LEEWAY,
             max_keys: DEFAULT_MAX_KEYS,
             clock: Arc::new(SystemClock),
             background: true,

@@ -33,7 +33,12 @@ pub(crate) fn revocation_entries(entries: usize) {
 /// `revocation` or `key_registry`): connected or not, when it last loaded its full state,
 /// how often it had to reconnect. Called whenever the state changes.
 #[cfg(feature = "redis")]
-pub(crate) fn redis_status(part: &'static str, status: &crate::redis::RedisStatus) {
+pub(crate) fn redis_status(
+    part: &'static str,
+    connected: bool,
+    last_sync: Option<std::time::SystemTime>,
+    reconnections: u64,
+) {
     #[cfg(feature = "metrics")]
     {
         let name = |what: &str| format!("stateless_session_{part}_{what}");
@@ -51,14 +56,14 @@ pub(crate) fn redis_status(part: &'static str, status: &crate::redis::RedisStatu
             Unit::Count,
             "Connections to Redis lost after having been up"
         );
-        gauge!(name("connected")).set(if status.is_connected() { 1.0 } else { 0.0 });
-        if let Some(at) = status.last_sync() {
+        gauge!(name("connected")).set(if connected { 1.0 } else { 0.0 });
+        if let Some(at) = last_sync {
             gauge!(name("last_sync_timestamp_seconds")).set(unix_seconds(at));
         }
-        counter!(name("reconnections_total")).absolute(status.reconnections());
+        counter!(name("reconnections_total")).absolute(reconnections);
     }
     #[cfg(not(feature = "metrics"))]
-    let _ = (part, status);
+    let _ = (part, connected, last_sync, reconnections);
 }
 
 /// What a node's key state looks like after a rebuild of its ring.

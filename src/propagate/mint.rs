@@ -26,12 +26,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::cache::{DEFAULT_MINT_CACHE_ENTRIES, MintCache, Signer, fresh_until};
-use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, SignError};
 use crate::keys::{Algorithm, KeyRingHandle};
 use crate::server::SessionToken;
 use crate::server::handle::{SessionData, SessionHandle};
 use crate::server::scope::{SessionView, TokenSource};
+use crate::time::{Clock, SystemClock};
 #[cfg(doc)]
 use crate::token::MINTED_RESERVED_CLAIMS;
 use crate::token::minted::{self, MintParts, check_name, check_token_type, reserved_name};

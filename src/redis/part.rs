@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::RedisConfig;
-use crate::clock::{Clock, SystemClock};
+use crate::time::{Clock, SystemClock};
 
 /// The settings every Redis-backed part's builder shares.
 pub(crate) struct PartSettings {

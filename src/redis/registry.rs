@@ -27,13 +27,13 @@ use ::redis::RedisResult;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::clock::Clock;
 use crate::health::{Check, HealthCheck};
 use crate::keys::KeyWait;
 use crate::keys::{KeyRegistry, MemoryKeyRegistry, RegistryEntry, RegistryListener};
 use crate::redis::{
     Commands, Feed, PartSettings, RedisConfig, RedisError, RedisHandle, RedisStatus,
 };
+use crate::time::Clock;
 
 const TRIM_EVERY: Duration = Duration::from_secs(10);
 /// Default longest wait of a request naming an unknown key id for a reload: 2 seconds.

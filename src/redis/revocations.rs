@@ -24,9 +24,9 @@ use std::time::Duration;
 use ::redis::RedisResult;
 
 use super::{Commands, Feed, PartSettings, RedisConfig, RedisHandle, RedisStatus};
-use crate::clock::Clock;
 use crate::health::Check;
 use crate::revocation::{MemoryRevocations, Revocation, RevocationStore};
+use crate::time::Clock;
 use crate::token::SessionId;
 
 use super::RedisError;

@@ -111,7 +111,13 @@ impl StatusCell {
 
     /// Reports the status to the metrics (feature `metrics`).
     fn export(&self) {
-        metrics::redis_status(self.part, &self.snapshot());
+        let status = self.snapshot();
+        metrics::redis_status(
+            self.part,
+            status.is_connected(),
+            status.last_sync(),
+            status.reconnections(),
+        );
     }
 
     fn update<R>(&self, f: impl FnOnce(&mut RedisStatus) -> R) -> R {

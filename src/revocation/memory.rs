@@ -6,9 +6,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::{Revocation, RevocationStore};
-use crate::clock::{Clock, SystemClock};
 use crate::health::Check;
 use crate::metrics;
+use crate::time::{Clock, SystemClock};
 use crate::token::SessionId;
 
 /// Hashes a session id by its first eight bytes. Ids are random, and the ones looked up

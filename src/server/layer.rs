@@ -16,13 +16,13 @@ use super::budget::{
 use super::cache::{DEFAULT_VERIFY_CACHE_ENTRIES, VerifyCache};
 use super::rejection::{Rejection, default_rejection_response, default_sign_failure_response};
 use super::service::SessionService;
-use crate::clock::Clock;
 use crate::error::{ConfigError, SignError};
 use crate::health::Health;
 use crate::keys::KeyRingHandle;
 use crate::metrics::{Budgets, LayerMetrics};
 use crate::revocation::RevocationStore;
 use crate::server::cookie::{CookieSettings, SameSite, Transport};
+use crate::time::Clock;
 use crate::token::{Audience, DOWNSTREAM_TOKEN_TYPE, Migration, TokenCodec};
 
 /// Default age after which a token is re-signed: 60 seconds.

@@ -13,8 +13,8 @@ use http::{Request, Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use tower::{Layer as _, ServiceExt as _, service_fn};
 
-use crate::clock::ManualClock;
 use crate::keys::{Key, KeyRing, KeyRingHandle, KeyWait, RefreshKeys};
+use crate::time::ManualClock;
 use crate::{Rejection, RejectionKind, ResponseBody, SessionHandle, SessionLayer, TokenCodec};
 
 const T0: u64 = 1_800_000_000;

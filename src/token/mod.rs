@@ -42,16 +42,16 @@ pub use self::jws::{TOKEN_TYPE, verify_jws};
 pub use self::minted::{
     Actor, Audience, DOWNSTREAM_TOKEN_TYPE, MAX_AUDIENCE_LEN, MINTED_RESERVED_CLAIMS, MintedClaims,
 };
-use crate::clock::{Clock, SystemClock};
 use crate::error::{RejectionKind, SignError, VerifyError};
 use crate::keys::KeyRingHandle;
+use crate::time::{
+    Clock, DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LEEWAY, SystemClock,
+};
 
-/// Default idle (rolling) timeout: 30 minutes.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// Default absolute timeout: 2 days.
-pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(2 * 24 * 3600);
-/// Default clock-skew leeway: 60 seconds.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+/// The purpose encrypted tokens are bound to when nothing else is set: the layer's default
+/// cookie name.
+pub(crate) const DEFAULT_PURPOSE: &str = "session";
+
 /// Default maximum token length: 4096 bytes, the most a browser keeps in one cookie.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
 
@@ -284,7 +284,7 @@ impl TokenCodec {
             leeway: DEFAULT_LEEWAY.as_secs(),
             max_len: DEFAULT_MAX_TOKEN_LEN,
             data_version: 1,
-            purpose: Arc::from(crate::server::cookie::DEFAULT_COOKIE_NAME),
+            purpose: Arc::from(DEFAULT_PURPOSE),
         }
     }
 

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::jws::B64;
 use super::*;
-use crate::clock::ManualClock;
 use crate::keys::{Key, KeyRing};
+use crate::time::ManualClock;
 
 const T0: u64 = 1_800_000_000;
 const IDLE: u64 = 1800;

@@ -28,11 +28,11 @@ use hyper_util::client::legacy::{Client, ResponseFuture as ClientFuture};
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::{Notify, watch};
 
-use crate::clock::{Clock, SystemClock};
 use crate::health::Health;
 use crate::keys::refresh::{KeyWait, RefreshKeys};
 use crate::keys::{KeyRing, KeyRingHandle};
 use crate::metrics::{self, JwksGauges};
+use crate::time::{Clock, SystemClock};
 
 mod health;
 mod task;

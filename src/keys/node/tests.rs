@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::clock::ManualClock;
 use crate::error::SignError;
 use crate::keys::MemoryKeyRegistry;
+use crate::time::ManualClock;
 use crate::token::TokenCodec;
 
 const T0: u64 = 1_800_000_000;

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::*;
-use crate::clock::ManualClock;
 use crate::keys::{Key, KeyRing};
+use crate::time::ManualClock;
 use crate::token::{MintedClaims, SessionId, TokenCodec};
 
 const T0: u64 = 1_800_000_000;

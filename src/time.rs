@@ -1,4 +1,4 @@
-//! Time source for token timestamps and deadline checks.
+//! Time: the clock tokens are stamped and checked with, and the default session deadlines.
 //!
 //! JWT timestamps are whole seconds since the Unix epoch, so the clock speaks in those. The
 //! codec and the layer read the time through [`Clock`], which tests replace with a
@@ -8,6 +8,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Default idle (rolling) timeout: 30 minutes.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Default absolute timeout: 2 days.
+pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(2 * 24 * 3600);
+/// Default clock-skew leeway: 60 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 
 /// A source of the current time, in whole seconds since the Unix epoch.
 pub trait Clock: Send + Sync + 'static {
