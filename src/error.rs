@@ -59,6 +59,10 @@ pub enum RejectionKind {
     /// A minted downstream token whose `aud` does not name this service (a token minted
     /// for another service, replayed here).
     WrongAudience,
+    /// A handler asked for the session of a type no [`SessionLayer`](crate::SessionLayer)
+    /// ran for: a configuration bug, answered 500 by the extractors (never produced by the
+    /// layer itself).
+    LayerMissing,
 }
 
 impl RejectionKind {
@@ -82,6 +86,7 @@ impl RejectionKind {
             RejectionKind::Ambiguous => "ambiguous",
             RejectionKind::Revoked => "revoked",
             RejectionKind::WrongAudience => "wrong_audience",
+            RejectionKind::LayerMissing => "layer_missing",
         }
     }
 }
@@ -92,17 +97,24 @@ impl fmt::Display for RejectionKind {
     }
 }
 
-/// A token failed verification.
+/// Why a request has no usable session: a token was refused, or none came where one was
+/// required, or (from the axum extractors) no session layer ran at all.
 ///
-/// Carries only the [`RejectionKind`]: never the token or any part of it.
+/// The one refusal type of the crate. The codec returns it ([`TokenCodec::verify`]), the
+/// layer attaches it to the responses it refuses or answers (in the response's extensions,
+/// for logging layers and tests), and the [`Session<T>`](crate::Session) extractor rejects
+/// with it. It carries only the [`RejectionKind`], never the token or any part of it, and
+/// its response body (with the `axum` feature) says nothing about which check failed.
+///
+/// [`TokenCodec::verify`]: crate::token::TokenCodec::verify
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct VerifyError {
+pub struct Rejection {
     kind: RejectionKind,
 }
 
-impl VerifyError {
+impl Rejection {
     pub(crate) const fn new(kind: RejectionKind) -> Self {
-        VerifyError { kind }
+        Rejection { kind }
     }
 
     /// Which check failed.
@@ -111,25 +123,30 @@ impl VerifyError {
     }
 }
 
-impl From<RejectionKind> for VerifyError {
+impl From<RejectionKind> for Rejection {
     fn from(kind: RejectionKind) -> Self {
-        VerifyError::new(kind)
+        Rejection::new(kind)
     }
 }
 
-impl fmt::Debug for VerifyError {
+impl fmt::Debug for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("VerifyError").field(&self.kind).finish()
+        f.debug_tuple("Rejection").field(&self.kind).finish()
     }
 }
 
-impl fmt::Display for VerifyError {
+impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session token rejected: {}", self.kind)
+        match self.kind {
+            RejectionKind::LayerMissing => {
+                f.write_str("no session layer for this session type ran before the handler")
+            }
+            kind => write!(f, "no valid session: {kind}"),
+        }
     }
 }
 
-impl std::error::Error for VerifyError {}
+impl std::error::Error for Rejection {}
 
 /// A session could not be signed.
 #[non_exhaustive]
@@ -443,8 +460,8 @@ mod tests {
 
     #[test]
     fn verify_error_display_names_only_the_kind() {
-        let e = VerifyError::new(RejectionKind::BadSignature);
+        let e = Rejection::new(RejectionKind::BadSignature);
         assert_eq!(e.to_string(), "session token rejected: bad_signature");
-        assert_eq!(format!("{e:?}"), "VerifyError(BadSignature)");
+        assert_eq!(format!("{e:?}"), "Rejection(BadSignature)");
     }
 }

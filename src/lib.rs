@@ -336,34 +336,23 @@ mod generations;
 pub mod health;
 pub mod keys;
 mod metrics;
-mod propagate;
+#[cfg(feature = "propagate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "propagate")))]
+pub mod propagate;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 pub mod revocation;
-mod server;
+pub mod server;
 pub mod time;
 pub mod token;
 
-pub use crate::error::{ConfigError, RejectionKind, SignError, VerifyError};
-pub use crate::keys::{
-    Algorithm, Key, KeyRing, KeyRingHandle, MAX_KID_LEN, MIN_SECRET_LEN, encode_secret,
-};
-pub use crate::propagate::{
-    DEFAULT_MINT_CACHE_ENTRIES, DEFAULT_MINT_LIFETIME, InvalidSessionToken, MintError, Minter,
-    PropagateSession, PropagateSessionLayer, SessionToken, TokenScope, current_token,
-};
-#[cfg(feature = "axum")]
-pub use crate::server::SessionRejection;
+pub use crate::error::{ConfigError, Rejection, RejectionKind};
+pub use crate::keys::{Key, KeyRing, KeyRingHandle};
 pub use crate::server::{
-    BUDGET_WARNING_PERCENT, CookieSize, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
-    DEFAULT_COOKIE_NAME, DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER,
-    DEFAULT_VERIFY_CACHE_ENTRIES, IssuedToken, Oversize, OversizeAction, Rejection, ResponseBody,
-    ResponseFuture, SameSite, Session, SessionData, SessionError, SessionHandle, SessionInfo,
-    SessionLayer, SessionService, Transport,
+    SameSite, Session, SessionData, SessionError, SessionHandle, SessionInfo, SessionLayer,
+    Transport,
 };
-pub use crate::time::{Clock, ManualClock, SystemClock};
-pub use crate::token::{Audience, Claims, MintedClaims, SessionId, TokenCodec, Verified};
 
 #[doc = include_str!("../docs/size-budgets.md")]
 pub mod size_budgets {}

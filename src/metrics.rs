@@ -19,7 +19,8 @@ pub(crate) use self::parts::*;
 use crate::error::{RejectionKind, SignError};
 
 /// Every metric name, with the prefix all of them share.
-#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+// Which names are used depends on the features.
+#[allow(dead_code)]
 pub(crate) mod names {
     /// Requests the layer saw, by what became of their session.
     pub(crate) const REQUESTS: &str = "stateless_session_requests_total";
@@ -56,18 +57,14 @@ pub(crate) mod names {
     /// Whether the node issues with its own, published key.
     pub(crate) const NODE_KEY_SIGNING: &str = "stateless_session_node_key_signing";
     /// Keys in the JWKS set in use.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) const JWKS_KEYS: &str = "stateless_session_jwks_keys";
     /// When the JWKS set was last fetched successfully.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) const JWKS_LAST_REFRESH: &str =
         "stateless_session_jwks_last_refresh_timestamp_seconds";
     /// How often the JWKS set is refetched.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) const JWKS_REFRESH_INTERVAL: &str =
         "stateless_session_jwks_refresh_interval_seconds";
     /// Failed JWKS fetches.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) const JWKS_FETCH_FAILURES: &str = "stateless_session_jwks_fetch_failures_total";
 
     /// Every name above, and those [`redis_status`](super::redis_status) makes, for the
@@ -267,6 +264,7 @@ impl LayerMetrics {
     }
 }
 
+#[cfg(feature = "propagate")]
 /// A propagation layer's counters, resolved on its first propagated call against the
 /// recorder current then, and shared by the services it makes.
 #[derive(Clone, Default)]
@@ -275,6 +273,7 @@ pub(crate) struct PropagationMetrics {
     handles: std::sync::Arc<OnceLock<[::metrics::Counter; 3]>>,
 }
 
+#[cfg(feature = "propagate")]
 impl PropagationMetrics {
     /// Counts an outgoing call a token was attached to: `None` when the session token was
     /// forwarded, `Some(fresh)` for a minted token (`fresh` when signed for this call
@@ -315,6 +314,7 @@ impl PropagationMetrics {
     }
 }
 
+#[cfg(feature = "propagate")]
 impl std::fmt::Debug for PropagationMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PropagationMetrics").finish_non_exhaustive()
@@ -376,8 +376,9 @@ mod enabled {
             RejectionKind::Ambiguous => 12,
             RejectionKind::WrongAudience => 13,
             RejectionKind::DecryptionFailed => 14,
-            // Outcomes of their own (`Outcome::of`), never counted as refused.
-            RejectionKind::Missing | RejectionKind::Revoked => 0,
+            // Outcomes of their own (`Outcome::of`), never counted as refused; a missing
+            // layer is found by the extractors, after the layer (that never ran) would count.
+            RejectionKind::Missing | RejectionKind::Revoked | RejectionKind::LayerMissing => 0,
         }
     }
 

@@ -94,7 +94,12 @@ pub fn propagate(mode: Propagation) -> Contender {
     let downstream_layer = match mode {
         Propagation::Forward => SessionLayer::<User>::verify_only(session_keys.clone()),
         Propagation::Minted | Propagation::MintedCold => {
-            let public = node.current().signing_key().public_key().expect("Ed25519");
+            let public = node
+                .current()
+                .issuing_key()
+                .expect("an issuing key")
+                .public_key()
+                .expect("Ed25519");
             SessionLayer::<User>::verify_only(KeyRing::new(public)).with_audience(profile.clone())
         }
     }

@@ -371,7 +371,8 @@ async fn with_jwks_the_downstream_verifies_minted_tokens_through_the_gateways_jw
                 .keys
                 .sessions
                 .current()
-                .signing_key()
+                .issuing_key()
+                .expect("an issuing key")
                 .kid()
                 .to_owned();
             assert!(

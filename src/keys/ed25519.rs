@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroize as _;
 
 use crate::encoding::B64;
-use crate::error::{RejectionKind, VerifyError};
+use crate::error::{Rejection, RejectionKind};
 
 /// Length of an Ed25519 public key (and of a private seed), in bytes.
 pub const ED25519_KEY_LEN: usize = 32;
@@ -115,9 +115,9 @@ impl Ed25519Key {
 
     /// Checks the signature segment over `signing_input`: exactly 86 characters of canonical
     /// base64url (else malformed), then the strict Ed25519 check (else a bad signature).
-    pub(crate) fn verify(&self, signing_input: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+    pub(crate) fn verify(&self, signing_input: &[u8], signature: &[u8]) -> Result<(), Rejection> {
         if signature.len() != SIGNATURE_B64_LEN {
-            return Err(VerifyError::new(RejectionKind::Malformed));
+            return Err(Rejection::new(RejectionKind::Malformed));
         }
         let mut buf = [0u8; 66];
         let bytes: [u8; 64] = match B64.decode_slice(signature, &mut buf) {
@@ -126,11 +126,11 @@ impl Ed25519Key {
                 bytes.copy_from_slice(&buf[..64]);
                 bytes
             }
-            _ => return Err(VerifyError::new(RejectionKind::Malformed)),
+            _ => return Err(Rejection::new(RejectionKind::Malformed)),
         };
         self.public
             .verify_strict(signing_input, &Signature::from_bytes(&bytes))
-            .map_err(|_| VerifyError::new(RejectionKind::BadSignature))
+            .map_err(|_| Rejection::new(RejectionKind::BadSignature))
     }
 }
 

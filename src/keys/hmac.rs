@@ -10,8 +10,9 @@ use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
 
 use crate::encoding::{B64, ct_eq};
-use crate::error::{RejectionKind, VerifyError};
+use crate::error::{Rejection, RejectionKind};
 
+#[cfg_attr(not(feature = "node-keys"), allow(dead_code))]
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// The shortest secret accepted for HS256, in bytes (the hash's output size, RFC 7518 §3.2).
@@ -117,16 +118,16 @@ impl HmacKey {
     /// canonical spelling of the right tag can match, and no decoding is needed on the way
     /// to success. A mismatch is then told apart: a segment that is not canonical base64url
     /// of 32 bytes is malformed, anything else is a bad signature.
-    pub(crate) fn verify(&self, signing_input: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+    pub(crate) fn verify(&self, signing_input: &[u8], signature: &[u8]) -> Result<(), Rejection> {
         if signature.len() != SIGNATURE_B64_LEN {
-            return Err(VerifyError::new(RejectionKind::Malformed));
+            return Err(Rejection::new(RejectionKind::Malformed));
         }
         let expected = encode_tag(&self.tag(signing_input));
         if ct_eq(&expected, signature) {
             return Ok(());
         }
         decode_signature(signature)?;
-        Err(VerifyError::new(RejectionKind::BadSignature))
+        Err(Rejection::new(RejectionKind::BadSignature))
     }
 }
 
@@ -155,9 +156,9 @@ fn encode_tag(tag: &[u8; 32]) -> [u8; SIGNATURE_B64_LEN] {
 
 /// Decodes an HS256 signature segment; anything but a canonical 43-character spelling of 32
 /// bytes is malformed.
-fn decode_signature(segment: &[u8]) -> Result<[u8; 32], VerifyError> {
+fn decode_signature(segment: &[u8]) -> Result<[u8; 32], Rejection> {
     if segment.len() != SIGNATURE_B64_LEN {
-        return Err(VerifyError::new(RejectionKind::Malformed));
+        return Err(Rejection::new(RejectionKind::Malformed));
     }
     let mut buf = [0u8; 33];
     match B64.decode_slice(segment, &mut buf) {
@@ -166,7 +167,7 @@ fn decode_signature(segment: &[u8]) -> Result<[u8; 32], VerifyError> {
             tag.copy_from_slice(&buf[..32]);
             Ok(tag)
         }
-        _ => Err(VerifyError::new(RejectionKind::Malformed)),
+        _ => Err(Rejection::new(RejectionKind::Malformed)),
     }
 }
 

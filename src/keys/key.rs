@@ -15,11 +15,13 @@ use base64::Engine as _;
 
 use sha2::{Digest as _, Sha256};
 
+#[cfg(feature = "node-keys")]
 use super::ed25519::{self, ED25519_KEY_LEN, Ed25519Key};
+#[cfg(feature = "jwe")]
 use super::encryption::{EncryptionKey, KeyManagement};
 use super::hmac::{self, HmacKey, MIN_SECRET_LEN};
 use crate::encoding::B64;
-use crate::error::{ConfigError, RejectionKind, VerifyError};
+use crate::error::{ConfigError, Rejection};
 
 /// The `typ` of session tokens (RFC 8725 §3.11 explicit typing), written in the header each
 /// signing key precomputes. Recipients compare media types case-insensitively and may see
@@ -89,8 +91,10 @@ pub(crate) enum Material {
     /// An HS256 secret, pre-keyed.
     Hs256(HmacKey),
     /// An Ed25519 public key, with its private half when this process signs with it.
+    #[cfg(feature = "node-keys")]
     Ed25519(Ed25519Key),
     /// An AES-256 key for encrypted tokens.
+    #[cfg(feature = "jwe")]
     Encryption(EncryptionKey),
 }
 
@@ -127,9 +131,12 @@ impl Key {
     fn assemble(kid: &str, mut material: Material) -> Self {
         let alg = match &material {
             Material::Hs256(_) => Algorithm::HS256,
+            #[cfg(feature = "node-keys")]
             Material::Ed25519(_) => Algorithm::EdDSA,
+            #[cfg(feature = "jwe")]
             // Encryption keys write a JWE header of their own (per purpose); no JWS header
             // can ever match theirs.
+            #[cfg(feature = "jwe")]
             Material::Encryption(_) => {
                 return Key {
                     kid: kid.into(),
@@ -143,6 +150,8 @@ impl Key {
             alg.as_str()
         );
         let header = B64.encode(json);
+        // Irrefutable in a build with HS256 keys only.
+        #[allow(irrefutable_let_patterns)]
         if let Material::Hs256(key) = &mut material {
             key.prime(session_token_prefix(&header).as_bytes());
         }
@@ -188,6 +197,7 @@ impl Key {
         key
     }
 
+    #[cfg(feature = "node-keys")]
     /// A fresh Ed25519 key pair for this node, from the operating system's random source;
     /// its key id is the RFC 7638 thumbprint of its public key.
     ///
@@ -214,6 +224,7 @@ impl Key {
         Ok(Self::assemble(&kid, Material::Ed25519(key)))
     }
 
+    #[cfg(feature = "node-keys")]
     /// An Ed25519 key pair from its 32-byte private seed (the RFC 8032 private key, the
     /// JWK's `d`), for a key kept in a secrets manager rather than made at startup.
     ///
@@ -234,6 +245,7 @@ impl Key {
         Ok(Self::assemble(kid, Material::Ed25519(key)))
     }
 
+    #[cfg(feature = "node-keys")]
     /// A verify-only Ed25519 key from the 32 bytes of a public key (the JWK's `x`).
     ///
     /// # Errors
@@ -249,6 +261,7 @@ impl Key {
         Ok(Self::assemble(kid, Material::Ed25519(key)))
     }
 
+    #[cfg(feature = "jwe")]
     /// An encryption key (JWE with `A256GCM`) from exactly 32 secret bytes, for the key
     /// management `management` (`A256KW`, the default and the one to prefer, or `dir`).
     ///
@@ -276,6 +289,7 @@ impl Key {
         Self::encryption_at(1, kid, management, secret)
     }
 
+    #[cfg(feature = "jwe")]
     /// A new encryption key with a random secret from the operating system, for tests and
     /// single-process demos.
     ///
@@ -287,6 +301,7 @@ impl Key {
         Ok(Self::assemble(kid, Material::Encryption(key)))
     }
 
+    #[cfg(feature = "jwe")]
     fn encryption_at(
         position: usize,
         kid: &str,
@@ -298,6 +313,7 @@ impl Key {
         Ok(Self::assemble(kid, Material::Encryption(key)))
     }
 
+    #[cfg(feature = "jwe")]
     /// An encryption key from a `kid:secret` entry whose secret is base64url.
     pub(crate) fn encryption_from_entry(
         position: usize,
@@ -349,16 +365,6 @@ impl Key {
         Ok(Self::assemble(kid, Material::Hs256(key)))
     }
 
-    /// The first key of an empty ring: an empty key id (which no token can name, and which
-    /// no ring holds), and a public key only, so it signs nothing.
-    pub(crate) fn placeholder() -> &'static Key {
-        static PLACEHOLDER: std::sync::LazyLock<Key> = std::sync::LazyLock::new(|| {
-            let key = Ed25519Key::from_seed(&[0; ED25519_KEY_LEN]).public_only();
-            Key::assemble("", Material::Ed25519(key))
-        });
-        &PLACEHOLDER
-    }
-
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
@@ -368,7 +374,9 @@ impl Key {
     pub fn algorithm(&self) -> Algorithm {
         match &self.material {
             Material::Hs256(_) => Algorithm::HS256,
+            #[cfg(feature = "node-keys")]
             Material::Ed25519(_) => Algorithm::EdDSA,
+            #[cfg(feature = "jwe")]
             Material::Encryption(key) => match key.key_management() {
                 KeyManagement::Dir => Algorithm::Dir,
                 _ => Algorithm::A256KW,
@@ -381,14 +389,19 @@ impl Key {
     /// public key only verifies.
     pub fn can_sign(&self) -> bool {
         match &self.material {
-            Material::Hs256(_) | Material::Encryption(_) => true,
+            Material::Hs256(_) => true,
+            #[cfg(feature = "jwe")]
+            Material::Encryption(_) => true,
+            #[cfg(feature = "node-keys")]
             Material::Ed25519(key) => key.can_sign(),
         }
     }
 
+    #[cfg(feature = "jwe")]
     /// The encryption key of an encryption key; `None` for a signing key.
     pub(crate) fn encryption_key(&self) -> Option<&EncryptionKey> {
         match &self.material {
+            #[cfg(feature = "jwe")]
             Material::Encryption(key) => Some(key),
             _ => None,
         }
@@ -399,18 +412,24 @@ impl Key {
     pub(crate) fn secret_use(&self) -> Option<(&'static str, &[u8; 32])> {
         match &self.material {
             Material::Hs256(key) => Some(("HS256", key.fingerprint())),
+            #[cfg(feature = "node-keys")]
             Material::Ed25519(_) => None,
+            #[cfg(feature = "jwe")]
             Material::Encryption(key) => {
                 Some((key.key_management().as_str(), key.secret_fingerprint()))
             }
         }
     }
 
+    #[cfg(feature = "node-keys")]
     /// The public half of an asymmetric key, as a verify-only key with the same id; `None`
     /// for an HS256 key, which has no public half (its secret is never published).
     pub fn public_key(&self) -> Option<Key> {
         match &self.material {
-            Material::Hs256(_) | Material::Encryption(_) => None,
+            Material::Hs256(_) => None,
+            #[cfg(feature = "jwe")]
+            Material::Encryption(_) => None,
+            #[cfg(feature = "node-keys")]
             Material::Ed25519(key) => Some(Key {
                 kid: self.kid.clone(),
                 material: Material::Ed25519(key.public_only()),
@@ -419,14 +438,19 @@ impl Key {
         }
     }
 
+    #[cfg(feature = "node-keys")]
     /// The 32 bytes of an Ed25519 public key (the JWK's `x`); `None` for an HS256 key.
     pub fn ed25519_public_bytes(&self) -> Option<[u8; ED25519_KEY_LEN]> {
         match &self.material {
-            Material::Hs256(_) | Material::Encryption(_) => None,
+            Material::Hs256(_) => None,
+            #[cfg(feature = "jwe")]
+            Material::Encryption(_) => None,
+            #[cfg(feature = "node-keys")]
             Material::Ed25519(key) => Some(key.public_bytes()),
         }
     }
 
+    #[cfg(feature = "node-keys")]
     /// The RFC 7638 JWK thumbprint of an Ed25519 public key (the key id of a node key);
     /// `None` for an HS256 key.
     pub fn thumbprint(&self) -> Option<String> {
@@ -443,7 +467,9 @@ impl Key {
     pub(crate) fn signature_b64_len(&self) -> usize {
         match &self.material {
             Material::Hs256(_) => hmac::SIGNATURE_B64_LEN,
+            #[cfg(feature = "node-keys")]
             Material::Ed25519(_) => ed25519::SIGNATURE_B64_LEN,
+            #[cfg(feature = "jwe")]
             Material::Encryption(_) => 0,
         }
     }
@@ -456,8 +482,11 @@ impl Key {
                 key.append_signature(out);
                 true
             }
+            #[cfg(feature = "node-keys")]
             Material::Ed25519(key) => key.append_signature(out),
+            #[cfg(feature = "jwe")]
             // One key, one purpose: an encryption key never signs.
+            #[cfg(feature = "jwe")]
             Material::Encryption(_) => false,
         }
     }
@@ -467,12 +496,17 @@ impl Key {
         &self,
         signing_input: &[u8],
         signature: &[u8],
-    ) -> Result<(), VerifyError> {
+    ) -> Result<(), Rejection> {
         match &self.material {
             Material::Hs256(key) => key.verify(signing_input, signature),
+            #[cfg(feature = "node-keys")]
             Material::Ed25519(key) => key.verify(signing_input, signature),
+            #[cfg(feature = "jwe")]
             // One key, one purpose: an encryption key never verifies a signature.
-            Material::Encryption(_) => Err(VerifyError::new(RejectionKind::UnsupportedAlgorithm)),
+            #[cfg(feature = "jwe")]
+            Material::Encryption(_) => Err(Rejection::new(
+                crate::error::RejectionKind::UnsupportedAlgorithm,
+            )),
         }
     }
 }

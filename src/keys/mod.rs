@@ -53,38 +53,37 @@
 //! registry trait, its entries, the in-memory and the Redis registry), `jwks/` (the JWKS document, the
 //! service, the verifier), `refresh.rs` (asking a key source for fresher keys).
 
+#[cfg(feature = "node-keys")]
 mod ed25519;
+#[cfg(feature = "jwe")]
 pub(crate) mod encryption;
 mod hmac;
-mod jwks;
+#[cfg(feature = "node-keys")]
+#[cfg_attr(docsrs, doc(cfg(feature = "node-keys")))]
+pub mod jwks;
 mod key;
-mod node;
+#[cfg(feature = "node-keys")]
+#[cfg_attr(docsrs, doc(cfg(feature = "node-keys")))]
+pub mod node;
 mod refresh;
-mod registry;
+#[cfg(feature = "node-keys")]
+#[cfg_attr(docsrs, doc(cfg(feature = "node-keys")))]
+pub mod registry;
 mod ring;
 
+#[cfg(feature = "node-keys")]
 pub use self::ed25519::ED25519_KEY_LEN;
+#[cfg(feature = "jwe")]
+pub use self::encryption::{ENCRYPTION_KEY_LEN, EncryptionKey, KeyManagement};
 pub use self::hmac::{MIN_SECRET_LEN, encode_secret};
-pub use self::jwks::{DEFAULT_JWKS_MAX_AGE, JwksService};
-#[cfg(feature = "jwks")]
-pub use self::jwks::{
-    DEFAULT_JWKS_MAX_BYTES, DEFAULT_JWKS_MAX_KEYS, DEFAULT_JWKS_MIN_REFETCH, DEFAULT_JWKS_REFRESH,
-    DEFAULT_JWKS_TIMEOUT, DEFAULT_UNKNOWN_KID_WAIT, JwksError, JwksStatus, JwksVerifier,
-    JwksVerifierBuilder,
-};
+#[cfg(feature = "jwe")]
+pub(crate) use self::key::check_kid;
+#[cfg(feature = "jwe")]
+pub(crate) use self::key::secret_fingerprint;
 #[cfg(test)]
 pub(crate) use self::key::session_token_prefix;
 pub use self::key::{Algorithm, Key, MAX_KID_LEN, MAX_PUBLIC_KID_LEN, TOKEN_TYPE};
-pub(crate) use self::key::{check_kid, secret_fingerprint};
-pub use self::node::{
-    DEFAULT_HEARTBEAT, DEFAULT_MAX_KEYS, DEFAULT_SIGNING_WINDOW, NodeKeys, NodeKeysBuilder,
-    NodeKeysStatus,
-};
 pub use self::refresh::KeyWait;
 #[cfg(test)]
 pub(crate) use self::refresh::RefreshKeys;
-pub use self::registry::{
-    InvalidEntry, KeyRegistry, MAX_ENTRY_LEN, MemoryKeyRegistry, RegistrationKey, RegistryEntry,
-    RegistryListener,
-};
 pub use self::ring::{KeyRing, KeyRingHandle};

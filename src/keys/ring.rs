@@ -42,7 +42,7 @@ use crate::error::ConfigError;
 /// let ring: KeyRing = "k2:ZGV2LW9ubHktc2VjcmV0LWF0LWxlYXN0LTMyLWJ5dGVzLWxvbmch,\
 ///                      k1:b2xkLWtleS1rZXB0LWZvci12ZXJpZmljYXRpb24tb25seS0zMmI"
 ///     .parse()?;
-/// assert_eq!(ring.signing_key().kid(), "k2");
+/// assert_eq!(ring.issuing_key().expect("an issuing key").kid(), "k2");
 /// assert_eq!(ring.kids().collect::<Vec<_>>(), ["k2", "k1"]);
 /// # Ok::<(), tower_stateless_session::ConfigError>(())
 /// ```
@@ -143,6 +143,7 @@ impl KeyRing {
         Self::parse_with(spec, Key::from_entry)
     }
 
+    #[cfg(feature = "jwe")]
     /// Parses `kid:secret[,kid:secret...]` into encryption keys ([`Key::encryption`]) for
     /// `management`: the first entry encrypts new tokens, the others only decrypt. Secrets
     /// are base64url of exactly 32 bytes; the syntax is otherwise that of
@@ -221,17 +222,8 @@ impl KeyRing {
         Self::parse(&text)
     }
 
-    /// The ring's first key: the one that signs new tokens when it can (see
-    /// [`issuing_key`](KeyRing::issuing_key)).
-    ///
-    /// Only a verifier fed from elsewhere (a JWKS before its first fetch, or an empty set)
-    /// can hold an empty ring; its "first key" is then a placeholder with an empty key id
-    /// that signs nothing and verifies nothing.
-    pub fn signing_key(&self) -> &Key {
-        self.keys.first().unwrap_or_else(|| Key::placeholder())
-    }
-
-    /// Whether the ring holds no key at all (see [`signing_key`](KeyRing::signing_key)).
+    /// Whether the ring holds no key at all (only a verifier fed from elsewhere can: a JWKS
+    /// before its first fetch, or an empty set).
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
@@ -241,6 +233,7 @@ impl KeyRing {
         self.keys.len()
     }
 
+    #[cfg(feature = "node-keys")]
     /// A ring assembled by a key source: `keys[0]` issues (if it can), `keys[1..=peers]` are
     /// peers' current keys, the rest retired. May be empty. Key ids must be distinct.
     pub(crate) fn assemble(keys: Vec<Key>, peers: usize) -> Self {
@@ -285,6 +278,7 @@ impl KeyRing {
         &self.keys
     }
 
+    #[cfg(feature = "node-keys")]
     /// How many peers' current keys follow the first key.
     pub(crate) fn peers(&self) -> usize {
         self.peers
@@ -337,7 +331,7 @@ impl From<Key> for KeyRing {
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyRing")
-            .field("signing", &self.signing_key().kid())
+            .field("first", &self.keys.first().map(Key::kid))
             .field("kids", &self.kids().collect::<Vec<_>>())
             .field("peers", &self.peers)
             .finish()
@@ -358,7 +352,7 @@ impl fmt::Debug for KeyRing {
 /// // Rotate: a new signing key, the old one kept to verify live tokens.
 /// let new = Key::generate("2026-02")?;
 /// handle.replace(KeyRing::from_keys([new, old])?);
-/// assert_eq!(handle.current().signing_key().kid(), "2026-02");
+/// assert_eq!(handle.current().issuing_key().expect("an issuing key").kid(), "2026-02");
 /// # Ok::<(), tower_stateless_session::ConfigError>(())
 /// ```
 ///
@@ -383,6 +377,7 @@ impl KeyRingHandle {
         }
     }
 
+    #[cfg(feature = "node-keys")]
     /// A handle whose ring `refresher` can refresh on demand.
     pub(crate) fn with_refresher(ring: KeyRing, refresher: Arc<dyn RefreshKeys>) -> Self {
         KeyRingHandle {
@@ -391,6 +386,7 @@ impl KeyRingHandle {
         }
     }
 
+    #[cfg(feature = "node-keys")]
     /// A handle on the same ring without the refresher (for the source itself, which must
     /// not keep itself alive).
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
@@ -402,6 +398,7 @@ impl KeyRingHandle {
         }
     }
 
+    #[cfg(feature = "node-keys")]
     /// A handle on the same ring, which `refresher` can refresh on demand.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) fn sharing_with_refresher(&self, refresher: Arc<dyn RefreshKeys>) -> Self {
@@ -496,7 +493,11 @@ mod tests {
         let spec = format!("# keys\n  a : {S32_PADDED_STD} \n\nb:{S32},\n");
         let ring = KeyRing::parse(&spec).expect("valid spec");
         assert_eq!(ring.kids().collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(ring.signing_key().kid(), "a", "the first entry signs");
+        assert_eq!(
+            ring.issuing_key().expect("an issuing key").kid(),
+            "a",
+            "the first entry signs"
+        );
         assert!(ring.get("b").is_some() && ring.get("c").is_none());
     }
 
@@ -569,8 +570,11 @@ mod tests {
         let a = KeyRingHandle::new(KeyRing::generate("a").expect("rng"));
         let b = a.clone();
         let old = a.replace(KeyRing::generate("b").expect("rng"));
-        assert_eq!(old.signing_key().kid(), "a");
-        assert_eq!(b.current().signing_key().kid(), "b");
+        assert_eq!(old.issuing_key().expect("an issuing key").kid(), "a");
+        assert_eq!(
+            b.current().issuing_key().expect("an issuing key").kid(),
+            "b"
+        );
     }
 
     #[test]
@@ -581,7 +585,14 @@ mod tests {
             .reload_from_file(&missing)
             .expect_err("file is missing");
         assert!(matches!(e, ConfigError::Io { .. }), "got {e:?}");
-        assert_eq!(handle.current().signing_key().kid(), "a");
+        assert_eq!(
+            handle
+                .current()
+                .issuing_key()
+                .expect("an issuing key")
+                .kid(),
+            "a"
+        );
     }
 
     #[test]
@@ -638,6 +649,6 @@ mod tests {
             .expect("Ed25519");
         let ring = KeyRing::new(public);
         assert!(ring.issuing_key().is_none());
-        assert!(!ring.signing_key().can_sign());
+        assert!(!ring.iter().next().expect("one key").can_sign());
     }
 }

@@ -8,6 +8,7 @@
 //! global recorder only.
 
 #[cfg(feature = "metrics")]
+#[allow(unused_imports)] // Which are used depends on the other features.
 use ::metrics::{Unit, counter, describe_counter, describe_gauge, gauge};
 
 #[cfg(feature = "metrics")]
@@ -66,6 +67,7 @@ pub(crate) fn redis_status(
     let _ = (part, connected, last_sync, reconnections);
 }
 
+#[cfg(feature = "node-keys")]
 /// What a node's key state looks like after a rebuild of its ring.
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
@@ -80,6 +82,7 @@ pub(crate) struct NodeKeyGauges {
     pub(crate) ignored_total: u64,
 }
 
+#[cfg(feature = "node-keys")]
 /// Reports a node's key state (after every rebuild: a heartbeat, a registry change).
 pub(crate) fn node_keys(gauges: NodeKeyGauges) {
     #[cfg(feature = "metrics")]
@@ -157,6 +160,7 @@ pub(crate) fn jwks(gauges: JwksGauges) {
     let _ = gauges;
 }
 
+#[cfg(feature = "jwe")]
 /// Counts a `dir` encryption key reaching its warning line (once per key and process; see
 /// [`DIR_WARNING_THRESHOLD`](crate::token::jwe::DIR_WARNING_THRESHOLD)).
 pub(crate) fn jwe_dir_key_warning() {

@@ -35,6 +35,7 @@
 mod config;
 mod link;
 mod part;
+#[cfg(feature = "node-keys")]
 mod registry;
 mod revocations;
 mod status;
@@ -45,6 +46,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use self::config::RedisConfig;
+#[cfg(feature = "node-keys")]
 pub use self::registry::{
     DEFAULT_REGISTRY_MIN_RELOAD, DEFAULT_REGISTRY_RELOAD_WAIT, RedisKeyRegistry,
     RedisKeyRegistryBuilder,

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use crate::health::{Check, HealthCheck};
 use crate::keys::KeyWait;
-use crate::keys::{KeyRegistry, MemoryKeyRegistry, RegistryEntry, RegistryListener};
+use crate::keys::registry::{KeyRegistry, MemoryKeyRegistry, RegistryEntry, RegistryListener};
 use crate::redis::{
     Commands, Feed, PartSettings, RedisConfig, RedisError, RedisHandle, RedisStatus,
 };

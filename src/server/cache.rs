@@ -21,7 +21,9 @@ use std::sync::Arc;
 use crate::encoding::ct_eq;
 use crate::generations::Generations;
 use crate::metrics::IssueReason;
-use crate::token::{Claims, MintedClaims, Verified};
+#[cfg(feature = "propagate")]
+use crate::token::MintedClaims;
+use crate::token::{Claims, Verified};
 
 /// The default number of cached tokens (about 0.5 KiB each for small sessions).
 pub const DEFAULT_VERIFY_CACHE_ENTRIES: usize = 4096;
@@ -38,6 +40,7 @@ pub(crate) struct Checked<T> {
     /// Signed by a key that no longer signs, or migrated: re-sign now, for this reason.
     pub(crate) resign: Option<IssueReason>,
     /// The registered claims of a minted downstream token (downstream services only).
+    #[cfg(feature = "propagate")]
     pub(crate) minted: Option<Arc<MintedClaims>>,
 }
 
@@ -46,6 +49,7 @@ impl<T> Clone for Checked<T> {
         Checked {
             claims: Arc::clone(&self.claims),
             resign: self.resign,
+            #[cfg(feature = "propagate")]
             minted: self.minted.clone(),
         }
     }
@@ -62,6 +66,7 @@ impl<T> From<Verified<T>> for Checked<T> {
                 None
             },
             claims: Arc::new(verified.claims),
+            #[cfg(feature = "propagate")]
             minted: None,
         }
     }

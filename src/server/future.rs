@@ -12,10 +12,26 @@ use super::body::ResponseBody;
 use super::inbound::retry;
 use super::outbound::finish;
 use super::rejection::plain;
-use super::scope::TokenScope;
 use super::service::required_session_missing;
 use crate::keys::KeyWait;
 use crate::server::handle::{SessionData, SessionHandle};
+
+/// The inner future as the response future holds it: with `propagate`, polled with the
+/// request's session as the task's current session (see `propagate::current_token`).
+#[cfg(feature = "propagate")]
+type Scoped<F> = super::scope::TokenScope<F>;
+#[cfg(not(feature = "propagate"))]
+type Scoped<F> = F;
+
+fn scoped<F, T: SessionData>(future: F, handle: &SessionHandle<T>) -> Scoped<F> {
+    #[cfg(feature = "propagate")]
+    return super::scope::TokenScope::new(future, handle.source());
+    #[cfg(not(feature = "propagate"))]
+    {
+        let _ = handle;
+        future
+    }
+}
 
 pin_project! {
     /// The response future of [`SessionService`](crate::SessionService).
@@ -30,7 +46,7 @@ pin_project! {
     enum State<F, T> {
         Called {
             #[pin]
-            future: TokenScope<F>,
+            future: Scoped<F>,
             handle: SessionHandle<T>,
             // Only on the rare path of a token naming a key not loaded yet: the refresh to
             // wait for before the inner future is first polled.
@@ -44,10 +60,9 @@ pin_project! {
 }
 
 impl<F, T: SessionData> ResponseFuture<F, T> {
-    /// The inner call, polled with the request's session as the task's current session
-    /// (see [`current_token`](crate::current_token)).
+    /// The inner call.
     pub(crate) fn called(future: F, handle: SessionHandle<T>) -> Self {
-        let future = TokenScope::new(future, handle.source());
+        let future = scoped(future, &handle);
         ResponseFuture {
             state: State::Called {
                 future,
@@ -62,7 +77,7 @@ impl<F, T: SessionData> ResponseFuture<F, T> {
     /// missing, the layer answers 401 and the inner future is never polled (it is dropped
     /// with this future).
     pub(crate) fn awaiting_keys(future: F, handle: SessionHandle<T>, wait: KeyWait) -> Self {
-        let future = TokenScope::new(future, handle.source());
+        let future = scoped(future, &handle);
         ResponseFuture {
             state: State::Called {
                 future,

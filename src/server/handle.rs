@@ -12,6 +12,7 @@ use http::HeaderValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "propagate")]
 use super::scope::{SessionView, TokenScope, TokenSource};
 use super::token::SessionToken;
 use crate::error::RejectionKind;
@@ -19,7 +20,9 @@ use crate::metrics::IssueReason;
 use crate::revocation::Revocation;
 use crate::server::Config;
 use crate::server::issue::{Issued, changed, ensure_issued};
-use crate::token::{Claims, MintedClaims, SessionId};
+#[cfg(feature = "propagate")]
+use crate::token::MintedClaims;
+use crate::token::{Claims, SessionId};
 
 /// What session data must be: serializable to a JSON object, cloneable (verified tokens
 /// are cached, see [`with_verify_cache`](crate::SessionLayer::with_verify_cache)),
@@ -77,6 +80,7 @@ pub(crate) struct State<T> {
     /// The time the request was received, read once (Unix seconds).
     pub(crate) now: u64,
     /// The registered claims of the minted token the request carried (downstream services).
+    #[cfg(feature = "propagate")]
     pub(crate) minted: Option<Arc<MintedClaims>>,
 }
 
@@ -91,6 +95,7 @@ impl<T> State<T> {
             inbound: None,
             inbound_size,
             issued: None,
+            #[cfg(feature = "propagate")]
             minted: None,
         }
     }
@@ -276,6 +281,7 @@ impl<T> SessionHandle<T> {
         }
     }
 
+    #[cfg(feature = "propagate")]
     /// On a downstream service with an [audience](crate::SessionLayer::with_audience): the
     /// registered claims of the minted token the request carried (`iss`, `aud`, `sub`,
     /// `sid`, `iat`, `exp`, `act`). `None` elsewhere and without a valid token.
@@ -489,9 +495,10 @@ impl<T: SessionData> SessionHandle<T> {
     /// Do not call it (or make a propagating call) inside a [`with`](Self::with) or
     /// [`modify`](Self::modify) closure: the session is locked there.
     pub fn token(&self) -> Option<SessionToken> {
-        self.inner.current()
+        self.inner.current_token()
     }
 
+    #[cfg(feature = "propagate")]
     /// Runs `future` with this session as the current one, as the layer does for the
     /// request's own task: for work spawned onto another task, so calls made there through
     /// a [`PropagateSessionLayer`](crate::PropagateSessionLayer) carry a token (minted or
@@ -509,6 +516,7 @@ impl<T: SessionData> SessionHandle<T> {
         TokenScope::new(future, self.source())
     }
 
+    #[cfg(feature = "propagate")]
     /// The handle as the current-token source of its request's task.
     pub(crate) fn source(&self) -> Arc<dyn TokenSource> {
         let inner: Arc<Inner<T>> = Arc::clone(&self.inner);
@@ -531,8 +539,9 @@ fn settle<T: SessionData>(config: &Config<T>, state: &mut State<T>) -> bool {
     }
 }
 
-impl<T: SessionData> TokenSource for Inner<T> {
-    fn current(&self) -> Option<SessionToken> {
+impl<T: SessionData> Inner<T> {
+    /// The session's token as it stands now (see [`SessionHandle::token`]).
+    fn current_token(&self) -> Option<SessionToken> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let state = &mut *state;
         if state.claims.is_none() || !settle(&self.config, state) {
@@ -546,6 +555,13 @@ impl<T: SessionData> TokenSource for Inner<T> {
                 .as_ref()
                 .and_then(|inbound| SessionToken::from_bytes(inbound.bytes())),
         }
+    }
+}
+
+#[cfg(feature = "propagate")]
+impl<T: SessionData> TokenSource for Inner<T> {
+    fn current(&self) -> Option<SessionToken> {
+        self.current_token()
     }
 
     fn view(&self, f: &mut dyn FnMut(&SessionView<'_>)) -> bool {

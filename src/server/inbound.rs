@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, header};
 use super::budget::{self, Measured, Oversize, OversizeAction};
 use super::cache::Checked;
 use super::layer::Config;
-use crate::error::{RejectionKind, VerifyError};
+use crate::error::{Rejection, RejectionKind};
 use crate::keys::KeyWait;
 use crate::metrics::{Limit, Outcome, OversizeCause};
 use crate::server::cookie::Transport;
@@ -213,11 +213,11 @@ pub(crate) fn begin<T: SessionData>(config: &Arc<Config<T>>, headers: &HeaderMap
 }
 
 /// Applies the revocation check to a verification result and records the outcome.
-fn settle<T>(config: &Config<T>, state: &mut State<T>, result: Result<Checked<T>, VerifyError>) {
+fn settle<T>(config: &Config<T>, state: &mut State<T>, result: Result<Checked<T>, Rejection>) {
     let now = state.now;
     let result = result.and_then(|checked| match &config.revocations {
         Some(revocations) if revocations.revoked(&checked.claims, now) => {
-            Err(VerifyError::new(RejectionKind::Revoked))
+            Err(Rejection::new(RejectionKind::Revoked))
         }
         _ => Ok(checked),
     });
@@ -225,7 +225,10 @@ fn settle<T>(config: &Config<T>, state: &mut State<T>, result: Result<Checked<T>
         Ok(checked) => {
             state.resign = checked.resign;
             state.claims = Some(checked.claims);
-            state.minted = checked.minted;
+            #[cfg(feature = "propagate")]
+            {
+                state.minted = checked.minted;
+            }
             state.rejection = None;
         }
         Err(error) => {
@@ -276,8 +279,15 @@ fn verify_at<T: SessionData>(
     config: &Config<T>,
     token: &[u8],
     now: u64,
-) -> Result<Checked<T>, VerifyError> {
+) -> Result<Checked<T>, Rejection> {
     let codec = &config.codec;
+    #[cfg(not(feature = "propagate"))]
+    let decode = || {
+        codec
+            .decode_token::<T>(token, config.migration.as_deref())
+            .map(Checked::from)
+    };
+    #[cfg(feature = "propagate")]
     let decode = || match &config.audience {
         None => codec
             .decode_token::<T>(token, config.migration.as_deref())
@@ -324,10 +334,10 @@ fn verify_at<T: SessionData>(
 fn choose<T>(
     first: InboundToken,
     others: Vec<InboundToken>,
-    verify: impl Fn(&InboundToken) -> Result<Checked<T>, VerifyError>,
-) -> (InboundToken, Result<Checked<T>, VerifyError>) {
+    verify: impl Fn(&InboundToken) -> Result<Checked<T>, Rejection>,
+) -> (InboundToken, Result<Checked<T>, Rejection>) {
     if others.len() >= MAX_SESSION_COOKIES {
-        return (first, Err(VerifyError::new(RejectionKind::Ambiguous)));
+        return (first, Err(Rejection::new(RejectionKind::Ambiguous)));
     }
     let first_result = verify(&first);
     let first_error = first_result.as_ref().err().copied();
@@ -341,7 +351,7 @@ fn choose<T>(
         let Ok(verified) = result else { continue };
         match &best {
             Some((_, current)) if current.claims.sid != verified.claims.sid => {
-                return (first, Err(VerifyError::new(RejectionKind::Ambiguous)));
+                return (first, Err(Rejection::new(RejectionKind::Ambiguous)));
             }
             Some((_, current)) if current.claims.iat >= verified.claims.iat => {}
             _ => best = Some((token, verified)),
@@ -351,7 +361,7 @@ fn choose<T>(
         (Some((token, verified)), _) => (token, Ok(verified)),
         (None, Some(error)) => (first, Err(error)),
         // Unreachable: without a valid candidate, the first one failed.
-        (None, None) => (first, Err(VerifyError::new(RejectionKind::Ambiguous))),
+        (None, None) => (first, Err(Rejection::new(RejectionKind::Ambiguous))),
     }
 }
 

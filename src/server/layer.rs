@@ -14,16 +14,18 @@ use super::budget::{
     default_oversize_response,
 };
 use super::cache::{DEFAULT_VERIFY_CACHE_ENTRIES, VerifyCache};
-use super::rejection::{Rejection, default_rejection_response, default_sign_failure_response};
+use super::rejection::{default_rejection_response, default_sign_failure_response};
 use super::service::SessionService;
-use crate::error::{ConfigError, SignError};
+use crate::error::{ConfigError, Rejection, SignError};
 use crate::health::Health;
 use crate::keys::KeyRingHandle;
 use crate::metrics::{Budgets, LayerMetrics};
 use crate::revocation::RevocationStore;
 use crate::server::cookie::{CookieSettings, SameSite, Transport};
 use crate::time::Clock;
-use crate::token::{Audience, DOWNSTREAM_TOKEN_TYPE, Migration, TokenCodec};
+#[cfg(feature = "propagate")]
+use crate::token::{Audience, DOWNSTREAM_TOKEN_TYPE};
+use crate::token::{Migration, TokenCodec};
 
 /// Default age after which a token is re-signed: 60 seconds.
 pub const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(60);
@@ -75,8 +77,10 @@ pub(crate) struct Config<T> {
     /// Metric handles, resolved on the first request (nothing without the feature).
     pub(crate) metrics: LayerMetrics,
     /// A downstream service's own name: only minted tokens for it are accepted.
+    #[cfg(feature = "propagate")]
     pub(crate) audience: Option<Audience>,
     /// The `typ` of the minted tokens accepted with an audience.
+    #[cfg(feature = "propagate")]
     pub(crate) minted_type: Arc<str>,
     _data: PhantomData<fn() -> T>,
 }
@@ -105,7 +109,9 @@ impl<T> Clone for Config<T> {
             verify_cache: VerifyCache::new(self.verify_cache_entries).map(Arc::new),
             // Resolved again (the budgets may differ).
             metrics: LayerMetrics::default(),
+            #[cfg(feature = "propagate")]
             audience: self.audience.clone(),
+            #[cfg(feature = "propagate")]
             minted_type: Arc::clone(&self.minted_type),
             _data: PhantomData,
         }
@@ -222,7 +228,9 @@ impl<T> SessionLayer<T> {
                 explicit_purpose: false,
                 verify_cache: VerifyCache::new(DEFAULT_VERIFY_CACHE_ENTRIES).map(Arc::new),
                 metrics: LayerMetrics::default(),
+                #[cfg(feature = "propagate")]
                 audience: None,
+                #[cfg(feature = "propagate")]
                 minted_type: DOWNSTREAM_TOKEN_TYPE.into(),
                 _data: PhantomData,
             }),
@@ -636,6 +644,7 @@ impl<T> SessionLayer<T> {
         self
     }
 
+    #[cfg(feature = "propagate")]
     /// Makes this a downstream service named `audience`: it accepts only minted downstream
     /// tokens (type [`DOWNSTREAM_TOKEN_TYPE`], or the one set with
     /// [`try_with_accepted_token_type`](Self::try_with_accepted_token_type)) whose `aud`
@@ -661,6 +670,7 @@ impl<T> SessionLayer<T> {
         self
     }
 
+    #[cfg(feature = "propagate")]
     /// The `typ` of the minted tokens accepted with an [audience](Self::with_audience).
     /// Default [`DOWNSTREAM_TOKEN_TYPE`]; set the same on the minter.
     ///
@@ -750,7 +760,6 @@ impl<T> fmt::Debug for SessionLayer<T> {
             .field("cookie", &c.cookie)
             .field("require_session", &c.require_session)
             .field("verify_only", &c.verify_only)
-            .field("audience", &c.audience)
             .field("cookie_budget", &c.cookie_budget)
             .field("header_budget", &c.header_budget)
             .field("oversize_action", &c.oversize_action)

@@ -14,6 +14,7 @@ pub(crate) mod issue;
 mod layer;
 mod outbound;
 mod rejection;
+#[cfg(feature = "propagate")]
 pub(crate) mod scope;
 mod service;
 mod token;
@@ -25,13 +26,11 @@ pub use self::budget::{
 };
 pub use self::cache::DEFAULT_VERIFY_CACHE_ENTRIES;
 pub use self::cookie::{DEFAULT_COOKIE_NAME, SameSite, Transport};
-#[cfg(feature = "axum")]
-pub use self::extract::SessionRejection;
 pub use self::future::ResponseFuture;
 pub use self::handle::{Session, SessionData, SessionError, SessionHandle, SessionInfo};
 pub(crate) use self::layer::Config;
 pub use self::layer::{DEFAULT_REFRESH_AFTER, DEFAULT_TOKEN_RESPONSE_HEADER, SessionLayer};
-pub use self::rejection::Rejection;
+#[cfg(feature = "propagate")]
 pub use self::scope::{TokenScope, current_token};
 pub use self::service::SessionService;
 pub use self::token::{InvalidSessionToken, SessionToken};

@@ -6,7 +6,7 @@ use http::{HeaderValue, Response, header};
 use super::body::ResponseBody;
 use super::budget::IssuedToken;
 use super::issue::{changed, ensure_issued};
-use super::rejection::Rejection;
+use crate::error::Rejection;
 use crate::error::RejectionKind;
 use crate::server::cookie::Transport;
 use crate::server::handle::{Change, SessionData, SessionHandle};

@@ -3,28 +3,7 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::error::{RejectionKind, SignError};
-
-/// Why the request's session token was not accepted.
-///
-/// Attached to the response's extensions whenever a token was rejected (or missing where
-/// one was required), so logging layers and tests can read the reason. It is never put in
-/// a response body: clients learn only that there is no valid session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rejection {
-    kind: RejectionKind,
-}
-
-impl Rejection {
-    pub(crate) fn new(kind: RejectionKind) -> Self {
-        Rejection { kind }
-    }
-
-    /// Which check failed.
-    pub fn kind(&self) -> RejectionKind {
-        self.kind
-    }
-}
+use crate::error::{Rejection, SignError};
 
 /// A plain-text response with `status` and `body`.
 pub(crate) fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Bytes> {

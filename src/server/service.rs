@@ -11,7 +11,7 @@ use super::body::ResponseBody;
 use super::future::ResponseFuture;
 use super::inbound;
 use super::layer::Config;
-use super::rejection::Rejection;
+use crate::error::Rejection;
 use crate::error::RejectionKind;
 use crate::server::cookie::Transport;
 use crate::server::handle::{SessionData, SessionHandle};

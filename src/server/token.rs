@@ -1,12 +1,15 @@
 //! [`SessionToken`]: a token ready to travel to a downstream service.
 
 use std::fmt;
+#[cfg(feature = "propagate")]
 use std::future::Future;
+#[cfg(feature = "propagate")]
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::HeaderValue;
 
+#[cfg(feature = "propagate")]
 use super::scope::TokenScope;
 
 const BEARER: &[u8] = b"Bearer ";
@@ -63,7 +66,8 @@ impl SessionToken {
         sensitive(self.bearer.clone())
     }
 
-    /// Runs `future` with this token as the current session token (see [`current_token`](super::current_token)),
+    #[cfg(feature = "propagate")]
+    /// Runs `future` with this token as the current session token (see [`current_token`](crate::propagate::current_token)),
     /// for work spawned off the request's task.
     ///
     /// ```

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 pub(crate) use crate::encoding::B64;
-use crate::error::{RejectionKind, VerifyError};
+use crate::error::{Rejection, RejectionKind};
 use crate::keys::{Key, KeyRing};
 
 pub use crate::keys::TOKEN_TYPE;
@@ -18,8 +18,8 @@ pub use crate::keys::TOKEN_TYPE;
 /// to one of ours). Ours are under 100 bytes.
 pub(crate) const MAX_HEADER_B64_LEN: usize = 512;
 
-const fn reject(kind: RejectionKind) -> VerifyError {
-    VerifyError::new(kind)
+const fn reject(kind: RejectionKind) -> Rejection {
+    Rejection::new(kind)
 }
 
 /// The three segments of a compact JWS, as received.
@@ -32,7 +32,7 @@ pub(crate) struct Segments<'a> {
 }
 
 /// Splits at the two dots; any other count, or an empty segment, is malformed.
-pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
+pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, Rejection> {
     let mut dots = memchr::memchr_iter(b'.', token);
     let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
         return Err(reject(RejectionKind::Malformed));
@@ -44,8 +44,9 @@ pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
 /// compact JWE (four), or neither.
 pub(crate) enum Shape<'a> {
     /// Two dots: the segments (any empty one already refused as malformed).
-    Jws(Result<Segments<'a>, VerifyError>),
-    /// Four dots, at these positions (see [`jwe::segments`](super::jwe::segments)).
+    Jws(Result<Segments<'a>, Rejection>),
+    /// Four dots, at these positions (the JWE segments).
+    #[cfg_attr(not(feature = "jwe"), allow(dead_code))]
     Jwe([usize; 4]),
     /// Any other number of dots.
     Malformed,
@@ -70,7 +71,7 @@ pub(crate) fn shape(token: &[u8]) -> Shape<'_> {
 }
 
 /// The segments of a token whose only two dots are at `first` and `second`.
-fn segments(token: &[u8], first: usize, second: usize) -> Result<Segments<'_>, VerifyError> {
+fn segments(token: &[u8], first: usize, second: usize) -> Result<Segments<'_>, Rejection> {
     let malformed = reject(RejectionKind::Malformed);
     let signature = &token[second + 1..];
     let header = &token[..first];
@@ -88,7 +89,7 @@ fn segments(token: &[u8], first: usize, second: usize) -> Result<Segments<'_>, V
 
 /// Parses JSON that must be an object: a JOSE header, a claims set (a derived struct would
 /// also accept a JSON array). Anything else is malformed.
-pub(crate) fn parse_object<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, VerifyError> {
+pub(crate) fn parse_object<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, Rejection> {
     let malformed = reject(RejectionKind::Malformed);
     match json.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => serde_json::from_slice(json).map_err(|_| malformed),
@@ -96,7 +97,7 @@ pub(crate) fn parse_object<'j, H: Deserialize<'j>>(json: &'j [u8]) -> Result<H, 
     }
 }
 
-pub(crate) fn decode_header_json(segment: &[u8]) -> Result<Vec<u8>, VerifyError> {
+pub(crate) fn decode_header_json(segment: &[u8]) -> Result<Vec<u8>, Rejection> {
     if segment.len() > MAX_HEADER_B64_LEN {
         return Err(reject(RejectionKind::Malformed));
     }
@@ -147,7 +148,7 @@ pub(crate) fn is_type(typ: &str, expected: &str) -> bool {
 ///
 /// Returns the key's index in the ring (0 is the signing key). `typ` is the token type
 /// required (the session type, or a minted token's); only session headers have a fast path.
-fn find_session_key(ring: &KeyRing, header: &[u8], typ: &str) -> Result<usize, VerifyError> {
+fn find_session_key(ring: &KeyRing, header: &[u8], typ: &str) -> Result<usize, Rejection> {
     if typ == TOKEN_TYPE
         && let Some(i) = ring
             .keys()
@@ -197,6 +198,7 @@ pub(crate) fn unverified_exp(token: &[u8]) -> Option<u64> {
     serde_json::from_slice::<Exp>(&payload).ok().map(|e| e.exp)
 }
 
+#[cfg(feature = "propagate")]
 /// Verifies a token's structure, header and signature, for tokens of type `typ` (session
 /// tokens, minted downstream tokens): exactly `alg`, `kid` and `typ` in the header, the key
 /// fixing the algorithm. `max_len` is checked before anything else. Returns the index of
@@ -206,7 +208,7 @@ pub(crate) fn verify_typed<'t>(
     token: &'t [u8],
     max_len: usize,
     typ: &str,
-) -> Result<(usize, &'t [u8]), VerifyError> {
+) -> Result<(usize, &'t [u8]), Rejection> {
     if token.len() > max_len {
         return Err(reject(RejectionKind::Oversized));
     }
@@ -219,7 +221,7 @@ pub(crate) fn verify_segments<'t>(
     ring: &KeyRing,
     seg: Segments<'t>,
     typ: &str,
-) -> Result<(usize, &'t [u8]), VerifyError> {
+) -> Result<(usize, &'t [u8]), Rejection> {
     let index = find_session_key(ring, seg.header, typ)?;
     ring.keys()[index].verify_signature(seg.signing_input, seg.signature)?;
     Ok((index, seg.payload))
@@ -229,7 +231,7 @@ pub(crate) fn verify_segments<'t>(
 ///
 /// The buffer is lengthened (and so zeroed) only where it is shorter than the decoding
 /// needs: a reused buffer is not cleared and zeroed again for every token.
-pub(crate) fn decode_segment_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(), VerifyError> {
+pub(crate) fn decode_segment_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(), Rejection> {
     let room = base64::decoded_len_estimate(segment.len());
     if out.len() < room {
         out.resize(room, 0);
@@ -272,8 +274,8 @@ pub(crate) fn decode_segment_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(
 /// ```
 ///
 /// # Errors
-/// A [`VerifyError`] whose kind names the failed check.
-pub fn verify_jws(token: impl AsRef<[u8]>, key: &Key) -> Result<Vec<u8>, VerifyError> {
+/// A [`Rejection`] whose kind names the failed check.
+pub fn verify_jws(token: impl AsRef<[u8]>, key: &Key) -> Result<Vec<u8>, Rejection> {
     let seg = split(token.as_ref())?;
     let json = decode_header_json(seg.header)?;
     let header: GeneralHeader<'_> = parse_object(&json)?;
@@ -345,6 +347,7 @@ mod tests {
             };
             assert_eq!(found, expected, "{:?}", String::from_utf8_lossy(token));
             // Where it is a JWE, the segments are the JWE split's.
+            #[cfg(feature = "jwe")]
             if let Shape::Jwe(dots) = shape(token) {
                 assert_eq!(
                     crate::token::jwe::segments(token, dots).map_err(|e| e.kind()),

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::jws::{self, B64, TOKEN_TYPE};
 use super::{Claims, SessionId, TokenCodec, Verified, with_scratch};
-use crate::error::{ConfigError, RejectionKind, SignError, VerifyError};
+use crate::error::{ConfigError, Rejection, RejectionKind, SignError};
 use crate::keys::Key;
 
 /// The `typ` of minted downstream tokens (RFC 8725 §3.11 explicit typing), distinct from
@@ -371,13 +371,13 @@ impl TokenCodec {
     /// began) and the codec's data version.
     ///
     /// # Errors
-    /// A [`VerifyError`] whose [`kind`](VerifyError::kind) names the first failed check.
+    /// A [`Rejection`] whose [`kind`](Rejection::kind) names the first failed check.
     pub fn verify_minted<T: DeserializeOwned>(
         &self,
         token: impl AsRef<[u8]>,
         audience: &Audience,
         typ: &str,
-    ) -> Result<(Verified<T>, MintedClaims), VerifyError> {
+    ) -> Result<(Verified<T>, MintedClaims), Rejection> {
         let (verified, minted) = self.decode_minted(token.as_ref(), audience, typ)?;
         self.check_times_at(&verified.claims, self.now())?;
         Ok((verified, minted))
@@ -389,8 +389,8 @@ impl TokenCodec {
         token: &[u8],
         audience: &Audience,
         typ: &str,
-    ) -> Result<(Verified<T>, MintedClaims), VerifyError> {
-        let invalid = VerifyError::new(RejectionKind::InvalidClaims);
+    ) -> Result<(Verified<T>, MintedClaims), Rejection> {
+        let invalid = Rejection::new(RejectionKind::InvalidClaims);
         let ring = self.keys.load();
         let (key_index, payload_b64) = jws::verify_typed(&ring, token, self.max_len, typ)?;
         let current = ring.is_current_index(key_index);
@@ -400,7 +400,7 @@ impl TokenCodec {
             jws::parse_object(buf).map_err(|_| invalid)
         })?;
         if !payload.aud.iter().any(|a| a == audience.as_str()) {
-            return Err(VerifyError::new(RejectionKind::WrongAudience));
+            return Err(Rejection::new(RejectionKind::WrongAudience));
         }
         if payload.exp <= payload.iat || payload.nbf.is_some_and(|nbf| nbf > payload.iat) {
             return Err(invalid);

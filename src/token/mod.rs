@@ -24,8 +24,11 @@
 //! cases, and applies the same claim and deadline checks after decryption.
 
 mod claims;
+#[cfg(feature = "jwe")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwe")))]
 pub mod jwe;
 pub(crate) mod jws;
+#[cfg(feature = "propagate")]
 pub(crate) mod minted;
 mod number;
 
@@ -39,10 +42,11 @@ use serde::de::DeserializeOwned;
 
 pub use self::claims::RESERVED_CLAIMS;
 pub use self::jws::{TOKEN_TYPE, verify_jws};
+#[cfg(feature = "propagate")]
 pub use self::minted::{
     Actor, Audience, DOWNSTREAM_TOKEN_TYPE, MAX_AUDIENCE_LEN, MINTED_RESERVED_CLAIMS, MintedClaims,
 };
-use crate::error::{RejectionKind, SignError, VerifyError};
+use crate::error::{Rejection, RejectionKind, SignError};
 use crate::keys::KeyRingHandle;
 use crate::time::{
     Clock, DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LEEWAY, SystemClock,
@@ -451,6 +455,7 @@ impl TokenCodec {
         claims::check_finite(&claims.data).map_err(SignError::Serialize)?;
         let mut json = Vec::with_capacity(256);
         serde_json::to_writer(&mut json, claims).map_err(SignError::Serialize)?;
+        #[cfg(feature = "jwe")]
         if let Some(encryption_key) = key.encryption_key() {
             return jwe::seal_in_place(encryption_key, &self.purpose, &mut json, max_len);
         }
@@ -473,11 +478,11 @@ impl TokenCodec {
     /// Verifies a session token and decodes its claims.
     ///
     /// # Errors
-    /// A [`VerifyError`] whose [`kind`](VerifyError::kind) names the first failed check.
+    /// A [`Rejection`] whose [`kind`](Rejection::kind) names the first failed check.
     pub fn verify<T: DeserializeOwned>(
         &self,
         token: impl AsRef<[u8]>,
-    ) -> Result<Verified<T>, VerifyError> {
+    ) -> Result<Verified<T>, Rejection> {
         self.verify_with(token, None)
     }
 
@@ -491,7 +496,7 @@ impl TokenCodec {
         &self,
         token: impl AsRef<[u8]>,
         migration: Option<&Migration<T>>,
-    ) -> Result<Verified<T>, VerifyError> {
+    ) -> Result<Verified<T>, Rejection> {
         let decoded = self.decode_token(token.as_ref(), migration)?;
         self.check_times_at(&decoded.claims, self.now())?;
         Ok(decoded)
@@ -504,20 +509,24 @@ impl TokenCodec {
         &self,
         token: &[u8],
         migration: Option<&Migration<T>>,
-    ) -> Result<Verified<T>, VerifyError> {
+    ) -> Result<Verified<T>, Rejection> {
         if token.len() > self.max_len {
-            return Err(VerifyError::new(RejectionKind::Oversized));
+            return Err(Rejection::new(RejectionKind::Oversized));
         }
         let ring = self.keys.load();
         let (current, (claims, migrated)) = match jws::shape(token) {
             // The length cap is checked above and the dots found once, by `shape`.
+            #[cfg(feature = "jwe")]
             jws::Shape::Jwe(dots) => with_scratch(|plaintext| {
                 let segments = jwe::segments(token, dots)?;
                 let index = jwe::open_segments(ring.keys(), &self.purpose, segments, plaintext)?;
                 let current = ring.is_current_index(index);
-                Ok::<_, VerifyError>((current, self.decode_claims(plaintext, migration)?))
+                Ok::<_, Rejection>((current, self.decode_claims(plaintext, migration)?))
             })?,
-            jws::Shape::Malformed => return Err(VerifyError::new(RejectionKind::Malformed)),
+            // Without the `jwe` feature an encrypted token is just not a token of ours.
+            #[cfg(not(feature = "jwe"))]
+            jws::Shape::Jwe(_) => return Err(Rejection::new(RejectionKind::Malformed)),
+            jws::Shape::Malformed => return Err(Rejection::new(RejectionKind::Malformed)),
             jws::Shape::Jws(segments) => {
                 let (key_index, payload_b64) =
                     jws::verify_segments(&ring, segments?, jws::TOKEN_TYPE)?;
@@ -541,8 +550,8 @@ impl TokenCodec {
         &self,
         payload: &mut [u8],
         migration: Option<&Migration<T>>,
-    ) -> Result<(Claims<T>, bool), VerifyError> {
-        let invalid = VerifyError::new(RejectionKind::InvalidClaims);
+    ) -> Result<(Claims<T>, bool), Rejection> {
+        let invalid = Rejection::new(RejectionKind::InvalidClaims);
         if let Ok(claims) = claims::decode::<T>(payload)
             && claims.ver == self.data_version
         {
@@ -558,9 +567,9 @@ impl TokenCodec {
         if raw.ver == self.data_version {
             return Err(invalid);
         }
-        let migrate = migration.ok_or(VerifyError::new(RejectionKind::UnsupportedVersion))?;
-        let data = migrate(raw.ver, raw.data)
-            .ok_or(VerifyError::new(RejectionKind::UnsupportedVersion))?;
+        let migrate = migration.ok_or(Rejection::new(RejectionKind::UnsupportedVersion))?;
+        let data =
+            migrate(raw.ver, raw.data).ok_or(Rejection::new(RejectionKind::UnsupportedVersion))?;
         Ok((
             Claims {
                 sid: raw.sid,
@@ -577,7 +586,7 @@ impl TokenCodec {
 
     /// The deadline checks at time `now`: `exp`, `iat` not in the future, the idle and the
     /// absolute deadline of the current configuration, each with the leeway.
-    pub(crate) fn check_times_at<T>(&self, c: &Claims<T>, now: u64) -> Result<(), VerifyError> {
+    pub(crate) fn check_times_at<T>(&self, c: &Claims<T>, now: u64) -> Result<(), Rejection> {
         let late = |deadline: u64| now >= deadline.saturating_add(self.leeway);
         let kind = if late(c.exp) {
             RejectionKind::Expired
@@ -590,7 +599,7 @@ impl TokenCodec {
         } else {
             return Ok(());
         };
-        Err(VerifyError::new(kind))
+        Err(Rejection::new(kind))
     }
 }
 
@@ -611,9 +620,9 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 }
 
 /// A session cannot have been signed before it began.
-fn check_consistency<T>(c: &Claims<T>) -> Result<(), VerifyError> {
+fn check_consistency<T>(c: &Claims<T>) -> Result<(), Rejection> {
     if c.auth_time > c.iat {
-        return Err(VerifyError::new(RejectionKind::InvalidClaims));
+        return Err(Rejection::new(RejectionKind::InvalidClaims));
     }
     Ok(())
 }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Weak};
 
 use super::{Inner, NodeKeys};
 use crate::health::{Check, Health, HealthCheck};
-use crate::keys::KeyRegistry;
 use crate::keys::refresh::{KeyWait, RefreshKeys};
+use crate::keys::registry::KeyRegistry;
 
 /// The source of a node's ring: asks the registry for a reload when a token names an
 /// unknown key, and reports the node key and the registry to

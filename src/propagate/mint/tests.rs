@@ -114,7 +114,7 @@ fn verify(
     clock: &ManualClock,
 ) -> (Seen, MintedClaims) {
     let signing = keys.current();
-    let key = signing.signing_key();
+    let key = signing.issuing_key().expect("an issuing key");
     let verifying = key.public_key().unwrap_or_else(|| key.clone());
     let (verified, minted) = TokenCodec::new(KeyRing::new(verifying))
         .with_clock(clock.clone())
@@ -247,7 +247,8 @@ fn shared_secrets_mint_for_their_own_audience_only_and_never_for_sessions() {
     let public_only = s.minter.clone().with_keys(KeyRing::new(
         s.node
             .current()
-            .signing_key()
+            .issuing_key()
+            .expect("an issuing key")
             .public_key()
             .expect("Ed25519"),
     ));

@@ -64,7 +64,7 @@ use serde::Deserialize;
 use std::borrow::Cow;
 
 use super::jws::{self, B64};
-use crate::error::{RejectionKind, SignError, VerifyError};
+use crate::error::{Rejection, RejectionKind, SignError};
 use crate::keys::encryption::Cipher;
 pub use crate::keys::encryption::{
     CONTENT_ENCRYPTION, DIR_KEY_LIMIT, DIR_WARNING_THRESHOLD, ENCRYPTED_TOKEN_TYPE,
@@ -80,8 +80,8 @@ const TAG_B64_LEN: usize = 22;
 /// A wrapped 32-byte content key: 40 bytes.
 const WRAPPED_KEY_LEN: usize = 40;
 
-const fn reject(kind: RejectionKind) -> VerifyError {
-    VerifyError::new(kind)
+const fn reject(kind: RejectionKind) -> Rejection {
+    Rejection::new(kind)
 }
 
 /// The five segments of a compact JWE, as received.
@@ -97,7 +97,7 @@ pub(crate) struct Segments<'a> {
 /// Splits at the four dots. Any other count is malformed, and so are an empty header, IV
 /// or tag. (The encrypted key is empty in `dir` mode, the ciphertext for an empty
 /// plaintext.)
-pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
+pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, Rejection> {
     let mut dots = memchr::memchr_iter(b'.', token);
     let (Some(a), Some(b), Some(c), Some(d), None) = (
         dots.next(),
@@ -113,10 +113,7 @@ pub(crate) fn split(token: &[u8]) -> Result<Segments<'_>, VerifyError> {
 
 /// The segments of a token whose only four dots are at `dots` (found by
 /// [`jws::shape`](super::jws::shape) or [`split`]); an empty header, IV or tag is malformed.
-pub(crate) fn segments(
-    token: &[u8],
-    [a, b, c, d]: [usize; 4],
-) -> Result<Segments<'_>, VerifyError> {
+pub(crate) fn segments(token: &[u8], [a, b, c, d]: [usize; 4]) -> Result<Segments<'_>, Rejection> {
     let malformed = reject(RejectionKind::Malformed);
     let seg = Segments {
         header: &token[..a],
@@ -193,7 +190,7 @@ impl OpeningKey for crate::keys::Key {
 /// token this crate seals). Slow path: decode it (other JOSE libraries order members
 /// differently) and apply the same rules. A `kid` naming a signing key is refused as an
 /// algorithm mismatch: one key, one purpose.
-fn find_key<K: OpeningKey>(keys: &[K], purpose: &str, header: &[u8]) -> Result<usize, VerifyError> {
+fn find_key<K: OpeningKey>(keys: &[K], purpose: &str, header: &[u8]) -> Result<usize, Rejection> {
     if let Some(i) = keys.iter().position(|k| {
         k.encryption_key()
             .is_some_and(|e| e.header(purpose).as_bytes() == header)
@@ -229,7 +226,7 @@ fn find_key<K: OpeningKey>(keys: &[K], purpose: &str, header: &[u8]) -> Result<u
 
 /// Decodes a fixed-length segment whose encoded length was already checked; anything but
 /// the canonical spelling of exactly `N` bytes is malformed.
-fn decode_exact<const N: usize>(segment: &[u8]) -> Result<[u8; N], VerifyError> {
+fn decode_exact<const N: usize>(segment: &[u8]) -> Result<[u8; N], Rejection> {
     const { assert!(N < 64, "only short segments are decoded here") };
     // One spare byte, so a segment decoding to more than N bytes is seen as such.
     let mut buf = [0u8; 64];
@@ -251,7 +248,7 @@ pub(crate) fn open_into<K: OpeningKey>(
     token: &[u8],
     max_len: usize,
     out: &mut Vec<u8>,
-) -> Result<usize, VerifyError> {
+) -> Result<usize, Rejection> {
     if token.len() > max_len {
         return Err(reject(RejectionKind::Oversized));
     }
@@ -264,7 +261,7 @@ pub(crate) fn open_segments<K: OpeningKey>(
     purpose: &str,
     seg: Segments<'_>,
     out: &mut Vec<u8>,
-) -> Result<usize, VerifyError> {
+) -> Result<usize, Rejection> {
     let malformed = reject(RejectionKind::Malformed);
     let failed = reject(RejectionKind::DecryptionFailed);
     let index = find_key(keys, purpose, seg.header)?;
@@ -412,13 +409,13 @@ pub struct Opened {
 /// order of the checks.
 ///
 /// # Errors
-/// A [`VerifyError`] whose kind names the failed check.
+/// A [`Rejection`] whose kind names the failed check.
 pub fn open(
     token: impl AsRef<[u8]>,
     keys: &[EncryptionKey],
     purpose: &str,
     max_len: usize,
-) -> Result<Opened, VerifyError> {
+) -> Result<Opened, Rejection> {
     let mut plaintext = Vec::new();
     let key_index = open_into(keys, purpose, token.as_ref(), max_len, &mut plaintext)?;
     Ok(Opened {

@@ -27,7 +27,7 @@ pub(super) fn unb64(text: &str) -> Vec<u8> {
     B64.decode(text).expect("canonical base64url")
 }
 
-pub(super) fn kind(result: Result<Opened, VerifyError>) -> Option<RejectionKind> {
+pub(super) fn kind(result: Result<Opened, Rejection>) -> Option<RejectionKind> {
     result.err().map(|e| e.kind())
 }
 

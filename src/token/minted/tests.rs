@@ -68,7 +68,7 @@ fn signed(key: &Key, header: &str, payload: &str) -> String {
     token
 }
 
-fn kind(result: Result<(Verified<Profile>, MintedClaims), VerifyError>) -> Option<RejectionKind> {
+fn kind(result: Result<(Verified<Profile>, MintedClaims), Rejection>) -> Option<RejectionKind> {
     result.err().map(|e| e.kind())
 }
 

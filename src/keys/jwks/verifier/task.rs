@@ -182,7 +182,7 @@ impl Task {
 }
 
 /// Log event (through `tracing` when the feature is on; never a token or a secret).
-fn jwks_fetch_failed(error: &crate::keys::JwksError, keys: usize) {
+fn jwks_fetch_failed(error: &super::JwksError, keys: usize) {
     #[cfg(feature = "tracing")]
     tracing::warn!(%error, keys, "JWKS fetch failed: keeping the last good key set");
     #[cfg(not(feature = "tracing"))]
