@@ -148,6 +148,34 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
+/// The operating system's random number generator failed (making a key, a session id, or
+/// an encrypted token's content key or IV). Nothing was made from partial randomness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RandomError(getrandom::Error);
+
+impl RandomError {
+    /// Fills `bytes` from the operating system's random source.
+    pub(crate) fn fill(bytes: &mut [u8]) -> Result<(), RandomError> {
+        getrandom::fill(bytes).map_err(RandomError)
+    }
+}
+
+impl fmt::Display for RandomError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the operating system's random number generator failed: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for RandomError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 /// A session could not be signed.
 #[non_exhaustive]
 #[derive(Debug)]
@@ -166,7 +194,7 @@ pub enum SignError {
     },
     /// The operating system's random number generator failed while creating a session id,
     /// or an encrypted token's content key or IV.
-    Random(getrandom::Error),
+    Random(RandomError),
     /// The key ring has no key this process can sign with: its first key is a public key
     /// only (a verify-only ring, such as one fed by a JWKS), or a node key that could not be
     /// published yet, with no other key to fall back on.
@@ -283,7 +311,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The operating system's random number generator failed while generating a key.
-    Random(getrandom::Error),
+    Random(RandomError),
     /// A cookie name is not a valid cookie token, or breaks the rules of its prefix.
     InvalidCookieName {
         /// The rejected name.

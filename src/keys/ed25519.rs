@@ -52,9 +52,9 @@ pub(crate) struct Ed25519Key {
 
 impl Ed25519Key {
     /// A fresh key pair from the operating system's random source.
-    pub(crate) fn generate() -> Result<Self, getrandom::Error> {
+    pub(crate) fn generate() -> Result<Self, crate::error::RandomError> {
         let mut seed = [0u8; ED25519_KEY_LEN];
-        let filled = getrandom::fill(&mut seed);
+        let filled = crate::error::RandomError::fill(&mut seed);
         let key = filled.map(|()| Self::from_seed(&seed));
         seed.zeroize();
         key

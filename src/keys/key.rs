@@ -189,9 +189,9 @@ impl Key {
     /// # Errors
     /// [`ConfigError::InvalidKeyId`] for a bad `kid`; [`ConfigError::Random`] when the
     /// operating system's random source fails.
-    pub fn generate(kid: &str) -> Result<Self, ConfigError> {
+    pub fn generate_hs256(kid: &str) -> Result<Self, ConfigError> {
         let mut secret = [0u8; MIN_SECRET_LEN];
-        getrandom::fill(&mut secret).map_err(ConfigError::Random)?;
+        crate::error::RandomError::fill(&mut secret).map_err(ConfigError::Random)?;
         let key = Self::hs256(kid, &secret);
         zeroize::Zeroize::zeroize(&mut secret);
         key

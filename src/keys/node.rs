@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak, mpsc};
 use std::time::Duration;
 
@@ -12,7 +12,9 @@ use super::registry::{KeyRegistry, RegistrationKey, RegistryEntry};
 use super::{Key, KeyRing, KeyRingHandle};
 use crate::error::ConfigError;
 use crate::metrics::{self, NodeKeyGauges};
-use crate::time::{Clock, SystemClock};
+use arc_swap::ArcSwap;
+
+use crate::time::{Clock, DEFAULT_IDLE_TIMEOUT, DEFAULT_LEEWAY, SystemClock};
 
 /// Default heartbeat: 30 seconds.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
@@ -32,11 +34,10 @@ pub struct NodeKeysBuilder {
     fallback: Option<KeyRing>,
     heartbeat: Duration,
     window: Duration,
-    idle: Duration,
-    leeway: Duration,
     max_keys: usize,
-    clock: Arc<dyn Clock>,
     background: bool,
+    #[cfg(test)]
+    timing: Option<(Duration, Duration, Arc<dyn Clock>)>,
 }
 
 impl NodeKeysBuilder {
@@ -76,21 +77,6 @@ impl NodeKeysBuilder {
         self
     }
 
-    /// The layer's idle timeout (default 30 minutes, as the layer's): a key stays verifiable
-    /// this long (plus the leeway) after the node last promised to sign with it.
-    #[must_use]
-    pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle = idle;
-        self
-    }
-
-    /// The layer's clock-skew leeway (default 60 s, as the layer's).
-    #[must_use]
-    pub fn with_leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
-        self
-    }
-
     /// The most keys the ring holds, this node's own included. Entries beyond it (the
     /// oldest, by `signs_until`) are left out and logged: sessions they signed are refused.
     /// Restarts add one key each, which stays for the retention time, so size this for the
@@ -101,11 +87,15 @@ impl NodeKeysBuilder {
         self
     }
 
-    /// The clock for publication times and expiry; use the layer's. Default: the system
-    /// clock.
-    #[must_use]
-    pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+    /// Unit tests set the timing before the first publication, as a layer would after.
+    #[cfg(test)]
+    pub(crate) fn with_timing(
+        mut self,
+        idle: Duration,
+        leeway: Duration,
+        clock: impl Clock,
+    ) -> Self {
+        self.timing = Some((idle, leeway, Arc::new(clock)));
         self
     }
 
@@ -148,7 +138,14 @@ impl NodeKeysBuilder {
             return invalid("node key", "an Ed25519 key this process can sign with");
         };
         let (stop, stopped) = mpsc::channel::<()>();
-        let started = self.clock.now();
+        // Until a layer says otherwise (see `adopt_timing`): the layer's defaults.
+        let timing = Timing::new(DEFAULT_IDLE_TIMEOUT, DEFAULT_LEEWAY, Arc::new(SystemClock));
+        #[cfg(test)]
+        let timing = match self.timing {
+            Some((idle, leeway, clock)) => Timing::new(idle, leeway, clock),
+            None => timing,
+        };
+        let started = timing.now();
         let inner = Arc::new_cyclic(|node| {
             // The ring's source: reloads of the registry, and the health of both.
             let refresher = Arc::new(NodeRefresh {
@@ -165,9 +162,8 @@ impl NodeKeysBuilder {
                 handle,
                 heartbeat,
                 window,
-                retention: self.idle.as_secs().saturating_add(self.leeway.as_secs()),
                 max_keys: self.max_keys,
-                clock: self.clock,
+                timing,
                 rebuild_lock: Mutex::new(()),
                 state: Mutex::new(State {
                     signing_since: started,
@@ -224,6 +220,50 @@ fn spawn_heartbeat(
         })
 }
 
+/// How long a token signed with a node key can live (the idle timeout plus the leeway of
+/// the layers verifying with the ring, the longest if several), and their clock: one
+/// source of truth, the layers' configuration, learned when each layer is built.
+struct Timing {
+    /// Idle timeout plus leeway, in seconds.
+    retention: AtomicU64,
+    /// Whether a layer has set it yet (the first replaces the defaults; later ones can
+    /// only lengthen it).
+    adopted: AtomicBool,
+    clock: ArcSwap<Arc<dyn Clock>>,
+}
+
+impl Timing {
+    fn new(idle: Duration, leeway: Duration, clock: Arc<dyn Clock>) -> Self {
+        Timing {
+            retention: AtomicU64::new(idle.as_secs().saturating_add(leeway.as_secs())),
+            adopted: AtomicBool::new(false),
+            clock: ArcSwap::from_pointee(clock),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.load().now()
+    }
+
+    fn retention(&self) -> u64 {
+        self.retention.load(Ordering::Relaxed)
+    }
+
+    /// Takes a layer's deadlines and clock; whether anything changed.
+    fn adopt(&self, idle: Duration, leeway: Duration, clock: Arc<dyn Clock>) -> bool {
+        let retention = idle.as_secs().saturating_add(leeway.as_secs());
+        let first = !self.adopted.swap(true, Ordering::Relaxed);
+        let before = if first {
+            self.retention.swap(retention, Ordering::Relaxed)
+        } else {
+            self.retention.fetch_max(retention, Ordering::Relaxed)
+        };
+        let clock_changed = !Arc::ptr_eq(&**self.clock.load(), &clock);
+        self.clock.store(Arc::new(clock));
+        clock_changed || before != self.retention()
+    }
+}
+
 #[derive(Default)]
 struct State {
     last_publish: Option<u64>,
@@ -244,10 +284,9 @@ struct Inner {
     handle: KeyRingHandle,
     heartbeat: u64,
     window: u64,
-    /// Idle timeout plus leeway.
-    retention: u64,
     max_keys: usize,
-    clock: Arc<dyn Clock>,
+    /// The deadlines and clock of the layers verifying with this ring.
+    timing: Timing,
     /// One rebuild at a time (the heartbeat and the registry's listener may race).
     rebuild_lock: Mutex<()>,
     state: Mutex<State>,
@@ -261,8 +300,17 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A layer verifying with this ring was built: keep keys as long as its tokens live,
+    /// by its clock, and publish again at once if that changed anything.
+    pub(super) fn adopt_timing(&self, idle: Duration, leeway: Duration, clock: Arc<dyn Clock>) {
+        if self.timing.adopt(idle, leeway, clock) {
+            self.state().last_publish = None;
+            self.tick();
+        }
+    }
+
     fn tick(&self) {
-        let now = self.clock.now();
+        let now = self.timing.now();
         let due = {
             let mut state = self.state();
             let due = state
@@ -275,7 +323,7 @@ impl Inner {
         };
         if due {
             let signs_until = now.saturating_add(self.window);
-            let expires_at = signs_until.saturating_add(self.retention);
+            let expires_at = signs_until.saturating_add(self.timing.retention());
             if let Some(entry) =
                 RegistryEntry::new(&self.registration, &self.key, signs_until, expires_at)
             {
@@ -344,7 +392,7 @@ impl Inner {
             .rebuild_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let now = self.clock.now();
+        let now = self.timing.now();
         let (peers, dropped) = self.peer_entries(now);
         let signing = self.own_key_usable(now);
         let fallback: Vec<Key> = self
@@ -495,10 +543,9 @@ impl NodeKeys {
             fallback: None,
             heartbeat: DEFAULT_HEARTBEAT,
             window: DEFAULT_SIGNING_WINDOW,
-            idle: crate::time::DEFAULT_IDLE_TIMEOUT,
-            leeway: crate::time::DEFAULT_LEEWAY,
             max_keys: DEFAULT_MAX_KEYS,
-            clock: Arc::new(SystemClock),
+            #[cfg(test)]
+            timing: None,
             background: true,
         }
     }

@@ -27,4 +27,16 @@ pub(crate) trait RefreshKeys: Send + Sync + 'static {
     fn health(&self) -> Health {
         Health::new()
     }
+
+    /// A session layer verifying with this source was built with these deadlines and this
+    /// clock: a source that decides how long a key stays in the ring (node keys) keeps it
+    /// as long as a token signed with it can live there. Nothing by default.
+    fn adopt_timing(
+        &self,
+        idle: std::time::Duration,
+        leeway: std::time::Duration,
+        clock: std::sync::Arc<dyn crate::time::Clock>,
+    ) {
+        let _ = (idle, leeway, clock);
+    }
 }

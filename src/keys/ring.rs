@@ -121,14 +121,6 @@ impl KeyRing {
         check_new_key(&self.keys, key)
     }
 
-    /// A ring with one freshly generated key, for tests and single-process demos.
-    ///
-    /// # Errors
-    /// As [`Key::generate`].
-    pub fn generate(kid: &str) -> Result<Self, ConfigError> {
-        Ok(KeyRing::new(Key::generate(kid)?))
-    }
-
     /// Parses `kid:secret[,kid:secret...]` (HS256 secrets): the first entry signs, the others
     /// only verify.
     ///

@@ -79,20 +79,9 @@ pub struct PropagateSessionLayer {
     metrics: PropagationMetrics,
 }
 
-impl Default for PropagateSessionLayer {
-    /// As [`forward`](PropagateSessionLayer::forward).
-    fn default() -> Self {
-        Self::forward()
-    }
-}
-
+/// No `new` and no `Default`: the mode is always named, [`mint`](Self::mint) (the
+/// recommended one) or [`forward`](Self::forward).
 impl PropagateSessionLayer {
-    /// Forwards the session token itself, as [`forward`](Self::forward) does (the mode of
-    /// v0.1). Prefer naming the mode: [`mint`](Self::mint) or [`forward`](Self::forward).
-    pub fn new() -> Self {
-        Self::forward()
-    }
-
     /// Forwards the session token itself: from the request's extensions (a
     /// [`SessionToken`] put there explicitly, for work on other tasks) or else the task's
     /// current session's (see [`current_token`]).

@@ -33,9 +33,11 @@ use crate::server::handle::{SessionData, SessionHandle};
 use crate::server::scope::{SessionView, TokenSource};
 use crate::time::{Clock, SystemClock};
 #[cfg(doc)]
-use crate::token::MINTED_RESERVED_CLAIMS;
-use crate::token::minted::{self, MintParts, check_name, check_token_type, reserved_name};
-use crate::token::{Actor, Audience, Claims, DEFAULT_MAX_TOKEN_LEN, DOWNSTREAM_TOKEN_TYPE};
+use crate::token::minted::MINTED_RESERVED_CLAIMS;
+use crate::token::minted::{self, MintParts, check_name, reserved_name};
+use crate::token::{
+    Actor, Audience, Claims, DEFAULT_MAX_TOKEN_LEN, DOWNSTREAM_TOKEN_TYPE, TokenType,
+};
 
 /// Default lifetime of a minted token: 60 seconds.
 pub const DEFAULT_MINT_LIFETIME: Duration = Duration::from_secs(60);
@@ -325,15 +327,11 @@ impl<T> Minter<T> {
 
     /// The `typ` of minted tokens. Default [`DOWNSTREAM_TOKEN_TYPE`]; downstream services
     /// accept another with
-    /// [`try_with_accepted_token_type`](crate::SessionLayer::try_with_accepted_token_type).
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidDownstreamSetting`] when `typ` is not a media type of at most
-    /// 64 bytes (`A-Z a-z 0-9 . _ - + /`), or is the session token's type.
-    pub fn try_with_token_type(mut self, typ: &str) -> Result<Self, ConfigError> {
-        check_token_type(typ)?;
-        self.config_mut().typ = typ.into();
-        Ok(self)
+    /// [`with_accepted_token_type`](crate::SessionLayer::with_accepted_token_type).
+    #[must_use]
+    pub fn with_token_type(mut self, typ: TokenType) -> Self {
+        self.config_mut().typ = typ.as_str().into();
+        self
     }
 
     /// The time source. Default: the system clock.
@@ -353,7 +351,7 @@ impl<T> Minter<T> {
 
     /// How many minted tokens to keep (default 4096; 0 mints on every call).
     #[must_use]
-    pub fn with_cache(mut self, entries: usize) -> Self {
+    pub fn with_mint_cache(mut self, entries: usize) -> Self {
         self.config_mut().cache_entries = entries;
         self.cache = MintCache::new(entries).map(Arc::new);
         self

@@ -44,39 +44,32 @@ impl SameSite {
     }
 }
 
-/// The session cookie's name and attributes, validated together so every combination the
-/// layer accepts is one browsers keep.
-#[derive(Clone)]
-pub(crate) struct CookieSettings {
-    name: String,
-    path: String,
-    domain: Option<String>,
-    secure: bool,
-    http_only: bool,
-    same_site: SameSite,
-    /// `; Path=..; Domain=..; HttpOnly; Secure; SameSite=..`, rendered once.
-    attributes: String,
-    /// The `Set-Cookie` that deletes the cookie, rendered once by the `cookie` crate.
-    removal: String,
+/// The session cookie's name and attributes as the layer's setters leave them: one value
+/// per setter, checked together (and rendered) only by [`CookieSpec::build`], so the order
+/// of the setters never matters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CookieSpec {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) secure: bool,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
 }
 
 /// The default cookie name.
 pub const DEFAULT_COOKIE_NAME: &str = "session";
 
-impl Default for CookieSettings {
+impl Default for CookieSpec {
     fn default() -> Self {
-        let mut settings = CookieSettings {
+        CookieSpec {
             name: DEFAULT_COOKIE_NAME.to_owned(),
             path: "/".to_owned(),
             domain: None,
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,
-            attributes: String::new(),
-            removal: String::new(),
-        };
-        settings.render();
-        settings
+        }
     }
 }
 
@@ -112,17 +105,80 @@ fn has_prefix(name: &str, prefix: &str) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
-impl CookieSettings {
-    pub(crate) fn name(&self) -> &str {
-        &self.name
+impl CookieSpec {
+    /// Checks every value and every rule between them (a name is a token; a path starts
+    /// with `/`; a domain is a host name; `__Host-` needs `Secure`, `Path=/` and no
+    /// `Domain`; `__Secure-` needs `Secure`; `SameSite=None` needs `Secure`), then renders
+    /// the attributes and the removal cookie once.
+    ///
+    /// # Errors
+    /// The first broken rule, as [`ConfigError::InvalidCookieName`] or
+    /// [`ConfigError::InvalidCookieAttribute`].
+    pub(crate) fn build(&self) -> Result<CookieSettings, ConfigError> {
+        let bad_name = |reason| {
+            Err(ConfigError::InvalidCookieName {
+                name: self.name.clone(),
+                reason,
+            })
+        };
+        let bad_attribute =
+            |attribute, reason| Err(ConfigError::InvalidCookieAttribute { attribute, reason });
+        if !is_token(&self.name) {
+            return bad_name(
+                "a cookie name is a non-empty token: visible ASCII without separators",
+            );
+        }
+        if !self.path.starts_with('/')
+            || !self.path.bytes().all(|b| b.is_ascii_graphic() && b != b';')
+        {
+            return bad_attribute(
+                "Path",
+                "a path starts with '/' and holds visible ASCII other than ';'",
+            );
+        }
+        if let Some(domain) = &self.domain {
+            let bare = domain.strip_prefix('.').unwrap_or(domain);
+            let valid = !bare.is_empty()
+                && bare
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if !valid {
+                return bad_attribute("Domain", "a domain holds letters, digits, '-' and '.'");
+            }
+        }
+        if has_prefix(&self.name, "__Host-") {
+            if !self.secure {
+                return bad_name("the __Host- prefix requires Secure");
+            }
+            if self.path != "/" {
+                return bad_name("the __Host- prefix requires Path=/");
+            }
+            if self.domain.is_some() {
+                return bad_name("the __Host- prefix forbids a Domain");
+            }
+        } else if has_prefix(&self.name, "__Secure-") && !self.secure {
+            return bad_name("the __Secure- prefix requires Secure");
+        }
+        if self.same_site == SameSite::None && !self.secure {
+            return bad_attribute("SameSite", "SameSite=None requires Secure");
+        }
+        let settings = CookieSettings {
+            name: self.name.clone(),
+            attributes: self.attributes(),
+            removal: {
+                let mut removal = self.as_cookie();
+                removal.make_removal();
+                removal.to_string()
+            },
+        };
+        if !settings.reads_back(self) {
+            return bad_attribute("Set-Cookie", "the cookie would not read back as written");
+        }
+        Ok(settings)
     }
 
-    #[cfg(test)]
-    pub(crate) fn attributes(&self) -> &str {
-        &self.attributes
-    }
-
-    fn render(&mut self) {
+    /// `; Path=..; Domain=..; HttpOnly; Secure; SameSite=..`.
+    fn attributes(&self) -> String {
         use fmt::Write as _;
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -137,10 +193,7 @@ impl CookieSettings {
             out.push_str("; Secure");
         }
         let _ = write!(out, "; SameSite={}", self.same_site.as_str());
-        self.attributes = out;
-        let mut removal = self.as_cookie();
-        removal.make_removal();
-        self.removal = removal.to_string();
+        out
     }
 
     /// The settings as a `cookie` crate cookie with an empty value.
@@ -159,121 +212,44 @@ impl CookieSettings {
         });
         c
     }
+}
+
+/// The session cookie, checked and rendered: what the request path writes.
+#[derive(Clone)]
+pub(crate) struct CookieSettings {
+    name: String,
+    /// `; Path=..; Domain=..; HttpOnly; Secure; SameSite=..`, rendered once.
+    attributes: String,
+    /// The `Set-Cookie` that deletes the cookie, rendered once by the `cookie` crate.
+    removal: String,
+}
+
+impl CookieSettings {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[cfg(test)]
+    pub(crate) fn attributes(&self) -> &str {
+        &self.attributes
+    }
 
     /// Whether a standard cookie parser (the `cookie` crate) reads the `Set-Cookie` this
     /// layer writes back as the same name and attributes: a last check, at build time, that
     /// nothing in the configuration is written in a way a client would read differently.
-    fn reads_back(&self) -> bool {
+    fn reads_back(&self, spec: &CookieSpec) -> bool {
         let written = self.set_cookie("v", None);
         let Ok(read) = cookie::Cookie::parse(written.as_str()) else {
             return false;
         };
-        let expected = self.as_cookie();
+        let expected = spec.as_cookie();
         read.name() == expected.name()
             && read.value() == "v"
             && read.path() == expected.path()
             && read.domain() == expected.domain()
-            && read.http_only().unwrap_or(false) == self.http_only
-            && read.secure().unwrap_or(false) == self.secure
+            && read.http_only().unwrap_or(false) == spec.http_only
+            && read.secure().unwrap_or(false) == spec.secure
             && read.same_site() == expected.same_site()
-    }
-
-    /// Checks the cookie prefix rules and `SameSite=None` against the current attributes.
-    fn check(&self) -> Result<(), ConfigError> {
-        let reason = if has_prefix(&self.name, "__Host-") {
-            if !self.secure {
-                Some("the __Host- prefix requires Secure")
-            } else if self.path != "/" {
-                Some("the __Host- prefix requires Path=/")
-            } else if self.domain.is_some() {
-                Some("the __Host- prefix forbids a Domain")
-            } else {
-                None
-            }
-        } else if has_prefix(&self.name, "__Secure-") && !self.secure {
-            Some("the __Secure- prefix requires Secure")
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            return Err(ConfigError::InvalidCookieName {
-                name: self.name.clone(),
-                reason,
-            });
-        }
-        if self.same_site == SameSite::None && !self.secure {
-            return Err(ConfigError::InvalidCookieAttribute {
-                attribute: "SameSite",
-                reason: "SameSite=None requires Secure",
-            });
-        }
-        Ok(())
-    }
-
-    /// Applies `change` to a copy and keeps it only if the result is valid.
-    fn try_change(&mut self, change: impl FnOnce(&mut Self)) -> Result<(), ConfigError> {
-        let mut next = self.clone();
-        change(&mut next);
-        next.check()?;
-        next.render();
-        if !next.reads_back() {
-            return Err(ConfigError::InvalidCookieAttribute {
-                attribute: "Set-Cookie",
-                reason: "the cookie would not read back as written",
-            });
-        }
-        *self = next;
-        Ok(())
-    }
-
-    pub(crate) fn set_name(&mut self, name: &str) -> Result<(), ConfigError> {
-        if !is_token(name) {
-            return Err(ConfigError::InvalidCookieName {
-                name: name.to_owned(),
-                reason: "a cookie name is a non-empty token: visible ASCII without separators",
-            });
-        }
-        self.try_change(|c| c.name = name.to_owned())
-    }
-
-    pub(crate) fn set_path(&mut self, path: &str) -> Result<(), ConfigError> {
-        if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
-            return Err(ConfigError::InvalidCookieAttribute {
-                attribute: "Path",
-                reason: "a path starts with '/' and holds visible ASCII other than ';'",
-            });
-        }
-        self.try_change(|c| c.path = path.to_owned())
-    }
-
-    pub(crate) fn set_domain(&mut self, domain: Option<&str>) -> Result<(), ConfigError> {
-        if let Some(domain) = domain {
-            let bare = domain.strip_prefix('.').unwrap_or(domain);
-            let valid = !bare.is_empty()
-                && bare
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-            if !valid {
-                return Err(ConfigError::InvalidCookieAttribute {
-                    attribute: "Domain",
-                    reason: "a domain holds letters, digits, '-' and '.'",
-                });
-            }
-        }
-        self.try_change(|c| c.domain = domain.map(str::to_owned))
-    }
-
-    pub(crate) fn set_secure(&mut self, secure: bool) -> Result<(), ConfigError> {
-        self.try_change(|c| c.secure = secure)
-    }
-
-    pub(crate) fn set_http_only(&mut self, http_only: bool) {
-        self.http_only = http_only;
-        self.render();
-    }
-
-    pub(crate) fn set_same_site(&mut self, same_site: SameSite) -> Result<(), ConfigError> {
-        self.try_change(|c| c.same_site = same_site)
     }
 
     /// `name=token; attributes[; Max-Age=N]`.
@@ -311,9 +287,15 @@ impl fmt::Debug for CookieSettings {
 mod tests {
     use super::*;
 
+    fn spec(change: impl FnOnce(&mut CookieSpec)) -> CookieSpec {
+        let mut spec = CookieSpec::default();
+        change(&mut spec);
+        spec
+    }
+
     #[test]
     fn defaults_are_secure() {
-        let c = CookieSettings::default();
+        let c = CookieSpec::default().build().expect("the defaults hold");
         assert_eq!(c.name(), "session");
         assert_eq!(c.attributes(), "; Path=/; HttpOnly; Secure; SameSite=Lax");
         assert_eq!(
@@ -339,63 +321,97 @@ mod tests {
 
     #[test]
     fn the_removal_keeps_path_and_domain() {
-        let mut c = CookieSettings::default();
-        c.set_path("/app").expect("path");
-        c.set_domain(Some("example.com")).expect("domain");
+        let spec = spec(|c| {
+            c.path = "/app".into();
+            c.domain = Some("example.com".into());
+        });
+        let c = spec.build().expect("path and domain");
         let removal = cookie::Cookie::parse(c.removal()).expect("the removal parses");
         assert_eq!(removal.path(), Some("/app"));
         assert_eq!(removal.domain(), Some("example.com"));
-        assert!(c.reads_back());
+        assert!(c.reads_back(&spec));
     }
 
     #[test]
     fn names_must_be_tokens() {
-        let mut c = CookieSettings::default();
         for bad in ["", "a b", "a;b", "a=b", "sé", "a\tb", "(x)", "a,b"] {
-            assert!(c.set_name(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                spec(|c| c.name = bad.into()).build().is_err(),
+                "{bad:?} should be refused"
+            );
         }
-        assert_eq!(
-            c.name(),
-            "session",
-            "a refused change leaves the settings as they were"
-        );
-        c.set_name("my_app.sid-2").expect("valid token");
+        spec(|c| c.name = "my_app.sid-2".into())
+            .build()
+            .expect("valid token");
     }
 
     #[test]
-    fn prefix_rules_hold_in_either_order() {
-        let mut c = CookieSettings::default();
-        c.set_name("__Host-s").expect("secure, Path=/, no Domain");
-        assert!(c.set_domain(Some("example.com")).is_err());
-        assert!(c.set_path("/app").is_err());
-        assert!(c.set_secure(false).is_err());
-        assert_eq!(c.attributes(), "; Path=/; HttpOnly; Secure; SameSite=Lax");
+    fn prefix_rules_are_checked_on_the_whole_configuration() {
+        let host = |change: fn(&mut CookieSpec)| {
+            spec(|c| {
+                c.name = "__Host-s".into();
+                change(c);
+            })
+            .build()
+        };
+        assert!(host(|_| {}).is_ok(), "secure, Path=/, no Domain");
+        assert!(host(|c| c.domain = Some("example.com".into())).is_err());
+        assert!(host(|c| c.path = "/app".into()).is_err());
+        assert!(host(|c| c.secure = false).is_err());
+        let built = host(|_| {}).expect("valid");
+        assert_eq!(
+            built.attributes(),
+            "; Path=/; HttpOnly; Secure; SameSite=Lax"
+        );
 
-        let mut c = CookieSettings::default();
-        c.set_domain(Some("example.com")).expect("domain");
+        let with_domain = |name: &str| {
+            spec(|c| {
+                c.domain = Some("example.com".into());
+                c.name = name.into();
+            })
+            .build()
+        };
         assert!(
-            c.set_name("__host-s").is_err(),
+            with_domain("__host-s").is_err(),
             "prefixes match case-insensitively"
         );
-        c.set_secure(false).expect("plain cookie may be insecure");
-        assert!(c.set_name("__Secure-s").is_err());
         assert!(
-            c.set_same_site(SameSite::None).is_err(),
+            spec(|c| c.secure = false).build().is_ok(),
+            "a plain cookie may be insecure"
+        );
+        assert!(
+            spec(|c| {
+                c.secure = false;
+                c.name = "__Secure-s".into();
+            })
+            .build()
+            .is_err()
+        );
+        assert!(
+            spec(|c| {
+                c.secure = false;
+                c.same_site = SameSite::None;
+            })
+            .build()
+            .is_err(),
             "SameSite=None needs Secure"
         );
     }
 
     #[test]
     fn attributes_are_validated() {
-        let mut c = CookieSettings::default();
-        assert!(c.set_path("app").is_err());
-        assert!(c.set_path("/a;b").is_err());
-        assert!(c.set_domain(Some("a b")).is_err());
-        assert!(c.set_domain(Some(".")).is_err());
-        c.set_path("/app").expect("path");
-        c.set_domain(Some(".example.com")).expect("domain");
-        c.set_http_only(false);
-        c.set_same_site(SameSite::Strict).expect("strict");
+        assert!(spec(|c| c.path = "app".into()).build().is_err());
+        assert!(spec(|c| c.path = "/a;b".into()).build().is_err());
+        assert!(spec(|c| c.domain = Some("a b".into())).build().is_err());
+        assert!(spec(|c| c.domain = Some(".".into())).build().is_err());
+        let c = spec(|c| {
+            c.path = "/app".into();
+            c.domain = Some(".example.com".into());
+            c.http_only = false;
+            c.same_site = SameSite::Strict;
+        })
+        .build()
+        .expect("valid attributes");
         assert_eq!(
             c.attributes(),
             "; Path=/app; Domain=.example.com; Secure; SameSite=Strict"

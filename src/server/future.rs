@@ -56,6 +56,8 @@ pin_project! {
             response: Option<Response<Bytes>>,
             handle: SessionHandle<T>,
         },
+        // The layer's configuration does not hold: no session, no handler.
+        Misconfigured,
     }
 }
 
@@ -89,6 +91,12 @@ impl<F, T: SessionData> ResponseFuture<F, T> {
 }
 
 impl<F, T> ResponseFuture<F, T> {
+    pub(crate) fn misconfigured() -> Self {
+        ResponseFuture {
+            state: State::Misconfigured,
+        }
+    }
+
     pub(crate) fn rejected(response: Response<Bytes>, handle: SessionHandle<T>) -> Self {
         ResponseFuture {
             state: State::Rejected {
@@ -134,6 +142,11 @@ where
                 });
                 Poll::Ready(Ok(complete(handle, response.map(ResponseBody::full))))
             }
+            StateProj::Misconfigured => Poll::Ready(Ok(plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "500 Internal Server Error\n",
+            )
+            .map(ResponseBody::full))),
         }
     }
 }

@@ -82,6 +82,8 @@ pub(crate) struct State<T> {
     /// The registered claims of the minted token the request carried (downstream services).
     #[cfg(feature = "propagate")]
     pub(crate) minted: Option<Arc<MintedClaims>>,
+    /// A [`SessionHandle::modify`] closure is running: no other change may start.
+    pub(crate) changing: bool,
 }
 
 impl<T> State<T> {
@@ -97,6 +99,7 @@ impl<T> State<T> {
             issued: None,
             #[cfg(feature = "propagate")]
             minted: None,
+            changing: false,
         }
     }
 }
@@ -178,10 +181,13 @@ pub enum SessionError {
     /// There is no active session to change.
     NoSession,
     /// The operating system's random source failed while creating a session id.
-    Random(getrandom::Error),
+    Random(crate::error::RandomError),
     /// The layer has no revocation store (see
     /// [`with_revocation`](crate::SessionLayer::with_revocation)).
     NoRevocation,
+    /// A [`modify`](SessionHandle::modify) closure is running on this session: a change
+    /// cannot start inside it (make it after the closure returns).
+    ChangeInProgress,
 }
 
 impl fmt::Display for SessionError {
@@ -195,6 +201,10 @@ impl fmt::Display for SessionError {
             SessionError::NoRevocation => {
                 f.write_str("the session layer has no revocation store: configure with_revocation")
             }
+            SessionError::ChangeInProgress => f.write_str(
+                "the session is being changed by a modify closure: change it after the closure \
+                 returns",
+            ),
         }
     }
 }
@@ -236,7 +246,11 @@ impl<T> SessionHandle<T> {
         if self.config().verify_only {
             return Err(SessionError::ReadOnly);
         }
-        Ok(self.lock())
+        let state = self.lock();
+        if state.changing {
+            return Err(SessionError::ChangeInProgress);
+        }
+        Ok(state)
     }
 
     /// Whether there is an active session.
@@ -257,9 +271,11 @@ impl<T> SessionHandle<T> {
         self.lock().claims.as_ref().map(|c| c.data.clone())
     }
 
-    /// Runs `f` on the session data, if there is a session.
+    /// Runs `f` on the session data, if there is a session. The session is not locked
+    /// while `f` runs: it may use this handle too (a change made there is not seen by `f`).
     pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
-        self.lock().claims.as_ref().map(|c| f(&c.data))
+        let claims = self.lock().claims.clone()?;
+        Some(f(&claims.data))
     }
 
     /// The session's id and timestamps, if there is a session.
@@ -309,8 +325,10 @@ impl<T> SessionHandle<T> {
     }
 
     /// Starts a new session holding `data`, replacing any current one: a fresh `sid`,
-    /// `auth_time` now, a browser-session cookie. Call it at login. Returns the new
-    /// session's id and timestamps.
+    /// `auth_time` now (or, right after a revocation of its subject in this same second,
+    /// the next second, so the new session is not revoked with the old ones), a
+    /// browser-session cookie. Call it at login. Returns the new session's id and
+    /// timestamps.
     ///
     /// # Errors
     /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::Random`] if the random
@@ -336,6 +354,7 @@ impl<T> SessionHandle<T> {
             .fresh_claims(data)
             .map_err(SessionError::Random)?;
         claims.remember = remember;
+        self.begin_after_revocations(&mut claims);
         let info = self.info_of(&claims);
         state.claims = Some(Arc::new(claims));
         state.change = Change::Started;
@@ -344,20 +363,68 @@ impl<T> SessionHandle<T> {
         Ok(info)
     }
 
+    /// A session that begins now must begin after every revocation of its subject made up
+    /// to now, even one made earlier in this very second ("log out everywhere", then log in
+    /// again: a password change). Such a revocation covers sessions that began before the
+    /// next second, so the new session begins at the first second it does not cover (at
+    /// most the leeway ahead, where the `iat` check still accepts it).
+    fn begin_after_revocations(&self, claims: &mut Claims<T>) {
+        let config = self.config();
+        let Some(revocations) = &config.revocations else {
+            return;
+        };
+        let Some(subject) = (revocations.subject)(&claims.data) else {
+            return;
+        };
+        let now = claims.auth_time;
+        let latest = now.saturating_add(config.codec.leeway_secs());
+        let mut start = now;
+        while start < latest
+            && revocations
+                .store
+                .is_revoked(&claims.sid, Some(subject), start, now)
+        {
+            start += 1;
+        }
+        if start != now {
+            claims.auth_time = start;
+            config.codec.refresh_at(claims, start);
+        }
+    }
+
     /// Changes the session data in place; `sid` and `auth_time` stay. Returns what `f`
     /// returns.
     ///
     /// # Errors
     /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::NoSession`] when there
     /// is no session.
+    ///
+    /// The session is not locked while `f` runs, so `f` may read the session through this
+    /// handle; a change started there ([`login`](Self::login), [`logout`](Self::logout),
+    /// [`renew`](Self::renew), another `modify`) is refused with
+    /// [`SessionError::ChangeInProgress`] instead of being lost or deadlocking.
     pub fn modify<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, SessionError>
     where
         T: Clone,
     {
-        let mut state = self.writable()?;
-        let state = &mut *state;
-        let claims = state.claims.as_mut().ok_or(SessionError::NoSession)?;
-        let result = f(&mut Arc::make_mut(claims).data);
+        let mut claims = {
+            let mut state = self.writable()?;
+            let claims = state.claims.clone().ok_or(SessionError::NoSession)?;
+            state.changing = true;
+            claims
+        };
+        // Clears the flag however `f` ends, a panic included.
+        struct Changing<'a, T>(&'a SessionHandle<T>);
+        impl<T> Drop for Changing<'_, T> {
+            fn drop(&mut self) {
+                self.0.lock().changing = false;
+            }
+        }
+        let changing = Changing(self);
+        let result = f(&mut Arc::make_mut(&mut claims).data);
+        drop(changing);
+        let mut state = self.lock();
+        state.claims = Some(claims);
         if state.change == Change::None || state.change == Change::Renewed {
             state.change = Change::Modified;
         }
@@ -418,8 +485,9 @@ impl<T> SessionHandle<T> {
     /// on every device ("log out everywhere", after a password change). Needs a revocation
     /// store and a subject.
     ///
-    /// Revocations count whole seconds: a new session begun within the same second is
-    /// refused too, so a client logging in again should do so a second later.
+    /// A session begun after this call is not revoked, even within the same second (see
+    /// [`login`](Self::login)): a password change can log out everywhere and log the user
+    /// in again in one request.
     ///
     /// # Errors
     /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::NoRevocation`]

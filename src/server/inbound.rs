@@ -293,7 +293,7 @@ fn verify_at<T: SessionData>(
             .decode_token::<T>(token, config.migration.as_deref())
             .map(Checked::from),
         Some(audience) => codec
-            .decode_minted::<T>(token, audience, &config.minted_type)
+            .decode_minted::<T>(token, audience, config.minted_type.as_str())
             .map(|(verified, minted)| Checked {
                 minted: Some(Arc::new(minted)),
                 ..Checked::from(verified)

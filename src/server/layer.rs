@@ -1,8 +1,19 @@
-//! [`SessionLayer`]: the configuration builder, and the Tower layer itself.
+//! [`SessionLayer`]: its settings, the configuration derived from them, and the Tower layer.
+//!
+//! # One rule for configuration
+//!
+//! Every `with_*` setter takes `self`, sets one value and cannot fail, so the order of the
+//! setters never matters. Whatever depends on several settings (the longest token from the
+//! cookie budget, the encryption purpose from the cookie name, the cookie prefix rules, the
+//! verify cache from its size) is derived once, when the layer is built: by
+//! [`SessionLayer::build`], which returns the first conflict as a [`ConfigError`], or else
+//! when the layer first wraps a service. Parts that run a background task of their own
+//! (node keys, a JWKS verifier, Redis stores) are set up with `builder(..)...start()`
+//! instead, because starting is where they can fail.
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,11 +32,13 @@ use crate::health::Health;
 use crate::keys::KeyRingHandle;
 use crate::metrics::{Budgets, LayerMetrics};
 use crate::revocation::RevocationStore;
-use crate::server::cookie::{CookieSettings, SameSite, Transport};
-use crate::time::Clock;
+use crate::server::cookie::{CookieSettings, CookieSpec, SameSite, Transport};
+use crate::time::{
+    Clock, DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LEEWAY, SystemClock,
+};
 #[cfg(feature = "propagate")]
-use crate::token::{Audience, DOWNSTREAM_TOKEN_TYPE};
-use crate::token::{Migration, TokenCodec};
+use crate::token::{Audience, TokenType};
+use crate::token::{DEFAULT_MAX_TOKEN_LEN, Migration, TokenCodec};
 
 /// Default age after which a token is re-signed: 60 seconds.
 pub const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(60);
@@ -53,11 +66,180 @@ impl<T> Revocations<T> {
     }
 }
 
-/// Everything the service needs, shared behind one `Arc`.
+/// The settings as the setters leave them: one value per setter, nothing derived.
+struct Settings<T> {
+    keys: KeyRingHandle,
+    idle: Duration,
+    absolute: Duration,
+    leeway: Duration,
+    clock: Arc<dyn Clock>,
+    /// `None`: the cookie budget for a cookie, [`DEFAULT_MAX_TOKEN_LEN`] for a header.
+    max_token_len: Option<usize>,
+    data_version: u32,
+    migration: Option<Arc<Migration<T>>>,
+    refresh_after: Duration,
+    transport: Transport,
+    response_header: Option<HeaderName>,
+    require_session: bool,
+    verify_only: bool,
+    rejection_response: Arc<RejectionFn>,
+    sign_failure_response: Arc<SignFailureFn>,
+    cookie: CookieSpec,
+    /// `None`: the cookie name.
+    token_purpose: Option<Arc<str>>,
+    cookie_budget: usize,
+    header_budget: usize,
+    oversize_action: OversizeAction,
+    oversize_response: Arc<OversizeFn>,
+    revocations: Option<Arc<Revocations<T>>>,
+    verify_cache_entries: usize,
+    #[cfg(feature = "propagate")]
+    audience: Option<Audience>,
+    #[cfg(feature = "propagate")]
+    accepted_token_type: TokenType,
+}
+
+impl<T> Clone for Settings<T> {
+    fn clone(&self) -> Self {
+        Settings {
+            keys: self.keys.clone(),
+            idle: self.idle,
+            absolute: self.absolute,
+            leeway: self.leeway,
+            clock: Arc::clone(&self.clock),
+            max_token_len: self.max_token_len,
+            data_version: self.data_version,
+            migration: self.migration.clone(),
+            refresh_after: self.refresh_after,
+            transport: self.transport.clone(),
+            response_header: self.response_header.clone(),
+            require_session: self.require_session,
+            verify_only: self.verify_only,
+            rejection_response: Arc::clone(&self.rejection_response),
+            sign_failure_response: Arc::clone(&self.sign_failure_response),
+            cookie: self.cookie.clone(),
+            token_purpose: self.token_purpose.clone(),
+            cookie_budget: self.cookie_budget,
+            header_budget: self.header_budget,
+            oversize_action: self.oversize_action,
+            oversize_response: Arc::clone(&self.oversize_response),
+            revocations: self.revocations.clone(),
+            verify_cache_entries: self.verify_cache_entries,
+            #[cfg(feature = "propagate")]
+            audience: self.audience.clone(),
+            #[cfg(feature = "propagate")]
+            accepted_token_type: self.accepted_token_type.clone(),
+        }
+    }
+}
+
+impl<T> Settings<T> {
+    fn new(keys: KeyRingHandle) -> Self {
+        Settings {
+            keys,
+            idle: DEFAULT_IDLE_TIMEOUT,
+            absolute: DEFAULT_ABSOLUTE_TIMEOUT,
+            leeway: DEFAULT_LEEWAY,
+            clock: Arc::new(SystemClock),
+            max_token_len: None,
+            data_version: 1,
+            migration: None,
+            refresh_after: DEFAULT_REFRESH_AFTER,
+            transport: Transport::Cookie,
+            response_header: None,
+            require_session: false,
+            verify_only: false,
+            rejection_response: Arc::new(default_rejection_response),
+            sign_failure_response: Arc::new(default_sign_failure_response),
+            cookie: CookieSpec::default(),
+            token_purpose: None,
+            cookie_budget: DEFAULT_COOKIE_BUDGET,
+            header_budget: DEFAULT_COOKIE_HEADER_BUDGET,
+            oversize_action: OversizeAction::Reject,
+            oversize_response: Arc::new(default_oversize_response),
+            revocations: None,
+            verify_cache_entries: DEFAULT_VERIFY_CACHE_ENTRIES,
+            #[cfg(feature = "propagate")]
+            audience: None,
+            #[cfg(feature = "propagate")]
+            accepted_token_type: TokenType::default(),
+        }
+    }
+
+    /// The codec: the settings it needs cannot conflict, so this cannot fail.
+    fn codec(&self) -> TokenCodec {
+        let max_len = self.max_token_len.unwrap_or(match self.transport {
+            Transport::Cookie => self.cookie_budget,
+            _ => DEFAULT_MAX_TOKEN_LEN,
+        });
+        let purpose = match &self.token_purpose {
+            Some(purpose) => Arc::clone(purpose),
+            None => self.cookie.name.as_str().into(),
+        };
+        TokenCodec::new(self.keys.clone())
+            .with_idle_timeout(self.idle)
+            .with_absolute_timeout(self.absolute)
+            .with_leeway(self.leeway)
+            .with_clock_arc(Arc::clone(&self.clock))
+            .with_max_token_len(max_len)
+            .with_data_version(self.data_version)
+            .with_purpose_arc(purpose)
+    }
+
+    /// Everything derived from the settings, or the first conflict between them.
+    fn derive(&self) -> Result<Config<T>, ConfigError> {
+        let cookie = self.cookie.build()?;
+        #[cfg(feature = "propagate")]
+        let verify_only = self.verify_only || self.audience.is_some();
+        #[cfg(not(feature = "propagate"))]
+        let verify_only = self.verify_only;
+        let response_header = match (&self.transport, &self.response_header) {
+            (Transport::Cookie, _) => None,
+            (_, Some(name)) => Some(name.clone()),
+            (Transport::Header(name), None) => Some(name.clone()),
+            (Transport::Bearer, None) => {
+                Some(HeaderName::from_static(DEFAULT_TOKEN_RESPONSE_HEADER))
+            }
+        };
+        let codec = self.codec();
+        // Node keys keep a departed node's key as long as a token it signed can live:
+        // they learn how long that is from the layers that verify with them.
+        if let Some(source) = self.keys.refresher() {
+            source.adopt_timing(self.idle, self.leeway, Arc::clone(&self.clock));
+        }
+        Ok(Config {
+            codec,
+            refresh_after: self.refresh_after.as_secs(),
+            transport: self.transport.clone(),
+            response_header,
+            cookie,
+            require_session: self.require_session,
+            verify_only,
+            rejection_response: Arc::clone(&self.rejection_response),
+            sign_failure_response: Arc::clone(&self.sign_failure_response),
+            migration: self.migration.clone(),
+            cookie_budget: self.cookie_budget,
+            header_budget: self.header_budget,
+            oversize_action: self.oversize_action,
+            oversize_response: Arc::clone(&self.oversize_response),
+            revocations: self.revocations.clone(),
+            verify_cache: VerifyCache::new(self.verify_cache_entries).map(Arc::new),
+            metrics: LayerMetrics::default(),
+            #[cfg(feature = "propagate")]
+            audience: self.audience.clone(),
+            #[cfg(feature = "propagate")]
+            minted_type: self.accepted_token_type.clone(),
+            _data: PhantomData,
+        })
+    }
+}
+
+/// Everything the service needs, derived from the settings once and shared behind an `Arc`.
 pub(crate) struct Config<T> {
     pub(crate) codec: TokenCodec,
     pub(crate) refresh_after: u64,
     pub(crate) transport: Transport,
+    /// The header a new token goes out in, for the header transports.
     pub(crate) response_header: Option<HeaderName>,
     pub(crate) cookie: CookieSettings,
     pub(crate) require_session: bool,
@@ -70,9 +252,6 @@ pub(crate) struct Config<T> {
     pub(crate) oversize_action: OversizeAction,
     pub(crate) oversize_response: Arc<OversizeFn>,
     pub(crate) revocations: Option<Arc<Revocations<T>>>,
-    pub(crate) verify_cache_entries: usize,
-    /// Set by `with_token_purpose`: the cookie name no longer sets the purpose.
-    pub(crate) explicit_purpose: bool,
     pub(crate) verify_cache: Option<Arc<VerifyCache<T>>>,
     /// Metric handles, resolved on the first request (nothing without the feature).
     pub(crate) metrics: LayerMetrics,
@@ -81,53 +260,19 @@ pub(crate) struct Config<T> {
     pub(crate) audience: Option<Audience>,
     /// The `typ` of the minted tokens accepted with an audience.
     #[cfg(feature = "propagate")]
-    pub(crate) minted_type: Arc<str>,
+    pub(crate) minted_type: TokenType,
     _data: PhantomData<fn() -> T>,
-}
-
-impl<T> Clone for Config<T> {
-    fn clone(&self) -> Self {
-        Config {
-            codec: self.codec.clone(),
-            refresh_after: self.refresh_after,
-            transport: self.transport.clone(),
-            response_header: self.response_header.clone(),
-            cookie: self.cookie.clone(),
-            require_session: self.require_session,
-            verify_only: self.verify_only,
-            rejection_response: Arc::clone(&self.rejection_response),
-            sign_failure_response: Arc::clone(&self.sign_failure_response),
-            migration: self.migration.clone(),
-            cookie_budget: self.cookie_budget,
-            header_budget: self.header_budget,
-            oversize_action: self.oversize_action,
-            oversize_response: Arc::clone(&self.oversize_response),
-            revocations: self.revocations.clone(),
-            verify_cache_entries: self.verify_cache_entries,
-            explicit_purpose: self.explicit_purpose,
-            // A changed configuration verifies differently: never share cached results.
-            verify_cache: VerifyCache::new(self.verify_cache_entries).map(Arc::new),
-            // Resolved again (the budgets may differ).
-            metrics: LayerMetrics::default(),
-            #[cfg(feature = "propagate")]
-            audience: self.audience.clone(),
-            #[cfg(feature = "propagate")]
-            minted_type: Arc::clone(&self.minted_type),
-            _data: PhantomData,
-        }
-    }
 }
 
 impl<T> Config<T> {
     /// The bytes a token may travel in: the codec's cap (plus `name=`), and for a cookie
     /// at most the cookie budget.
     pub(crate) fn token_budget(&self) -> usize {
-        let cookie = self.transport == Transport::Cookie;
         let budget = self
             .codec
             .max_token_len()
             .saturating_add(self.token_overhead());
-        if cookie {
+        if self.transport == Transport::Cookie {
             budget.min(self.cookie_budget)
         } else {
             budget
@@ -150,18 +295,12 @@ impl<T> Config<T> {
             cookie_header: (self.transport == Transport::Cookie).then_some(self.header_budget),
         }
     }
+}
 
-    /// The header a new token goes out in, for the header transports.
-    pub(crate) fn token_response_header(&self) -> Option<HeaderName> {
-        match (&self.transport, &self.response_header) {
-            (Transport::Cookie, _) => None,
-            (_, Some(name)) => Some(name.clone()),
-            (Transport::Header(name), None) => Some(name.clone()),
-            (Transport::Bearer, None) => {
-                Some(HeaderName::from_static(DEFAULT_TOKEN_RESPONSE_HEADER))
-            }
-        }
-    }
+/// The settings, and the configuration derived from them once.
+struct Shared<T> {
+    settings: Settings<T>,
+    config: OnceLock<Arc<Config<T>>>,
 }
 
 /// A Tower layer that verifies a signed session token on every request, hands the handler a
@@ -169,31 +308,59 @@ impl<T> Config<T> {
 /// session changed or a refresh is due.
 ///
 /// Cheap to clone: the configuration sits behind an `Arc`, and [`Layer::layer`] only
-/// clones it. Every `with_*` setter documents its default; the defaults are the secure
-/// choice.
+/// clones it. Every `with_*` setter sets one value, documents its default (the secure
+/// choice), and cannot fail; [`build`](Self::build) checks the whole configuration (see
+/// [the module docs](crate::server) for the rule).
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_stateless_session::{KeyRing, SessionLayer};
+/// use tower_stateless_session::{Key, KeyRing, SessionLayer};
 ///
 /// #[derive(serde::Serialize, serde::Deserialize, Clone)]
 /// struct User { sub: String }
 ///
-/// let keys = KeyRing::generate("k1")?;
+/// let keys = KeyRing::new(Key::generate_hs256("k1")?);
 /// let sessions = SessionLayer::<User>::new(keys)
 ///     .with_idle_timeout(Duration::from_secs(30 * 60))
 ///     .with_absolute_timeout(Duration::from_secs(2 * 24 * 3600))
-///     .with_refresh_after(Duration::from_secs(60));
+///     .with_refresh_after(Duration::from_secs(60))
+///     .build()?;
 /// # Ok::<(), tower_stateless_session::ConfigError>(())
 /// ```
+///
+/// # Settings
+///
+/// | setting | default |
+/// |---|---|
+/// | [`with_idle_timeout`](Self::with_idle_timeout) | 30 min |
+/// | [`with_absolute_timeout`](Self::with_absolute_timeout) | 2 days |
+/// | [`with_refresh_after`](Self::with_refresh_after) | 60 s |
+/// | [`with_leeway`](Self::with_leeway) | 60 s |
+/// | [`with_clock`](Self::with_clock) | the system clock |
+/// | [`with_max_token_len`](Self::with_max_token_len) | the cookie budget (cookie), 4096 bytes (header) |
+/// | [`with_data_version`](Self::with_data_version), [`with_migration`](Self::with_migration) | 1, none |
+/// | [`with_verify_cache`](Self::with_verify_cache) | 4096 verified tokens |
+/// | [`with_transport`](Self::with_transport) | cookie |
+/// | [`with_token_response_header`](Self::with_token_response_header) | `x-session-token` (bearer), the request header (named header) |
+/// | [`with_cookie_name`](Self::with_cookie_name) | `session` |
+/// | [`with_cookie_path`](Self::with_cookie_path), [`with_cookie_domain`](Self::with_cookie_domain) | `/`, none (host-only) |
+/// | [`with_secure`](Self::with_secure), [`with_http_only`](Self::with_http_only), [`with_same_site`](Self::with_same_site) | `Secure`, `HttpOnly`, `SameSite=Lax` |
+/// | [`with_token_purpose`](Self::with_token_purpose) | the cookie name (encrypted tokens only) |
+/// | [`with_cookie_budget`](Self::with_cookie_budget) | 4096 bytes (`name=value`) |
+/// | [`with_cookie_header_budget`](Self::with_cookie_header_budget) | 8000 bytes |
+/// | [`with_oversize_action`](Self::with_oversize_action), [`with_oversize_response`](Self::with_oversize_response) | 431 that deletes the session cookie |
+/// | [`with_require_session`](Self::with_require_session) | `false` (`true` in [`verify_only`](Self::verify_only)) |
+/// | [`with_rejection_response`](Self::with_rejection_response), [`with_sign_failure_response`](Self::with_sign_failure_response) | plain-text 401, 500 (503 while no key can sign) |
+/// | [`with_revocation`](Self::with_revocation) | none |
+/// | `with_audience`, `with_accepted_token_type` (feature `propagate`) | none, `downstream+jwt` |
 pub struct SessionLayer<T> {
-    config: Arc<Config<T>>,
+    shared: Arc<Shared<T>>,
 }
 
 impl<T> Clone for SessionLayer<T> {
     fn clone(&self) -> Self {
         SessionLayer {
-            config: Arc::clone(&self.config),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
@@ -206,35 +373,7 @@ impl<T> SessionLayer<T> {
     ///
     /// Pass a [`KeyRingHandle`] (or a clone of one) to rotate keys later.
     pub fn new(keys: impl Into<KeyRingHandle>) -> Self {
-        let transport = Transport::Cookie;
-        SessionLayer {
-            config: Arc::new(Config {
-                codec: TokenCodec::new(keys),
-                refresh_after: DEFAULT_REFRESH_AFTER.as_secs(),
-                transport,
-                response_header: None,
-                cookie: CookieSettings::default(),
-                require_session: false,
-                verify_only: false,
-                rejection_response: Arc::new(default_rejection_response),
-                sign_failure_response: Arc::new(default_sign_failure_response),
-                migration: None,
-                cookie_budget: DEFAULT_COOKIE_BUDGET,
-                header_budget: DEFAULT_COOKIE_HEADER_BUDGET,
-                oversize_action: OversizeAction::Reject,
-                oversize_response: Arc::new(default_oversize_response),
-                revocations: None,
-                verify_cache_entries: DEFAULT_VERIFY_CACHE_ENTRIES,
-                explicit_purpose: false,
-                verify_cache: VerifyCache::new(DEFAULT_VERIFY_CACHE_ENTRIES).map(Arc::new),
-                metrics: LayerMetrics::default(),
-                #[cfg(feature = "propagate")]
-                audience: None,
-                #[cfg(feature = "propagate")]
-                minted_type: DOWNSTREAM_TOKEN_TYPE.into(),
-                _data: PhantomData,
-            }),
-        }
+        Self::from_settings(Settings::new(keys.into()))
     }
 
     /// A verify-only layer for downstream services: it accepts the token from
@@ -243,55 +382,76 @@ impl<T> SessionLayer<T> {
     /// The keys need only verify; the handle's changing methods return
     /// [`SessionError::ReadOnly`](crate::SessionError::ReadOnly).
     ///
-    /// As it stands it accepts the session tokens a gateway forwards
-    /// ([`PropagateSessionLayer::forward`](crate::PropagateSessionLayer::forward)). Name the
-    /// service with [`with_audience`](Self::with_audience) to accept only the tokens minted
-    /// for it instead (the recommended setup):
-    ///
-    /// ```
-    /// use tower_stateless_session::{Audience, Key, KeyRing, SessionLayer};
-    ///
-    /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
-    /// struct Profile { sub: String }
-    ///
-    /// # let gateway_node_key = Key::generate_ed25519()?;
-    /// // The gateway's public key (or its JWKS): this service can verify, never forge.
-    /// let keys = KeyRing::new(gateway_node_key.public_key().expect("Ed25519"));
-    /// let layer = SessionLayer::<Profile>::verify_only(keys)
-    ///     .with_audience(Audience::new("profile")?);
-    /// # Ok::<(), tower_stateless_session::ConfigError>(())
-    /// ```
+    /// As it stands it accepts the session tokens a gateway forwards. With the `propagate`
+    /// feature, name the service with `with_audience` to accept only the tokens minted for
+    /// it instead (the recommended setup, see [`propagate`](crate::propagate)).
     pub fn verify_only(keys: impl Into<KeyRingHandle>) -> Self {
-        let mut layer = Self::new(keys);
-        let config = layer.config_mut();
-        config.verify_only = true;
-        config.require_session = true;
-        config.transport = Transport::Bearer;
-        layer
+        let mut settings = Settings::new(keys.into());
+        settings.verify_only = true;
+        settings.require_session = true;
+        settings.transport = Transport::Bearer;
+        Self::from_settings(settings)
     }
 
-    fn config_mut(&mut self) -> &mut Config<T> {
-        Arc::make_mut(&mut self.config)
+    fn from_settings(settings: Settings<T>) -> Self {
+        SessionLayer {
+            shared: Arc::new(Shared {
+                settings,
+                config: OnceLock::new(),
+            }),
+        }
     }
 
-    fn codec(mut self, f: impl FnOnce(TokenCodec) -> TokenCodec) -> Self {
-        let config = self.config_mut();
-        config.codec = f(config.codec.clone());
-        self
+    /// Sets one value; anything derived is derived again when the layer is built.
+    fn set(self, change: impl FnOnce(&mut Settings<T>)) -> Self {
+        let mut settings = self.shared.settings.clone();
+        change(&mut settings);
+        Self::from_settings(settings)
+    }
+
+    /// Checks the whole configuration and derives, once, everything that depends on several
+    /// settings; the layer keeps the result. Call it where the application starts, so a
+    /// conflict stops the start instead of surfacing on the first request.
+    ///
+    /// A layer that was not built is built when it first wraps a service; a conflict found
+    /// then is logged and every request through that service is answered 500 without
+    /// reaching the handler.
+    ///
+    /// # Errors
+    /// The first conflict found: [`ConfigError::InvalidCookieName`] (not a cookie token, or
+    /// a `__Host-`/`__Secure-` prefix with attributes it forbids),
+    /// [`ConfigError::InvalidCookieAttribute`] (a bad `Path` or `Domain`, `SameSite=None`
+    /// without `Secure`).
+    pub fn build(self) -> Result<Self, ConfigError> {
+        if self.shared.config.get().is_none() {
+            let config = Arc::new(self.shared.settings.derive()?);
+            // Another clone may have derived the same configuration meanwhile: either is it.
+            let _ = self.shared.config.set(config);
+        }
+        Ok(self)
+    }
+
+    /// The derived configuration, derived now if the layer was not built.
+    fn config(&self) -> Result<Arc<Config<T>>, ConfigError> {
+        if let Some(config) = self.shared.config.get() {
+            return Ok(Arc::clone(config));
+        }
+        let config = Arc::new(self.shared.settings.derive()?);
+        Ok(Arc::clone(self.shared.config.get_or_init(|| config)))
     }
 
     /// The idle (rolling) timeout: a session not seen for this long is over. Whole seconds,
     /// at least 1 s. Default 30 minutes.
     #[must_use]
     pub fn with_idle_timeout(self, timeout: Duration) -> Self {
-        self.codec(|c| c.with_idle_timeout(timeout))
+        self.set(|s| s.idle = timeout)
     }
 
     /// The absolute timeout: a session is over this long after login, however active.
     /// Whole seconds, at least 1 s. Default 2 days.
     #[must_use]
     pub fn with_absolute_timeout(self, timeout: Duration) -> Self {
-        self.codec(|c| c.with_absolute_timeout(timeout))
+        self.set(|s| s.absolute = timeout)
     }
 
     /// How old a token must be before a request re-signs it (new `iat` and `exp`, same
@@ -299,9 +459,8 @@ impl<T> SessionLayer<T> {
     /// small. Whole seconds. Default 60 s. A value at or above the idle timeout means
     /// sessions are never extended.
     #[must_use]
-    pub fn with_refresh_after(mut self, age: Duration) -> Self {
-        self.config_mut().refresh_after = age.as_secs();
-        self
+    pub fn with_refresh_after(self, age: Duration) -> Self {
+        self.set(|s| s.refresh_after = age)
     }
 
     /// The clock-skew leeway applied to every time comparison. Default 60 s.
@@ -310,28 +469,31 @@ impl<T> SessionLayer<T> {
     /// Every deadline is extended by this much; keep it to the skew you expect between nodes.
     #[must_use]
     pub fn with_leeway(self, leeway: Duration) -> Self {
-        self.codec(|c| c.with_leeway(leeway))
+        self.set(|s| s.leeway = leeway)
     }
 
     /// The time source. Default: the system clock. Tests inject a
-    /// [`ManualClock`](crate::ManualClock).
+    /// [`ManualClock`](crate::time::ManualClock). Node keys verifying for this layer read
+    /// the time from it too.
     #[must_use]
     pub fn with_clock(self, clock: impl Clock) -> Self {
-        self.codec(|c| c.with_clock(clock))
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        self.set(|s| s.clock = clock)
     }
 
     /// The longest token accepted or produced, in bytes; checked before any decoding.
-    /// Default 4096.
+    /// Default: the [cookie budget](Self::with_cookie_budget) with the cookie transport (a
+    /// token never exceeds its cookie), 4096 bytes with a header transport.
     #[must_use]
     pub fn with_max_token_len(self, max: usize) -> Self {
-        self.codec(|c| c.with_max_token_len(max))
+        self.set(|s| s.max_token_len = Some(max))
     }
 
     /// The version of the session data's shape (default 1). Tokens of another version are
     /// refused ("start over") unless [`with_migration`](Self::with_migration) accepts them.
     #[must_use]
     pub fn with_data_version(self, version: u32) -> Self {
-        self.codec(|c| c.with_data_version(version))
+        self.set(|s| s.data_version = version)
     }
 
     /// Converts the data of tokens written with another data version: given that version
@@ -339,50 +501,48 @@ impl<T> SessionLayer<T> {
     /// refuse the token. A migrated session is re-signed at once. Default: none.
     #[must_use]
     pub fn with_migration(
-        mut self,
+        self,
         migrate: impl Fn(u32, serde_json::Map<String, serde_json::Value>) -> Option<T>
         + Send
         + Sync
         + 'static,
     ) -> Self {
-        self.config_mut().migration = Some(Arc::new(migrate));
-        self
+        let migrate: Arc<Migration<T>> = Arc::new(migrate);
+        self.set(|s| s.migration = Some(migrate))
     }
 
-    /// Where the token travels. Default [`Transport::Cookie`].
+    /// Where the token travels. Default [`Transport::Cookie`] ([`Transport::Bearer`] in
+    /// [`verify_only`](Self::verify_only)).
     #[must_use]
-    pub fn with_transport(mut self, transport: Transport) -> Self {
-        self.config_mut().transport = transport;
-        self
+    pub fn with_transport(self, transport: Transport) -> Self {
+        self.set(|s| s.transport = transport)
     }
 
     /// The response header that carries a new token for [`Transport::Bearer`] (default
     /// `x-session-token`) and [`Transport::Header`] (default: the request header's name).
-    /// Ignored for cookies.
+    /// Not used with cookies.
     #[must_use]
-    pub fn with_token_response_header(mut self, name: HeaderName) -> Self {
-        self.config_mut().response_header = Some(name);
-        self
+    pub fn with_token_response_header(self, name: HeaderName) -> Self {
+        self.set(|s| s.response_header = Some(name))
     }
 
     /// Whether a request without a valid session is answered 401 by the layer instead of
     /// reaching the handler. Default `false` (handlers decide, for example with the
     /// [`Session<T>`](crate::Session) extractor); `true` in [`verify_only`](Self::verify_only).
     #[must_use]
-    pub fn with_require_session(mut self, require: bool) -> Self {
-        self.config_mut().require_session = require;
-        self
+    pub fn with_require_session(self, require: bool) -> Self {
+        self.set(|s| s.require_session = require)
     }
 
     /// Replaces the 401 response sent when a session is required and missing. The
     /// [`Rejection`] tells why, for logs; keep that out of the body.
     #[must_use]
     pub fn with_rejection_response(
-        mut self,
+        self,
         response: impl Fn(&Rejection) -> Response<Bytes> + Send + Sync + 'static,
     ) -> Self {
-        self.config_mut().rejection_response = Arc::new(response);
-        self
+        let response: Arc<RejectionFn> = Arc::new(response);
+        self.set(|s| s.rejection_response = response)
     }
 
     /// Replaces the 500 response sent when the handler changed the session but the new
@@ -391,121 +551,43 @@ impl<T> SessionLayer<T> {
     /// `Retry-After: 1` for [`SignError::NoSigningKey`] (no key can sign here right now).
     #[must_use]
     pub fn with_sign_failure_response(
-        mut self,
+        self,
         response: impl Fn(&SignError) -> Response<Bytes> + Send + Sync + 'static,
     ) -> Self {
-        self.config_mut().sign_failure_response = Arc::new(response);
-        self
+        let response: Arc<SignFailureFn> = Arc::new(response);
+        self.set(|s| s.sign_failure_response = response)
     }
 
-    /// The cookie's name. Default `session`.
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidCookieName`] when `name` is not a cookie token, or breaks the
-    /// rules of its prefix (`__Host-` needs `Secure`, `Path=/` and no `Domain`; `__Secure-`
-    /// needs `Secure`) given the attributes set so far.
-    pub fn try_with_cookie_name(mut self, name: &str) -> Result<Self, ConfigError> {
-        self.config_mut().cookie.set_name(name)?;
-        if !self.config.explicit_purpose {
-            self = self.codec(|c| c.with_purpose(name));
-        }
-        Ok(self)
-    }
-
-    /// What encrypted tokens are bound to: the `pur` member of their protected header,
-    /// which the token must carry to be accepted here (see [`token::jwe`]). Default: the
-    /// cookie name, whatever the transport, so a token issued for one cookie is refused
-    /// under another even where both layers share a key ring.
-    ///
-    /// Set it on a downstream service that receives forwarded encrypted tokens in a header
-    /// (the gateway's cookie name), or to let two layers accept each other's tokens. Signed
-    /// tokens carry no purpose; this has no effect on them.
-    ///
-    /// [`token::jwe`]: crate::token::jwe
-    #[must_use]
-    pub fn with_token_purpose(mut self, purpose: &str) -> Self {
-        self.config_mut().explicit_purpose = true;
-        self.codec(|c| c.with_purpose(purpose))
-    }
-
-    /// The cookie's name; see [`try_with_cookie_name`](Self::try_with_cookie_name).
-    ///
-    /// # Panics
-    /// When `name` is invalid: use the `try_` form for names that come from configuration.
+    /// The cookie's name. Default `session`. A `__Host-` name needs `Secure`, `Path=/` and
+    /// no `Domain`; a `__Secure-` name needs `Secure` ([`build`](Self::build) checks).
     #[must_use]
     pub fn with_cookie_name(self, name: &str) -> Self {
-        self.try_with_cookie_name(name)
-            .unwrap_or_else(|e| panic!("{e}"))
+        self.set(|s| s.cookie.name = name.to_owned())
     }
 
-    /// The cookie's `Path`. Default `/`.
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidCookieAttribute`] when the path does not start with `/` or holds
-    /// `;` or control characters; [`ConfigError::InvalidCookieName`] when the name has the
-    /// `__Host-` prefix and the path is not `/`.
-    pub fn try_with_cookie_path(mut self, path: &str) -> Result<Self, ConfigError> {
-        self.config_mut().cookie.set_path(path)?;
-        Ok(self)
-    }
-
-    /// The cookie's `Path`; see [`try_with_cookie_path`](Self::try_with_cookie_path).
-    ///
-    /// # Panics
-    /// When the path is invalid.
+    /// The cookie's `Path`. Default `/`. It starts with `/` and holds no `;` or control
+    /// characters ([`build`](Self::build) checks).
     #[must_use]
     pub fn with_cookie_path(self, path: &str) -> Self {
-        self.try_with_cookie_path(path)
-            .unwrap_or_else(|e| panic!("{e}"))
+        self.set(|s| s.cookie.path = path.to_owned())
     }
 
     /// The cookie's `Domain`. Default: none (host-only, the safest).
     ///
     /// # Security
     /// A `Domain` sends the cookie to every subdomain too.
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidCookieAttribute`] for an invalid domain;
-    /// [`ConfigError::InvalidCookieName`] with the `__Host-` prefix.
-    pub fn try_with_cookie_domain(mut self, domain: &str) -> Result<Self, ConfigError> {
-        self.config_mut().cookie.set_domain(Some(domain))?;
-        Ok(self)
-    }
-
-    /// The cookie's `Domain`; see [`try_with_cookie_domain`](Self::try_with_cookie_domain).
-    ///
-    /// # Panics
-    /// When the domain is invalid.
     #[must_use]
     pub fn with_cookie_domain(self, domain: &str) -> Self {
-        self.try_with_cookie_domain(domain)
-            .unwrap_or_else(|e| panic!("{e}"))
+        self.set(|s| s.cookie.domain = Some(domain.to_owned()))
     }
 
     /// Whether the cookie is `Secure` (sent over HTTPS only). Default `true`.
     ///
     /// # Security
     /// Turn it off only for plain-HTTP development on localhost.
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidCookieName`] when turning it off with a `__Host-` or
-    /// `__Secure-` name; [`ConfigError::InvalidCookieAttribute`] with `SameSite=None`.
-    pub fn try_with_secure(mut self, secure: bool) -> Result<Self, ConfigError> {
-        self.config_mut().cookie.set_secure(secure)?;
-        Ok(self)
-    }
-
-    /// Whether the cookie is `Secure`; see [`try_with_secure`](Self::try_with_secure).
-    ///
-    /// # Security
-    /// Turn it off only for plain-HTTP development on localhost.
-    ///
-    /// # Panics
-    /// When the combination is invalid.
     #[must_use]
     pub fn with_secure(self, secure: bool) -> Self {
-        self.try_with_secure(secure)
-            .unwrap_or_else(|e| panic!("{e}"))
+        self.set(|s| s.cookie.secure = secure)
     }
 
     /// Whether the cookie is `HttpOnly` (hidden from scripts). Default `true`.
@@ -513,31 +595,31 @@ impl<T> SessionLayer<T> {
     /// # Security
     /// Without it, any script injected into a page can read the session token.
     #[must_use]
-    pub fn with_http_only(mut self, http_only: bool) -> Self {
-        self.config_mut().cookie.set_http_only(http_only);
-        self
+    pub fn with_http_only(self, http_only: bool) -> Self {
+        self.set(|s| s.cookie.http_only = http_only)
     }
 
-    /// The cookie's `SameSite`. Default [`SameSite::Lax`].
+    /// The cookie's `SameSite`. Default [`SameSite::Lax`]. `None` needs `Secure`.
     ///
     /// # Security
     /// `None` sends the cookie on cross-site requests: pair it with CSRF protection.
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidCookieAttribute`] for `None` on a cookie that is not `Secure`.
-    pub fn try_with_same_site(mut self, same_site: SameSite) -> Result<Self, ConfigError> {
-        self.config_mut().cookie.set_same_site(same_site)?;
-        Ok(self)
-    }
-
-    /// The cookie's `SameSite`; see [`try_with_same_site`](Self::try_with_same_site).
-    ///
-    /// # Panics
-    /// When the combination is invalid.
     #[must_use]
     pub fn with_same_site(self, same_site: SameSite) -> Self {
-        self.try_with_same_site(same_site)
-            .unwrap_or_else(|e| panic!("{e}"))
+        self.set(|s| s.cookie.same_site = same_site)
+    }
+
+    /// What encrypted tokens are bound to: the `pur` member of their protected header,
+    /// which the token must carry to be accepted here (see `token::jwe`, feature `jwe`).
+    /// Default: the cookie name, whatever the transport, so a token issued for one cookie
+    /// is refused under another even where both layers share a key ring.
+    ///
+    /// Set it on a downstream service that receives forwarded encrypted tokens in a header
+    /// (the gateway's cookie name), or to let two layers accept each other's tokens. Signed
+    /// tokens carry no purpose; this has no effect on them.
+    #[must_use]
+    pub fn with_token_purpose(self, purpose: &str) -> Self {
+        let purpose: Arc<str> = purpose.into();
+        self.set(|s| s.token_purpose = Some(purpose))
     }
 
     /// The budget for the session cookie's `name=value`, in bytes: inbound, a larger session
@@ -548,49 +630,40 @@ impl<T> SessionLayer<T> {
     /// Default 4096, what browsers keep; see [`size_budgets`](crate::size_budgets) for the
     /// limits of common servers and proxies.
     ///
-    /// This also sets the maximum token length to `bytes` (a token never exceeds its
-    /// cookie); call [`with_max_token_len`](Self::with_max_token_len) afterwards to cap
-    /// tokens lower.
-    ///
     /// Behind nginx, mind `proxy_buffer_size` (4 KiB or 8 KiB by default, one memory page):
     /// a `Set-Cookie` near 4 KiB plus the other response headers outgrows a 4 KiB buffer
     /// and nginx answers 502. Raise it to 8k, or keep this budget near 3 KiB.
     #[must_use]
-    pub fn with_cookie_budget(mut self, bytes: usize) -> Self {
-        let config = self.config_mut();
-        config.cookie_budget = bytes;
-        config.codec = config.codec.clone().with_max_token_len(bytes);
-        self
+    pub fn with_cookie_budget(self, bytes: usize) -> Self {
+        self.set(|s| s.cookie_budget = bytes)
     }
 
     /// The budget for the whole `Cookie` request header (all cookies together, several
     /// `Cookie` fields joined with `"; "` as a proxy joins them), in bytes. Default 8000,
     /// under what nginx, Apache and Tomcat accept by default (see
-    /// [`DEFAULT_COOKIE_HEADER_BUDGET`](crate::DEFAULT_COOKIE_HEADER_BUDGET)).
+    /// [`DEFAULT_COOKIE_HEADER_BUDGET`](crate::server::DEFAULT_COOKIE_HEADER_BUDGET)).
     #[must_use]
-    pub fn with_cookie_header_budget(mut self, bytes: usize) -> Self {
-        self.config_mut().header_budget = bytes;
-        self
+    pub fn with_cookie_header_budget(self, bytes: usize) -> Self {
+        self.set(|s| s.header_budget = bytes)
     }
 
     /// What to do when a request's cookies break a budget. Default
     /// [`OversizeAction::Reject`]: answer 431 naming the offending cookies and delete the
     /// session cookie when it is one of them.
     #[must_use]
-    pub fn with_oversize_action(mut self, action: OversizeAction) -> Self {
-        self.config_mut().oversize_action = action;
-        self
+    pub fn with_oversize_action(self, action: OversizeAction) -> Self {
+        self.set(|s| s.oversize_action = action)
     }
 
     /// Replaces the 431 response of [`OversizeAction::Reject`]. The deletion of the session
     /// cookie is added to whatever it returns. Default: a plain-text report of the sizes.
     #[must_use]
     pub fn with_oversize_response(
-        mut self,
+        self,
         response: impl Fn(&Oversize) -> Response<Bytes> + Send + Sync + 'static,
     ) -> Self {
-        self.config_mut().oversize_response = Arc::new(response);
-        self
+        let response: Arc<OversizeFn> = Arc::new(response);
+        self.set(|s| s.oversize_response = response)
     }
 
     /// Checks every valid token against a revocation store, after the signature and the
@@ -602,26 +675,26 @@ impl<T> SessionLayer<T> {
     /// Default: none (a logged-out token stays valid until its `exp` for whoever kept it).
     ///
     /// ```
-    /// use tower_stateless_session::{KeyRing, SessionLayer};
+    /// use tower_stateless_session::{Key, KeyRing, SessionLayer};
     /// use tower_stateless_session::revocation::MemoryRevocations;
     ///
     /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
     /// struct User { sub: String }
     ///
-    /// let layer = SessionLayer::<User>::new(KeyRing::generate("k1")?)
+    /// let layer = SessionLayer::<User>::new(KeyRing::new(Key::generate_hs256("k1")?))
     ///     .with_revocation(MemoryRevocations::new(), |user: &User| Some(user.sub.as_str()));
     /// # Ok::<(), tower_stateless_session::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_revocation<F>(mut self, store: impl RevocationStore, subject: F) -> Self
+    pub fn with_revocation<F>(self, store: impl RevocationStore, subject: F) -> Self
     where
         F: for<'a> Fn(&'a T) -> Option<&'a str> + Send + Sync + 'static,
     {
-        self.config_mut().revocations = Some(Arc::new(Revocations {
+        let revocations = Arc::new(Revocations {
             store: Arc::new(store),
             subject: Arc::new(subject),
-        }));
-        self
+        });
+        self.set(|s| s.revocations = Some(revocations))
     }
 
     /// How many verified tokens to remember (default 4096; 0 turns the cache off).
@@ -637,61 +710,54 @@ impl<T> SessionLayer<T> {
     /// whole token in constant time; only tokens that verified are stored, and memory is
     /// bounded (about 0.5 KiB per entry for small sessions).
     #[must_use]
-    pub fn with_verify_cache(mut self, entries: usize) -> Self {
-        let config = self.config_mut();
-        config.verify_cache_entries = entries;
-        config.verify_cache = VerifyCache::new(entries).map(Arc::new);
-        self
+    pub fn with_verify_cache(self, entries: usize) -> Self {
+        self.set(|s| s.verify_cache_entries = entries)
     }
 
-    #[cfg(feature = "propagate")]
     /// Makes this a downstream service named `audience`: it accepts only minted downstream
-    /// tokens (type [`DOWNSTREAM_TOKEN_TYPE`], or the one set with
-    /// [`try_with_accepted_token_type`](Self::try_with_accepted_token_type)) whose `aud`
-    /// names it, and refuses everything else with the same 401: a browser's session token,
-    /// a token minted for another service, an expired one (kinds
+    /// tokens (type `downstream+jwt`, or the one set with
+    /// [`with_accepted_token_type`](Self::with_accepted_token_type)) whose `aud` names it,
+    /// and refuses everything else with the same 401: a browser's session token, a token
+    /// minted for another service, an expired one (kinds
     /// [`WrongType`](crate::RejectionKind::WrongType),
     /// [`WrongAudience`](crate::RejectionKind::WrongAudience),
     /// [`Expired`](crate::RejectionKind::Expired), for logs only). Default: none (session
     /// tokens are accepted).
     ///
-    /// Meant after [`verify_only`](Self::verify_only); a layer with an audience never signs
-    /// (it is made verify-only). The session data `T` is read from the minted token's
-    /// members: its `sub` and the members the gateway's projection passed on. The registered
-    /// claims are in [`SessionHandle::minted`](crate::SessionHandle::minted).
+    /// Meant with [`verify_only`](Self::verify_only); a layer with an audience never signs
+    /// (it is verify-only whatever else is set). The session data `T` is read from the
+    /// minted token's members: its `sub` and the members the gateway's projection passed
+    /// on. The registered claims are in
+    /// [`SessionHandle::minted`](crate::SessionHandle::minted).
     ///
     /// A minted token is accepted until its `exp` plus the [leeway](Self::with_leeway)
     /// (default 60 s): with synchronized clocks, a few seconds is enough here.
-    #[must_use]
-    pub fn with_audience(mut self, audience: Audience) -> Self {
-        let config = self.config_mut();
-        config.audience = Some(audience);
-        config.verify_only = true;
-        self
-    }
-
     #[cfg(feature = "propagate")]
-    /// The `typ` of the minted tokens accepted with an [audience](Self::with_audience).
-    /// Default [`DOWNSTREAM_TOKEN_TYPE`]; set the same on the minter.
-    ///
-    /// # Errors
-    /// [`ConfigError::InvalidDownstreamSetting`] when `typ` is not a media type of at most
-    /// 64 bytes (`A-Z a-z 0-9 . _ - + /`), or is the session token's type.
-    pub fn try_with_accepted_token_type(mut self, typ: &str) -> Result<Self, ConfigError> {
-        crate::token::minted::check_token_type(typ)?;
-        self.config_mut().minted_type = typ.into();
-        Ok(self)
+    #[must_use]
+    pub fn with_audience(self, audience: Audience) -> Self {
+        self.set(|s| s.audience = Some(audience))
     }
 
-    /// The token codec this layer signs and verifies with (for tools and tests that mint
-    /// tokens outside a request).
-    pub fn codec_ref(&self) -> &TokenCodec {
-        &self.config.codec
+    /// The `typ` of the minted tokens accepted with an [audience](Self::with_audience).
+    /// Default `downstream+jwt`; set the same on the minter.
+    #[cfg(feature = "propagate")]
+    #[must_use]
+    pub fn with_accepted_token_type(self, typ: TokenType) -> Self {
+        self.set(|s| s.accepted_token_type = typ)
+    }
+
+    /// The token codec this layer signs and verifies with (for tools and tests that sign
+    /// or check tokens outside a request).
+    pub fn codec(&self) -> TokenCodec {
+        match self.shared.config.get() {
+            Some(config) => config.codec.clone(),
+            None => self.shared.settings.codec(),
+        }
     }
 
     /// The key ring handle; replace its ring to rotate keys.
     pub fn keys(&self) -> &KeyRingHandle {
-        self.config.codec.keys()
+        &self.shared.settings.keys
     }
 
     /// The request and response headers that carry this layer's tokens: `Cookie`,
@@ -701,17 +767,25 @@ impl<T> SessionLayer<T> {
     /// `TraceLayer`) so no token reaches the logs; see
     /// [`observability`](crate::observability).
     pub fn sensitive_headers(&self) -> Vec<HeaderName> {
+        let settings = &self.shared.settings;
         let mut names = vec![
             http::header::COOKIE,
             http::header::SET_COOKIE,
             http::header::AUTHORIZATION,
         ];
-        let config = &self.config;
-        let transport = match &config.transport {
+        let request = match &settings.transport {
             Transport::Header(name) => Some(name.clone()),
             _ => None,
         };
-        for name in transport.into_iter().chain(config.token_response_header()) {
+        let response = match &settings.transport {
+            Transport::Cookie => None,
+            _ => Some(settings.response_header.clone().unwrap_or_else(|| {
+                request
+                    .clone()
+                    .unwrap_or(HeaderName::from_static(DEFAULT_TOKEN_RESPONSE_HEADER))
+            })),
+        };
+        for name in request.into_iter().chain(response) {
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -721,21 +795,22 @@ impl<T> SessionLayer<T> {
 
     /// The health checks of what this layer depends on, for a `/health` endpoint:
     /// - `"revocation"`: the revocation store, when one is configured;
-    /// - with a ring from [`NodeKeys`](crate::keys::NodeKeys), `"node_key"` (whether the
-    ///   node issues with its own, published key) and `"key_registry"` (the registry's
+    /// - with a ring from node keys (feature `node-keys`), `"node_key"` (whether the node
+    ///   issues with its own, published key) and `"key_registry"` (the registry's
     ///   connection);
-    /// - with a ring from a `JwksVerifier` (feature `jwks`), `"jwks"` (whether the set is
+    /// - with a ring from a JWKS verifier (feature `jwks`), `"jwks"` (whether the set is
     ///   fetched).
     ///
     /// Add the application's own checks with [`Health::with_check`]. See
     /// [`health`](crate::health).
     pub fn health(&self) -> Health {
+        let settings = &self.shared.settings;
         let mut health = Health::new();
-        if let Some(revocations) = &self.config.revocations {
+        if let Some(revocations) = &settings.revocations {
             let store = Arc::clone(&revocations.store);
             health = health.with_check("revocation", move || store.health());
         }
-        if let Some(source) = self.config.codec.keys().refresher() {
+        if let Some(source) = settings.keys.refresher() {
             health = health.merge(source.health());
         }
         health
@@ -746,25 +821,52 @@ impl<S, T> Layer<S> for SessionLayer<T> {
     type Service = SessionService<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SessionService::new(inner, Arc::clone(&self.config))
+        match self.config() {
+            Ok(config) => SessionService::new(inner, config),
+            Err(error) => {
+                misconfigured(&error);
+                SessionService::misconfigured(inner)
+            }
+        }
     }
 }
 
 impl<T> fmt::Debug for SessionLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.config;
-        f.debug_struct("SessionLayer")
-            .field("codec", &c.codec)
-            .field("refresh_after_secs", &c.refresh_after)
-            .field("transport", &c.transport)
-            .field("cookie", &c.cookie)
-            .field("require_session", &c.require_session)
-            .field("verify_only", &c.verify_only)
-            .field("cookie_budget", &c.cookie_budget)
-            .field("header_budget", &c.header_budget)
-            .field("oversize_action", &c.oversize_action)
-            .field("revocation", &c.revocations.is_some())
-            .field("verify_cache_entries", &c.verify_cache_entries)
+        let s = &self.shared.settings;
+        let mut debug = f.debug_struct("SessionLayer");
+        debug
+            .field("keys", &s.keys)
+            .field("idle_timeout", &s.idle)
+            .field("absolute_timeout", &s.absolute)
+            .field("refresh_after", &s.refresh_after)
+            .field("leeway", &s.leeway)
+            .field("transport", &s.transport)
+            .field("cookie", &s.cookie)
+            .field("require_session", &s.require_session)
+            .field("verify_only", &s.verify_only);
+        #[cfg(feature = "propagate")]
+        debug.field("audience", &s.audience);
+        debug
+            .field("cookie_budget", &s.cookie_budget)
+            .field("header_budget", &s.header_budget)
+            .field("oversize_action", &s.oversize_action)
+            .field("revocation", &s.revocations.is_some())
+            .field("verify_cache_entries", &s.verify_cache_entries)
+            .field("built", &self.shared.config.get().is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// Log event: a layer that was never built wraps a service with a configuration that does
+/// not hold; its requests are answered 500.
+fn misconfigured(error: &ConfigError) {
+    #[cfg(feature = "tracing")]
+    tracing::error!(
+        %error,
+        "session layer configuration does not hold: every request through it is answered \
+         500; call SessionLayer::build at startup to stop there instead"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = error;
 }

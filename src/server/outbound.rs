@@ -40,7 +40,8 @@ pub(crate) fn finish<T: SessionData, B>(
                     .map(|v| (header::SET_COOKIE, v))
             } else {
                 config
-                    .token_response_header()
+                    .response_header
+                    .clone()
                     .map(|name| (name, issued.token.header_value()))
             };
             if let Some((name, value)) = value {

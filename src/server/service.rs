@@ -31,12 +31,23 @@ use crate::server::handle::{SessionData, SessionHandle};
 /// itself, rather than in its future, sees no session on that path.
 pub struct SessionService<S, T> {
     inner: S,
-    config: Arc<Config<T>>,
+    /// `None` when the layer's configuration does not hold (every request is answered 500).
+    config: Option<Arc<Config<T>>>,
 }
 
 impl<S, T> SessionService<S, T> {
     pub(crate) fn new(inner: S, config: Arc<Config<T>>) -> Self {
-        SessionService { inner, config }
+        SessionService {
+            inner,
+            config: Some(config),
+        }
+    }
+
+    pub(crate) fn misconfigured(inner: S) -> Self {
+        SessionService {
+            inner,
+            config: None,
+        }
     }
 
     /// The wrapped service.
@@ -59,7 +70,7 @@ impl<S: Clone, T> Clone for SessionService<S, T> {
     fn clone(&self) -> Self {
         SessionService {
             inner: self.inner.clone(),
-            config: Arc::clone(&self.config),
+            config: self.config.clone(),
         }
     }
 }
@@ -86,13 +97,16 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let Some(config) = &self.config else {
+            return ResponseFuture::misconfigured();
+        };
         let inbound::Begun {
             handle,
             oversize,
             key_wait,
-        } = inbound::begin(&self.config, request.headers());
+        } = inbound::begin(config, request.headers());
         if let Some(report) = oversize {
-            let response = (self.config.oversize_response)(&report);
+            let response = (config.oversize_response)(&report);
             return ResponseFuture::rejected(response, handle);
         }
         // Rare path: the token names a key the ring does not hold yet (a node that just

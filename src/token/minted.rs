@@ -107,7 +107,49 @@ pub(crate) fn check_name(setting: &'static str, name: &str) -> Result<(), Config
 
 /// Checks a token type for a header: a media type without parameters, `A-Z a-z 0-9` and
 /// `. _ - + /`, at most 64 bytes, and not the session token's type.
-pub(crate) fn check_token_type(typ: &str) -> Result<(), ConfigError> {
+/// The `typ` of minted downstream tokens, when not the default [`DOWNSTREAM_TOKEN_TYPE`]:
+/// a media type of 1 to 64 bytes (`A-Z a-z 0-9 . _ - + /`, an `application/` prefix
+/// allowed) other than the session token's type. Set the same on the minter
+/// ([`Minter::with_token_type`](crate::propagate::Minter::with_token_type)) and on the
+/// downstream layers
+/// ([`SessionLayer::with_accepted_token_type`](crate::SessionLayer::with_accepted_token_type)).
+///
+/// ```
+/// use tower_stateless_session::propagate::TokenType;
+///
+/// let typ = TokenType::new("orders+jwt")?;
+/// assert_eq!(typ.as_str(), "orders+jwt");
+/// assert!(TokenType::new("sess+jwt").is_err(), "the session token's own type");
+/// # Ok::<(), tower_stateless_session::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenType(Arc<str>);
+
+impl TokenType {
+    /// A token type from its text.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidDownstreamSetting`] when `typ` is not a media type of at most
+    /// 64 bytes (`A-Z a-z 0-9 . _ - + /`), or is the session token's type.
+    pub fn new(typ: &str) -> Result<Self, ConfigError> {
+        check_token_type(typ)?;
+        Ok(TokenType(typ.into()))
+    }
+
+    /// The type's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// [`DOWNSTREAM_TOKEN_TYPE`].
+impl Default for TokenType {
+    fn default() -> Self {
+        TokenType(DOWNSTREAM_TOKEN_TYPE.into())
+    }
+}
+
+fn check_token_type(typ: &str) -> Result<(), ConfigError> {
     let bare = match typ.get(..12) {
         Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
         _ => typ,

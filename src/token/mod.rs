@@ -43,10 +43,9 @@ use serde::de::DeserializeOwned;
 pub use self::claims::RESERVED_CLAIMS;
 pub use self::jws::{TOKEN_TYPE, verify_jws};
 #[cfg(feature = "propagate")]
-pub use self::minted::{
-    Actor, Audience, DOWNSTREAM_TOKEN_TYPE, MAX_AUDIENCE_LEN, MINTED_RESERVED_CLAIMS, MintedClaims,
-};
-use crate::error::{Rejection, RejectionKind, SignError};
+pub(crate) use self::minted::{Actor, Audience, DOWNSTREAM_TOKEN_TYPE, MintedClaims, TokenType};
+pub use crate::error::{RandomError, SignError};
+use crate::error::{Rejection, RejectionKind};
 use crate::keys::KeyRingHandle;
 use crate::time::{
     Clock, DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LEEWAY, SystemClock,
@@ -71,9 +70,9 @@ impl SessionId {
     ///
     /// # Errors
     /// When the random source fails.
-    pub fn random() -> Result<Self, getrandom::Error> {
+    pub fn random() -> Result<Self, crate::error::RandomError> {
         let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes)?;
+        crate::error::RandomError::fill(&mut bytes)?;
         Ok(SessionId(bytes))
     }
 
@@ -302,6 +301,11 @@ impl TokenCodec {
         self
     }
 
+    pub(crate) fn with_purpose_arc(mut self, purpose: Arc<str>) -> Self {
+        self.purpose = purpose;
+        self
+    }
+
     /// The purpose encrypted tokens are bound to.
     pub fn purpose(&self) -> &str {
         &self.purpose
@@ -345,6 +349,11 @@ impl TokenCodec {
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    pub(crate) fn with_clock_arc(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -407,7 +416,7 @@ impl TokenCodec {
         self.fresh_claims(data).map_err(SignError::Random)
     }
 
-    pub(crate) fn fresh_claims<T>(&self, data: T) -> Result<Claims<T>, getrandom::Error> {
+    pub(crate) fn fresh_claims<T>(&self, data: T) -> Result<Claims<T>, crate::error::RandomError> {
         let now = self.now();
         Ok(Claims {
             sid: SessionId::random()?,

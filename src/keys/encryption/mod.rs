@@ -164,7 +164,7 @@ impl EncryptionKey {
     /// random source fails.
     pub fn generate(kid: &str, management: KeyManagement) -> Result<Self, ConfigError> {
         let mut secret = [0u8; ENCRYPTION_KEY_LEN];
-        getrandom::fill(&mut secret).map_err(ConfigError::Random)?;
+        crate::error::RandomError::fill(&mut secret).map_err(ConfigError::Random)?;
         Self::new(kid, management, &secret)
     }
 

@@ -20,13 +20,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use std::future::poll_fn;
+use std::pin::Pin;
+
 use bytes::Bytes;
-use http::{Request, Uri};
-use http_body_util::Empty;
-use hyper_util::client::legacy::connect::{Connect, HttpConnector};
-use hyper_util::client::legacy::{Client, ResponseFuture as ClientFuture};
+use http::{Request, Response, Uri};
+use http_body_util::BodyExt as _;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::{Notify, watch};
+use tower_service::Service;
 
 use crate::health::Health;
 use crate::keys::refresh::{KeyWait, RefreshKeys};
@@ -97,7 +102,36 @@ impl fmt::Display for JwksError {
 
 impl std::error::Error for JwksError {}
 
-type Fetch = Arc<dyn Fn(Request<Empty<Bytes>>) -> ClientFuture + Send + Sync>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type FetchFuture = Pin<Box<dyn Future<Output = Result<Response<FetchedBody>, BoxError>> + Send>>;
+/// A fetched body, its errors made concrete (the size cap tells its own error apart).
+pub(super) type FetchedBody = UnsyncBoxBody<Bytes, std::io::Error>;
+/// One GET of the document, through whatever HTTP client the builder was given.
+pub(super) type Fetch = Arc<dyn Fn(Request<String>) -> FetchFuture + Send + Sync>;
+
+/// A fetch through `client`, any Tower HTTP client service (cloned for each request).
+fn fetch_with<S, B>(client: S) -> Fetch
+where
+    S: Service<Request<String>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    Arc::new(move |request| {
+        let mut client = client.clone();
+        Box::pin(async move {
+            poll_fn(|cx| client.poll_ready(cx))
+                .await
+                .map_err(Into::into)?;
+            let response = client.call(request).await.map_err(Into::into)?;
+            Ok(response.map(|body| {
+                body.map_err(|e| std::io::Error::other(e.into()))
+                    .boxed_unsync()
+            }))
+        })
+    })
+}
 
 /// Settings for [`JwksVerifier`]; see [`JwksVerifier::builder`].
 pub struct JwksVerifierBuilder {
@@ -158,14 +192,21 @@ impl JwksVerifierBuilder {
         self
     }
 
-    /// The HTTP client to fetch with, for `https://` URLs (a hyper-util client built with
-    /// a TLS connector such as `hyper-rustls`'s) or a proxy. Default: a plain-HTTP client.
+    /// The HTTP client to fetch with, for `https://` URLs or a proxy: any Tower service
+    /// from `http::Request<String>` to `http::Response` with a body of `Bytes` (cloned for
+    /// each fetch), such as a hyper-util client built with a TLS connector (`hyper-rustls`'s
+    /// `HttpsConnector`, with `.build::<_, String>(connector)`). Default: a plain-HTTP
+    /// hyper-util client.
     #[must_use]
-    pub fn with_client<C>(mut self, client: Client<C, Empty<Bytes>>) -> Self
+    pub fn with_client<S, B>(mut self, client: S) -> Self
     where
-        C: Connect + Clone + Send + Sync + 'static,
+        S: Service<Request<String>, Response = Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
     {
-        self.client = Some(Arc::new(move |request| client.request(request)));
+        self.client = Some(fetch_with(client));
         self
     }
 
@@ -197,8 +238,9 @@ impl JwksVerifierBuilder {
             Some(fetch) => fetch,
             None if https => return Err(JwksError::HttpsNeedsClient),
             None => {
-                let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-                Arc::new(move |request| client.request(request)) as Fetch
+                let client =
+                    Client::builder(TokioExecutor::new()).build::<_, String>(HttpConnector::new());
+                fetch_with(client)
             }
         };
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| JwksError::NoRuntime)?;

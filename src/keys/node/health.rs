@@ -22,6 +22,17 @@ impl RefreshKeys for NodeRefresh {
         self.registry.refresh(kid)
     }
 
+    fn adopt_timing(
+        &self,
+        idle: std::time::Duration,
+        leeway: std::time::Duration,
+        clock: Arc<dyn crate::time::Clock>,
+    ) {
+        if let Some(inner) = self.node.upgrade() {
+            inner.adopt_timing(idle, leeway, clock);
+        }
+    }
+
     fn health(&self) -> Health {
         let registry = Arc::clone(&self.registry);
         let node = self.node.clone();

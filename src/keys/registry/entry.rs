@@ -88,7 +88,7 @@ impl RegistrationKey {
     /// [`ConfigError::Random`] when the operating system's random source fails.
     pub fn generate() -> Result<Self, ConfigError> {
         let mut secret = [0u8; MIN_SECRET_LEN];
-        getrandom::fill(&mut secret).map_err(ConfigError::Random)?;
+        crate::error::RandomError::fill(&mut secret).map_err(ConfigError::Random)?;
         let key = Self::new(&secret);
         zeroize::Zeroize::zeroize(&mut secret);
         key

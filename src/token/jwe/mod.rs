@@ -338,7 +338,7 @@ pub(crate) fn seal_in_place(
         Cipher::Wrap(kek) => {
             // One call to the random source for the content key and the IV.
             let mut random = [0u8; ENCRYPTION_KEY_LEN + IV_LEN];
-            getrandom::fill(&mut random).map_err(SignError::Random)?;
+            crate::error::RandomError::fill(&mut random).map_err(SignError::Random)?;
             let mut cek = [0u8; ENCRYPTION_KEY_LEN];
             let mut iv = [0u8; IV_LEN];
             cek.copy_from_slice(&random[..ENCRYPTION_KEY_LEN]);
@@ -354,7 +354,7 @@ pub(crate) fn seal_in_place(
         }
         Cipher::Direct(aead, counter) => {
             let mut iv = [0u8; IV_LEN];
-            getrandom::fill(&mut iv).map_err(SignError::Random)?;
+            crate::error::RandomError::fill(&mut iv).map_err(SignError::Random)?;
             crate::keys::encryption::record_dir_encryption(counter, key.kid());
             let nonce = Nonce::from(iv);
             let tag = aead

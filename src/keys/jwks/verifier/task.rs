@@ -5,7 +5,7 @@
 use std::sync::{Arc, Weak};
 
 use http::{HeaderValue, Request, StatusCode, header};
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::{BodyExt as _, Limited};
 use tokio::time::Instant;
 
 use super::{Alive, JwksError, Shared};
@@ -90,7 +90,7 @@ impl Task {
             request = request.header(header::IF_NONE_MATCH, etag.clone());
         }
         let request = request
-            .body(Empty::new())
+            .body(String::new())
             .map_err(|e| JwksError::Http(e.to_string()))?;
         let response = (self.shared.fetch)(request)
             .await
