@@ -19,8 +19,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tower_stateless_session::token::jwe::KeyManagement;
-use tower_stateless_session::{Key, KeyRing, TokenCodec};
+use tower_stateless_session::keys::KeyManagement;
+use tower_stateless_session::token::TokenCodec;
+use tower_stateless_session::{Key, KeyRing};
 
 const SECRET: &[u8] = b"benchmark-secret-of-at-least-32-bytes-long";
 
@@ -273,7 +274,7 @@ fn payload_scaling(c: &mut Criterion) {
 
     struct Case {
         label: &'static str,
-        claims: tower_stateless_session::Claims<User>,
+        claims: tower_stateless_session::token::Claims<User>,
         token: String,
         theirs: String,
         data_json: Vec<u8>,

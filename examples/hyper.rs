@@ -37,7 +37,8 @@ use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
 use tower_http::trace::TraceLayer;
-use tower_stateless_session::{KeyRing, ResponseBody, SessionHandle, SessionLayer};
+use tower_stateless_session::server::ResponseBody;
+use tower_stateless_session::{Key, KeyRing, SessionHandle, SessionLayer};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 const KEYS_VAR: &str = "SESSION_KEYS";
@@ -198,7 +199,9 @@ fn load_keys() -> Result<KeyRing, String> {
          warning: set it as `kid:base64url-secret[,kid:secret...]` (secrets of at least 32\n\
          warning: bytes), for example: export {KEYS_VAR}=\"k1:$(openssl rand -base64 32)\""
     );
-    KeyRing::generate("demo").map_err(|e| format!("cannot generate a key: {e}"))
+    Key::generate_hs256("demo")
+        .map(KeyRing::new)
+        .map_err(|e| format!("cannot generate a key: {e}"))
 }
 
 fn listen_addr() -> Result<SocketAddr, String> {
@@ -313,7 +316,8 @@ mod tests {
 
     use http_body_util::{BodyExt, Empty};
     use tower::ServiceExt;
-    use tower_stateless_session::{Key, ManualClock};
+    use tower_stateless_session::Key;
+    use tower_stateless_session::time::ManualClock;
 
     fn layer() -> SessionLayer<User> {
         let key = Key::hs256("test", &[9u8; 32]).expect("a 32-byte secret is valid");

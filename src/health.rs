@@ -12,10 +12,10 @@
 //! ```
 //! use tower_stateless_session::health::{Check, Health, Status};
 //! use tower_stateless_session::revocation::MemoryRevocations;
-//! use tower_stateless_session::{KeyRing, SessionLayer};
+//! use tower_stateless_session::{Key, KeyRing, SessionLayer};
 //!
 //! # #[derive(Clone, serde::Serialize, serde::Deserialize)] struct User { sub: String }
-//! let layer = SessionLayer::<User>::new(KeyRing::generate("k1")?)
+//! let layer = SessionLayer::<User>::new(KeyRing::new(Key::generate_hs256("k1")?))
 //!     .with_revocation(MemoryRevocations::new(), |user: &User| Some(user.sub.as_str()));
 //! // The layer's own dependencies, plus one of the application's.
 //! let health = layer.health().with_check("database", || Check::ok());

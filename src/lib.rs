@@ -37,7 +37,7 @@
 //! the purpose binding to the cookie name, and the per-key encryption budget of `dir`.
 //!
 //! ```
-//! use tower_stateless_session::token::jwe::KeyManagement;
+//! use tower_stateless_session::keys::KeyManagement;
 //! use tower_stateless_session::{KeyRing, SessionLayer};
 //!
 //! # #[derive(Clone, serde::Serialize, serde::Deserialize)] struct User { sub: String }
@@ -113,7 +113,7 @@
 //! use std::convert::Infallible;
 //! use http::{Request, Response};
 //! use tower::{Layer, service_fn};
-//! use tower_stateless_session::{KeyRing, SessionHandle, SessionLayer};
+//! use tower_stateless_session::{Key, KeyRing, SessionHandle, SessionLayer};
 //!
 //! #[derive(Clone, serde::Serialize, serde::Deserialize)]
 //! struct User { sub: String }
@@ -125,7 +125,7 @@
 //! }
 //!
 //! # fn main() -> Result<(), tower_stateless_session::ConfigError> {
-//! let service = SessionLayer::<User>::new(KeyRing::generate("k1")?).layer(service_fn(handle));
+//! let service = SessionLayer::<User>::new(KeyRing::new(Key::generate_hs256("k1")?)).layer(service_fn(handle));
 //! // Serve it with hyper_util::service::TowerToHyperService (see examples/hyper.rs).
 //! # let _ = service;
 //! # Ok(())
@@ -175,10 +175,11 @@
 //! use http_body_util::Empty;
 //! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 //! use tower::ServiceBuilder;
-//! use tower_stateless_session::keys::{
-//!     JwksService, MemoryKeyRegistry, NodeKeys, RegistrationKey,
-//! };
-//! use tower_stateless_session::{Audience, Minter, PropagateSessionLayer, SessionLayer};
+//! use tower_stateless_session::keys::jwks::JwksService;
+//! use tower_stateless_session::keys::node::NodeKeys;
+//! use tower_stateless_session::keys::registry::{MemoryKeyRegistry, RegistrationKey};
+//! use tower_stateless_session::SessionLayer;
+//! use tower_stateless_session::propagate::{Audience, Minter, PropagateSessionLayer};
 //!
 //! #[derive(Clone, serde::Serialize, serde::Deserialize)]
 //! struct User { sub: String, roles: Vec<String> }
@@ -206,7 +207,7 @@
 //! #[cfg(feature = "jwks")]
 //! fn profile_layer() -> Result<SessionLayer<User>, Box<dyn std::error::Error>> {
 //!     let url = "http://gateway.internal/.well-known/jwks.json";
-//!     let jwks = tower_stateless_session::keys::JwksVerifier::builder(url).start()?;
+//!     let jwks = tower_stateless_session::keys::jwks::JwksVerifier::builder(url).start()?;
 //!     Ok(SessionLayer::<User>::verify_only(jwks.keys()).with_audience(Audience::new("profile")?))
 //! }
 //! ```

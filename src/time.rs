@@ -40,7 +40,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_stateless_session::{Clock, ManualClock};
+/// use tower_stateless_session::time::{Clock, ManualClock};
 ///
 /// let clock = ManualClock::new(1_700_000_000);
 /// let seen_by_layer = clock.clone();

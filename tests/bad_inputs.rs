@@ -22,8 +22,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use sha2::{Sha256, Sha512};
 use tower::ServiceExt;
+use tower_stateless_session::server::DEFAULT_COOKIE_BUDGET;
 use tower_stateless_session::token::verify_jws;
-use tower_stateless_session::{DEFAULT_COOKIE_BUDGET, Key, KeyRing, RejectionKind, SessionLayer};
+use tower_stateless_session::{Key, KeyRing, RejectionKind, SessionLayer};
 
 // ---------------------------------------------------------------------------------------
 // Forging and checking
@@ -77,7 +78,7 @@ fn good_claims() -> String {
 
 /// A valid token of the fixture's key, signed by the crate.
 fn valid_token(f: &Fixture) -> String {
-    let codec = f.layer.codec_ref();
+    let codec = f.layer.codec();
     codec
         .sign(&codec.new_claims(user("ada")).expect("claims"))
         .expect("sign")
@@ -124,7 +125,7 @@ async fn check_refused(
     expected: RejectionKind,
     as_json_value_too: bool,
 ) {
-    let codec = f.layer.codec_ref();
+    let codec = f.layer.codec();
     let got = codec.verify::<User>(token).err().map(|e| e.kind());
     assert_eq!(got, Some(expected), "codec, token {}", preview(token));
     let as_value = codec.verify::<serde_json::Value>(token);
@@ -222,7 +223,7 @@ macro_rules! refused {
 #[tokio::test]
 async fn the_tests_own_signing_agrees_with_the_crate_byte_for_byte() {
     let f = fixture();
-    let codec = f.layer.codec_ref();
+    let codec = f.layer.codec();
     let claims = codec.new_claims(user("ada")).expect("claims");
     let json = serde_json::to_string(&claims).expect("claims serialize");
     assert_eq!(
@@ -311,7 +312,7 @@ refused! {
 #[test]
 fn kid_10_kib_long_under_a_raised_token_cap_is_malformed() {
     let f = fixture();
-    let codec = f.layer.codec_ref().clone().with_max_token_len(1 << 20);
+    let codec = f.layer.codec().clone().with_max_token_len(1 << 20);
     let header = format!(
         r#"{{"alg":"HS256","kid":"{}","typ":"sess+jwt"}}"#,
         "k".repeat(10 * 1024)
@@ -565,7 +566,7 @@ async fn duplicate_data_member_is_invalid_claims_for_a_struct() {
 #[test]
 fn deeply_nested_unknown_member_is_skipped_without_recursion() {
     let f = fixture();
-    let codec = f.layer.codec_ref();
+    let codec = f.layer.codec();
     let nested = format!("{}0{}", "[".repeat(1300), "]".repeat(1300));
     let token = forge(
         HEADER,
@@ -592,7 +593,7 @@ fn deeply_nested_unknown_member_is_skipped_without_recursion() {
 #[test]
 fn duplicate_data_member_is_folded_for_a_json_value_and_registered_claims_stay_strict() {
     let f = fixture();
-    let codec = f.layer.codec_ref();
+    let codec = f.layer.codec();
     let token = forge(
         HEADER,
         good_claims().replace(r#""sub":"mallory""#, r#""sub":"mallory","sub":"admin""#),
@@ -709,7 +710,7 @@ async fn times_at_u64_max_do_not_overflow() {
 #[test]
 fn trailing_comma_after_the_registered_claims_is_invalid_claims() {
     let f = fixture();
-    let codec = f.layer.codec_ref();
+    let codec = f.layer.codec();
     let payload = format!(
         r#"{{"sid":"AAAAAAAAAAAAAAAAAAAAAA","iat":{T0},"exp":{},"auth_time":{T0},"ver":1,}}"#,
         T0 + IDLE
@@ -822,7 +823,7 @@ async fn a_stale_cookie_next_to_a_valid_one_gives_way_to_the_valid_one() {
     let current = login_cookie(&app, "ada").await;
     assert_eq!(
         f.layer
-            .codec_ref()
+            .codec()
             .verify::<User>(&stale["session=".len()..])
             .err()
             .map(|e| e.kind()),
@@ -1021,7 +1022,7 @@ async fn percent_encoded_token_never_verifies() {
         ("first character encoded", one_char_encoded),
     ] {
         assert!(
-            f.layer.codec_ref().verify::<User>(&value).is_err(),
+            f.layer.codec().verify::<User>(&value).is_err(),
             "{name}: the codec accepted a percent-encoded token"
         );
         let response = send_cookies(&app, &[header_value(&format!("session={value}"))]).await;

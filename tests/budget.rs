@@ -19,8 +19,10 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use common::*;
 use http::{HeaderMap, Response, StatusCode, header};
-use tower_stateless_session::{
+use tower_stateless_session::server::{
     DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET, IssuedToken, Oversize, OversizeAction,
+};
+use tower_stateless_session::{
     Rejection, RejectionKind, Session, SessionError, SessionHandle, SessionLayer,
 };
 
@@ -81,7 +83,7 @@ fn cookie_of(name: &str, len: usize) -> String {
 /// A correctly signed session token of the fixture's key whose cookie is well over the
 /// default budget: the budget is about size, not validity.
 fn big_valid_session_cookie(f: &Fixture) -> String {
-    let codec = f.layer.codec_ref().clone().with_max_token_len(16 * 1024);
+    let codec = f.layer.codec().clone().with_max_token_len(16 * 1024);
     let mut data = user("ada");
     data.roles.push("r".repeat(4000));
     let claims = codec.new_claims(data).expect("claims for the big session");
@@ -666,7 +668,7 @@ async fn session_grown_past_the_budget_gets_500_without_set_cookie_and_the_old_c
     let token = before.trim_start_matches("session=");
     let verified = f
         .layer
-        .codec_ref()
+        .codec()
         .verify::<User>(token)
         .expect("the previous token is valid");
     assert_eq!(

@@ -21,7 +21,8 @@ use http_body_util::{Empty, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_stateless_session::{PropagateSessionLayer, SessionToken};
+use tower_stateless_session::propagate::PropagateSessionLayer;
+use tower_stateless_session::server::SessionToken;
 
 const CALLS: usize = 2000;
 const CONCURRENCY: usize = 8;
@@ -123,7 +124,7 @@ fn client_sockets_to(port: u16) -> usize {
 
 fn token() -> SessionToken {
     let f = fixture();
-    let codec = f.layer.codec_ref();
+    let codec = f.layer.codec();
     let signed = codec
         .sign(&codec.new_claims(user("ada")).expect("claims"))
         .expect("sign");
@@ -132,7 +133,7 @@ fn token() -> SessionToken {
         .expect("a signed token is a valid header value")
 }
 
-type Propagating = tower_stateless_session::PropagateSession<
+type Propagating = tower_stateless_session::propagate::PropagateSession<
     Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>,
 >;
 
@@ -141,7 +142,7 @@ fn pooled_client() -> Propagating {
         .pool_max_idle_per_host(POOL)
         .build_http();
     ServiceBuilder::new()
-        .layer(PropagateSessionLayer::new())
+        .layer(PropagateSessionLayer::forward())
         .service(client)
 }
 

@@ -11,9 +11,8 @@ use common::*;
 use http::{Request, StatusCode, header};
 use tower::ServiceExt;
 use tower_stateless_session::revocation::MemoryRevocations;
-use tower_stateless_session::{
-    Key, KeyRing, KeyRingHandle, ManualClock, RejectionKind, SessionLayer,
-};
+use tower_stateless_session::time::ManualClock;
+use tower_stateless_session::{Key, KeyRing, KeyRingHandle, RejectionKind, SessionLayer};
 
 fn node_key() -> Key {
     Key::ed25519_from_seed("node-a", &[0x5a; 32]).expect("valid seed")

@@ -11,10 +11,11 @@ use common::*;
 use http::StatusCode;
 use josekit::jwe::{self as josekit_jwe, JweHeader};
 use serde_json::json;
+use tower_stateless_session::keys::KeyManagement;
 use tower_stateless_session::revocation::MemoryRevocations;
-use tower_stateless_session::token::jwe::KeyManagement;
+use tower_stateless_session::time::ManualClock;
 use tower_stateless_session::{
-    ConfigError, Key, KeyRing, KeyRingHandle, ManualClock, RejectionKind, SessionLayer, Transport,
+    ConfigError, Key, KeyRing, KeyRingHandle, RejectionKind, SessionLayer, Transport,
 };
 
 const ENC_SECRET: &[u8; 32] = b"encrypted-layer-test-secret-32b!";
@@ -444,7 +445,8 @@ async fn a_signed_token_naming_an_encryption_key_is_refused() {
     let e = encrypted(KeyManagement::A256KW);
     // An HS256 token signed with the encryption key's secret, naming its kid.
     let forged_ring = KeyRing::new(Key::hs256("e1", &enc_secret("e1")).unwrap());
-    let codec = tower_stateless_session::TokenCodec::new(forged_ring).with_clock(e.clock.clone());
+    let codec =
+        tower_stateless_session::token::TokenCodec::new(forged_ring).with_clock(e.clock.clone());
     let token = codec
         .sign(&codec.new_claims(user("mallory")).unwrap())
         .unwrap();
@@ -459,8 +461,9 @@ async fn a_signed_token_naming_an_encryption_key_is_refused() {
 #[tokio::test]
 async fn a_minted_token_reaches_downstream_from_an_encrypted_session() {
     use axum::extract::Path;
-    use tower_stateless_session::token::Audience;
-    use tower_stateless_session::{Minter, Session};
+    use tower_stateless_session::Session;
+    use tower_stateless_session::propagate::Audience;
+    use tower_stateless_session::propagate::Minter;
 
     for mode in MODES {
         let clock = ManualClock::new(T0);

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use common::*;
 use http::StatusCode;
-use tower_stateless_session::{Claims, RejectionKind};
+use tower_stateless_session::RejectionKind;
+use tower_stateless_session::token::Claims;
 
 fn claims_of(f: &Fixture, cookie: &str) -> Claims<User> {
     let token = cookie.split_once('=').expect("name=value").1;
     f.layer
-        .codec_ref()
+        .codec()
         .verify::<User>(token)
         .expect("a token the layer accepts")
         .claims

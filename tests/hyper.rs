@@ -11,7 +11,8 @@ use common::*;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_stateless_session::{ResponseBody, SessionHandle};
+use tower_stateless_session::SessionHandle;
+use tower_stateless_session::server::ResponseBody;
 
 async fn handler(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
     let session = SessionHandle::<User>::from_extensions(request.extensions())

@@ -6,8 +6,11 @@
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use tower_stateless_session::keys::{JwksService, MemoryKeyRegistry, NodeKeys, RegistrationKey};
-use tower_stateless_session::{Claims, Key, KeyRing, RejectionKind, TokenCodec};
+use tower_stateless_session::keys::jwks::JwksService;
+use tower_stateless_session::keys::node::NodeKeys;
+use tower_stateless_session::keys::registry::{MemoryKeyRegistry, RegistrationKey};
+use tower_stateless_session::token::{Claims, TokenCodec};
+use tower_stateless_session::{Key, KeyRing, RejectionKind};
 
 const SECRET: &[u8] = b"an-interop-secret-of-at-least-32-bytes!!";
 const SEED: [u8; 32] = *b"interop-node-key-seed-32-bytes!!";

@@ -7,7 +7,8 @@
 use josekit::jwe::{self, JweHeader};
 use serde_json::json;
 use tower_stateless_session::RejectionKind;
-use tower_stateless_session::token::jwe::{EncryptionKey, KeyManagement, open, seal};
+use tower_stateless_session::keys::{EncryptionKey, KeyManagement};
+use tower_stateless_session::token::jwe::{open, seal};
 
 const SECRET: &[u8; 32] = b"an-interop-jwe-key-of-32-bytes!!";
 const PURPOSE: &str = "session";

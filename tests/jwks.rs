@@ -18,10 +18,11 @@ use common::*;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use tower::{ServiceExt, service_fn};
-use tower_stateless_session::keys::{JwksError, JwksService, JwksVerifier, JwksVerifierBuilder};
-use tower_stateless_session::{
-    Key, KeyRing, KeyRingHandle, RejectionKind, SessionLayer, TokenCodec,
+use tower_stateless_session::keys::jwks::{
+    JwksError, JwksService, JwksVerifier, JwksVerifierBuilder,
 };
+use tower_stateless_session::token::TokenCodec;
+use tower_stateless_session::{Key, KeyRing, KeyRingHandle, RejectionKind, SessionLayer};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
@@ -177,7 +178,7 @@ async fn a_downstream_verifies_with_the_served_keys_and_holds_no_secret() {
     assert!(
         TokenCodec::new(jwks.keys())
             .sign(
-                &tower_stateless_session::TokenCodec::new(KeyRing::new(node(9)))
+                &tower_stateless_session::token::TokenCodec::new(KeyRing::new(node(9)))
                     .new_claims(user("x"))
                     .expect("claims")
             )

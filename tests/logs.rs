@@ -158,3 +158,60 @@ fn without_the_sensitive_layers_the_same_trace_leaks_tokens() {
         "the unprotected trace was expected to print the cookies:\n{logs}"
     );
 }
+
+/// Runs `requests` against `app` with a capturing subscriber; returns the log output.
+fn captured_logs(app: Router, requests: &[(&str, &str, Option<&str>)]) -> String {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        for (method, path, cookie) in requests {
+            let response = send(&app, method, path, *cookie).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{method} {path}"
+            );
+        }
+    });
+    captured.text()
+}
+
+#[test]
+fn a_missing_layer_is_named_in_the_log_and_nowhere_else() {
+    use axum::routing::get;
+    use tower_stateless_session::Session;
+    let bare = Router::new().route(
+        "/maybe",
+        get(|s: Option<Session<User>>| async move { format!("{}", s.is_some()) }),
+    );
+    let logs = captured_logs(bare, &[("GET", "/maybe", None)]);
+    assert!(
+        logs.contains("no SessionLayer") && logs.contains("User"),
+        "the log names the missing layer and its type:\n{logs}"
+    );
+}
+
+#[test]
+fn a_refused_session_change_is_explained_in_the_log() {
+    let f = fixture();
+    // A verify-only layer: the login route's change is refused as read-only.
+    let app = app(tower_stateless_session::SessionLayer::<User>::verify_only(
+        f.layer.keys().clone(),
+    )
+    .with_require_session(false));
+    let logs = captured_logs(app, &[("POST", "/login/ada", None)]);
+    assert!(
+        logs.contains("session change refused") && logs.contains("verify-only"),
+        "the log says why the change was refused:\n{logs}"
+    );
+}

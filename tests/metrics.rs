@@ -20,10 +20,12 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use sha2::Sha256;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_stateless_session::health::Status;
+use tower_stateless_session::propagate::{Audience, Minter, PropagateSessionLayer};
 use tower_stateless_session::revocation::MemoryRevocations;
+use tower_stateless_session::server::SessionToken;
+use tower_stateless_session::token::TokenCodec;
 use tower_stateless_session::{
-    Audience, Key, KeyRing, KeyRingHandle, Minter, PropagateSessionLayer, RejectionKind,
-    SessionHandle, SessionLayer, SessionToken, TokenCodec,
+    Key, KeyRing, KeyRingHandle, RejectionKind, SessionHandle, SessionLayer,
 };
 
 /// What moved between two snapshots: `name{label="value",...}` to a counter's increase, a
@@ -267,7 +269,7 @@ fn each_refusal_kind_is_counted_under_its_reason() {
             ),
             (RejectionKind::IssuedInFuture, {
                 let later = codec(&f, "k1")
-                    .with_clock(tower_stateless_session::ManualClock::new(T0 + 3600));
+                    .with_clock(tower_stateless_session::time::ManualClock::new(T0 + 3600));
                 signed(later)
             }),
         ];
@@ -428,7 +430,7 @@ fn a_token_near_its_budget_warns_and_one_over_it_is_a_sign_failure() {
 fn calls_carrying_a_token_are_counted() {
     with_recorder(|recorded| async move {
         let client =
-            PropagateSessionLayer::new().layer(service_fn(|request: Request<()>| async move {
+            PropagateSessionLayer::forward().layer(service_fn(|request: Request<()>| async move {
                 Ok::<_, std::convert::Infallible>(Response::new(
                     request.headers().contains_key(header::AUTHORIZATION),
                 ))

@@ -30,9 +30,8 @@ use common::{external, fetch};
 use http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use tower::util::MapRequestLayer;
-use tower_stateless_session::{
-    DEFAULT_COOKIE_HEADER_BUDGET, KeyRing, Session, SessionError, SessionHandle, SessionLayer,
-};
+use tower_stateless_session::server::DEFAULT_COOKIE_HEADER_BUDGET;
+use tower_stateless_session::{Key, KeyRing, Session, SessionError, SessionHandle, SessionLayer};
 
 /// A line from our 431 body that nginx's own error pages never contain.
 const OUR_MARKER: &str = "431 Request Header Fields Too Large";
@@ -113,9 +112,9 @@ async fn start_upstream() -> Upstream {
 async fn start_upstream_with(
     adjust: impl FnOnce(SessionLayer<DemoSession>) -> SessionLayer<DemoSession>,
 ) -> Upstream {
-    let layer = adjust(demo_layer(
-        KeyRing::generate("k1").expect("a generated key ring"),
-    ));
+    let layer = adjust(demo_layer(KeyRing::new(
+        Key::generate_hs256("k1").expect("a generated key ring"),
+    )));
     let requests = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&requests);
     let router = Router::new()
@@ -139,7 +138,7 @@ async fn start_upstream_with(
 /// A session cookie of exactly `len` bytes holding a correctly signed token of `layer`'s
 /// keys (signed by a codec allowed to go past the normal cap).
 fn signed_cookie_of(layer: &SessionLayer<DemoSession>, len: usize) -> String {
-    let codec = layer.codec_ref().clone().with_max_token_len(64 * 1024);
+    let codec = layer.codec().clone().with_max_token_len(64 * 1024);
     let sign = |pad: usize| {
         let claims = codec
             .new_claims(DemoSession {

@@ -25,7 +25,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
-use tower_stateless_session::{Clock, KeyRing, ManualClock, SessionLayer, encode_secret};
+use tower_stateless_session::keys::encode_secret;
+use tower_stateless_session::time::{Clock, ManualClock};
+use tower_stateless_session::{KeyRing, SessionLayer};
 
 const NODES: usize = 3;
 const SESSIONS: usize = 30;

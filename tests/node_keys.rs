@@ -20,8 +20,11 @@ use common::nodes::{
 };
 use common::*;
 use http::StatusCode;
-use tower_stateless_session::keys::{JwksService, KeyRegistry, MemoryKeyRegistry, NodeKeys};
-use tower_stateless_session::{Clock, ManualClock, RejectionKind};
+use tower_stateless_session::RejectionKind;
+use tower_stateless_session::keys::jwks::JwksService;
+use tower_stateless_session::keys::node::NodeKeys;
+use tower_stateless_session::keys::registry::{KeyRegistry, MemoryKeyRegistry};
+use tower_stateless_session::time::{Clock, ManualClock};
 
 struct Node {
     keys: NodeKeys,
@@ -29,9 +32,7 @@ struct Node {
 }
 
 fn node(registry: &MemoryKeyRegistry, clock: &ManualClock) -> Node {
-    let keys = node_keys(registry.clone(), clock)
-        .start()
-        .expect("node keys");
+    let keys = node_keys(registry.clone()).start().expect("node keys");
     let app = gateway_app(&keys, clock);
     Node { keys, app }
 }

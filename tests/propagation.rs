@@ -17,17 +17,16 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
-use tower_stateless_session::{
-    KeyRing, KeyRingHandle, PropagateSession, PropagateSessionLayer, Session, SessionHandle,
-    SessionLayer, SessionToken,
-};
+use tower_stateless_session::propagate::{PropagateSession, PropagateSessionLayer};
+use tower_stateless_session::server::SessionToken;
+use tower_stateless_session::{KeyRing, KeyRingHandle, Session, SessionHandle, SessionLayer};
 
 type Downstream = PropagateSession<Client<HttpConnector, Empty<Bytes>>>;
 
 fn client() -> Downstream {
     let client = Client::builder(TokioExecutor::new()).build_http();
     ServiceBuilder::new()
-        .layer(PropagateSessionLayer::new())
+        .layer(PropagateSessionLayer::forward())
         .service(client)
 }
 
@@ -46,7 +45,7 @@ async fn call(client: Downstream, url: &str, token: Option<SessionToken>) -> (St
 /// The downstream service: verify-only, Bearer in.
 async fn start_downstream(
     keys: KeyRingHandle,
-    clock: tower_stateless_session::ManualClock,
+    clock: tower_stateless_session::time::ManualClock,
 ) -> String {
     let app = Router::new()
         .route(
@@ -208,12 +207,7 @@ async fn the_refreshed_token_is_the_one_propagated() {
     );
     let refreshed = pair_of(&headers).expect("the client gets the refreshed token too");
     let token = refreshed.split_once('=').expect("pair").1;
-    let claims = f
-        .layer
-        .codec_ref()
-        .verify::<User>(token)
-        .expect("valid")
-        .claims;
+    let claims = f.layer.codec().verify::<User>(token).expect("valid").claims;
     assert_eq!(
         claims.iat,
         T0 + REFRESH + 5,
@@ -272,7 +266,7 @@ async fn a_downstream_refuses_a_token_signed_with_a_key_it_does_not_hold() {
 async fn an_eddsa_session_travels_to_a_downstream_holding_only_the_public_key() {
     let node_key =
         tower_stateless_session::Key::ed25519_from_seed("node-1", &[0x33; 32]).expect("seed");
-    let clock = tower_stateless_session::ManualClock::new(T0);
+    let clock = tower_stateless_session::time::ManualClock::new(T0);
     let layer = SessionLayer::<User>::new(KeyRing::new(node_key.clone()))
         .with_clock(clock.clone())
         .with_idle_timeout(Duration::from_secs(IDLE))

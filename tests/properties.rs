@@ -26,10 +26,11 @@ use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
 use serde::{Deserialize, Serialize};
 use tower::{Layer, ServiceExt, service_fn};
+use tower_stateless_session::time::ManualClock;
+use tower_stateless_session::token::TokenCodec;
 use tower_stateless_session::token::{RESERVED_CLAIMS, verify_jws};
 use tower_stateless_session::{
-    KeyRing, ManualClock, Rejection, RejectionKind, SessionHandle, SessionLayer, TokenCodec,
-    Transport,
+    KeyRing, Rejection, RejectionKind, SessionHandle, SessionLayer, Transport,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ where
 fn call<T>(
     layer: &SessionLayer<T>,
     request: Request<()>,
-) -> Response<tower_stateless_session::ResponseBody<String>>
+) -> Response<tower_stateless_session::server::ResponseBody<String>>
 where
     T: Clone + Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
 {

@@ -17,7 +17,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
 use tower_stateless_session::RejectionKind;
-use tower_stateless_session::token::jwe::{EncryptionKey, KeyManagement, open, seal};
+use tower_stateless_session::keys::{EncryptionKey, KeyManagement};
+use tower_stateless_session::token::jwe::{open, seal};
 
 const PURPOSE: &str = "session";
 const MAX: usize = 1 << 16;
@@ -178,7 +179,7 @@ proptest! {
 // The codec's encrypted mode (an encryption key first in the ring)
 // ---------------------------------------------------------------------------------------
 
-fn codec(mode: KeyManagement) -> tower_stateless_session::TokenCodec {
+fn codec(mode: KeyManagement) -> tower_stateless_session::token::TokenCodec {
     let ring = tower_stateless_session::KeyRing::from_keys([
         tower_stateless_session::Key::encryption("e1", mode, b"properties-jwe-secret-of-32-byte")
             .expect("key"),
@@ -186,8 +187,10 @@ fn codec(mode: KeyManagement) -> tower_stateless_session::TokenCodec {
             .expect("key"),
     ])
     .expect("ring");
-    tower_stateless_session::TokenCodec::new(ring)
-        .with_clock(tower_stateless_session::ManualClock::new(1_800_000_000))
+    tower_stateless_session::token::TokenCodec::new(ring)
+        .with_clock(tower_stateless_session::time::ManualClock::new(
+            1_800_000_000,
+        ))
         .with_max_token_len(MAX)
 }
 

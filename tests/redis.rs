@@ -126,7 +126,7 @@ async fn entries_expire_in_redis_and_locally() {
     );
     a.store
         .local()
-        .sweep(tower_stateless_session::Clock::now(&f.clock));
+        .sweep(tower_stateless_session::time::Clock::now(&f.clock));
     assert!(
         a.store.local().is_empty(),
         "and swept from the local copies"

@@ -24,7 +24,8 @@ use http::StatusCode;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_stateless_session::SessionLayer;
 use tower_stateless_session::health::{Health, HealthReport, Status};
-use tower_stateless_session::keys::{NodeKeys, RegistrationKey};
+use tower_stateless_session::keys::node::NodeKeys;
+use tower_stateless_session::keys::registry::RegistrationKey;
 use tower_stateless_session::redis::RedisConfig;
 use tower_stateless_session::redis::RedisKeyRegistry;
 

@@ -16,10 +16,13 @@ use common::nodes::{
 use common::redis_setup::{Process, TempDir, admin};
 use common::*;
 use http::StatusCode;
-use tower_stateless_session::keys::{KeyRegistry, NodeKeys, RegistryEntry};
+use tower_stateless_session::keys::node::NodeKeys;
+use tower_stateless_session::keys::registry::{KeyRegistry, RegistryEntry};
 use tower_stateless_session::redis::RedisConfig;
 use tower_stateless_session::redis::RedisKeyRegistry;
-use tower_stateless_session::{Key, KeyRing, ManualClock, RejectionKind, TokenCodec};
+use tower_stateless_session::time::ManualClock;
+use tower_stateless_session::token::TokenCodec;
+use tower_stateless_session::{Key, KeyRing, RejectionKind};
 
 fn main() {
     external::run(external::trials!(["redis-server"] =>
@@ -61,7 +64,7 @@ async fn node(redis: &Server, clock: &ManualClock, fallback: Option<KeyRing>) ->
         .start()
         .expect("registry");
     registry.wait_loaded(Duration::from_secs(5)).await;
-    let mut builder = node_keys(registry.clone(), clock);
+    let mut builder = node_keys(registry.clone());
     if let Some(ring) = fallback {
         builder = builder.with_fallback(ring);
     }

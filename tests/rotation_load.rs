@@ -24,9 +24,10 @@ use std::time::Duration;
 use common::{T0, User, fetch, kid_of, layer, set_cookie_pair, wait_until};
 use http::StatusCode;
 use tokio::task::JoinSet;
-use tower_stateless_session::{
-    KeyRing, KeyRingHandle, ManualClock, Rejection, RejectionKind, TokenCodec, encode_secret,
-};
+use tower_stateless_session::keys::encode_secret;
+use tower_stateless_session::time::ManualClock;
+use tower_stateless_session::token::TokenCodec;
+use tower_stateless_session::{KeyRing, KeyRingHandle, Rejection, RejectionKind};
 
 const NODES: usize = 3;
 const SESSIONS: usize = 50;

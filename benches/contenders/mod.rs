@@ -30,7 +30,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tower_stateless_session::revocation::{MemoryRevocations, Revocation, RevocationStore};
-use tower_stateless_session::{Clock, Key, KeyRing, Session, SessionId, SessionLayer, SystemClock};
+use tower_stateless_session::time::{Clock, SystemClock};
+use tower_stateless_session::token::SessionId;
+use tower_stateless_session::{Key, KeyRing, Session, SessionLayer};
 
 /// What every handler answers.
 pub const BODY: &str = "hello";
@@ -244,7 +246,7 @@ pub fn ours(setup: Ours) -> Contender {
             Some(user.sub.as_str())
         });
     }
-    let codec = layer.codec_ref();
+    let codec = layer.codec();
     let mut claims = codec.new_claims(reference_user()).expect("claims");
     if setup.refresh {
         claims.iat -= 10;

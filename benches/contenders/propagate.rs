@@ -21,10 +21,11 @@ use axum::routing::get;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use tower::{Layer, ServiceExt};
-use tower_stateless_session::{
-    Audience, Clock, Key, KeyRing, KeyRingHandle, Minter, PropagateSession, PropagateSessionLayer,
-    Session, SessionLayer, SystemClock,
+use tower_stateless_session::propagate::{
+    Audience, Minter, PropagateSession, PropagateSessionLayer,
 };
+use tower_stateless_session::time::{Clock, SystemClock};
+use tower_stateless_session::{Key, KeyRing, KeyRingHandle, Session, SessionLayer};
 
 use super::{BODY, Contender, FrozenClock, SECRET, User, cookie_header, reference_user};
 
@@ -116,7 +117,7 @@ pub fn propagate(mode: Propagation) -> Contender {
                 .with_clock(FrozenClock(now))
                 .with_projection(|u: &User| serde_json::json!({ "roles": u.roles }));
             if mode == Propagation::MintedCold {
-                minter = minter.with_cache(0);
+                minter = minter.with_mint_cache(0);
             }
             PropagateSessionLayer::mint(minter, profile)
         }
@@ -124,7 +125,7 @@ pub fn propagate(mode: Propagation) -> Contender {
     let client = propagation.layer(downstream);
 
     let gateway = SessionLayer::<User>::new(session_keys).with_clock(FrozenClock(now));
-    let codec = gateway.codec_ref();
+    let codec = gateway.codec();
     let claims = codec.new_claims(reference_user()).expect("claims");
     let token = codec.sign(&claims).expect("sign");
     Contender {

@@ -147,12 +147,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tower_stateless_session::keys::JwksService;
+use tower_stateless_session::keys::jwks::JwksService;
 use tower_stateless_session::revocation::RevocationStore;
-use tower_stateless_session::{
-    DEFAULT_COOKIE_NAME, IssuedToken, KeyRingHandle, Session, SessionError, SessionHandle,
-    SessionLayer, SignError,
-};
+use tower_stateless_session::server::{DEFAULT_COOKIE_NAME, IssuedToken};
+use tower_stateless_session::token::SignError;
+use tower_stateless_session::{KeyRingHandle, Session, SessionError, SessionHandle, SessionLayer};
 
 // `pub(crate)`: the browser test (`tests/browser/`) includes this file as a module and serves
 // the same app.
@@ -477,7 +476,7 @@ async fn run() -> Result<(), String> {
     let timeouts = Timeouts::from_lookup(env_var)?;
     let revocations = redis_env::revocation_store(env_var).await?;
     // `_node` keeps the node key's heartbeat running while the server does.
-    let (keys, _node) = signing::load(&timeouts).await?;
+    let (keys, _node) = signing::load().await?;
     if timeouts.refresh >= timeouts.idle {
         eprintln!(
             "warning: SESSION_REFRESH_SECS ({}) is not below SESSION_IDLE_SECS ({}): \

@@ -15,7 +15,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use http_body_util::BodyExt;
-use tower_stateless_session::{DEFAULT_COOKIE_NAME, Rejection, RejectionKind};
+use tower_stateless_session::server::DEFAULT_COOKIE_NAME;
+use tower_stateless_session::{Rejection, RejectionKind};
 
 use super::page::{escape_html, security_headers, shell};
 

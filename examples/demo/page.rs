@@ -10,8 +10,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-use tower_stateless_session::{
-    BUDGET_WARNING_PERCENT, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET, SessionInfo,
+use tower_stateless_session::SessionInfo;
+use tower_stateless_session::server::{
+    BUDGET_WARNING_PERCENT, DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET,
 };
 
 use super::MAX_NOTE_BYTES;

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use tower_stateless_session::keys::{KeyRegistry, MemoryKeyRegistry};
+use tower_stateless_session::keys::registry::{KeyRegistry, MemoryKeyRegistry};
 use tower_stateless_session::revocation::{MemoryRevocations, RevocationStore};
 
 /// The Redis settings read from the environment.

@@ -12,11 +12,12 @@
 //!   every instance; it authenticates the registry's entries. Without it a random one is
 //!   generated, with a warning: other instances then ignore this one's key.
 
-use tower_stateless_session::keys::{NodeKeys, RegistrationKey};
-use tower_stateless_session::token::jwe::KeyManagement;
-use tower_stateless_session::{KeyRing, KeyRingHandle};
+use tower_stateless_session::keys::KeyManagement;
+use tower_stateless_session::keys::node::NodeKeys;
+use tower_stateless_session::keys::registry::RegistrationKey;
+use tower_stateless_session::{Key, KeyRing, KeyRingHandle};
 
-use super::config::{Timeouts, env_var};
+use super::config::env_var;
 use super::redis_env::key_registry;
 
 /// The environment variable holding the key ring.
@@ -111,22 +112,23 @@ pub(crate) fn keys_from_lookup(
          warning: others only verify; secrets must be at least 32 bytes), for example:\n\
          warning:   export {KEYS_VAR}=\"k1:$(openssl rand -base64 32)\""
     );
-    KeyRing::generate("demo").map_err(|e| format!("cannot generate a key: {e}"))
+    Key::generate_hs256("demo")
+        .map(KeyRing::new)
+        .map_err(|e| format!("cannot generate a key: {e}"))
 }
 
 /// The keys the layer signs and verifies with, as `SESSION_SIGNING` says: the ring of
 /// `SESSION_KEYS` (and `SESSION_ENCRYPTION_KEYS`), or this process's node key with the other
 /// instances' public keys from the registry. Keep the `NodeKeys`: its heartbeat stops with
 /// it.
-pub(crate) async fn load(timeouts: &Timeouts) -> Result<(KeyRingHandle, Option<NodeKeys>), String> {
+pub(crate) async fn load() -> Result<(KeyRingHandle, Option<NodeKeys>), String> {
     if mode(env_var)? == Signing::Hs256 {
         return Ok((load_keys()?.into(), None));
     }
     let registration = registration_key(env_var)?;
     let registry = key_registry(env_var).await?;
-    let mut node = NodeKeys::builder(registration, registry)
-        .with_idle_timeout(timeouts.idle)
-        .with_leeway(timeouts.leeway);
+    // The deadlines and the clock come from the session layer built on the node's ring.
+    let mut node = NodeKeys::builder(registration, registry);
     if env_var(KEYS_VAR)?.is_some() || env_var(ENCRYPTION_KEYS_VAR)?.is_some() {
         // Sessions of the shared keys still verify (or decrypt), and move to the node key;
         // while the node key is not published, the first of them issues instead.

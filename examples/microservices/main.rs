@@ -74,10 +74,14 @@ use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
 use tower_http::trace::TraceLayer;
+use tower_stateless_session::keys::jwks::JwksService;
+use tower_stateless_session::keys::node::NodeKeys;
+use tower_stateless_session::keys::registry::{MemoryKeyRegistry, RegistrationKey};
+use tower_stateless_session::propagate::{
+    Audience, Minter, PropagateSession, PropagateSessionLayer,
+};
 use tower_stateless_session::{
-    Audience, Key, KeyRing, KeyRingHandle, Minter, PropagateSession, PropagateSessionLayer,
-    Session, SessionError, SessionHandle, SessionLayer,
-    keys::{JwksService, MemoryKeyRegistry, NodeKeys, RegistrationKey},
+    Key, KeyRing, KeyRingHandle, Session, SessionError, SessionHandle, SessionLayer,
 };
 
 /// The gateway's session data: the user name travels as the standard `sub` claim.
@@ -233,7 +237,7 @@ fn make_keys(
 /// gateway gave it (the fetch starts now, and is made again on an unknown key id).
 #[cfg(feature = "jwks")]
 fn downstream_keys(config: &Config, _node: &KeyRingHandle) -> Result<KeyRingHandle, String> {
-    let jwks = tower_stateless_session::keys::JwksVerifier::builder(&config.gateway_jwks_url)
+    let jwks = tower_stateless_session::keys::jwks::JwksVerifier::builder(&config.gateway_jwks_url)
         .start()
         .map_err(|e| format!("GATEWAY_JWKS_URL {:?}: {e}", config.gateway_jwks_url))?;
     Ok(jwks.keys())
@@ -464,7 +468,9 @@ fn load_session_keys() -> Result<KeyRing, String> {
                 "warning: SESSION_KEYS is not set; sessions use a random key that dies with this \
                  process. Set SESSION_KEYS=\"kid:<base64url secret of 32+ bytes>\"."
             );
-            KeyRing::generate("microservices").map_err(|e| e.to_string())
+            Key::generate_hs256("microservices")
+                .map(KeyRing::new)
+                .map_err(|e| e.to_string())
         }
     }
 }

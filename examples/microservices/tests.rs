@@ -57,7 +57,9 @@ fn config(vars: &[(&str, &str)]) -> Result<Config, String> {
 }
 
 fn test_session_keys() -> Result<KeyRing, String> {
-    KeyRing::generate("test").map_err(|e| e.to_string())
+    Key::generate_hs256("test")
+        .map(KeyRing::new)
+        .map_err(|e| e.to_string())
 }
 
 /// Starts the downstream, then the gateway pointed at it (`DOWNSTREAM_URL` as it would be

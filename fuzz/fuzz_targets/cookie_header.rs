@@ -17,9 +17,10 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use libfuzzer_sys::fuzz_target;
 use tower_layer::Layer;
 use tower_service::Service;
-use tower_stateless_session::{
-    KeyRing, ManualClock, OversizeAction, SessionHandle, SessionId, SessionLayer,
-};
+use tower_stateless_session::{KeyRing, SessionHandle, SessionLayer};
+use tower_stateless_session::server::OversizeAction;
+use tower_stateless_session::time::ManualClock;
+use tower_stateless_session::token::SessionId;
 use tower_stateless_session_fuzz::{ABSOLUTE, FIXTURE, IDLE, LEEWAY, T0, seed_claims};
 
 type Data = serde_json::Value;

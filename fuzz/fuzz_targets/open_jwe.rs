@@ -12,7 +12,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use tower_stateless_session::token::jwe::{open, seal};
-use tower_stateless_session::{RejectionKind, SignError};
+use tower_stateless_session::RejectionKind;
+use tower_stateless_session::token::SignError;
 use tower_stateless_session_fuzz::{JWE, JWE_MAX, JWE_PURPOSE};
 
 fn as_token(data: &[u8]) {

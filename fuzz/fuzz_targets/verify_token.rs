@@ -12,7 +12,8 @@
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
 use tower_stateless_session::token::verify_jws;
-use tower_stateless_session::{Claims, RejectionKind};
+use tower_stateless_session::RejectionKind;
+use tower_stateless_session::token::Claims;
 use tower_stateless_session_fuzz::{ABSOLUTE, FIXTURE, IDLE, LEEWAY, T0};
 
 #[derive(Deserialize)]

@@ -18,8 +18,10 @@ use aes_kw::KwAes256;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use tower_stateless_session::token::jwe::{EncryptionKey, KeyManagement};
-use tower_stateless_session::{Claims, Key, KeyRing, ManualClock, SessionId, TokenCodec};
+use tower_stateless_session::keys::{EncryptionKey, KeyManagement};
+use tower_stateless_session::{Key, KeyRing};
+use tower_stateless_session::time::ManualClock;
+use tower_stateless_session::token::{Claims, SessionId, TokenCodec};
 
 /// The fixed time of the fuzzing clock.
 pub const T0: u64 = 1_800_000_000;

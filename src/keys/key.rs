@@ -207,7 +207,8 @@ impl Key {
     /// ([`public_key`](Key::public_key)), which the registry and the JWKS publish.
     ///
     /// ```
-    /// use tower_stateless_session::{Algorithm, Key};
+    /// use tower_stateless_session::Key;
+    /// use tower_stateless_session::keys::Algorithm;
     ///
     /// let key = Key::generate_ed25519()?;
     /// assert_eq!(key.algorithm(), Algorithm::EdDSA);
@@ -266,15 +267,16 @@ impl Key {
     /// management `management` (`A256KW`, the default and the one to prefer, or `dir`).
     ///
     /// ```
-    /// use tower_stateless_session::token::jwe::KeyManagement;
-    /// use tower_stateless_session::{Algorithm, Key, KeyRing};
+    /// use tower_stateless_session::keys::KeyManagement;
+    /// use tower_stateless_session::{Key, KeyRing};
+    /// use tower_stateless_session::keys::Algorithm;
     ///
     /// let secret = [7u8; 32]; // use 32 random bytes
     /// let key = Key::encryption("e1", KeyManagement::A256KW, &secret)?;
     /// assert_eq!(key.algorithm(), Algorithm::A256KW);
     /// // The first key of a ring issues: here every new token is encrypted, and tokens
     /// // signed by the old HS256 key are still accepted (and re-issued encrypted).
-    /// let ring = KeyRing::from_keys([key, Key::generate("k1")?])?;
+    /// let ring = KeyRing::from_keys([key, Key::generate_hs256("k1")?])?;
     /// # Ok::<(), tower_stateless_session::ConfigError>(())
     /// ```
     ///

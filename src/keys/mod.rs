@@ -30,9 +30,9 @@
 //! ```
 //! use axum::Router;
 //! use tower_stateless_session::SessionLayer;
-//! use tower_stateless_session::keys::{
-//!     JwksService, MemoryKeyRegistry, NodeKeys, RegistrationKey,
-//! };
+//! use tower_stateless_session::keys::jwks::JwksService;
+//! use tower_stateless_session::keys::node::NodeKeys;
+//! use tower_stateless_session::keys::registry::{MemoryKeyRegistry, RegistrationKey};
 //!
 //! #[derive(Clone, serde::Serialize, serde::Deserialize)]
 //! struct User { sub: String }
@@ -74,7 +74,9 @@ mod ring;
 #[cfg(feature = "node-keys")]
 pub use self::ed25519::ED25519_KEY_LEN;
 #[cfg(feature = "jwe")]
-pub use self::encryption::{ENCRYPTION_KEY_LEN, EncryptionKey, KeyManagement};
+pub use self::encryption::{
+    DIR_KEY_LIMIT, DIR_WARNING_THRESHOLD, ENCRYPTION_KEY_LEN, EncryptionKey, KeyManagement,
+};
 pub use self::hmac::{MIN_SECRET_LEN, encode_secret};
 #[cfg(feature = "jwe")]
 pub(crate) use self::key::check_kid;

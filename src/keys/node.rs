@@ -491,7 +491,8 @@ impl Inner {
 ///
 /// ```
 /// use tower_stateless_session::SessionLayer;
-/// use tower_stateless_session::keys::{MemoryKeyRegistry, NodeKeys, RegistrationKey};
+/// use tower_stateless_session::keys::node::NodeKeys;
+/// use tower_stateless_session::keys::registry::{MemoryKeyRegistry, RegistrationKey};
 ///
 /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
 /// struct User { sub: String }

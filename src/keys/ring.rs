@@ -146,7 +146,7 @@ impl KeyRing {
     /// after the encryption keys:
     ///
     /// ```
-    /// use tower_stateless_session::token::jwe::KeyManagement;
+    /// use tower_stateless_session::keys::KeyManagement;
     /// use tower_stateless_session::KeyRing;
     ///
     /// let signing: KeyRing = "k1:ZGV2LW9ubHktc2VjcmV0LWF0LWxlYXN0LTMyLWJ5dGVzLWxvbmch".parse()?;
@@ -339,10 +339,10 @@ impl fmt::Debug for KeyRing {
 /// ```
 /// use tower_stateless_session::{Key, KeyRing, KeyRingHandle};
 ///
-/// let old = Key::generate("2026-01")?;
+/// let old = Key::generate_hs256("2026-01")?;
 /// let handle = KeyRingHandle::new(KeyRing::new(old.clone()));
 /// // Rotate: a new signing key, the old one kept to verify live tokens.
-/// let new = Key::generate("2026-02")?;
+/// let new = Key::generate_hs256("2026-02")?;
 /// handle.replace(KeyRing::from_keys([new, old])?);
 /// assert_eq!(handle.current().issuing_key().expect("an issuing key").kid(), "2026-02");
 /// # Ok::<(), tower_stateless_session::ConfigError>(())
@@ -559,9 +559,9 @@ mod tests {
 
     #[test]
     fn handle_replace_is_seen_by_every_clone() {
-        let a = KeyRingHandle::new(KeyRing::generate("a").expect("rng"));
+        let a = KeyRingHandle::new(KeyRing::new(Key::generate_hs256("a").expect("rng")));
         let b = a.clone();
-        let old = a.replace(KeyRing::generate("b").expect("rng"));
+        let old = a.replace(KeyRing::new(Key::generate_hs256("b").expect("rng")));
         assert_eq!(old.issuing_key().expect("an issuing key").kid(), "a");
         assert_eq!(
             b.current().issuing_key().expect("an issuing key").kid(),
@@ -571,7 +571,7 @@ mod tests {
 
     #[test]
     fn reload_failure_keeps_the_current_ring() {
-        let handle = KeyRingHandle::new(KeyRing::generate("a").expect("rng"));
+        let handle = KeyRingHandle::new(KeyRing::new(Key::generate_hs256("a").expect("rng")));
         let missing = std::env::temp_dir().join("tss-no-such-key-file");
         let e = handle
             .reload_from_file(&missing)
@@ -598,9 +598,9 @@ mod tests {
 
     #[test]
     fn with_verify_key_rejects_duplicates() {
-        let ring = KeyRing::generate("a").expect("rng");
+        let ring = KeyRing::new(Key::generate_hs256("a").expect("rng"));
         let e = ring
-            .with_verify_key(Key::generate("a").expect("rng"))
+            .with_verify_key(Key::generate_hs256("a").expect("rng"))
             .expect_err("duplicate");
         assert!(matches!(e, ConfigError::DuplicateKeyId { .. }));
     }
@@ -608,7 +608,7 @@ mod tests {
     #[test]
     fn hs256_and_ed25519_keys_share_a_ring() {
         let ed = Key::generate_ed25519().expect("rng");
-        let hs = Key::generate("hs").expect("rng");
+        let hs = Key::generate_hs256("hs").expect("rng");
         let ring = KeyRing::from_keys([ed.clone(), hs.clone()]).expect("distinct kids");
         assert_eq!(ring.issuing_key().map(Key::kid), Some(ed.kid()));
         assert!(ring.get("hs").is_some() && !ring.is_current("hs"));
@@ -619,16 +619,17 @@ mod tests {
 
     #[test]
     fn peer_keys_are_current_and_sit_before_retired_keys() {
-        let ring = KeyRing::generate("me")
-            .and_then(|r| r.with_verify_key(Key::generate("old")?))
-            .and_then(|r| r.with_peer_key(Key::generate("p1")?))
-            .and_then(|r| r.with_peer_key(Key::generate("p2")?))
+        let ring = Key::generate_hs256("me")
+            .map(KeyRing::new)
+            .and_then(|r| r.with_verify_key(Key::generate_hs256("old")?))
+            .and_then(|r| r.with_peer_key(Key::generate_hs256("p1")?))
+            .and_then(|r| r.with_peer_key(Key::generate_hs256("p2")?))
             .expect("distinct kids");
         assert_eq!(ring.kids().collect::<Vec<_>>(), ["me", "p1", "p2", "old"]);
         assert!(ring.is_current("me") && ring.is_current("p1") && ring.is_current("p2"));
         assert!(!ring.is_current("old") && !ring.is_current("nobody"));
         let e = ring
-            .with_peer_key(Key::generate("p1").expect("rng"))
+            .with_peer_key(Key::generate_hs256("p1").expect("rng"))
             .expect_err("duplicate");
         assert!(matches!(e, ConfigError::DuplicateKeyId { .. }));
     }

@@ -55,7 +55,8 @@ pub(crate) enum Mode {
 ///
 /// ```
 /// use tower::ServiceBuilder;
-/// use tower_stateless_session::{Audience, Key, KeyRing, Minter, PropagateSessionLayer};
+/// use tower_stateless_session::{Key, KeyRing};
+/// use tower_stateless_session::propagate::{Audience, Minter, PropagateSessionLayer};
 ///
 /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
 /// struct User { sub: String }
@@ -112,7 +113,8 @@ impl PropagateSessionLayer {
     /// outgoing request (its URI's host, a path prefix, a header). `None` sends no token.
     ///
     /// ```
-    /// use tower_stateless_session::{Audience, Key, KeyRing, Minter, PropagateSessionLayer};
+    /// use tower_stateless_session::{Key, KeyRing};
+    /// use tower_stateless_session::propagate::{Audience, Minter, PropagateSessionLayer};
     ///
     /// # #[derive(Clone, serde::Serialize, serde::Deserialize)] struct User { sub: String }
     /// # fn main() -> Result<(), tower_stateless_session::ConfigError> {

@@ -163,7 +163,8 @@ pub(crate) trait Mint: Send + Sync {
 /// Cheap to clone; clones share the cache.
 ///
 /// ```
-/// use tower_stateless_session::{Audience, Key, KeyRing, KeyRingHandle, Minter, SessionLayer};
+/// use tower_stateless_session::{Key, KeyRing, KeyRingHandle, SessionLayer};
+/// use tower_stateless_session::propagate::{Audience, Minter};
 ///
 /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
 /// struct User { sub: String, roles: Vec<String>, email: String }

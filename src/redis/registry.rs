@@ -104,7 +104,8 @@ impl Shared {
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// use tower_stateless_session::SessionLayer;
-/// use tower_stateless_session::keys::{NodeKeys, RegistrationKey};
+/// use tower_stateless_session::keys::node::NodeKeys;
+/// use tower_stateless_session::keys::registry::RegistrationKey;
 /// use tower_stateless_session::redis::RedisKeyRegistry;
 ///
 /// #[derive(Clone, serde::Serialize, serde::Deserialize)]

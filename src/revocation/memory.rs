@@ -84,7 +84,7 @@ impl Entries {
 ///
 /// ```
 /// use tower_stateless_session::revocation::{MemoryRevocations, Revocation, RevocationStore};
-/// use tower_stateless_session::SessionId;
+/// use tower_stateless_session::token::SessionId;
 ///
 /// let store = MemoryRevocations::new();
 /// let sid = SessionId::from_bytes([1; 16]);

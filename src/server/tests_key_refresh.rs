@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use tower::{Layer as _, ServiceExt as _, service_fn};
 
 use crate::keys::{Key, KeyRing, KeyRingHandle, KeyWait, RefreshKeys};
+use crate::server::ResponseBody;
 use crate::time::ManualClock;
-use crate::{Rejection, RejectionKind, ResponseBody, SessionHandle, SessionLayer, TokenCodec};
+use crate::token::TokenCodec;
+use crate::{Rejection, RejectionKind, SessionHandle, SessionLayer};
 
 const T0: u64 = 1_800_000_000;
 

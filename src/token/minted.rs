@@ -42,7 +42,7 @@ pub const MAX_AUDIENCE_LEN: usize = 255;
 /// function then hands out clones.
 ///
 /// ```
-/// use tower_stateless_session::Audience;
+/// use tower_stateless_session::propagate::Audience;
 ///
 /// let profile = Audience::new("profile")?;
 /// assert_eq!(profile.as_str(), "profile");

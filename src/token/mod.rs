@@ -251,12 +251,13 @@ pub type Migration<T> =
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};
-/// use tower_stateless_session::{KeyRing, TokenCodec};
+/// use tower_stateless_session::{Key, KeyRing};
+/// use tower_stateless_session::token::TokenCodec;
 ///
 /// #[derive(Serialize, Deserialize, Debug, PartialEq)]
 /// struct User { sub: String }
 ///
-/// let codec = TokenCodec::new(KeyRing::generate("k1")?);
+/// let codec = TokenCodec::new(KeyRing::new(Key::generate_hs256("k1")?));
 /// let claims = codec.new_claims(User { sub: "ada".into() })?;
 /// let token = codec.sign(&claims)?;
 /// let verified = codec.verify::<User>(&token)?;

@@ -11,8 +11,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fantoccini::Locator;
 use serde_json::Value;
-use tower_stateless_session::keys::{MemoryKeyRegistry, NodeKeys, RegistrationKey};
-use tower_stateless_session::token::jwe::KeyManagement;
+use tower_stateless_session::keys::KeyManagement;
+use tower_stateless_session::keys::node::NodeKeys;
+use tower_stateless_session::keys::registry::{MemoryKeyRegistry, RegistrationKey};
 use tower_stateless_session::{Key, KeyRing};
 
 use crate::driver::Browser;

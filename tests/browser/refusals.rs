@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fantoccini::cookies::Cookie;
 use tower_stateless_session::revocation::MemoryRevocations;
-use tower_stateless_session::{Key, KeyRing, ManualClock};
+use tower_stateless_session::time::ManualClock;
+use tower_stateless_session::{Key, KeyRing};
 
 use crate::driver::Browser;
 use crate::{FORMS, axe, demo, serve_layer, session_cookie};

@@ -18,9 +18,9 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
+use tower_stateless_session::time::ManualClock;
 use tower_stateless_session::{
-    Key, KeyRing, KeyRingHandle, ManualClock, Rejection, RejectionKind, Session, SessionHandle,
-    SessionLayer,
+    Key, KeyRing, KeyRingHandle, Rejection, RejectionKind, Session, SessionHandle, SessionLayer,
 };
 
 pub const T0: u64 = 1_800_000_000;

@@ -9,14 +9,14 @@ use std::time::Duration;
 use axum::Router;
 use http::StatusCode;
 use tokio::task::JoinHandle;
+use tower_stateless_session::keys::jwks::JwksService;
 #[cfg(feature = "jwks")]
-use tower_stateless_session::keys::JwksVerifier;
-use tower_stateless_session::keys::{
-    JwksService, KeyRegistry, NodeKeys, NodeKeysBuilder, RegistrationKey, RegistryEntry,
-};
-use tower_stateless_session::{
-    Clock, Key, KeyRing, KeyRingHandle, ManualClock, RejectionKind, SessionLayer, TokenCodec,
-};
+use tower_stateless_session::keys::jwks::JwksVerifier;
+use tower_stateless_session::keys::node::{NodeKeys, NodeKeysBuilder};
+use tower_stateless_session::keys::registry::{KeyRegistry, RegistrationKey, RegistryEntry};
+use tower_stateless_session::time::{Clock, ManualClock};
+use tower_stateless_session::token::TokenCodec;
+use tower_stateless_session::{Key, KeyRing, KeyRingHandle, RejectionKind, SessionLayer};
 
 use super::{IDLE, LEEWAY, User, bearer, kind, layer, routes, send, user};
 
@@ -30,15 +30,13 @@ pub fn registration() -> RegistrationKey {
     RegistrationKey::new(b"registration-key-of-the-gateways").expect("32 bytes")
 }
 
-/// Node keys publishing through `registry` with the test timings; the heartbeat runs only
-/// when the test calls `tick`.
-pub fn node_keys(registry: impl KeyRegistry, clock: &ManualClock) -> NodeKeysBuilder {
+/// Node keys publishing through `registry` with the test heartbeat and window; the
+/// heartbeat runs only when the test calls `tick`. The deadlines and the clock come from
+/// the layer built on their ring ([`gateway_app`]).
+pub fn node_keys(registry: impl KeyRegistry) -> NodeKeysBuilder {
     NodeKeys::builder(registration(), registry)
-        .with_clock(clock.clone())
         .with_heartbeat_interval(Duration::from_secs(HEARTBEAT))
         .with_signing_window(Duration::from_secs(WINDOW))
-        .with_idle_timeout(Duration::from_secs(IDLE))
-        .with_leeway(Duration::from_secs(LEEWAY))
         .with_background_heartbeat(false)
 }
 

@@ -12,7 +12,7 @@ use http::{Request, StatusCode};
 use serde_json::Value;
 use tower::Service;
 use tower_stateless_session::KeyRingHandle;
-use tower_stateless_session::keys::{JwksService, JwksVerifier};
+use tower_stateless_session::keys::jwks::{JwksService, JwksVerifier};
 
 use crate::common::fetch;
 

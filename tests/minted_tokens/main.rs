@@ -35,10 +35,11 @@ use jwks::{JWKS_PATH, fetched_jwks, jsonwebtoken_verify};
 use net::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tower_stateless_session::keys::{JwksService, JwksVerifier};
+use tower_stateless_session::keys::jwks::{JwksService, JwksVerifier};
+use tower_stateless_session::propagate::Minter;
+use tower_stateless_session::time::{Clock, ManualClock, SystemClock};
 use tower_stateless_session::{
-    Clock, Key, KeyRing, KeyRingHandle, ManualClock, Minter, RejectionKind, Session, SessionHandle,
-    SessionLayer, SystemClock,
+    Key, KeyRing, KeyRingHandle, RejectionKind, Session, SessionHandle, SessionLayer,
 };
 
 fn segment(token: &str, index: usize) -> Value {

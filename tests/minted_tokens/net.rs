@@ -21,11 +21,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
-use tower_stateless_session::keys::{JwksVerifier, MemoryKeyRegistry, NodeKeys, RegistrationKey};
+use tower_stateless_session::keys::jwks::JwksVerifier;
+use tower_stateless_session::keys::node::NodeKeys;
+use tower_stateless_session::keys::registry::{MemoryKeyRegistry, RegistrationKey};
+use tower_stateless_session::propagate::{
+    Audience, Minter, PropagateSession, PropagateSessionLayer,
+};
+use tower_stateless_session::time::{Clock, ManualClock, SystemClock};
 use tower_stateless_session::{
-    Audience, Clock, Key, KeyRing, KeyRingHandle, ManualClock, Minter, PropagateSession,
-    PropagateSessionLayer, Session, SessionError, SessionHandle, SessionLayer, SystemClock,
-    Transport,
+    Key, KeyRing, KeyRingHandle, Session, SessionError, SessionHandle, SessionLayer, Transport,
 };
 
 use crate::common::{call_json, fetch, serve, serve_on, set_cookie_pair};
@@ -287,12 +291,11 @@ pub(crate) enum Signing {
 const REGISTRATION: &[u8; 32] = b"registration-key-of-the-gateways";
 
 /// A gateway node's key, published to `registry` (every node of the tier shares it).
-pub(crate) fn node_keys(registry: &MemoryKeyRegistry, clock: &ManualClock) -> NodeKeys {
+pub(crate) fn node_keys(registry: &MemoryKeyRegistry) -> NodeKeys {
     let node = NodeKeys::builder(
         RegistrationKey::new(REGISTRATION).expect("32 bytes"),
         registry.clone(),
     )
-    .with_clock(clock.clone())
     .with_background_heartbeat(false)
     .start()
     .expect("node keys");
@@ -414,7 +417,7 @@ pub(crate) async fn start(signing: Signing) -> Net {
     let registry = MemoryKeyRegistry::new();
     let (node, session_keys, mint_keys) = match signing {
         Signing::Node => {
-            let node = node_keys(&registry, &clock);
+            let node = node_keys(&registry);
             let keys = node.keys();
             (Some(node), keys.clone(), keys)
         }
@@ -422,7 +425,9 @@ pub(crate) async fn start(signing: Signing) -> Net {
             let ed = KeyRingHandle::new(KeyRing::new(Key::generate_ed25519().expect("rng")));
             let sessions = match signing {
                 Signing::Shared => ed.clone(),
-                _ => KeyRingHandle::new(KeyRing::generate("session-hs").expect("rng")),
+                _ => KeyRingHandle::new(KeyRing::new(
+                    Key::generate_hs256("session-hs").expect("rng"),
+                )),
             };
             (None, sessions, ed)
         }
@@ -498,7 +503,7 @@ impl Net {
     /// ring lives with them).
     pub(crate) async fn start_gateway_node(&self) -> (SocketAddr, NodeKeys) {
         assert!(self.node.is_some(), "a tier of node keys");
-        let node = node_keys(&self.registry, &self.clock);
+        let node = node_keys(&self.registry);
         let routes = gateway_routes(&node.keys(), &self.clock, self.to);
         let layer = SessionLayer::<User>::new(node.keys()).with_clock(self.clock.clone());
         let addr = serve(gateway_app(routes, layer, &node.keys(), &self.fetches)).await;

@@ -17,9 +17,12 @@ use axum::http::Request;
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use tower_stateless_session::keys::{MemoryKeyRegistry, NodeKeys, RegistrationKey};
+use tower_stateless_session::keys::node::NodeKeys;
+use tower_stateless_session::keys::registry::{MemoryKeyRegistry, RegistrationKey};
 use tower_stateless_session::revocation::MemoryRevocations;
-use tower_stateless_session::{DEFAULT_COOKIE_BUDGET, Key, KeyRing, ManualClock};
+use tower_stateless_session::server::DEFAULT_COOKIE_BUDGET;
+use tower_stateless_session::time::ManualClock;
+use tower_stateless_session::{Key, KeyRing};
 
 const T0: u64 = 1_800_000_000;
 

@@ -277,7 +277,7 @@ async fn cookies_signed_before_notes_existed_still_decode() {
         sub: String,
     }
     let layer = test_layer();
-    let codec = layer.codec_ref();
+    let codec = layer.codec();
     let claims = codec
         .new_claims(OldSession {
             sub: "ada".to_owned(),

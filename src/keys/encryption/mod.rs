@@ -110,7 +110,8 @@ struct Inner {
 /// algorithms, never key material.
 ///
 /// ```
-/// use tower_stateless_session::token::jwe::{self, EncryptionKey, KeyManagement};
+/// use tower_stateless_session::keys::{EncryptionKey, KeyManagement};
+/// use tower_stateless_session::token::jwe;
 ///
 /// let key = EncryptionKey::generate("e1", KeyManagement::A256KW)?;
 /// let token = jwe::seal(&key, "session", br#"{"sub":"ada"}"#, 4096)?;

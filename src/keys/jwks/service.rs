@@ -60,7 +60,7 @@ struct Inner {
 /// ```
 /// use axum::Router;
 /// use tower_stateless_session::Key;
-/// use tower_stateless_session::keys::JwksService;
+/// use tower_stateless_session::keys::jwks::JwksService;
 ///
 /// let node_key = Key::generate_ed25519()?;
 /// let jwks = JwksService::from_keys([node_key.public_key().expect("Ed25519")])?;
@@ -312,8 +312,8 @@ mod tests {
     #[test]
     fn secret_keys_are_never_published() {
         let hs = Key::hs256("hs", &[1; 32]).expect("valid");
-        let enc = Key::generate_encryption("enc", crate::token::jwe::KeyManagement::default())
-            .expect("rng");
+        let enc =
+            Key::generate_encryption("enc", crate::keys::KeyManagement::default()).expect("rng");
         for secret in [hs.clone(), enc.clone()] {
             let e = JwksService::from_keys([secret]).expect_err("refused at build time");
             assert!(matches!(e, ConfigError::SecretKeyInJwks { .. }), "{e:?}");

@@ -441,7 +441,7 @@ impl RefreshKeys for Alive {
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
 /// use tower_stateless_session::SessionLayer;
-/// use tower_stateless_session::keys::JwksVerifier;
+/// use tower_stateless_session::keys::jwks::JwksVerifier;
 ///
 /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
 /// struct User { sub: String }

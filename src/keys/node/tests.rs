@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::error::SignError;
-use crate::keys::MemoryKeyRegistry;
+use crate::keys::registry::{MemoryKeyRegistry, RegistryListener};
 use crate::time::ManualClock;
 use crate::token::TokenCodec;
 
@@ -31,11 +31,13 @@ fn registration() -> RegistrationKey {
 
 fn node_on(registry: impl KeyRegistry, clock: &ManualClock) -> NodeKeysBuilder {
     NodeKeys::builder(registration(), registry)
-        .with_clock(clock.clone())
+        .with_timing(
+            Duration::from_secs(IDLE),
+            Duration::from_secs(LEEWAY),
+            clock.clone(),
+        )
         .with_heartbeat_interval(Duration::from_secs(HEARTBEAT))
         .with_signing_window(Duration::from_secs(WINDOW))
-        .with_idle_timeout(Duration::from_secs(IDLE))
-        .with_leeway(Duration::from_secs(LEEWAY))
         .with_background_heartbeat(false)
 }
 
@@ -75,7 +77,7 @@ impl KeyRegistry for Flaky {
     fn confirmed(&self, kid: &str) -> Option<u64> {
         self.shared.confirmed(kid)
     }
-    fn subscribe(&self, listener: crate::keys::RegistryListener) {
+    fn subscribe(&self, listener: RegistryListener) {
         self.shared.subscribe(listener);
     }
 }

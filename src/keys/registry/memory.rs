@@ -21,9 +21,7 @@ struct Inner {
 ///
 /// ```
 /// use tower_stateless_session::Key;
-/// use tower_stateless_session::keys::{
-///     KeyRegistry, MemoryKeyRegistry, RegistrationKey, RegistryEntry,
-/// };
+/// use tower_stateless_session::keys::registry::{KeyRegistry, MemoryKeyRegistry, RegistrationKey, RegistryEntry};
 ///
 /// let registration = RegistrationKey::generate()?;
 /// let key = Key::generate_ed25519()?;

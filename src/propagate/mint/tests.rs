@@ -9,7 +9,7 @@ use serde_json::json;
 use super::*;
 use crate::keys::{Key, KeyRing};
 use crate::time::ManualClock;
-use crate::token::{MintedClaims, SessionId, TokenCodec};
+use crate::token::{MintedClaims, SessionId, TokenCodec, TokenType};
 
 const T0: u64 = 1_800_000_000;
 
@@ -173,7 +173,7 @@ fn the_cache_answers_until_a_tenth_of_the_life_is_left_or_the_keys_change() {
     let (_, claims) = verify(&rotated.token, &s.node, "profile", &s.clock);
     assert_eq!(claims.iat, T0 + 10 + 54);
 
-    let uncached = s.minter.clone().with_cache(0);
+    let uncached = s.minter.clone().with_mint_cache(0);
     assert!(
         uncached
             .mint_from(&ada, &aud("profile"))
@@ -295,7 +295,7 @@ fn bad_projections_subjects_and_sources_are_reported() {
         Err(MintError::NoSession)
     ));
     assert!(Minter::<User>::new("", |u: &User| Some(u.sub.as_str())).is_err());
-    assert!(s.minter.clone().try_with_token_type("sess+jwt").is_err());
+    assert!(TokenType::new("sess+jwt").is_err());
 }
 
 #[test]

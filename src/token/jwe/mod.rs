@@ -66,10 +66,8 @@ use std::borrow::Cow;
 use super::jws::{self, B64};
 use crate::error::{Rejection, RejectionKind, SignError};
 use crate::keys::encryption::Cipher;
-pub use crate::keys::encryption::{
-    CONTENT_ENCRYPTION, DIR_KEY_LIMIT, DIR_WARNING_THRESHOLD, ENCRYPTED_TOKEN_TYPE,
-    ENCRYPTION_KEY_LEN, EncryptionKey, KeyManagement, PURPOSE_MEMBER,
-};
+pub use crate::keys::encryption::{CONTENT_ENCRYPTION, ENCRYPTED_TOKEN_TYPE, PURPOSE_MEMBER};
+use crate::keys::encryption::{ENCRYPTION_KEY_LEN, EncryptionKey};
 
 /// IV: 12 bytes, 16 base64url characters.
 const IV_LEN: usize = 12;

@@ -8,6 +8,7 @@ use base64::Engine as _;
 
 use super::*;
 use crate::error::ConfigError;
+use crate::keys::KeyManagement;
 
 pub(super) const PURPOSE: &str = "session";
 pub(super) const MAX: usize = 4096;

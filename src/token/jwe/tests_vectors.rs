@@ -7,6 +7,7 @@ use aes_kw::KwAes128;
 
 use super::tests::{MAX, PLAINTEXT, PURPOSE, b64, forge, key, kind, unb64};
 use super::*;
+use crate::keys::{DIR_WARNING_THRESHOLD, KeyManagement};
 
 // ---------------------------------------------------------------------------------------
 // RFC vectors (128-bit keys, so checked with 128-bit primitives here: the codec itself
