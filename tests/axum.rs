@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::routing::get;
 use common::*;
@@ -256,5 +258,52 @@ async fn login_after_an_invalid_cookie_replaces_it() {
     assert!(
         !c.value().is_empty(),
         "the login's token wins over the deletion"
+    );
+}
+
+/// `with` and `modify` run the caller's closure without holding the session's lock: the
+/// handle can be used inside (reads work; a change inside `modify` is refused with
+/// `ChangeInProgress` instead of deadlocking or being lost). Run on a thread of its own, so
+/// a deadlock fails the test instead of hanging it.
+#[test]
+fn the_handle_can_be_used_inside_with_and_modify() {
+    use axum::routing::post;
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let result = runtime.block_on(async {
+            let f = fixture();
+            let app = routes()
+                .route(
+                    "/nested",
+                    post(|s: SessionHandle<User>| async move {
+                        let seen = s.with(|u| (u.sub.clone(), s.data().map(|d| d.sub)));
+                        let inner = s.modify(|u| {
+                            u.roles.push("editor".into());
+                            // A read works; a change cannot start here.
+                            let read = s.info().is_some();
+                            let change = s.renew();
+                            (read, change)
+                        });
+                        format!("{seen:?} {inner:?}")
+                    }),
+                )
+                .layer(f.layer.clone());
+            let cookie = login_cookie(&app, "ada").await;
+            let response = send(&app, "POST", "/nested", Some(&cookie)).await;
+            (response.status(), body_text(response).await)
+        });
+        let _ = done.send(result);
+    });
+    let (status, body) = outcome
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the handler finished: no deadlock inside with or modify");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body, r#"Some(("ada", Some("ada"))) Ok((true, Err(ChangeInProgress)))"#,
+        "reads inside both closures work, a change inside modify is refused"
     );
 }

@@ -158,3 +158,53 @@ async fn three_nodes_a_departure_a_join_under_load_and_a_forged_key() {
         "and forgotten by the registry"
     );
 }
+
+/// The node keys take the idle timeout, leeway and clock of the layer built on their ring:
+/// with a 2 h idle timeout, a departed node's key stays as long as a token it signed can
+/// live (2 h after its last promise), not the 30 minutes of the defaults.
+#[tokio::test]
+async fn a_departed_node_key_lives_as_long_as_the_layers_idle_timeout() {
+    const LONG_IDLE: u64 = 2 * 3600;
+    let clock = ManualClock::new(T0);
+    let registry = MemoryKeyRegistry::new();
+    let long_layer = |keys: &NodeKeys| {
+        layer(keys.keys(), &clock)
+            .with_idle_timeout(Duration::from_secs(LONG_IDLE))
+            .with_absolute_timeout(Duration::from_secs(4 * LONG_IDLE))
+            .build()
+            .expect("the layer holds")
+    };
+    let leaving = node_keys(registry.clone()).start().expect("node keys");
+    let leaving_app = routes().layer(long_layer(&leaving));
+    let staying = node_keys(registry.clone()).start().expect("node keys");
+    let staying_app = routes().layer(long_layer(&staying));
+
+    let cookie = login_cookie(&leaving_app, "ada").await;
+    assert_eq!(kid_of(&cookie), leaving.kid());
+    let leaving_kid = leaving.kid().to_owned();
+    drop((leaving, leaving_app));
+
+    // 90 minutes later (past the signing window plus the default 30 min + 60 s), the
+    // session, idle all that time, is still within its 2 h idle timeout.
+    clock.advance(Duration::from_secs(90 * 60));
+    staying.tick();
+    assert!(
+        staying.keys().current().get(&leaving_kid).is_some(),
+        "the departed node's key is kept for the layer's idle timeout"
+    );
+    let response = send(&staying_app, "GET", "/me", Some(&cookie)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "its session is accepted elsewhere: {:?}",
+        kind(&response)
+    );
+
+    // Past the last promise plus the idle timeout and the leeway, the key goes.
+    clock.advance(Duration::from_secs(WINDOW + LONG_IDLE + LEEWAY));
+    staying.tick();
+    assert!(
+        staying.keys().current().get(&leaving_kid).is_none(),
+        "then it goes"
+    );
+}

@@ -158,3 +158,39 @@ async fn logout_everywhere_needs_a_store() {
     let handle_error = SessionError::NoRevocation.to_string();
     assert!(handle_error.contains("with_revocation"), "{handle_error}");
 }
+
+/// The password-change flow: "log out everywhere", then log in again at once, in the same
+/// second. The new session is accepted; every session that began before the revocation,
+/// in that same second too, stays refused.
+#[tokio::test]
+async fn a_login_in_the_same_second_as_log_out_everywhere_is_accepted() {
+    let f = fixture();
+    let store = MemoryRevocations::new();
+    let app = revocable(&f, &store);
+    let before = login_cookie(&app, "ada").await;
+    let current = login_cookie(&app, "ada").await;
+
+    let response = send(&app, "POST", "/logout-all", Some(&current)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // Same clock second: log in again.
+    let fresh = login_cookie(&app, "ada").await;
+    let response = send(&app, "GET", "/me", Some(&fresh)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the session begun after the revocation is accepted: {:?}",
+        kind(&response)
+    );
+    for (who, cookie) in [("before", &before), ("current", &current)] {
+        let response = send(&app, "GET", "/me", Some(cookie)).await;
+        assert_eq!(
+            kind(&response),
+            Some(RejectionKind::Revoked),
+            "{who}: begun in the same second, before the revocation"
+        );
+    }
+    // And it keeps working past its own refreshes.
+    f.clock.advance(Duration::from_secs(REFRESH + 1));
+    let response = send(&app, "GET", "/me", Some(&fresh)).await;
+    assert_eq!(response.status(), StatusCode::OK, "after a refresh too");
+}

@@ -81,7 +81,15 @@ pub struct PropagateSessionLayer {
 }
 
 /// No `new` and no `Default`: the mode is always named, [`mint`](Self::mint) (the
-/// recommended one) or [`forward`](Self::forward).
+/// recommended one) or [`forward`](Self::forward), never the whole session by accident.
+///
+/// ```compile_fail
+/// let layer = tower_stateless_session::propagate::PropagateSessionLayer::new();
+/// ```
+///
+/// ```compile_fail
+/// let layer = tower_stateless_session::propagate::PropagateSessionLayer::default();
+/// ```
 impl PropagateSessionLayer {
     /// Forwards the session token itself: from the request's extensions (a
     /// [`SessionToken`] put there explicitly, for work on other tasks) or else the task's

@@ -289,6 +289,29 @@ async fn logout_all_ends_every_session_of_the_user_only() {
     );
 }
 
+/// As a new user would try it: log out everywhere, log in again at once (the same second),
+/// and the new session works.
+#[tokio::test]
+async fn logging_in_right_after_logout_all_works() {
+    let app = test_app();
+    let cookie = json_login(&app, "ada").await;
+    let response = send(&app, post("/logout-all", None, "", Some(&cookie))).await;
+    assert_eq!(response.status(), StatusCode::OK, "logout-all answers 200");
+    let fresh = json_login(&app, "ada").await;
+    let response = send(&app, get("/me", Some(&fresh))).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the session begun after logout-all is accepted"
+    );
+    let response = send(&app, get("/me", Some(&cookie))).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "the session ended by logout-all stays refused"
+    );
+}
+
 #[tokio::test]
 async fn invalid_names_are_400() {
     let app = test_app();
