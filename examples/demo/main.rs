@@ -468,9 +468,10 @@ async fn main() -> ExitCode {
 /// Reads the settings, starts the revocation store and the keys, and serves until Ctrl-C.
 async fn run() -> Result<(), String> {
     // The recorder first: the revocation store, the key registry and the node key report
-    // their state from the moment they start (`app` warns if another recorder won).
+    // their state from the moment they start (`app` warns if another recorder won). Its
+    // upkeep drains the histogram samples that no scrape has read yet.
     #[cfg(feature = "metrics")]
-    let _ = ops::prometheus();
+    ops::run_prometheus_upkeep();
 
     let addr = parse_addr(env_var("DEMO_ADDR")?.as_deref())?;
     let timeouts = Timeouts::from_lookup(env_var)?;

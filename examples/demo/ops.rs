@@ -52,8 +52,37 @@ fn metrics_text() -> axum::response::Response {
     }
 }
 
+/// How often [`run_prometheus_upkeep`] drains the recorder's histogram samples: the
+/// exporter's own default (`PrometheusBuilder::upkeep_timeout`).
+#[cfg(feature = "metrics")]
+const PROMETHEUS_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Installs the Prometheus recorder (see [`prometheus`]) and runs its upkeep on the current
+/// tokio runtime for as long as the process does. The recorder keeps every histogram
+/// sample (the token sizes, one per token signed) until something drains them into the
+/// buckets: a scrape of `/metrics` does, and so does `run_upkeep`. `install_recorder`
+/// spawns no upkeep (only the exporter's `build`/`install` do, with its HTTP listener or
+/// push gateway, which the demo does not use), so without this task a node that is never
+/// scraped grows with every token it signs. Draining changes nothing in `/metrics`.
+#[cfg(feature = "metrics")]
+pub(crate) fn run_prometheus_upkeep() {
+    let Some(handle) = prometheus() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PROMETHEUS_UPKEEP_EVERY);
+        // A late tick (a busy machine) runs once, not in a burst.
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 /// Installs the Prometheus recorder as the process's recorder, once. Called before the
-/// session layer serves its first request (the layer binds its metrics then).
+/// session layer serves its first request (the layer binds its metrics then). `main` also
+/// runs its upkeep ([`run_prometheus_upkeep`]); tests, which scrape, do not need it.
 #[cfg(feature = "metrics")]
 pub(crate) fn prometheus() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
     static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =

@@ -14,14 +14,12 @@
 //! new key. A last test shows why the order matters. Run with `--nocapture` to see the
 //! counts.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{T0, User, fetch, kid_of, layer, set_cookie_pair, wait_until};
+use crate::common::{T0, User, fetch, kid_of, layer, set_cookie_pair, wait_until};
 use http::StatusCode;
 use tokio::task::JoinSet;
 use tower_stateless_session::keys::encode_secret;
@@ -145,7 +143,7 @@ async fn rotating_keys_under_load_refuses_no_request_and_migrates_every_session(
         .collect();
     let mut addrs = Vec::new();
     for keys in &handles {
-        addrs.push(common::serve(common::app(layer(keys.clone(), &clock))).await);
+        addrs.push(crate::common::serve(crate::common::app(layer(keys.clone(), &clock))).await);
     }
     let addrs: [SocketAddr; NODES] = addrs.try_into().expect("three nodes");
 
@@ -246,15 +244,15 @@ async fn rotating_keys_under_load_refuses_no_request_and_migrates_every_session(
 #[tokio::test]
 async fn a_new_signing_key_unknown_to_another_node_logs_users_out() {
     let clock = ManualClock::new(T0);
-    let ahead = common::app(layer(KeyRingHandle::new(ring(&[NEW, OLD])), &clock));
-    let behind = common::app(layer(KeyRingHandle::new(ring(&[OLD])), &clock));
-    let cookie = common::login_cookie(&ahead, "ada").await;
+    let ahead = crate::common::app(layer(KeyRingHandle::new(ring(&[NEW, OLD])), &clock));
+    let behind = crate::common::app(layer(KeyRingHandle::new(ring(&[OLD])), &clock));
+    let cookie = crate::common::login_cookie(&ahead, "ada").await;
     assert_eq!(
         kid_of(&cookie),
         NEW,
         "the node ahead signs with the new key"
     );
-    let response = common::send(&behind, "GET", "/me", Some(&cookie)).await;
+    let response = crate::common::send(&behind, "GET", "/me", Some(&cookie)).await;
     assert_eq!(
         response.status(),
         StatusCode::UNAUTHORIZED,
@@ -266,8 +264,8 @@ async fn a_new_signing_key_unknown_to_another_node_logs_users_out() {
         "the lagging node should not know the key"
     );
     // With the new key verify-only on the lagging node (step 1), the same cookie works.
-    let caught_up = common::app(layer(KeyRingHandle::new(ring(&[OLD, NEW])), &clock));
-    let response = common::send(&caught_up, "GET", "/me", Some(&cookie)).await;
+    let caught_up = crate::common::app(layer(KeyRingHandle::new(ring(&[OLD, NEW])), &clock));
+    let response = crate::common::send(&caught_up, "GET", "/me", Some(&cookie)).await;
     assert_eq!(
         response.status(),
         StatusCode::OK,

@@ -7,17 +7,15 @@
 //! once. Where real HTTP matters the tests run a hyper server on 127.0.0.1; the rest use
 //! `oneshot`, which also exposes the response extensions.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common::*;
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
 use bytes::Bytes;
-use common::*;
 use http::{HeaderMap, Response, StatusCode, header};
 use tower_stateless_session::server::{
     DEFAULT_COOKIE_BUDGET, DEFAULT_COOKIE_HEADER_BUDGET, IssuedToken, Oversize, OversizeAction,

@@ -1,13 +1,11 @@
 //! The layer under axum: login, cookie attributes, the extractors, logout, renew,
 //! modification and remember-me. Time is a ManualClock; requests go through `oneshot`.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use axum::Router;
 use axum::routing::get;
-use common::*;
 use http::StatusCode;
 use tower_stateless_session::{RejectionKind, Session, SessionHandle, SessionLayer};
 

@@ -1,11 +1,9 @@
 //! Tampered, foreign and expired cookies through the whole stack: treated as no session,
 //! deleted, or answered 401 when a session is required; never a 500, never a panic.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 use tower_stateless_session::{RejectionKind, SessionLayer};
 
@@ -74,7 +72,7 @@ async fn a_token_from_another_deployment_is_refused() {
     let app = app(f.layer.clone());
     let foreign =
         SessionLayer::<User>::new(key("k1-other-secret-but-same-kid")).with_clock(f.clock.clone());
-    let foreign_app = common::app(foreign);
+    let foreign_app = crate::common::app(foreign);
     let foreign_cookie = login_cookie(&foreign_app, "mallory").await;
     let response = send(&app, "GET", "/me", Some(&foreign_cookie)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -85,7 +83,7 @@ async fn a_token_from_another_deployment_is_refused() {
         tower_stateless_session::Key::hs256("k1", &[9u8; 32]).expect("key"),
     )
     .with_clock(f.clock.clone());
-    let cookie = login_cookie(&common::app(impostor), "mallory").await;
+    let cookie = login_cookie(&crate::common::app(impostor), "mallory").await;
     let response = send(&app, "GET", "/me", Some(&cookie)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(kind(&response), Some(RejectionKind::BadSignature));

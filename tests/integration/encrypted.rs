@@ -4,10 +4,8 @@
 //! JWE), the verify cache, forwarding to a downstream service, rotation and migration from
 //! signed to encrypted tokens and back without logging anyone out.
 
-mod common;
-
+use crate::common::*;
 use axum::Router;
-use common::*;
 use http::StatusCode;
 use josekit::jwe::{self as josekit_jwe, JweHeader};
 use serde_json::json;

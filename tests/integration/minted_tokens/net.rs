@@ -32,8 +32,8 @@ use tower_stateless_session::{
     Key, KeyRing, KeyRingHandle, Session, SessionError, SessionHandle, SessionLayer, Transport,
 };
 
+use super::jwks::{CountedJwks, Fetches, JWKS_PATH, loaded, verifier};
 use crate::common::{call_json, fetch, serve, serve_on, set_cookie_pair};
-use crate::jwks::{CountedJwks, Fetches, JWKS_PATH, loaded, verifier};
 
 /// The gateway's session data. Only `roles` goes downstream, next to `sub` and `sid`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,9 +10,9 @@
 //! - through `TokenCodec` with an encryption key first in the ring, arbitrary session data
 //!   round-trips, and arbitrary bytes never verify.
 
-mod common;
-
-use common::edits::{arbitrary_edit, assert_refused_as, deletions, insertions, replacements};
+use crate::common::edits::{
+    arbitrary_edit, assert_refused_as, deletions, insertions, replacements,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;

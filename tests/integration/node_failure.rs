@@ -11,15 +11,13 @@
 //! Every request answered by a live node must see the client's own session; no session may
 //! be lost. Run with `--nocapture` to see the counts.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, set_cookie_pair, try_fetch, wait_until};
 use axum::Router;
-use common::{ABSOLUTE, IDLE, LEEWAY, REFRESH, T0, set_cookie_pair, try_fetch, wait_until};
 use http::StatusCode;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -236,7 +234,7 @@ async fn a_node_shut_down_under_load_loses_no_session() {
     for skew in SKEW {
         // Each node parses the shared configuration itself: independent rings, same keys.
         let ring = KeyRing::parse(&key_spec()).expect("the key configuration parses");
-        let layer = SessionLayer::<common::User>::new(ring)
+        let layer = SessionLayer::<crate::common::User>::new(ring)
             .with_clock(Skewed {
                 base: base.clone(),
                 offset: skew,
@@ -245,7 +243,7 @@ async fn a_node_shut_down_under_load_loses_no_session() {
             .with_absolute_timeout(Duration::from_secs(ABSOLUTE))
             .with_refresh_after(Duration::from_secs(REFRESH))
             .with_leeway(Duration::from_secs(LEEWAY));
-        nodes.push(Node::start(common::app(layer)).await);
+        nodes.push(Node::start(crate::common::app(layer)).await);
     }
     let addrs: [SocketAddr; NODES] = std::array::from_fn(|i| nodes[i].addr);
 

@@ -11,14 +11,12 @@
 //! - a key written into the registry without a valid registration is never trusted.
 #![cfg(feature = "jwks")]
 
-mod common;
-
 use std::time::Duration;
 
-use common::nodes::{
+use crate::common::nodes::{
     Forged, Load, WINDOW, all_accepted, downstream, gateway_app, jwks_verifier, node_keys,
 };
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 use tower_stateless_session::RejectionKind;
 use tower_stateless_session::keys::jwks::JwksService;

@@ -10,14 +10,12 @@
 //! Cookie-level cases (several session cookies, percent-encoding, bytes that are not
 //! UTF-8, quoting, prefixes) go through the layer only.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use axum::Router;
 use axum::body::Body;
 use base64::Engine as _;
-use common::*;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use sha2::{Sha256, Sha512};
@@ -853,7 +851,7 @@ async fn a_planted_invalid_cookie_cannot_shadow_the_valid_one() {
     let current = login_cookie(&app, "ada").await;
     let impostor = SessionLayer::<User>::new(Key::hs256(KID, &[7u8; 32]).expect("key"))
         .with_clock(f.clock.clone());
-    let forged = login_cookie(&common::app(impostor), "mallory").await;
+    let forged = login_cookie(&crate::common::app(impostor), "mallory").await;
     for planted in ["session=garbage".to_owned(), "session=".to_owned(), forged] {
         let response = send_cookies(&app, &[header_value(&format!("{planted}; {current}"))]).await;
         assert_eq!(

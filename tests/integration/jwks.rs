@@ -5,16 +5,14 @@
 //! failing endpoint, and the task ending with its handles.
 #![cfg(feature = "jwks")]
 
-mod common;
-
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use axum::body::Body;
 use bytes::Bytes;
-use common::*;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use tower::{ServiceExt, service_fn};

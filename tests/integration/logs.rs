@@ -5,14 +5,12 @@
 //! marked `Sensitive`, and not one token segment. The same stack without the
 //! sensitive-headers layers does leak, which shows the check can fail.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::*;
 use axum::Router;
-use common::*;
 use http::StatusCode;
 use tower::ServiceBuilder;
 use tower_http::sensitive_headers::{

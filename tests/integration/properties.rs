@@ -9,8 +9,6 @@
 //! The layer is driven without a runtime: it does no I/O, so its future must be ready on
 //! the first poll, which the driver asserts.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,8 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use common::edits::{arbitrary_edit, assert_refused_as, deletions, insertions, replacements};
-use common::{ABSOLUTE, IDLE, LEEWAY, T0, key};
+use crate::common::edits::{
+    arbitrary_edit, assert_refused_as, deletions, insertions, replacements,
+};
+use crate::common::{ABSOLUTE, IDLE, LEEWAY, T0, key};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use proptest::prelude::*;
 use proptest::sample::Index;

@@ -2,9 +2,7 @@
 //! settings is derived once, when the layer is built, and a conflict is one `ConfigError`
 //! there (never a panic, never a half-applied setting).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 use tower_stateless_session::{ConfigError, SameSite, SessionLayer};
 

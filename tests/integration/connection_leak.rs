@@ -7,15 +7,13 @@
 //! caller that keeps responses without reading them is measured too, to show the counters
 //! do see a leak when there is one.
 
-mod common;
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use http::{Request, Response, StatusCode};
 use http_body_util::{Empty, Full};
 use hyper_util::client::legacy::Client;

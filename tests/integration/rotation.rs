@@ -1,8 +1,6 @@
 //! Key rotation through the layer: old tokens keep working and move to the new key at once.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 use tower_stateless_session::{KeyRing, Rejection, RejectionKind};
 

@@ -16,8 +16,6 @@
 //! audience, so connections go back to their pool (see `tests/connection_leak.rs`).
 //! Key rotation at the gateway, and a new gateway node, with JWKS refetches: `rotation.rs`.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod jwks;
 mod net;
 mod rotation;
@@ -25,11 +23,11 @@ mod rotation;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::common::{body_text, fetch, kind, serve, set_cookie_pair};
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{get, post};
 use base64::Engine as _;
-use common::{body_text, fetch, kind, serve, set_cookie_pair};
 use http::{Request, StatusCode, header};
 use jwks::{JWKS_PATH, fetched_jwks, jsonwebtoken_verify};
 use net::*;

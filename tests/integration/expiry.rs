@@ -1,10 +1,8 @@
 //! Rolling refresh, idle and absolute timeouts, driven by a ManualClock.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 use tower_stateless_session::RejectionKind;
 use tower_stateless_session::token::Claims;

@@ -2,12 +2,10 @@
 //! migration between HS256 and EdDSA both ways, revocation, size budgets, and a
 //! verify-only downstream that holds only the public key.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use axum::body::Body;
-use common::*;
 use http::{Request, StatusCode, header};
 use tower::ServiceExt;
 use tower_stateless_session::revocation::MemoryRevocations;

@@ -1,13 +1,11 @@
 //! The layer around a plain hyper-style service (no axum): `service_fn` over
 //! `http::Request`, the handle read from the request extensions.
 
-mod common;
-
 use std::convert::Infallible;
 use std::time::Duration;
 
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, ServiceExt, service_fn};

@@ -1,15 +1,13 @@
 //! Propagation end to end over real sockets: a gateway with the cookie layer calls a
 //! downstream service in verify-only mode through `PropagateSessionLayer`.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
 use bytes::Bytes;
-use common::*;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;

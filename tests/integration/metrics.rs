@@ -6,14 +6,12 @@
 //! parallel never see each other's counts. A snapshot returns what moved since the last one.
 #![cfg(feature = "metrics")]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{Request, Response, StatusCode, header};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};

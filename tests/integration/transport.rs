@@ -1,13 +1,11 @@
 //! Header transports and verify-only mode.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
-use common::*;
 use http::{HeaderName, Request, StatusCode, header};
 use tower::ServiceExt;
 use tower_stateless_session::{
@@ -95,7 +93,7 @@ async fn bearer_transport_reads_authorization_and_answers_in_x_session_token() {
         let response = send_with(&app, "GET", "/me", &[("authorization", &auth)]).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{auth:.20}");
     }
-    let custom = common::app(
+    let custom = crate::common::app(
         f.layer
             .clone()
             .with_transport(Transport::Bearer)
@@ -176,7 +174,7 @@ async fn verify_only_accepts_bearer_tokens_and_never_signs() {
 
     // A token signed with a key the downstream does not hold.
     let stranger = SessionLayer::<User>::new(key("k9")).with_clock(f.clock.clone());
-    let stranger_cookie = login_cookie(&common::app(stranger), "eve").await;
+    let stranger_cookie = login_cookie(&crate::common::app(stranger), "eve").await;
     let stranger_bearer = format!(
         "Bearer {}",
         stranger_cookie.split_once('=').expect("pair").1

@@ -1,0 +1,45 @@
+//! The integration tests that need nothing but this process, in one binary (one link step
+//! instead of one per file). One module per concern; the tests that start external programs
+//! (nginx, Redis, Chromium) have binaries of their own, with a harness that reports them as
+//! ignored when the program is missing.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod axum;
+mod bad_inputs;
+mod budget;
+mod configuration;
+mod connection_leak;
+#[cfg(feature = "node-keys")]
+mod eddsa;
+#[cfg(feature = "jwe")]
+mod encrypted;
+mod expiry;
+mod hyper;
+#[cfg(feature = "node-keys")]
+mod interop;
+#[cfg(feature = "jwe")]
+mod jwe_interop;
+#[cfg(feature = "jwks")]
+mod jwks;
+#[cfg(feature = "tracing")]
+mod logs;
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(all(feature = "jwks", feature = "propagate"))]
+mod minted_tokens;
+mod module_graph;
+#[cfg(feature = "node-keys")]
+mod node_failure;
+#[cfg(feature = "jwks")]
+mod node_keys;
+#[cfg(feature = "propagate")]
+mod propagation;
+mod properties;
+#[cfg(feature = "jwe")]
+mod properties_jwe;
+mod rotation;
+mod rotation_load;
+mod tampering;
+mod transport;
