@@ -45,8 +45,8 @@ else
 fi
 
 echo "building the release load server..." >&2
-cargo build --quiet --release --example load_server
-BIN="${CARGO_TARGET_DIR:-target}/release/examples/load_server"
+BIN=$(cargo bench --quiet --no-run --bench load_server --message-format json 2>/dev/null \
+    | python3 -c 'import json,sys; [print(m["executable"]) for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "load_server"]' | tail -n 1)
 
 SERVER_PID=""
 COOKIE_FILE="$(mktemp)"

@@ -566,8 +566,10 @@ pub(crate) fn check_kid(position: usize, kid: &str, max: usize) -> Result<(), Co
 mod tests {
     use super::*;
 
+    #[cfg(feature = "node-keys")]
     const S32: &[u8] = b"0123456789abcdef0123456789abcdef";
 
+    #[cfg(feature = "node-keys")]
     #[test]
     fn header_names_the_key_algorithm_and_type() {
         let hs = Key::hs256("k1", S32).expect("valid");
@@ -591,6 +593,7 @@ mod tests {
         assert!(Algorithm::HS256.is_named("HS256") && !Algorithm::HS256.is_named("EdDSA"));
     }
 
+    #[cfg(feature = "node-keys")]
     #[test]
     fn ed25519_keys_check_lengths_and_kids() {
         let e = Key::ed25519_from_seed("n1", &[7; 31]).expect_err("short seed");
@@ -614,6 +617,7 @@ mod tests {
         assert!(Key::hs256(thumbprint_like, S32).is_err());
     }
 
+    #[cfg(feature = "node-keys")]
     #[test]
     fn generated_node_keys_are_named_by_their_thumbprint() {
         let a = Key::generate_ed25519().expect("rng");
@@ -628,6 +632,7 @@ mod tests {
         assert!(hs.public_key().is_none() && hs.thumbprint().is_none());
     }
 
+    #[cfg(feature = "node-keys")]
     #[test]
     fn debug_shows_no_key_material() {
         let key = Key::ed25519_from_seed("n1", &[0x41; 32]).expect("valid");

@@ -86,6 +86,6 @@ pub(crate) use self::key::secret_fingerprint;
 pub(crate) use self::key::session_token_prefix;
 pub use self::key::{Algorithm, Key, MAX_KID_LEN, MAX_PUBLIC_KID_LEN, TOKEN_TYPE};
 pub use self::refresh::KeyWait;
-#[cfg(test)]
+#[cfg(all(test, feature = "node-keys"))]
 pub(crate) use self::refresh::RefreshKeys;
 pub use self::ring::{KeyRing, KeyRingHandle};

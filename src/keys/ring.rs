@@ -605,6 +605,7 @@ mod tests {
         assert!(matches!(e, ConfigError::DuplicateKeyId { .. }));
     }
 
+    #[cfg(feature = "node-keys")]
     #[test]
     fn hs256_and_ed25519_keys_share_a_ring() {
         let ed = Key::generate_ed25519().expect("rng");
@@ -634,6 +635,7 @@ mod tests {
         assert!(matches!(e, ConfigError::DuplicateKeyId { .. }));
     }
 
+    #[cfg(feature = "node-keys")]
     #[test]
     fn a_public_first_key_issues_nothing() {
         let public = Key::generate_ed25519()

@@ -35,5 +35,5 @@ pub use self::scope::{TokenScope, current_token};
 pub use self::service::SessionService;
 pub use self::token::{InvalidSessionToken, SessionToken};
 
-#[cfg(test)]
+#[cfg(all(test, feature = "node-keys"))]
 mod tests_key_refresh;

@@ -198,7 +198,7 @@ pub(crate) fn unverified_exp(token: &[u8]) -> Option<u64> {
     serde_json::from_slice::<Exp>(&payload).ok().map(|e| e.exp)
 }
 
-#[cfg(feature = "propagate")]
+#[cfg(any(all(test, feature = "jwe"), feature = "propagate"))]
 /// Verifies a token's structure, header and signature, for tokens of type `typ` (session
 /// tokens, minted downstream tokens): exactly `alg`, `kid` and `typ` in the header, the key
 /// fixing the algorithm. `max_len` is checked before anything else. Returns the index of

@@ -653,5 +653,5 @@ impl fmt::Debug for TokenCodec {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
+#[cfg(all(test, feature = "node-keys"))]
 mod tests_eddsa;

@@ -3,6 +3,7 @@
 
 pub mod edits;
 pub mod external;
+#[cfg(feature = "node-keys")]
 pub mod nodes;
 #[cfg(feature = "redis")]
 pub mod redis_ha_setup;

@@ -456,6 +456,7 @@ async fn a_signed_token_naming_an_encryption_key_is_refused() {
 /// The other way downstream: the gateway's sessions are encrypted, and a minter with its
 /// own Ed25519 key makes each downstream service a short-lived signed token for it alone;
 /// the downstream holds only the public key, and neither the encryption key nor a JWE.
+#[cfg(feature = "propagate")]
 #[tokio::test]
 async fn a_minted_token_reaches_downstream_from_an_encrypted_session() {
     use axum::extract::Path;

@@ -10,6 +10,7 @@ mod axum;
 mod bad_inputs;
 mod budget;
 mod configuration;
+#[cfg(feature = "propagate")]
 mod connection_leak;
 #[cfg(feature = "node-keys")]
 mod eddsa;

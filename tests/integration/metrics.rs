@@ -13,17 +13,21 @@ use std::time::Duration;
 use crate::common::*;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
-use http::{Request, Response, StatusCode, header};
+use http::{Response, StatusCode};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use sha2::Sha256;
-use tower::{Layer, ServiceExt, service_fn};
 use tower_stateless_session::health::Status;
-use tower_stateless_session::propagate::{Audience, Minter, PropagateSessionLayer};
 use tower_stateless_session::revocation::MemoryRevocations;
-use tower_stateless_session::server::SessionToken;
 use tower_stateless_session::token::TokenCodec;
-use tower_stateless_session::{
-    Key, KeyRing, KeyRingHandle, RejectionKind, SessionHandle, SessionLayer,
+use tower_stateless_session::{Key, KeyRing, RejectionKind, SessionLayer};
+#[cfg(feature = "propagate")]
+use {
+    http::{Request, header},
+    tower::{Layer, ServiceExt, service_fn},
+    tower_stateless_session::KeyRingHandle,
+    tower_stateless_session::SessionHandle,
+    tower_stateless_session::propagate::{Audience, Minter, PropagateSessionLayer},
+    tower_stateless_session::server::SessionToken,
 };
 
 /// What moved between two snapshots: `name{label="value",...}` to a counter's increase, a
@@ -424,6 +428,7 @@ fn a_token_near_its_budget_warns_and_one_over_it_is_a_sign_failure() {
 // Propagation and health
 // ---------------------------------------------------------------------------------------
 
+#[cfg(feature = "propagate")]
 #[test]
 fn calls_carrying_a_token_are_counted() {
     with_recorder(|recorded| async move {
@@ -451,6 +456,7 @@ fn calls_carrying_a_token_are_counted() {
     });
 }
 
+#[cfg(feature = "propagate")]
 #[test]
 fn minted_calls_are_counted_and_only_fresh_tokens_as_minted() {
     with_recorder(|recorded| async move {

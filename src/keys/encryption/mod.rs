@@ -225,7 +225,7 @@ impl EncryptionKey {
         B64.encode(json)
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, any(feature = "tracing", feature = "metrics")))]
     pub(crate) fn set_encryptions(&self, count: u64) {
         if let Cipher::Direct(_, counter) = &self.inner.cipher {
             counter.set(count);

@@ -7,7 +7,9 @@ use aes_kw::KwAes128;
 
 use super::tests::{MAX, PLAINTEXT, PURPOSE, b64, forge, key, kind, unb64};
 use super::*;
-use crate::keys::{DIR_WARNING_THRESHOLD, KeyManagement};
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+use crate::keys::DIR_WARNING_THRESHOLD;
+use crate::keys::KeyManagement;
 
 // ---------------------------------------------------------------------------------------
 // RFC vectors (128-bit keys, so checked with 128-bit primitives here: the codec itself

@@ -1,7 +1,7 @@
 //! A small HTTP/1 server for load tests with `wrk` (see `scripts/load.sh`).
 //!
 //! ```text
-//! cargo run --release --example load_server -- <bare|ours_verify|tower_sessions_memory> <port>
+//! cargo bench --bench load_server -- <bare|ours_verify|tower_sessions_memory> <port>
 //! ```
 //!
 //! It serves `GET /` on 127.0.0.1 with the contenders of `benches/request.rs` (the same
@@ -16,10 +16,15 @@
 
 use std::io::Write as _;
 
-#[path = "../benches/contenders/mod.rs"]
+#[path = "contenders/mod.rs"]
 mod contenders;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A tool, not a benchmark: a plain `cargo bench` (which passes `--bench`) runs nothing.
+    if std::env::args().nth(1).is_none_or(|arg| arg == "--bench") {
+        eprintln!("load_server: a server for scripts/load.sh; nothing to run under cargo bench");
+        return Ok(());
+    }
     let mut args = std::env::args().skip(1);
     let usage = "usage: load_server <bare|ours_verify|tower_sessions_memory> <port>";
     let mode = args.next().ok_or(usage)?;

@@ -3,9 +3,9 @@
 //! with the load of a shared machine the way timings do.
 //!
 //! ```text
-//! cargo build --release --example run_contender
-//! valgrind --tool=callgrind target/release/examples/run_contender propagate_minted 500
-//! valgrind --tool=callgrind target/release/examples/run_contender propagate_minted 1500
+//! cargo bench --no-run --bench run_contender     # prints the binary's path
+//! valgrind --tool=callgrind target/release/deps/run_contender-<hash> propagate_minted 500
+//! valgrind --tool=callgrind target/release/deps/run_contender-<hash> propagate_minted 1500
 //! ```
 //!
 //! The difference of the two totals ("Collected"), divided by 1000, is the cost of one
@@ -14,10 +14,15 @@
 
 use tower::{Service, ServiceExt};
 
-#[path = "../benches/contenders/mod.rs"]
+#[path = "contenders/mod.rs"]
 mod contenders;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A tool, not a benchmark: a plain `cargo bench` (which passes `--bench`) runs nothing.
+    if std::env::args().nth(1).is_none_or(|arg| arg == "--bench") {
+        eprintln!("run_contender: a tool for callgrind; nothing to run under cargo bench");
+        return Ok(());
+    }
     let mut args = std::env::args().skip(1);
     let usage = "usage: run_contender <contender id> <requests>";
     let id = args.next().ok_or(usage)?;
