@@ -16,13 +16,16 @@
 //! forge sessions. With node keys:
 //!
 //! 1. each signing node (the gateway tier) makes its own Ed25519 key at startup
-//!    ([`NodeKeys`]); the private half never leaves its memory, and its key id is the RFC 7638
+//!    ([`NodeKeys`](node::NodeKeys), feature `node-keys`); the private half never leaves its memory, and its key id is the RFC 7638
 //!    thumbprint of the public half;
-//! 2. the node publishes the public half to a [`KeyRegistry`] ([`MemoryKeyRegistry`] in one
+//! 2. the node publishes the public half to a [`KeyRegistry`](registry::KeyRegistry)
+//!    ([`MemoryKeyRegistry`](registry::MemoryKeyRegistry) in one
 //!    process, Redis between processes) *before* it signs with it, keeps it alive with a
 //!    heartbeat, and every node holds every live public key in memory; entries are
-//!    authenticated with a [`RegistrationKey`] only the signing nodes hold;
-//! 3. every node serves the public keys it holds as a JWKS ([`JwksService`], at
+//!    authenticated with a [`RegistrationKey`](registry::RegistrationKey) only the signing
+//!    nodes hold;
+//! 3. every node serves the public keys it holds as a JWKS
+//!    ([`JwksService`](jwks::JwksService), at
 //!    `/.well-known/jwks.json`);
 //! 4. downstream services verify with that JWKS (`JwksVerifier`, feature `jwks`) and hold
 //!    no secret at all.

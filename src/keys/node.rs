@@ -473,7 +473,7 @@ impl Inner {
 /// 1. the issuing key: this node's key while its latest publication is confirmed and still
 ///    covers the next heartbeat; otherwise the fallback ring's first key (a shared HS256 key
 ///    every node holds), and if there is none, no key at all (signing answers
-///    [`SignError::NoSigningKey`](crate::SignError::NoSigningKey), so the node never issues
+///    [`SignError::NoSigningKey`](crate::token::SignError::NoSigningKey), so the node never issues
 ///    a token the others could not verify);
 /// 2. as current (peer) keys: this node's public key when it does not issue, and every
 ///    other node's key whose entry carries a valid registration MAC and has not expired,

@@ -162,7 +162,7 @@ pub(crate) fn jwks(gauges: JwksGauges) {
 
 #[cfg(feature = "jwe")]
 /// Counts a `dir` encryption key reaching its warning line (once per key and process; see
-/// [`DIR_WARNING_THRESHOLD`](crate::token::jwe::DIR_WARNING_THRESHOLD)).
+/// [`DIR_WARNING_THRESHOLD`](crate::keys::DIR_WARNING_THRESHOLD)).
 pub(crate) fn jwe_dir_key_warning() {
     #[cfg(feature = "metrics")]
     counter!(names::BUDGET_WARNINGS, "limit" => "jwe_dir_key").increment(1);

@@ -141,7 +141,7 @@ pub(crate) trait Mint: Send + Sync {
 }
 
 /// Mints short-lived, audience-scoped tokens from sessions of type `T`, for
-/// [`PropagateSessionLayer::mint`](crate::PropagateSessionLayer::mint).
+/// [`PropagateSessionLayer::mint`](crate::propagate::PropagateSessionLayer::mint).
 ///
 /// A minted token carries `iss` (this service), `aud` (the one downstream service that may
 /// accept it), `sub` and `sid` of the session, `iat`, `exp` (default 60 s later, never
@@ -153,7 +153,7 @@ pub(crate) trait Mint: Send + Sync {
 /// replaced at all). A ring replaced around the same Ed25519 key, as a [`NodeKeys`] ring is
 /// when a gateway node joins or leaves the tier, keeps the cache.
 ///
-/// [`NodeKeys`]: crate::keys::NodeKeys
+/// [`NodeKeys`]: crate::keys::node::NodeKeys
 ///
 /// On a service in the middle of a chain (whose session came in as a minted token, see
 /// [`SessionLayer::with_audience`](crate::SessionLayer::with_audience)) the token for the
@@ -269,7 +269,7 @@ impl<T> Minter<T> {
     /// session layer's own ring, and is typically [`NodeKeys::keys`]. A new issuing key
     /// (rotation) re-mints every cached token at once. Default: none.
     ///
-    /// [`NodeKeys::keys`]: crate::keys::NodeKeys::keys
+    /// [`NodeKeys::keys`]: crate::keys::node::NodeKeys::keys
     #[must_use]
     pub fn with_keys(mut self, keys: impl Into<KeyRingHandle>) -> Self {
         self.config_mut().keys = Some(keys.into());
@@ -384,7 +384,7 @@ impl<T> Minter<T> {
 
 impl<T: SessionData> Minter<T> {
     /// Mints (or takes from the cache) a token of `session` for `audience`, for calls made
-    /// without [`PropagateSessionLayer`](crate::PropagateSessionLayer) (another HTTP
+    /// without [`PropagateSessionLayer`](crate::propagate::PropagateSessionLayer) (another HTTP
     /// client, a message queue). Send it as `Authorization: Bearer <token>`.
     ///
     /// # Errors

@@ -5,8 +5,7 @@
 //! CA file, optionally a client certificate; an ACL user. The client is
 //! [redis-rs](https://docs.rs/redis): nothing in this crate speaks the wire protocol itself.
 //!
-//! Each Redis-backed part ([`RedisRevocations`](crate::redis::RedisRevocations) and
-//! [`RedisKeyRegistry`](crate::redis::RedisKeyRegistry)) runs one background task over this
+//! Each Redis-backed part ([`RedisRevocations`] and [`RedisKeyRegistry`]) runs one background task over this
 //! module. The task:
 //! - connects, and on any failure reconnects with exponential backoff (50 ms to 2 s, with
 //!   jitter), asking the sentinels for the primary again each time;

@@ -15,7 +15,7 @@
 //! messages missed while disconnected are made up for), and trims the expired ones. A
 //! publication is applied locally at once and queued; it is *confirmed* (the node may sign
 //! with the key) once Redis has taken it. Nothing here judges entries: the registration MAC
-//! is checked by [`NodeKeys`](crate::keys::NodeKeys), which ignores and logs what fails.
+//! is checked by [`NodeKeys`](crate::keys::node::NodeKeys), which ignores and logs what fails.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -96,7 +96,7 @@ impl Shared {
 /// flight, bounded wait) before deciding, so a node that just joined causes no spurious
 /// refusal. When Redis is unreachable the last known keys stay in use, publications queue,
 /// and the outage is logged; a node's own key stops being confirmed, so after its signing
-/// window it stops signing with it (see [`NodeKeys`](crate::keys::NodeKeys)). Any form of
+/// window it stops signing with it (see [`NodeKeys`](crate::keys::node::NodeKeys)). Any form of
 /// [`RedisConfig`] works: one server (TLS or not), Sentinel, Cluster.
 ///
 /// Clones share the registry. The background task stops when the last clone is dropped.

@@ -77,7 +77,7 @@ impl Entries {
 }
 
 /// Revocations kept in this process: the store for a single node, and the local copy every
-/// node keeps in front of a shared store such as [`RedisRevocations`](super::RedisRevocations).
+/// node keeps in front of a shared store such as `redis::RedisRevocations`.
 ///
 /// Clones share the same set. Lookups take a read lock and one or two hash lookups; expired
 /// entries are ignored at once and dropped in sweeps that run as the set grows.

@@ -8,7 +8,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The body of responses from [`SessionService`](crate::SessionService): the inner
+    /// The body of responses from [`SessionService`](crate::server::SessionService): the inner
     /// service's body, passed through untouched, or a small body the layer wrote itself
     /// (a 401 or 500 it answered on its own).
     pub struct ResponseBody<B> {

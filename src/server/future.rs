@@ -34,7 +34,7 @@ fn scoped<F, T: SessionData>(future: F, handle: &SessionHandle<T>) -> Scoped<F> 
 }
 
 pin_project! {
-    /// The response future of [`SessionService`](crate::SessionService).
+    /// The response future of [`SessionService`](crate::server::SessionService).
     pub struct ResponseFuture<F, T> {
         #[pin]
         state: State<F, T>,

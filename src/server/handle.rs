@@ -555,7 +555,7 @@ impl<T: SessionData> SessionHandle<T> {
     /// also carries, so client and downstream see the same token). `None` without a
     /// session.
     ///
-    /// Inside the request's task, [`PropagateSessionLayer`](crate::PropagateSessionLayer)
+    /// Inside the request's task, [`PropagateSessionLayer`](crate::propagate::PropagateSessionLayer)
     /// finds the session by itself; for work spawned onto other tasks, run it in
     /// [`scope`](Self::scope) (needed for minting; a forwarding client can also be given
     /// this token).
@@ -569,7 +569,7 @@ impl<T: SessionData> SessionHandle<T> {
     #[cfg(feature = "propagate")]
     /// Runs `future` with this session as the current one, as the layer does for the
     /// request's own task: for work spawned onto another task, so calls made there through
-    /// a [`PropagateSessionLayer`](crate::PropagateSessionLayer) carry a token (minted or
+    /// a [`PropagateSessionLayer`](crate::propagate::PropagateSessionLayer) carry a token (minted or
     /// forwarded) for this session.
     ///
     /// ```

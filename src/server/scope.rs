@@ -3,7 +3,7 @@
 //!
 //! While a request runs inside [`SessionLayer`](crate::SessionLayer), the layer makes its
 //! session the *current* one for that task: [`current_token`] returns its token, and
-//! [`PropagateSessionLayer`](crate::PropagateSessionLayer) mints a token from it, or
+//! [`PropagateSessionLayer`](crate::propagate::PropagateSessionLayer) mints a token from it, or
 //! forwards it, on outgoing requests. The token is the freshest one: after a login or a due
 //! refresh in the same request it is the new token, the very one the client will receive.
 //!

@@ -255,7 +255,7 @@ pub(crate) fn decode_segment_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(
 /// `alg` equal to the key's algorithm and may carry any `typ`; a `kid`, when present, must be
 /// the key's id; `crit` is refused, since no extension is understood. Segments must be
 /// canonical base64url. Use it to check JWS test vectors or tokens that are not sessions;
-/// sessions go through [`TokenCodec::verify`](crate::TokenCodec::verify).
+/// sessions go through [`TokenCodec::verify`](crate::token::TokenCodec::verify).
 ///
 /// ```
 /// use tower_stateless_session::{token::verify_jws, Key};

@@ -346,7 +346,7 @@ impl TokenCodec {
         self
     }
 
-    /// The time source. Default [`SystemClock`]; tests use a [`ManualClock`](crate::ManualClock).
+    /// The time source. Default [`SystemClock`]; tests use a [`ManualClock`](crate::time::ManualClock).
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);

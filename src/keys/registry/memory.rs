@@ -16,7 +16,7 @@ struct Inner {
 /// Node keys published in this process's memory.
 ///
 /// Publication is confirmed at once. Clones share the same set, so several
-/// [`NodeKeys`](crate::keys::NodeKeys) in one process (or one test) standing for several
+/// [`NodeKeys`](crate::keys::node::NodeKeys) in one process (or one test) standing for several
 /// nodes see each other's keys through one registry.
 ///
 /// ```

@@ -5,7 +5,7 @@
 //! [revocation](crate::revocation) stores: reads never touch the network, writes are
 //! applied locally at once and carried to the other nodes in the background. What it holds
 //! is [`RegistryEntry`] values as published; it does not judge them. The reader,
-//! [`NodeKeys`](crate::keys::NodeKeys), checks each entry's registration MAC and its times,
+//! [`NodeKeys`](crate::keys::node::NodeKeys), checks each entry's registration MAC and its times,
 //! so an entry written into the store by anyone without the registration key is ignored
 //! (and logged) by every node.
 //!
@@ -57,7 +57,7 @@ pub trait KeyRegistry: Send + Sync + 'static {
     }
 
     /// The registry's health, for [`SessionLayer::health`](crate::SessionLayer::health)
-    /// (as `"key_registry"`, through [`NodeKeys`](crate::keys::NodeKeys)): degraded while
+    /// (as `"key_registry"`, through [`NodeKeys`](crate::keys::node::NodeKeys)): degraded while
     /// the shared store is out of reach (the node verifies with the keys it knew), never
     /// "down". Answers from memory. The default is ok; registries on a network service
     /// override it.

@@ -51,7 +51,7 @@
 //! One AES-GCM key with random IVs may encrypt at most 2^32 messages (NIST SP 800-38D). With
 //! `A256KW` every token has its own content key, used once, so the limit never binds. With
 //! `dir` the ring's key is the content key of every token, of every node: each process
-//! counts its own encryptions per key and warns at [`DIR_WARNING_THRESHOLD`] (1/64 of the
+//! counts its own encryptions per key and warns at [`DIR_WARNING_THRESHOLD`](crate::keys::DIR_WARNING_THRESHOLD) (1/64 of the
 //! limit), in the log and, with the `metrics` feature, as
 //! `stateless_session_budget_warnings_total{limit="jwe_dir_key"}`. At a fleet-wide rate of `R` token encryptions per second, a `dir` key reaches
 //! 2^32 after `2^32 / R` seconds: about 5 days at 10,000 per second, 50 days at 1,000 per
