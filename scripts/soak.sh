@@ -25,7 +25,8 @@
 # Environment: SOAK_SECS (load duration, default 300, at least 60), WARMUP_SECS (default 30),
 #              OUTAGE_SECS (default 20), CONNECTIONS (wrk connections, default 16),
 #              MAX_GROWTH_KB (default 1024), FEATURES (demo build features, default
-#              redis,metrics), CARGO_TARGET_DIR (where the release build goes).
+#              redis,metrics,jwe,node-keys,propagate), CARGO_TARGET_DIR (where the release
+#              build goes).
 #
 # Needs wrk (Debian: apt-get install wrk), redis-server, redis-cli and curl. Only 127.0.0.1
 # is used. Every wait is bounded; the whole run takes about SOAK_SECS + 30 s after the build.
@@ -37,7 +38,9 @@ WARMUP_SECS="${WARMUP_SECS:-30}"
 OUTAGE_SECS="${OUTAGE_SECS:-20}"
 CONNECTIONS="${CONNECTIONS:-16}"
 MAX_GROWTH_KB="${MAX_GROWTH_KB:-1024}"
-FEATURES="${FEATURES:-redis,metrics}"
+# The demo as the other scripts and CI build it: Redis for the outage, metrics for the
+# recorder whose memory this watches, and the signing modes the demo's code needs.
+FEATURES="${FEATURES:-redis,metrics,jwe,node-keys,propagate}"
 MID=$((SOAK_SECS / 2))
 
 cd "$(dirname "$0")/.."
@@ -126,7 +129,7 @@ start_demo() {
     local name="$1" addr="$2"
     DEMO_ADDR="$addr" SESSION_KEYS="$SESSION_KEYS" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
         SESSION_REFRESH_SECS=0 \
-        "$BIN" > >(grep -av ' INFO ' >"$WORK/$name.log") 2>&1 &
+        "$BIN" > >(grep --line-buffered -av ' INFO ' >"$WORK/$name.log") 2>&1 &
     STARTED=$!
 }
 
@@ -270,8 +273,13 @@ while [ "$(($(elapsed) - RESTARTED))" -lt 30 ]; do
     fi
     sleep 0.2
 done
-echo "t=$(elapsed)s: B refuses the session logged out during the outage" \
-    "${seen:+within ${seen}s of the restart}${seen:-: not yet after 30 s}"
+if [ -n "$seen" ]; then
+    echo "t=$(elapsed)s: B refuses the session logged out during the outage," \
+        "${seen}s after the restart"
+else
+    echo "t=$(elapsed)s: B still accepts the session logged out during the outage," \
+        "30 s after the restart"
+fi
 
 wait "$WRK_PID" || fail "wrk exited with $?"
 WRK_PID=""
