@@ -23,16 +23,16 @@ pub(crate) const SIGNATURE_B64_LEN: usize = 43;
 #[derive(Clone)]
 pub(crate) struct HmacKey {
     mac: HmacSha256,
-    /// The keyed state already fed the beginning that all of the key's own session tokens
-    /// share (see [`HmacKey::prime`]).
+    /// A clone of the keyed state already fed the first block of the key's own session
+    /// tokens, when that block is the same in all of them (see [`HmacKey::prime`]).
     primed: Option<Box<Primed>>,
     fingerprint: [u8; 32],
 }
 
-/// A message prefix known in advance, and the keyed MAC state already fed it.
+/// A first message block known in advance, and the keyed MAC state already fed it.
 #[derive(Clone)]
 struct Primed {
-    prefix: Box<[u8]>,
+    block: [u8; BLOCK_LEN],
     mac: HmacSha256,
 }
 
@@ -54,23 +54,22 @@ impl HmacKey {
         })
     }
 
-    /// Feeds `prefix` once to a copy of the keyed state, for messages that start with it:
-    /// every session token this key signs starts with the same encoded header, the dot and
-    /// the encoded start of the claims (`{"sid":"`), together over 64 bytes, so one of the
-    /// SHA-256 compressions of every MAC is the same and is done once here. Only the `hmac`
-    /// crate's public API is used (`update` on a clone); the MAC of any message is
-    /// unchanged, and a message that starts otherwise takes the whole way. Does nothing when
-    /// `prefix` is shorter than a block, which would save no compression.
+    /// Feeds `prefix`'s first block, once, to a clone of the keyed state, for messages that
+    /// start with it: every session token this key signs starts with the same encoded
+    /// header, the dot and the encoded start of the claims (`{"sid":"`), together over 64
+    /// bytes, so one of the SHA-256 compressions of every MAC is the same and is done once
+    /// here. Only the `hmac` crate's public API is used (`update` on a clone); a whole block
+    /// is compressed at once, so the clone holds no buffered bytes and the rest of a token
+    /// is hashed straight from it. The MAC of any message is unchanged; a message that
+    /// starts otherwise takes the whole way. Does nothing when `prefix` is shorter than a
+    /// block.
     pub(crate) fn prime(&mut self, prefix: &[u8]) {
-        if prefix.len() < BLOCK_LEN {
+        let Some(block) = prefix.first_chunk::<BLOCK_LEN>() else {
             return;
-        }
+        };
         let mut mac = self.mac.clone();
-        mac.update(prefix);
-        self.primed = Some(Box::new(Primed {
-            prefix: prefix.into(),
-            mac,
-        }));
+        mac.update(block);
+        self.primed = Some(Box::new(Primed { block: *block, mac }));
     }
 
     /// The fingerprint of the secret.
@@ -80,11 +79,11 @@ impl HmacKey {
 
     /// The keyed MAC state fed `input`, ready to finalize or verify.
     fn fed(&self, input: &[u8]) -> HmacSha256 {
-        // The prefix compared is the token's public beginning, not a secret.
+        // The block compared is the token's public beginning, not a secret.
         match &self.primed {
-            Some(primed) if input.starts_with(&primed.prefix) => {
+            Some(primed) if input.first_chunk::<BLOCK_LEN>() == Some(&primed.block) => {
                 let mut mac = primed.mac.clone();
-                mac.update(&input[primed.prefix.len()..]);
+                mac.update(&input[BLOCK_LEN..]);
                 mac
             }
             _ => {
@@ -239,6 +238,57 @@ mod tests {
         let mut short = plain.clone();
         short.prime(&prefix[..63]);
         assert!(short.primed.is_none());
+    }
+
+    /// The MAC of `message` from scratch, with the `hmac` crate alone.
+    fn reference_tag(secret: &[u8], message: &[u8]) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("any length");
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 512,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// The primed state is a shortcut to the general path, never another MAC: for
+        /// messages that start with the primed block, that differ from it in one byte, or
+        /// that are cut short anywhere, the tag is the plain keyed state's and the one the
+        /// `hmac` crate computes from scratch; signatures verify exactly when they are right.
+        #[test]
+        fn a_primed_key_computes_the_mac_of_the_general_path(
+            secret in proptest::collection::vec(proptest::prelude::any::<u8>(), 32..100),
+            prefix in proptest::collection::vec(proptest::prelude::any::<u8>(), 64..130),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            cut in 0usize..500,
+            flip_at in 0usize..64,
+            flip in 1u8..=255,
+        ) {
+            let plain = HmacKey::new(&secret).expect("at least 32 bytes");
+            let mut primed = plain.clone();
+            primed.prime(&prefix);
+            proptest::prop_assert!(primed.primed.is_some());
+            let whole: Vec<u8> = prefix.iter().chain(&tail).copied().collect();
+            let mut flipped = whole.clone();
+            flipped[flip_at] ^= flip;
+            let short = &whole[..cut.min(whole.len())];
+            for message in [&whole[..], &flipped[..], short] {
+                let expected = reference_tag(&secret, message);
+                proptest::prop_assert_eq!(plain.tag(message), expected);
+                proptest::prop_assert_eq!(primed.tag(message), expected);
+                let signature = B64.encode(expected);
+                proptest::prop_assert_eq!(primed.verify(message, signature.as_bytes()), Ok(()));
+                let mut wrong = expected;
+                wrong[flip_at % 32] ^= flip;
+                proptest::prop_assert_eq!(
+                    primed.verify(message, B64.encode(wrong).as_bytes()).map_err(|e| e.kind()),
+                    Err(RejectionKind::BadSignature)
+                );
+            }
+        }
     }
 
     #[test]
