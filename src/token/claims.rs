@@ -1104,16 +1104,15 @@ mod properties {
             8 => Just("}"),
             1 => proptest::sample::select(&[",}", "} ", "}x", "", " }", "}}"][..]),
         ];
-        (proptest::collection::vec(member, 0..4), end)
-            .prop_map(|(members, end)| {
-                let mut text = String::new();
-                for member in members {
-                    text.push(',');
-                    text.push_str(member);
-                }
-                text.push_str(end);
-                text
-            })
+        (proptest::collection::vec(member, 0..4), end).prop_map(|(members, end)| {
+            let mut text = String::new();
+            for member in members {
+                text.push(',');
+                text.push_str(member);
+            }
+            text.push_str(end);
+            text
+        })
     }
 
     /// Claims JSON in our own order (the fast path's shape), and sometimes spelled otherwise
