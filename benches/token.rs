@@ -16,8 +16,9 @@
 //!
 //! `token/floor/*` time the parts no codec can skip: the MAC alone (from the keyed state,
 //! and from the state primed with the tokens' constant first block, as `HmacKey` does), the
-//! Ed25519 calls on the same signing input, and for JWE the random bytes, the key wrap, the
-//! content key's set-up and AES-GCM.
+//! Ed25519 calls on the same signing input (the strict check ours makes, the plain one and
+//! the key decompression jsonwebtoken makes per token), and for JWE the random bytes, the
+//! key wrap, the content key's set-up and AES-GCM.
 //!
 //! A second set, `token/*_payload/<size>`, grows the session data (more roles) to about
 //! 100 B, 1 KiB, 2 KiB and 3 KiB of JSON, and reports throughput in bytes of token, so the
@@ -230,6 +231,20 @@ fn eddsa(c: &mut Criterion) {
                 .verify_strict(black_box(signing_input.as_bytes()), black_box(&signature))
                 .expect("valid")
         })
+    });
+    // What the strict check costs over the plain one (it decompresses R and refuses
+    // small-order R and A), and what jsonwebtoken pays instead on every decode: building
+    // the public key from its bytes (a point decompression) before a plain check.
+    group.bench_function("floor/ed25519_verify", |b| {
+        use ed25519_dalek::Verifier as _;
+        b.iter(|| {
+            verifying
+                .verify(black_box(signing_input.as_bytes()), black_box(&signature))
+                .expect("valid")
+        })
+    });
+    group.bench_function("floor/ed25519_public_from_bytes", |b| {
+        b.iter(|| ed25519_dalek::VerifyingKey::from_bytes(black_box(verifying.as_bytes())))
     });
     group.finish();
 }
