@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn a_non_canonical_s_is_refused() {
         // S + L (the group order) verifies under a lax check on some libraries; the strict
-        // check (and the scalar check of ed25519-dalek 2) refuses it.
+        // check (and the scalar check of ed25519-dalek) refuses it.
         let key = Ed25519Key::generate().expect("rng");
         let mut token = "head.body".to_owned();
         key.append_signature(&mut token);

@@ -3,13 +3,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::block_api::HmacCore;
-use hmac::digest::Output;
-use hmac::digest::block_api::{Block, Buffer, FixedOutputCore, UpdateCore};
-use hmac::{Hmac, KeyInit};
+use hmac::{Hmac, KeyInit, Mac as _};
 use sha2::Sha256;
 
-use crate::encoding::{B64, ct_eq};
+use crate::encoding::B64;
 use crate::error::{Rejection, RejectionKind};
 
 #[cfg_attr(not(feature = "node-keys"), allow(dead_code))]
@@ -21,29 +18,23 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// Length of an encoded HS256 signature: 32 bytes in unpadded base64url.
 pub(crate) const SIGNATURE_B64_LEN: usize = 43;
 
-/// An HS256 key: the HMAC state after the key schedule, cloned per message so using the
-/// key never repeats the schedule. The secret itself is not kept, only a fingerprint of it
-/// (see [`secret_fingerprint`](super::key::secret_fingerprint)).
-///
-/// The state is the `hmac` crate's block-level one: a message's whole blocks are hashed
-/// straight from the token, and only the few bytes after the last whole block are
-/// buffered (by the crate) for the final padding.
+/// An HS256 key: the `hmac` crate's MAC state after the key schedule, cloned per message so
+/// using the key never repeats the schedule. The secret itself is not kept, only a
+/// fingerprint of it (see [`secret_fingerprint`](super::key::secret_fingerprint)).
 #[derive(Clone)]
 pub(crate) struct HmacKey {
-    core: Core,
-    /// The state after the first block of the key's own session tokens, when that block
-    /// is the same in all of them (see [`HmacKey::prime`]).
+    mac: HmacSha256,
+    /// A clone of the keyed state already fed the first block of the key's own session
+    /// tokens, when that block is the same in all of them (see [`HmacKey::prime`]).
     primed: Option<Box<Primed>>,
     fingerprint: [u8; 32],
 }
 
-type Core = HmacCore<Sha256>;
-
-/// A first message block known in advance, and the keyed state after it.
+/// A first message block known in advance, and the keyed MAC state already fed it.
 #[derive(Clone)]
 struct Primed {
     block: [u8; BLOCK_LEN],
-    core: Core,
+    mac: HmacSha256,
 }
 
 /// SHA-256's block length.
@@ -56,30 +47,30 @@ impl HmacKey {
             return None;
         }
         // HMAC accepts keys of any length.
-        let core = Core::new_from_slice(secret).ok()?;
+        let mac = HmacSha256::new_from_slice(secret).ok()?;
         Some(HmacKey {
-            core,
+            mac,
             primed: None,
             fingerprint: super::key::secret_fingerprint(secret),
         })
     }
 
-    /// Precomputes the state after `prefix`'s first block, for messages that start with
-    /// it: every session token this key signs starts with the same encoded header, the dot
-    /// and the encoded start of the claims (`{"sid":"`), together over 64 bytes, so one of
-    /// the SHA-256 compressions of every MAC is the same and is done once here. The MAC of
-    /// any message is unchanged; a message that starts otherwise takes the whole way.
-    /// Does nothing when `prefix` is shorter than a block.
+    /// Feeds `prefix`'s first block, once, to a clone of the keyed state, for messages that
+    /// start with it: every session token this key signs starts with the same encoded
+    /// header, the dot and the encoded start of the claims (`{"sid":"`), together over 64
+    /// bytes, so one of the SHA-256 compressions of every MAC is the same and is done once
+    /// here. Only the `hmac` crate's public API is used (`update` on a clone); a whole block
+    /// is compressed at once, so the clone holds no buffered bytes and the rest of a token
+    /// is hashed straight from it. The MAC of any message is unchanged; a message that
+    /// starts otherwise takes the whole way. Does nothing when `prefix` is shorter than a
+    /// block.
     pub(crate) fn prime(&mut self, prefix: &[u8]) {
         let Some(block) = prefix.first_chunk::<BLOCK_LEN>() else {
             return;
         };
-        let mut core = self.core.clone();
-        core.update_blocks(&[Block::<Core>::from(*block)]);
-        self.primed = Some(Box::new(Primed {
-            block: *block,
-            core,
-        }));
+        let mut mac = self.mac.clone();
+        mac.update(block);
+        self.primed = Some(Box::new(Primed { block: *block, mac }));
     }
 
     /// The fingerprint of the secret.
@@ -87,70 +78,53 @@ impl HmacKey {
         &self.fingerprint
     }
 
-    fn tag(&self, input: &[u8]) -> [u8; 32] {
+    /// The keyed MAC state fed `input`, ready to finalize or verify.
+    fn fed(&self, input: &[u8]) -> HmacSha256 {
         // The block compared is the token's public beginning, not a secret.
-        let (mut core, rest) = match &self.primed {
+        match &self.primed {
             Some(primed) if input.first_chunk::<BLOCK_LEN>() == Some(&primed.block) => {
-                (primed.core.clone(), &input[BLOCK_LEN..])
+                let mut mac = primed.mac.clone();
+                mac.update(&input[BLOCK_LEN..]);
+                mac
             }
-            _ => (self.core.clone(), input),
-        };
-        let (blocks, tail) = Block::<Core>::slice_as_chunks(rest);
-        core.update_blocks(blocks);
-        // The tail is shorter than a block: it only fills the buffer.
-        let mut buffer = Buffer::<Core>::default();
-        buffer.digest_blocks(tail, |blocks| core.update_blocks(blocks));
-        let mut tag = Output::<Core>::default();
-        core.finalize_fixed_core(&mut buffer, &mut tag);
-        tag.into()
+            _ => {
+                let mut mac = self.mac.clone();
+                mac.update(input);
+                mac
+            }
+        }
+    }
+
+    fn tag(&self, input: &[u8]) -> [u8; 32] {
+        self.fed(input).finalize().into_bytes().into()
     }
 
     /// Signs everything in `out` (the signing input) and appends `.` and the signature.
     pub(crate) fn append_signature(&self, out: &mut String) {
-        let tag = self.tag(out.as_bytes());
+        let encoded = encode_tag(&self.tag(out.as_bytes()));
         out.push('.');
-        B64.encode_string(tag, out);
+        // Base64url is ASCII.
+        out.push_str(std::str::from_utf8(&encoded).unwrap_or_default());
     }
 
-    /// Checks the MAC of `signing_input` against the `signature` segment, in constant time.
-    ///
-    /// The computed tag is encoded and compared with the segment as received: only the one
-    /// canonical spelling of the right tag can match, and no decoding is needed on the way
-    /// to success. A mismatch is then told apart: a segment that is not canonical base64url
-    /// of 32 bytes is malformed, anything else is a bad signature.
+    /// Checks the MAC of `signing_input` against the `signature` segment: a segment that is
+    /// not the canonical base64url of 32 bytes is malformed; otherwise the `hmac` crate
+    /// compares the tags in constant time (`verify_slice`), and a mismatch is a bad
+    /// signature.
     pub(crate) fn verify(&self, signing_input: &[u8], signature: &[u8]) -> Result<(), Rejection> {
-        if signature.len() != SIGNATURE_B64_LEN {
-            return Err(Rejection::new(RejectionKind::Malformed));
-        }
-        let expected = encode_tag(&self.tag(signing_input));
-        if ct_eq(&expected, signature) {
-            return Ok(());
-        }
-        decode_signature(signature)?;
-        Err(Rejection::new(RejectionKind::BadSignature))
+        let tag = decode_signature(signature)?;
+        self.fed(signing_input)
+            .verify_slice(&tag)
+            .map_err(|_| Rejection::new(RejectionKind::BadSignature))
     }
 }
 
-/// The base64url alphabet, by value.
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// A 32-byte tag in unpadded base64url, as the strict engine writes it (the two unused bits
-/// of the last character zero), without the engine's set-up: every verification encodes
-/// one. Table lookups by the tag's bits, as the engine's own scalar code does.
+/// A 32-byte tag in unpadded base64url, through the strict engine, on the stack.
 fn encode_tag(tag: &[u8; 32]) -> [u8; SIGNATURE_B64_LEN] {
     let mut out = [0u8; SIGNATURE_B64_LEN];
-    let (quads, last) = out.split_at_mut(40);
-    for (quad, bytes) in quads.chunks_exact_mut(4).zip(tag.chunks_exact(3)) {
-        let n = u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2]);
-        quad[0] = ALPHABET[(n >> 18) as usize & 63];
-        quad[1] = ALPHABET[(n >> 12) as usize & 63];
-        quad[2] = ALPHABET[(n >> 6) as usize & 63];
-        quad[3] = ALPHABET[n as usize & 63];
-    }
-    let n = u32::from(tag[30]) << 8 | u32::from(tag[31]);
-    last[0] = ALPHABET[(n >> 10) as usize & 63];
-    last[1] = ALPHABET[(n >> 4) as usize & 63];
-    last[2] = ALPHABET[(n << 2) as usize & 63];
+    // 32 bytes always encode to 43 characters.
+    let written = B64.encode_slice(tag, &mut out).unwrap_or(0);
+    debug_assert_eq!(written, SIGNATURE_B64_LEN);
     out
 }
 
@@ -265,6 +239,57 @@ mod tests {
         let mut short = plain.clone();
         short.prime(&prefix[..63]);
         assert!(short.primed.is_none());
+    }
+
+    /// The MAC of `message` from scratch, with the `hmac` crate alone.
+    fn reference_tag(secret: &[u8], message: &[u8]) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("any length");
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 512,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// The primed state is a shortcut to the general path, never another MAC: for
+        /// messages that start with the primed block, that differ from it in one byte, or
+        /// that are cut short anywhere, the tag is the plain keyed state's and the one the
+        /// `hmac` crate computes from scratch; signatures verify exactly when they are right.
+        #[test]
+        fn a_primed_key_computes_the_mac_of_the_general_path(
+            secret in proptest::collection::vec(proptest::prelude::any::<u8>(), 32..100),
+            prefix in proptest::collection::vec(proptest::prelude::any::<u8>(), 64..130),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            cut in 0usize..500,
+            flip_at in 0usize..64,
+            flip in 1u8..=255,
+        ) {
+            let plain = HmacKey::new(&secret).expect("at least 32 bytes");
+            let mut primed = plain.clone();
+            primed.prime(&prefix);
+            proptest::prop_assert!(primed.primed.is_some());
+            let whole: Vec<u8> = prefix.iter().chain(&tail).copied().collect();
+            let mut flipped = whole.clone();
+            flipped[flip_at] ^= flip;
+            let short = &whole[..cut.min(whole.len())];
+            for message in [&whole[..], &flipped[..], short] {
+                let expected = reference_tag(&secret, message);
+                proptest::prop_assert_eq!(plain.tag(message), expected);
+                proptest::prop_assert_eq!(primed.tag(message), expected);
+                let signature = B64.encode(expected);
+                proptest::prop_assert_eq!(primed.verify(message, signature.as_bytes()), Ok(()));
+                let mut wrong = expected;
+                wrong[flip_at % 32] ^= flip;
+                proptest::prop_assert_eq!(
+                    primed.verify(message, B64.encode(wrong).as_bytes()).map_err(|e| e.kind()),
+                    Err(RejectionKind::BadSignature)
+                );
+            }
+        }
     }
 
     #[test]

@@ -1024,3 +1024,143 @@ mod tests {
         assert!(serde_json::from_str::<Claims<String>>(&json).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct User {
+        sub: String,
+        roles: Vec<String>,
+    }
+
+    /// A number as our tokens write it, or one of the spellings near it that the general
+    /// parser refuses or reads differently.
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => any::<u64>().prop_map(|n| n.to_string()),
+            6 => (1_000_000_000u64..10_000_000_000).prop_map(|n| n.to_string()),
+            3 => (0u64..1000).prop_map(|n| n.to_string()),
+            1 => any::<u64>().prop_map(|n| format!("0{n}")),
+            1 => proptest::sample::select(
+                &["18446744073709551616", "-1", "1.5", "1e3", "", "00", " 1", "1 ", "null"][..]
+            )
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    /// A `ver` value: mostly small, sometimes any `u32`, past it, or any number above.
+    fn version() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => (0u32..10).prop_map(|n| n.to_string()),
+            2 => any::<u32>().prop_map(|n| n.to_string()),
+            1 => Just("4294967296".to_owned()),
+            1 => number(),
+        ]
+    }
+
+    /// A `sid` value: mostly a real id, sometimes text of about its length that is not one.
+    fn sid() -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => any::<[u8; 16]>().prop_map(|b| SessionId::from_bytes(b).to_string()),
+            1 => "[A-Za-z0-9_=+/ -]{20,24}",
+            1 => any::<[u8; 16]>().prop_map(|b| {
+                // The same id with nonzero unused trailing bits: not canonical.
+                let mut text = SessionId::from_bytes(b).to_string().into_bytes();
+                text[21] = if text[21] == b'B' { b'C' } else { b'B' };
+                String::from_utf8(text).expect("ASCII")
+            }),
+        ]
+    }
+
+    /// What follows the registered claims: data members, a registered name repeated, a
+    /// trailing comma, nothing, or bytes after the object.
+    fn rest() -> impl Strategy<Value = String> {
+        let member = prop_oneof![
+            8 => proptest::sample::select(
+                &[
+                    r#""sub":"u""#,
+                    r#""roles":[]"#,
+                    r#""roles":["a","b"]"#,
+                    r#""sub":"\u0075""#,
+                    r#""x":{"y":[1,2]}"#,
+                    r#""sub":"é""#,
+                ][..],
+            ),
+            1 => proptest::sample::select(
+                &[
+                    r#""exp":5"#,
+                    r#""sid":"AAAAAAAAAAAAAAAAAAAAAA""#,
+                    r#""rem":true"#,
+                    r#""ver":1"#,
+                ][..],
+            ),
+        ];
+        let end = prop_oneof![
+            8 => Just("}"),
+            1 => proptest::sample::select(&[",}", "} ", "}x", "", " }", "}}"][..]),
+        ];
+        (proptest::collection::vec(member, 0..4), end).prop_map(|(members, end)| {
+            let mut text = String::new();
+            for member in members {
+                text.push(',');
+                text.push_str(member);
+            }
+            text.push_str(end);
+            text
+        })
+    }
+
+    /// Claims JSON in our own order (the fast path's shape), and sometimes spelled otherwise
+    /// (a space, another order) so that the general path is taken.
+    fn claims_json() -> impl Strategy<Value = String> {
+        (
+            sid(),
+            (number(), number(), number(), version()),
+            proptest::sample::select(&["", r#","rem":true"#, r#","rem":false"#, r#","rem":1"#][..]),
+            rest(),
+            0u8..8,
+        )
+            .prop_map(|(sid, (iat, exp, auth_time, ver), rem, rest, spelling)| {
+                let registered = format!(
+                    r#""sid":"{sid}","iat":{iat},"exp":{exp},"auth_time":{auth_time},"ver":{ver}{rem}"#
+                );
+                match spelling {
+                    0 => format!("{{ {registered}{rest}"),
+                    1 => format!(r#"{{"sub":"u",{registered}{rest}"#),
+                    _ => format!("{{{registered}{rest}"),
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 4096,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// The hand-read prefix is a shortcut to serde_json, never another parser: on
+        /// claims in our order and near it, `decode` accepts exactly what serde_json's
+        /// general path accepts, with the same claims, for typed and for untyped data, and
+        /// leaves its buffer as it found it.
+        #[test]
+        fn the_prefix_fast_path_agrees_with_serde_json(json in claims_json()) {
+            let mut buf = json.clone().into_bytes();
+            let fast = decode::<User>(&mut buf).map_err(|e| e.to_string());
+            prop_assert_eq!(&buf, json.as_bytes(), "decode must restore its buffer");
+            let general = serde_json::from_str::<Claims<User>>(&json).map_err(|e| e.to_string());
+            prop_assert_eq!(fast.is_ok(), general.is_ok(), "{}: {:?} vs {:?}", json, fast, general);
+            if let (Ok(a), Ok(b)) = (&fast, &general) {
+                prop_assert_eq!(a, b, "{}", json);
+            }
+            let fast_any = decode::<serde_json::Value>(&mut buf).ok();
+            let general_any = serde_json::from_str::<Claims<serde_json::Value>>(&json).ok();
+            prop_assert_eq!(fast_any, general_any, "{}", json);
+        }
+    }
+}
