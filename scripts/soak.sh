@@ -111,6 +111,9 @@ start_redis() {
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save '' \
         --appendonly no --logfile "$WORK/redis.log" &
     REDIS_PID=$!
+    # Not a job of this shell: its death by SIGKILL, which is the point, then prints no
+    # "Killed" line in the report. `stop` still ends it (a disowned child is still ours).
+    disown "$REDIS_PID"
     for _ in $(seq 50); do
         if [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ]; then
             return 0
@@ -233,10 +236,15 @@ wait_until() {
 }
 
 # RSS of both instances every 10 s, printed at the end to show the shape of the curve.
+# (Short sleeps, so that no `sleep` outlives the script by more than a second.)
 (
+    next=0
     while true; do
-        echo "$(elapsed) $(rss_kb "$A_PID") $(rss_kb "$B_PID")"
-        sleep 10
+        if [ "$(elapsed)" -ge "$next" ]; then
+            echo "$(elapsed) $(rss_kb "$A_PID") $(rss_kb "$B_PID")"
+            next=$((next + 10))
+        fi
+        sleep 1
     done
 ) >"$WORK/trace" &
 TRACE_PID=$!
@@ -253,7 +261,10 @@ wait_until "$MID"
 A_MID="$(rss_kb "$A_PID")"
 B_MID="$(rss_kb "$B_PID")"
 kill -KILL "$REDIS_PID"
-wait "$REDIS_PID" 2>/dev/null || true
+for _ in $(seq 50); do
+    kill -0 "$REDIS_PID" 2>/dev/null || break
+    sleep 0.1
+done
 REDIS_PID=""
 echo "t=$(elapsed)s: redis-server killed"
 
