@@ -25,7 +25,7 @@
 # Environment: SOAK_SECS (load duration, default 300, at least 60), WARMUP_SECS (default 30),
 #              OUTAGE_SECS (default 20), CONNECTIONS (wrk connections, default 16),
 #              MAX_GROWTH_KB (default 1024), FEATURES (demo build features, default
-#              redis,metrics,jwe,node-keys,propagate), CARGO_TARGET_DIR (where the release
+#              redis,metrics: what the demo needs for Redis and /metrics), CARGO_TARGET_DIR (where the release
 #              build goes).
 #
 # Needs wrk (Debian: apt-get install wrk), redis-server, redis-cli and curl. Only 127.0.0.1
@@ -40,7 +40,7 @@ CONNECTIONS="${CONNECTIONS:-16}"
 MAX_GROWTH_KB="${MAX_GROWTH_KB:-1024}"
 # The demo as the other scripts and CI build it: Redis for the outage, metrics for the
 # recorder whose memory this watches, and the signing modes the demo's code needs.
-FEATURES="${FEATURES:-redis,metrics,jwe,node-keys,propagate}"
+FEATURES="${FEATURES:-redis,metrics}"
 MID=$((SOAK_SECS / 2))
 
 cd "$(dirname "$0")/.."
