@@ -401,7 +401,7 @@ impl Feed for RevocationFeed {
 
     async fn on_tick(&mut self, commands: &mut Commands) -> RedisResult<()> {
         let now = self.clock.now();
-        self.local.sweep(now);
+        self.local.tidy(now);
         self.trim(commands, now).await
     }
 
