@@ -24,7 +24,6 @@ fn main() {
         a_server_that_stops_answering_is_caught_by_ping,
         an_acl_user_is_accepted_and_a_wrong_password_refused,
         the_database_number_is_used,
-        revocations_under_the_names_of_version_0_1_stay_enforced,
     ));
 }
 
@@ -322,46 +321,4 @@ async fn the_database_number_is_used() {
         }
     }
     assert_eq!(count_in(&redis, 0), 0, "nothing in database 0");
-}
-
-/// Version 0.1 named its sets without the hash tag (`test:subjects`): a node of this version
-/// enforces what it finds there and writes it back under the new names.
-async fn revocations_under_the_names_of_version_0_1_stay_enforced() {
-    let redis = server("");
-    let mut admin = admin(redis.process.port);
-    let f = fixture();
-    // "ada" revoked for every session that began before T0 + 1, as 0.1 wrote it.
-    let _: () = redis::cmd("ZADD")
-        .arg(format!("{PREFIX}:subjects"))
-        .arg(T0 + ABSOLUTE + LEEWAY)
-        .arg(format!("{}:ada", T0 + 1))
-        .query(&mut admin)
-        .expect("ZADD under the old name");
-
-    let a = node(&f, redis.config()).await;
-    let ada = login_cookie(&a.app, "ada").await;
-    let bob = login_cookie(&a.app, "bob").await;
-    let me = send(&a.app, "GET", "/me", Some(&ada)).await;
-    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        kind(&me),
-        Some(tower_stateless_session::RejectionKind::Revoked)
-    );
-    assert_eq!(
-        send(&a.app, "GET", "/me", Some(&bob)).await.status(),
-        StatusCode::OK,
-        "only the revoked subject is refused"
-    );
-    let moved: Vec<(String, u64)> = redis::cmd("ZRANGE")
-        .arg(format!("{{{PREFIX}}}:subjects"))
-        .arg(0)
-        .arg(-1)
-        .arg("WITHSCORES")
-        .query(&mut admin)
-        .expect("ZRANGE under the new name");
-    assert_eq!(
-        moved,
-        vec![(format!("{}:ada", T0 + 1), T0 + ABSOLUTE + LEEWAY)],
-        "the entry is written back under the new name"
-    );
 }

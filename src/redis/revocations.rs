@@ -10,10 +10,9 @@
 //!   `u <before> <expires_at> <subject>`.
 //!
 //! The connection is the crate's shared one ([`crate::redis`]): on every (re)connection it
-//! subscribes, then this module's hook sends the writes that failed, loads what version 0.1
-//! left under its names without the hash tag (`<prefix>:sessions`, `<prefix>:subjects`),
-//! writes the local entries back (so a Redis that lost its data is healed, and the old
-//! entries move to the new names), loads every live entry and trims the expired ones; then the channel's messages are applied as they come. Revocations made here
+//! subscribes, then this module's hook sends the writes that failed, writes the local
+//! entries back (so a Redis that lost its data is healed), loads every live entry and trims
+//! the expired ones; then the channel's messages are applied as they come. Revocations made here
 //! are applied locally at once and queued for Redis; during an outage the queue waits and the
 //! local copy keeps being enforced.
 
@@ -176,11 +175,6 @@ struct Keys {
     sessions: String,
     subjects: String,
     channel: String,
-    /// The sets as version 0.1 named them (no hash tag): read on every (re)connection, so
-    /// revocations written before an upgrade stay enforced, and written back under the new
-    /// names with the rest of the local set. Nothing writes to them any more.
-    legacy_sessions: String,
-    legacy_subjects: String,
 }
 
 impl Keys {
@@ -189,8 +183,6 @@ impl Keys {
             sessions: settings.key("sessions"),
             subjects: settings.key("subjects"),
             channel: settings.key("events"),
-            legacy_sessions: settings.legacy_key("sessions"),
-            legacy_subjects: settings.legacy_key("subjects"),
         }
     }
 
@@ -331,8 +323,8 @@ impl Feed for RevocationFeed {
         vec![self.keys.channel.clone()]
     }
 
-    /// Sends the writes that failed, loads the entries 0.1 left under the old names, writes
-    /// the local entries back, loads every live entry and trims the expired ones.
+    /// Sends the writes that failed, writes the local entries back, loads every live entry
+    /// and trims the expired ones.
     async fn on_connect(&mut self, commands: &mut Commands) -> RedisResult<()> {
         let mut pending = std::mem::take(&mut self.retry).into_iter();
         while let Some(revocation) = pending.next() {
@@ -343,16 +335,6 @@ impl Feed for RevocationFeed {
             }
         }
         let now = self.clock.now();
-        let legacy = [
-            (self.keys.legacy_sessions.as_str(), true),
-            (self.keys.legacy_subjects.as_str(), false),
-        ];
-        match self.load(commands, &legacy, now).await {
-            // An ACL user limited to the new names (`~{prefix}:*`) cannot have written
-            // under the old ones: it has nothing there to carry over.
-            Err(error) if error.code() == Some("NOPERM") => {}
-            other => other?,
-        }
         for batch in self.local.entries(now).chunks(RESEED_BATCH) {
             let mut pipe = ::redis::pipe();
             for key in [&self.keys.sessions, &self.keys.subjects] {
