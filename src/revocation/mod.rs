@@ -18,6 +18,8 @@
 
 mod memory;
 
+#[cfg(feature = "redis")]
+pub(crate) use self::memory::SHARDS;
 pub use self::memory::{DEFAULT_MAX_ENTRIES, MemoryRevocations};
 
 use crate::health::Check;
