@@ -27,9 +27,40 @@ use crate::health::Check;
 use crate::metrics;
 use crate::token::SessionId;
 
-/// How many shards the session entries are spread over (by the id's ninth byte, which the
-/// hash below does not read).
+/// How many shards the session entries are spread over (by the id's ninth and tenth bytes,
+/// which the hash below does not read).
 pub(crate) const SHARDS: usize = 64;
+
+/// Shard `i` takes a share of the ids proportional to `SHARDS + i`, so the shards' sizes
+/// spread over an octave. A map doubles its slots when 7/8 full: equal shards would all
+/// sit at the same point of that cycle, the set then taking anywhere from 24 to 48 bytes
+/// an entry depending on its size; spread over an octave, they average it out, to about 33
+/// to 36 bytes an entry at any size.
+static SHARD_BOUNDS: [u32; SHARDS] = shard_bounds();
+
+/// The upper bound (exclusive) of each shard's range of the ids' 16-bit shard number.
+const fn shard_bounds() -> [u32; SHARDS] {
+    let mut bounds = [0u32; SHARDS];
+    let mut so_far = 0u64;
+    let mut i = 0;
+    while i < SHARDS {
+        so_far += (SHARDS + i) as u64;
+        bounds[i] = (so_far * 65_536 / shard_weights()) as u32;
+        i += 1;
+    }
+    bounds
+}
+
+/// The sum of the shards' weights, `SHARDS + i` for each shard `i`.
+const fn shard_weights() -> u64 {
+    (SHARDS * SHARDS + SHARDS * (SHARDS - 1) / 2) as u64
+}
+
+/// The shard of a session id.
+fn shard_of(sid: &[u8; 16]) -> usize {
+    let number = u32::from(u16::from_le_bytes([sid[8], sid[9]]));
+    SHARD_BOUNDS.partition_point(|&bound| bound <= number)
+}
 
 /// The width of an expiry bucket: 2^10 seconds (about 17 minutes).
 const BUCKET_SHIFT: u32 = 10;
@@ -205,7 +236,7 @@ impl Default for Set {
 
 impl Set {
     fn shard(&self, sid: &[u8; 16]) -> &RwLock<Shard> {
-        &self.shards[usize::from(sid[8]) % SHARDS]
+        &self.shards[shard_of(sid)]
     }
 
     fn insert(&self, revocation: Revocation, now: u64) {
@@ -386,10 +417,11 @@ impl MemoryRevocations {
     /// of a known size allocates each shard once.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn reserve_sessions(&self, entries: usize) {
-        let per_shard = entries / SHARDS;
-        // Three standard deviations over the mean, for ids spread at random.
-        let target = per_shard + 3 * per_shard.isqrt() + 8;
-        for shard in self.set.shards.iter() {
+        for (i, shard) in self.set.shards.iter().enumerate() {
+            let share = entries as u64 * (SHARDS + i) as u64 / shard_weights();
+            let share = usize::try_from(share).unwrap_or(usize::MAX);
+            // Three standard deviations over the mean, for ids spread at random.
+            let target = share + 3 * share.isqrt() + 8;
             let mut shard = write(shard);
             let additional = target.saturating_sub(shard.sessions.len());
             shard.sessions.reserve(additional);
@@ -649,31 +681,45 @@ mod tests {
     #[test]
     fn tidy_sweeps_only_shards_with_a_quarter_expired() {
         let store = MemoryRevocations::new();
-        // 1 000 entries a shard; in shard 0, 300 expired; elsewhere 100.
-        for n in 0..(SHARDS as u64 * 1_000) {
-            let shard = (n % SHARDS as u64) as usize;
-            let i = n / SHARDS as u64;
-            let expired = if shard == 0 { i < 300 } else { i < 100 };
+        // In shard 0, 3 entries in 10 expired; elsewhere 1 in 10.
+        let mut seen = [0usize; SHARDS];
+        let (mut expired_in_0, mut expired) = (0, 0);
+        for n in 0..200_000 {
             let sid = spread(n);
-            // `spread` puts n's low byte in byte 8, the shard's byte.
-            assert_eq!(usize::from(sid.as_bytes()[8]) % SHARDS, shard);
-            let expires_at = if expired { NOW - 3600 } else { NOW + 86_400 };
+            let shard = shard_of(sid.as_bytes());
+            seen[shard] += 1;
+            let is_expired = seen[shard] % 10 < if shard == 0 { 3 } else { 1 };
+            expired += usize::from(is_expired);
+            expired_in_0 += usize::from(is_expired && shard == 0);
+            let expires_at = if is_expired { NOW - 3600 } else { NOW + 86_400 };
             store.revoke(Revocation::Session { sid, expires_at }, NOW - 7200);
         }
-        let before = store.len();
-        assert_eq!(
-            before,
-            SHARDS * 1_000,
-            "nothing had expired while inserting"
-        );
+        assert!(seen.iter().all(|n| *n > 1_000), "every shard has entries");
+        assert_eq!(store.len(), 200_000, "nothing had expired while inserting");
         store.tidy(NOW);
         assert_eq!(
             store.len(),
-            before - 300,
+            200_000 - expired_in_0,
             "only shard 0 (30 % expired) was swept; the others (10 %) wait"
         );
         store.sweep(NOW);
-        assert_eq!(store.len(), SHARDS * 900 - 200);
+        assert_eq!(store.len(), 200_000 - expired);
+    }
+
+    #[test]
+    fn shards_take_shares_spread_over_an_octave() {
+        let mut seen = [0usize; SHARDS];
+        for n in 0..65_536u64 {
+            seen[shard_of(spread(n).as_bytes())] += 1;
+        }
+        for (i, n) in seen.iter().enumerate() {
+            let expected = 65_536 * (SHARDS + i) as u64 / shard_weights();
+            assert!(
+                n.abs_diff(expected as usize) <= 1,
+                "shard {i}: {n}, not {expected}"
+            );
+        }
+        assert!(seen[SHARDS - 1] > seen[0] * 19 / 10, "{seen:?}");
     }
 
     #[test]
@@ -725,21 +771,28 @@ mod tests {
     }
 
     #[test]
-    fn a_session_entry_takes_at_most_48_bytes() {
-        let store = MemoryRevocations::new();
-        let count = 200_000u64;
-        store.reserve_sessions(count as usize);
-        store.insert_batch(
-            (0..count).map(|n| Revocation::Session {
-                sid: spread(n),
-                expires_at: NOW + 86_400,
-            }),
-            NOW,
-        );
-        let per_entry = store.session_bytes() as f64 / count as f64;
-        assert!(
-            (20.0..=48.0).contains(&per_entry),
-            "{per_entry:.1} bytes a session entry"
-        );
+    fn a_session_entry_takes_at_most_48_bytes_at_any_size() {
+        // Sizes where equal shards would sit just past a doubling (44 bytes an entry), just
+        // before one (25), and in between.
+        for count in [60_000u64, 120_000, 250_000, 500_000] {
+            for reserved in [false, true] {
+                let store = MemoryRevocations::new();
+                if reserved {
+                    store.reserve_sessions(count as usize);
+                }
+                store.insert_batch(
+                    (0..count).map(|n| Revocation::Session {
+                        sid: spread(n),
+                        expires_at: NOW + 86_400,
+                    }),
+                    NOW,
+                );
+                let per_entry = store.session_bytes() as f64 / count as f64;
+                assert!(
+                    (20.0..=40.0).contains(&per_entry),
+                    "{count} entries (reserved: {reserved}): {per_entry:.1} bytes each"
+                );
+            }
+        }
     }
 }
