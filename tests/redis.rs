@@ -30,6 +30,7 @@ fn main() {
         a_node_away_longer_than_the_log_keeps_loads_the_whole_set_again,
         a_flood_beyond_the_queue_during_an_outage_is_all_enforced_on_the_other_node,
         a_load_cut_by_a_lost_connection_resumes_where_it_stopped,
+        a_paged_load_holds_every_entry_at_least_until_its_expiry,
     ));
 }
 
@@ -620,12 +621,83 @@ async fn a_load_cut_by_a_lost_connection_resumes_where_it_stopped() {
     );
     assert_eq!(store.local().len(), count, "every entry is loaded");
     assert!(all_revoked(&f, &store, &sids));
-    // 20 full pages and an empty one for the sessions, one for the subjects; the page in
-    // flight when the connection broke may be read again. Starting over would add every
-    // page read before (at least five).
-    let pages = command_calls(&mut admin, "zrange");
+    // One ZRANK per page: 20 full pages and an empty one for the sessions, one for the
+    // subjects; the page in flight when the connection broke may be read again. Starting
+    // over would add every page read before (at least five).
+    let pages = command_calls(&mut admin, "zrank");
     assert!(
         (22..=24).contains(&pages),
         "{pages} pages read: the load resumed"
     );
+}
+
+/// A node loads 25 000 sessions expiring within the same 50 minutes (their pages are read
+/// without scores, each entry held until its page's last expiry), 25 000 spread over two
+/// days (read with their scores), and subjects: each entry is held at least until its own
+/// expiry and at most an hour past it, the widely spread ones exactly.
+async fn a_paged_load_holds_every_entry_at_least_until_its_expiry() {
+    let redis = server("");
+    let mut admin = admin(redis.process.port);
+    let f = fixture();
+    let now = f.clock.now();
+    let mut written = std::collections::HashMap::new();
+    for n in 0..50_000u64 {
+        let expires_at = if n < 25_000 {
+            now + 600 + n % 3_000
+        } else {
+            now + 7_200 + (n - 25_000) * 6
+        };
+        written.insert(SessionId::random().expect("random"), expires_at);
+    }
+    let members: Vec<(u64, String)> = written.iter().map(|(s, e)| (*e, s.to_string())).collect();
+    for chunk in members.chunks(10_000) {
+        let _: () = redis::cmd("ZADD")
+            .arg(format!("{{{PREFIX}}}:sessions"))
+            .arg(chunk)
+            .query(&mut admin)
+            .expect("ZADD");
+    }
+    let subjects: Vec<(u64, String)> = (0..100)
+        .map(|n| (now + 3_600 + n, format!("{}:user {n}", now - n)))
+        .collect();
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{{{PREFIX}}}:subjects"))
+        .arg(&subjects)
+        .query(&mut admin)
+        .expect("ZADD");
+
+    let a = node(&f, redis.config()).await;
+    let held = a.store.local().entries(now);
+    assert_eq!(held.len(), 50_100, "every entry is loaded");
+    let mut exact = 0;
+    for entry in held {
+        match entry {
+            Revocation::Session { sid, expires_at } => {
+                let own = written[&sid];
+                assert!(
+                    (own..=own + 3_600).contains(&expires_at),
+                    "{sid}: held until {expires_at}, expires at {own}"
+                );
+                exact += usize::from(expires_at == own);
+            }
+            Revocation::Subject {
+                subject,
+                before,
+                expires_at,
+            } => {
+                let n: u64 = subject["user ".len()..].parse().expect("ours");
+                let own = now + 3_600 + n;
+                assert_eq!(before, now - n, "{subject}");
+                assert!((own..=own + 3_600).contains(&expires_at), "{subject}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(exact >= 25_000, "the widely spread ones are exact: {exact}");
+    assert!(a.store.is_revoked(
+        &SessionId::random().expect("random"),
+        Some("user 7"),
+        now - 8,
+        now
+    ));
 }
