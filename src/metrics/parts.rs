@@ -56,12 +56,12 @@ pub(crate) fn redis_status(part: &'static str, status: &crate::redis::RedisStatu
         let name = |what: &str| format!("stateless_session_{part}_{what}");
         describe_gauge!(
             name("connected"),
-            "1 while the connection to Redis is up and the state loaded, 0 otherwise"
+            "1 while the connection to Redis is up and the state loaded and up to date, 0 otherwise"
         );
         describe_gauge!(
             name("last_sync_timestamp_seconds"),
             Unit::Seconds,
-            "Unix time of the last full load from Redis"
+            "Unix time the state was last brought up to date with Redis after a connection"
         );
         describe_counter!(
             name("reconnections_total"),

@@ -292,8 +292,8 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 /// Revocations kept in this process: the store for a single node, and the local copy every
-/// node keeps in front of a shared store such as
-/// [`RedisRevocations`](crate::redis::RedisRevocations).
+/// node keeps in front of a shared store such as `redis::RedisRevocations` (feature
+/// `redis`).
 ///
 /// Clones share the same set. A lookup takes one shard's read lock and one hash lookup on
 /// the session id (plus, when subject entries exist, one lookup in their map); expired
