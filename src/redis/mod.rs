@@ -8,7 +8,7 @@
 //! Each Redis-backed part ([`RedisRevocations`](crate::redis::RedisRevocations) and
 //! [`RedisKeyRegistry`](crate::redis::RedisKeyRegistry)) runs one background task over this
 //! module. The task:
-//! - connects, and on any failure reconnects with exponential backoff (50 ms to 2 s, with
+//! - connects, and on any failure reconnects with exponential backoff (50 ms to 1 s, with
 //!   jitter), asking the sentinels for the primary again each time;
 //! - subscribes to its channels **first**, then runs its reconnection hook (bring the state
 //!   up to date, write back what was made locally meanwhile): messages published while it

@@ -15,7 +15,9 @@ use super::{RedisConfig, RedisError, RedisStatus};
 use crate::log;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
-const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// At most a second between attempts: a node (and the nodes whose writes it waits for)
+/// is back within about a second of Redis.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// What a Redis-backed part does with its connection. The task calls these in order: on
 /// every (re)connection, [`on_connect`](Feed::on_connect) once the subscription is in place;
