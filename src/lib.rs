@@ -180,6 +180,9 @@ mod generations;
 pub mod health;
 pub mod keys;
 mod metrics;
+#[cfg(any(feature = "dbsc", feature = "dpop"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "dbsc", feature = "dpop"))))]
+pub mod pop;
 #[cfg(feature = "propagate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "propagate")))]
 pub mod propagate;

@@ -339,7 +339,7 @@ mod enabled {
 
     /// Every kind a refused request can carry (all but `Missing` and `Revoked`, which
     /// have outcomes of their own), in the order of [`refused_index`].
-    const REFUSED: [RejectionKind; 15] = [
+    const REFUSED: [RejectionKind; 21] = [
         RejectionKind::Oversized,
         RejectionKind::Malformed,
         RejectionKind::UnsupportedAlgorithm,
@@ -355,6 +355,12 @@ mod enabled {
         RejectionKind::Ambiguous,
         RejectionKind::WrongAudience,
         RejectionKind::DecryptionFailed,
+        RejectionKind::WrongBinding,
+        RejectionKind::Unbound,
+        RejectionKind::ProofMissing,
+        RejectionKind::ProofInvalid,
+        RejectionKind::NonceRequired,
+        RejectionKind::RefreshSkipped,
     ];
 
     /// A kind's slot in [`REFUSED`]. Exhaustive on purpose: a new kind does not compile
@@ -376,6 +382,12 @@ mod enabled {
             RejectionKind::Ambiguous => 12,
             RejectionKind::WrongAudience => 13,
             RejectionKind::DecryptionFailed => 14,
+            RejectionKind::WrongBinding => 15,
+            RejectionKind::Unbound => 16,
+            RejectionKind::ProofMissing => 17,
+            RejectionKind::ProofInvalid => 18,
+            RejectionKind::NonceRequired => 19,
+            RejectionKind::RefreshSkipped => 20,
             // Outcomes of their own (`Outcome::of`), never counted as refused; a missing
             // layer is found by the extractors, after the layer (that never ran) would count.
             RejectionKind::Missing | RejectionKind::Revoked | RejectionKind::LayerMissing => 0,
