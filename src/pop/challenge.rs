@@ -138,7 +138,7 @@ impl ChallengeKey {
     }
 
     /// Checks a tag from [`seal`](Self::seal) in constant time.
-    #[cfg_attr(not(feature = "dbsc"), allow(dead_code))]
+    #[cfg(test)]
     pub(crate) fn check_seal(&self, label: Label, subject: &[u8], sealed: &str) -> bool {
         let Ok(tag) = B64.decode(sealed) else {
             return false;

@@ -15,6 +15,7 @@ pub(crate) enum KeySource<'a> {
     /// The header's `jwk` (a DBSC registration, every DPoP proof): required.
     Header,
     /// A key known from before (a DBSC refresh): the header must carry none.
+    #[cfg_attr(not(feature = "dbsc"), allow(dead_code))]
     Stored(&'a PublicJwk),
 }
 
