@@ -80,7 +80,9 @@ pub(crate) fn verify_compact(
         &proof[first + 1..second],
         &proof[second + 1..],
     );
-    if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
+    // An empty signature is left to the signature check (an unsecured `alg: none` proof
+    // is refused for its algorithm, not its shape).
+    if header_b64.is_empty() || payload_b64.is_empty() {
         return Err(ProofError::Malformed);
     }
     if header_b64.len() > MAX_PROOF_HEADER_LEN {

@@ -121,6 +121,13 @@ fn answer(status: StatusCode, body: impl Into<Bytes>, json: bool) -> Response<By
     response
 }
 
+/// The response, with the refusal's reason in its extensions (for logging layers and
+/// tests; never in the body).
+fn with_reason(mut response: Response<Bytes>, error: ProofError) -> Response<Bytes> {
+    response.extensions_mut().insert(error);
+    response
+}
+
 fn sensitive(text: &str) -> Option<HeaderValue> {
     let mut value = HeaderValue::from_str(text).ok()?;
     value.set_sensitive(true);
@@ -284,7 +291,9 @@ pub(crate) fn register<T: SessionData>(
     let proof = match bare_header(headers, RESPONSE_HEADER) {
         Ok(Some(proof)) => proof,
         Ok(None) => return refused(StatusCode::BAD_REQUEST, "no proof"),
-        Err(error) => return refused(StatusCode::BAD_REQUEST, error.as_str()),
+        Err(error) => {
+            return with_reason(refused(StatusCode::BAD_REQUEST, error.as_str()), error);
+        }
     };
     let sid = claims.sid.to_string();
     let key = &dbsc.settings.key;
@@ -307,7 +316,9 @@ pub(crate) fn register<T: SessionData>(
     });
     let jwk = match verified {
         Ok(jwk) => jwk,
-        Err(error) => return refused(StatusCode::BAD_REQUEST, error.as_str()),
+        Err(error) => {
+            return with_reason(refused(StatusCode::BAD_REQUEST, error.as_str()), error);
+        }
     };
     // A new id for the bound session; the unbound one is over.
     let Ok(new_sid) = SessionId::random() else {
@@ -431,7 +442,7 @@ pub(crate) fn refresh<T: SessionData>(
     };
     let final_refusal = |error: ProofError| {
         stolen_cookie_suspected(error);
-        answer(StatusCode::UNAUTHORIZED, Bytes::new(), false)
+        with_reason(answer(StatusCode::UNAUTHORIZED, Bytes::new(), false), error)
     };
     let key = match dbsc::key_of_session_identifier(&id) {
         Ok(key) if crate::encoding::ct_eq(key.thumbprint().as_bytes(), cnf.jkt.as_bytes()) => key,
@@ -449,7 +460,7 @@ pub(crate) fn refresh<T: SessionData>(
         Ok(None) => return challenge(StatusCode::FORBIDDEN),
         Err(error) => {
             refresh_refused(error, "unreadable proof header");
-            return answer(StatusCode::BAD_REQUEST, Bytes::new(), false);
+            return with_reason(answer(StatusCode::BAD_REQUEST, Bytes::new(), false), error);
         }
     };
     let check = ProofCheck {
@@ -469,7 +480,7 @@ pub(crate) fn refresh<T: SessionData>(
         ) => return final_refusal(error),
         Err(error) => {
             refresh_refused(error, "proof refused");
-            return answer(StatusCode::BAD_REQUEST, Bytes::new(), false);
+            return with_reason(answer(StatusCode::BAD_REQUEST, Bytes::new(), false), error);
         }
     };
     // A stale or foreign challenge after a valid signature is retryable: a new one.
@@ -481,7 +492,7 @@ pub(crate) fn refresh<T: SessionData>(
         dbsc.challenge_secs,
     ) {
         refresh_refused(error, "challenge refused, a new one sent");
-        return challenge(StatusCode::FORBIDDEN);
+        return with_reason(challenge(StatusCode::FORBIDDEN), error);
     }
     claims.cnf = Some(Confirmation::new(cnf.jkt, Binding::Dbsc));
     config

@@ -114,6 +114,10 @@ pub(crate) fn finish<T: SessionData, B>(
         }
     }
     #[cfg(feature = "dpop")]
+    if let Some(error) = state.pop.proof_error {
+        response.extensions_mut().insert(error);
+    }
+    #[cfg(feature = "dpop")]
     if let Some(dpop) = &config.dpop
         && response.status() == http::StatusCode::UNAUTHORIZED
     {
