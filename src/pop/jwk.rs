@@ -289,7 +289,8 @@ mod tests {
     #[test]
     fn a_point_off_the_curve_is_refused() {
         // y changed in its last character (still canonical base64url): not on P-256.
-        let off = EC.replace("PSt8", "PSt4");
+        let off = EC.replace("SPt8", "SPt4");
+        assert_ne!(off, EC);
         assert_eq!(
             PublicJwk::from_json(off.as_bytes()),
             Err(ProofError::InvalidKey)
