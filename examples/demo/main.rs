@@ -1,6 +1,9 @@
 //! A small axum application showing stateless signed sessions end to end.
 //!
-//! Run it with `cargo run --example demo` and open <http://127.0.0.1:3000/>.
+//! Run it with `cargo run --example demo` and open <http://127.0.0.1:3000/>. The default
+//! build signs sessions with HS256; encrypted sessions, node keys, Redis and `/metrics` need
+//! their features (`cargo run --example demo --features jwe,node-keys,redis,metrics` has
+//! them all; see "Configuration" below).
 //!
 //! Everything about a session lives in one signed cookie named `session`: the server keeps no
 //! session store. The page at `/` shows what the cookie holds, as the server sees it: live
@@ -59,35 +62,46 @@
 //!   only verify. Secrets must decode to at least 32 bytes, e.g.
 //!   `SESSION_KEYS="k1:$(openssl rand -base64 32)"`. Without it a random key is generated
 //!   at startup, so sessions die with the process and no other instance can verify them.
-//! - `SESSION_ENCRYPTION_KEYS`: `kid:base64url-32-bytes[,kid:secret...]` turns the encrypted
-//!   mode on: the first key encrypts every new token (a JWE the browser cannot read), the
-//!   others only decrypt. Secrets are exactly 32 bytes, each its own (never one of
-//!   `SESSION_KEYS`), e.g. `SESSION_ENCRYPTION_KEYS="e1:$(openssl rand -base64 32)"`. Keys
-//!   from `SESSION_KEYS`, if set too, then only verify: signed sessions move to encrypted
-//!   tokens at their next request.
-//! - `SESSION_JWE_ALG`: `A256KW` (the default: a fresh content key per token) or `dir` (the
-//!   key encrypts directly: smaller tokens, at most 2^32 tokens per key in all).
-//! - `SESSION_SIGNING=node`: instead of shared secrets, each process makes its own Ed25519
-//!   node key and publishes its public half before signing with it: through Redis when one
-//!   is configured (below), so every instance verifies every other's sessions, and in this
-//!   process otherwise. No `SESSION_KEYS` needed (when given, they and any
-//!   `SESSION_ENCRYPTION_KEYS` accept older sessions, which move to the node key, and issue
-//!   while the node key is not published yet).
-//!   `SESSION_REGISTRATION_KEY` (base64url, at least 32 bytes, the same on every instance)
-//!   authenticates the published keys; without it one is generated, with a warning.
+//! - `SESSION_ENCRYPTION_KEYS` (needs `--features jwe`):
+//!   `kid:base64url-32-bytes[,kid:secret...]` turns the encrypted mode on: the first key
+//!   encrypts every new token (a JWE the browser cannot read), the others only decrypt.
+//!   Secrets are exactly 32 bytes, each its own (never one of `SESSION_KEYS`), e.g.
+//!   `SESSION_ENCRYPTION_KEYS="e1:$(openssl rand -base64 32)"`. Keys from `SESSION_KEYS`,
+//!   if set too, then only verify: signed sessions move to encrypted tokens at their next
+//!   request.
+//! - `SESSION_JWE_ALG` (`jwe`): `A256KW` (the default: a fresh content key per token) or
+//!   `dir` (the key encrypts directly: smaller tokens, at most 2^32 tokens per key in all).
+//! - `SESSION_SIGNING=node` (needs `--features node-keys`): instead of shared secrets, each
+//!   process makes its own Ed25519 node key and publishes its public half before signing
+//!   with it: through Redis when one is configured (below), so every instance verifies
+//!   every other's sessions, and in this process otherwise. No `SESSION_KEYS` needed (when
+//!   given, they and any `SESSION_ENCRYPTION_KEYS` accept older sessions, which move to the
+//!   node key, and issue while the node key is not published yet).
+//!   `SESSION_REGISTRATION_KEY` (`node-keys`; base64url, at least 32 bytes, the same on
+//!   every instance) authenticates the published keys; without it one is generated, with a
+//!   warning.
 //! - `GET /.well-known/jwks.json` serves the public keys in every mode (an empty set with
 //!   HS256, whose secrets are never published), for services that verify sessions without
 //!   holding a secret.
 //! - `SESSION_IDLE_SECS` (default 1800), `SESSION_ABSOLUTE_SECS` (default 172800),
 //!   `SESSION_REFRESH_SECS` (default 60), `SESSION_LEEWAY_SECS` (default 60).
-//! - Redis, to share revocations and node keys (needs `--features redis`; without any of
-//!   these they are kept in this process), one of:
+//! - Redis, to share revocations and node keys (needs `--features redis`, and node keys
+//!   `node-keys` too; without any of these they are kept in this process), one of:
 //!   - `REDIS_URL`: `redis://[user:password@]host:port[/db]`, or `rediss://...` for TLS;
 //!   - `REDIS_SENTINELS` (`host:port,host:port`) with `REDIS_SENTINEL_MASTER` (master name);
 //!   - `REDIS_CLUSTER_NODES` (`redis://host:port,redis://host:port`).
 //!
 //!   Two of them at once is a startup error. `REDIS_CA_FILE`: PEM file of the CA for TLS
 //!   (default: the system roots).
+//!
+//! A setting whose feature the demo was built without stops it at startup with the feature
+//! and the command to use (`features.rs`), for example:
+//!
+//! ```text
+//! error: SESSION_ENCRYPTION_KEYS needs the jwe feature: cargo run --example demo --features jwe
+//! ```
+//!
+//! Without `node-keys` the demo signs with HS256 only and its JWKS is always the empty set.
 //!
 //! # Operations
 //!
@@ -117,15 +131,17 @@
 //! # Layout
 //!
 //! This file is the part to read for using the layer: the layer's configuration, the
-//! routes and the handlers. The rest is the demo's own plumbing: `signing.rs` reads the keys
-//! from the environment (shared secrets, encryption keys, or this node's key and its
-//! registry), `config.rs` the address and the timeouts, `redis_env.rs` the Redis settings
-//! (shared revocations and node keys), `input.rs` checks request bodies, `page.rs` (with
-//! `page.css`, `page.js`), `token_view.rs` and `signer_view.rs` (which key or node made the
-//! token) render the HTML page, `outcome.rs` words refusals for people, `ops.rs` serves
-//! `/health` and `/metrics` and logs requests, and `tests/` drives the whole router.
+//! routes and the handlers. The rest is the demo's own plumbing: `features.rs` refuses
+//! settings this build has no feature for, `signing.rs` reads the keys from the environment
+//! (shared secrets, encryption keys, or this node's key and its registry), `config.rs` the
+//! address and the timeouts, `redis_env.rs` the Redis settings (shared revocations and node
+//! keys), `input.rs` checks request bodies, `page.rs` (with `page.css`, `page.js`),
+//! `token_view.rs` and `signer_view.rs` (which key or node made the token) render the HTML
+//! page, `outcome.rs` words refusals for people, `ops.rs` serves `/health` and `/metrics`
+//! and logs requests, and `tests/` drives the whole router.
 
 mod config;
+mod features;
 mod input;
 mod ops;
 mod outcome;
@@ -147,7 +163,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tower_stateless_session::keys::jwks::JwksService;
 use tower_stateless_session::revocation::RevocationStore;
 use tower_stateless_session::server::{DEFAULT_COOKIE_NAME, IssuedToken};
 use tower_stateless_session::token::SignError;
@@ -261,10 +276,7 @@ pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Route
         .route("/logout-all", post(logout_all))
         .layer(layer.clone())
         // The public keys, for services that verify sessions without a secret.
-        .route_service(
-            "/.well-known/jwks.json",
-            JwksService::new(layer.keys().clone()),
-        )
+        .merge(jwks(layer.keys()))
         .layer(axum::middleware::map_response(report_token_size))
         .layer(Extension(timeouts))
         // The page says which key made the token: this node's ring tells.
@@ -272,6 +284,44 @@ pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Route
         // Browsers get the refusals of the layer and the handlers as a page, not plain text.
         .layer(axum::middleware::from_fn(outcome::html_errors));
     ops::request_logging(sessions.merge(operations), sensitive)
+}
+
+/// `GET /.well-known/jwks.json`: the public keys of this node's ring, as it changes (node
+/// keys join and leave it); HS256 keys, whose secrets are never published, are left out.
+#[cfg(feature = "node-keys")]
+fn jwks(keys: &KeyRingHandle) -> Router {
+    use tower_stateless_session::keys::jwks::JwksService;
+    Router::new().route_service(signer_view::JWKS_PATH, JwksService::new(keys.clone()))
+}
+
+/// `GET /.well-known/jwks.json` in a build without the `node-keys` feature: sessions are
+/// signed with HS256 (or encrypted), whose keys are secrets, so the set is always empty.
+#[cfg(not(feature = "node-keys"))]
+fn jwks(_keys: &KeyRingHandle) -> Router {
+    Router::new().route(signer_view::JWKS_PATH, get(empty_jwks))
+}
+
+/// The empty set, sent as `JwksService` sends a document (its type, caching and `ETag`, and
+/// `304` for a client that holds it already).
+#[cfg(not(feature = "node-keys"))]
+async fn empty_jwks(headers: HeaderMap) -> Response {
+    const ETAG: &str = "\"empty\"";
+    let held = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|tags| tags.split(','))
+        .any(|tag| tag.trim() == ETAG);
+    let cached = [
+        (header::ETAG, ETAG),
+        (header::CACHE_CONTROL, "public, max-age=60"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    if held {
+        return (StatusCode::NOT_MODIFIED, cached).into_response();
+    }
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    (cached, json, r#"{"keys":[]}"#).into_response()
 }
 
 /// Copies the size of a session cookie issued on this response, which the layer records as
@@ -473,11 +523,13 @@ async fn run() -> Result<(), String> {
     #[cfg(feature = "metrics")]
     ops::run_prometheus_upkeep();
 
+    // Settings for a product this build does not have stop here, naming the feature.
+    features::check(env_var)?;
     let addr = parse_addr(env_var("DEMO_ADDR")?.as_deref())?;
     let timeouts = Timeouts::from_lookup(env_var)?;
     let revocations = redis_env::revocation_store(env_var).await?;
-    // `_node` keeps the node key's heartbeat running while the server does.
-    let (keys, _node) = signing::load().await?;
+    // `signer` keeps the node key's heartbeat running while the server does.
+    let signer = signing::load().await?;
     if timeouts.refresh >= timeouts.idle {
         eprintln!(
             "warning: SESSION_REFRESH_SECS ({}) is not below SESSION_IDLE_SECS ({}): \
@@ -492,8 +544,8 @@ async fn run() -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().unwrap_or(addr);
     // The page names this process by its address: shown only, never put in a token.
-    let router = app(session_layer(keys, &timeouts, revocations), timeouts)
-        .layer(Extension(ThisNode(bound.to_string())));
+    let layer = session_layer(signer.keys(), &timeouts, revocations);
+    let router = app(layer, timeouts).layer(Extension(ThisNode(bound.to_string())));
     println!("demo listening on http://{bound}/ (Ctrl-C to stop)");
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())

@@ -21,6 +21,20 @@ use super::outcome::Outcome;
 const STYLE: &str = include_str!("page.css");
 const SCRIPT: &str = include_str!("page.js");
 
+/// How the server protects the cookie in this build (encrypting needs the `jwe` feature).
+const PROTECTED: &str = if cfg!(feature = "jwe") {
+    "signed (or encrypted)"
+} else {
+    "signed"
+};
+
+/// What the page can tell about who made a token in this build (nodes need `node-keys`).
+const MAKER: &str = if cfg!(feature = "node-keys") {
+    "which key (or which node)"
+} else {
+    "which key"
+};
+
 /// Scripts and styles run only if they are exactly the page's own (their hashes), so markup
 /// slipped into a note or a name could not run even if escaping failed.
 static CSP: LazyLock<String> = LazyLock::new(|| {
@@ -202,8 +216,8 @@ pub(crate) fn shell(title: &str, main: &str, data: Option<&str>) -> String {
          </head>\n<body{data}>\n\
          <header class=\"top\"><div class=\"wrap\">\n\
          <p class=\"brand\"><a href=\"/\">tower-stateless-session</a> <span class=\"tag\">demo</span></p>\n\
-         <p class=\"lede\">A session that lives entirely in one cookie, signed (or \
-         encrypted) by the server: it keeps no session store and checks the cookie on every \
+         <p class=\"lede\">A session that lives entirely in one cookie, {PROTECTED} by the \
+         server: it keeps no session store and checks the cookie on every \
          request.</p>\n\
          </div></header>\n<main class=\"wrap\">\n{main}</main>\n\
          <footer class=\"wrap muted\">Times are in your browser's time zone (in UTC without \
@@ -273,8 +287,7 @@ fn login_html() -> String {
          <h2 id=\"what-h\">What you will see</h2>\n<ul class=\"plain\">\n\
          <li>When your session expires, and how using it pushes that back.</li>\n\
          <li>How large the cookie is, against the {budget} bytes browsers keep.</li>\n\
-         <li>The token itself, taken apart and decoded, and which key (or which node) made \
-         it.</li>\n\
+         <li>The token itself, taken apart and decoded, and {MAKER} made it.</li>\n\
          <li>Notes stored in the token, until it gets too large.</li>\n</ul>\n</section>\n</div>\n",
         budget = group_digits(DEFAULT_COOKIE_BUDGET)
     )

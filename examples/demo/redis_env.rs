@@ -8,13 +8,19 @@
 //! - `REDIS_CA_FILE`: PEM file of the CA that signed the servers' certificates (TLS only).
 //!
 //! At most one of `REDIS_URL`, `REDIS_SENTINELS`, `REDIS_CLUSTER_NODES` may be set.
+//!
+//! Redis needs the `redis` feature; a build without it has no Redis settings, and
+//! `features.rs` refuses these variables at startup. Node keys (the key registry) need the
+//! `node-keys` feature too.
 
 use std::sync::Arc;
 
+#[cfg(feature = "node-keys")]
 use tower_stateless_session::keys::registry::{KeyRegistry, MemoryKeyRegistry};
 use tower_stateless_session::revocation::{MemoryRevocations, RevocationStore};
 
 /// The Redis settings read from the environment.
+#[cfg(feature = "redis")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RedisEnv {
     pub(crate) form: RedisForm,
@@ -22,6 +28,7 @@ pub(crate) struct RedisEnv {
 }
 
 /// Which of the three forms.
+#[cfg(feature = "redis")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RedisForm {
     Url(String),
@@ -32,6 +39,7 @@ pub(crate) enum RedisForm {
     Cluster(Vec<String>),
 }
 
+#[cfg(feature = "redis")]
 impl RedisEnv {
     /// Reads the variables through `lookup` (a variable's value, `None` when unset, or an
     /// error when unreadable); `None` when no Redis is configured.
@@ -95,7 +103,6 @@ impl RedisEnv {
         Ok(Some(RedisEnv { form, ca_file }))
     }
 
-    #[cfg(feature = "redis")]
     fn config(&self) -> tower_stateless_session::redis::RedisConfig {
         use tower_stateless_session::redis::RedisConfig;
         let config = match &self.form {
@@ -112,11 +119,32 @@ impl RedisEnv {
     }
 }
 
+/// The Redis settings through `lookup`; `None` when there are none.
+#[cfg(feature = "redis")]
+fn settings(
+    lookup: impl FnMut(&str) -> Result<Option<String>, String>,
+) -> Result<Option<RedisEnv>, String> {
+    RedisEnv::from_lookup(lookup)
+}
+
+/// What stands for Redis settings in a build without the `redis` feature: nothing can.
+#[cfg(not(feature = "redis"))]
+enum NoRedis {}
+
+/// Without the `redis` feature there are no Redis settings: a Redis variable that is set is
+/// refused, naming the feature.
+#[cfg(not(feature = "redis"))]
+fn settings(
+    lookup: impl FnMut(&str) -> Result<Option<String>, String>,
+) -> Result<Option<NoRedis>, String> {
+    super::features::check(lookup).map(|()| None)
+}
+
 /// The revocation store: Redis when configured, this process's memory otherwise.
 pub(crate) async fn revocation_store(
     lookup: impl FnMut(&str) -> Result<Option<String>, String>,
 ) -> Result<Arc<dyn RevocationStore>, String> {
-    let Some(env) = RedisEnv::from_lookup(lookup)? else {
+    let Some(env) = settings(lookup)? else {
         eprintln!(
             "revocations are kept in this process (set REDIS_URL, REDIS_SENTINELS or \
              REDIS_CLUSTER_NODES to share them)"
@@ -145,22 +173,18 @@ async fn redis_store(env: &RedisEnv) -> Result<Arc<dyn RevocationStore>, String>
     Ok(Arc::new(store))
 }
 
-/// The answer to Redis settings in a demo built without the `redis` feature.
 #[cfg(not(feature = "redis"))]
-const NO_REDIS_SUPPORT: &str = "Redis is configured but the demo was built without Redis \
-                                support: run `cargo run --example demo --features redis`";
-
-#[cfg(not(feature = "redis"))]
-async fn redis_store(_: &RedisEnv) -> Result<Arc<dyn RevocationStore>, String> {
-    Err(NO_REDIS_SUPPORT.to_owned())
+async fn redis_store(env: &NoRedis) -> Result<Arc<dyn RevocationStore>, String> {
+    match *env {}
 }
 
 /// Where node keys are published: Redis when configured (shared with the other
 /// instances), this process's memory otherwise.
+#[cfg(feature = "node-keys")]
 pub(crate) async fn key_registry(
     lookup: impl FnMut(&str) -> Result<Option<String>, String>,
 ) -> Result<Arc<dyn KeyRegistry>, String> {
-    let Some(env) = RedisEnv::from_lookup(lookup)? else {
+    let Some(env) = settings(lookup)? else {
         eprintln!(
             "the node key is published in this process only (set REDIS_URL, REDIS_SENTINELS \
              or REDIS_CLUSTER_NODES to share it with other instances)"
@@ -170,7 +194,7 @@ pub(crate) async fn key_registry(
     redis_registry(&env).await
 }
 
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", feature = "node-keys"))]
 async fn redis_registry(env: &RedisEnv) -> Result<Arc<dyn KeyRegistry>, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let registry = tower_stateless_session::redis::RedisKeyRegistry::builder(env.config())
@@ -191,12 +215,12 @@ async fn redis_registry(env: &RedisEnv) -> Result<Arc<dyn KeyRegistry>, String> 
     Ok(Arc::new(registry))
 }
 
-#[cfg(not(feature = "redis"))]
-async fn redis_registry(_: &RedisEnv) -> Result<Arc<dyn KeyRegistry>, String> {
-    Err(NO_REDIS_SUPPORT.to_owned())
+#[cfg(all(not(feature = "redis"), feature = "node-keys"))]
+async fn redis_registry(env: &NoRedis) -> Result<Arc<dyn KeyRegistry>, String> {
+    match *env {}
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "redis"))]
 mod tests {
     use super::*;
 

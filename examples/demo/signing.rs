@@ -2,37 +2,37 @@
 //!
 //! - `SESSION_KEYS`: the shared secrets (`kid:base64url-secret[,...]`, the first signs);
 //!   without it a random key is generated, with a warning.
-//! - `SESSION_ENCRYPTION_KEYS` (and `SESSION_JWE_ALG`, `A256KW` or `dir`): encryption keys
-//!   that issue encrypted tokens; the keys of `SESSION_KEYS` then only verify.
-//! - `SESSION_SIGNING`: `hs256` (the default) signs with the keys above; `node` makes this
-//!   process its own Ed25519 key, published through the key registry before it signs (no
-//!   `SESSION_KEYS` needed; when given, those keys still verify older sessions and sign
-//!   while the node key is not published yet).
+//! - `SESSION_ENCRYPTION_KEYS` (and `SESSION_JWE_ALG`, `A256KW` or `dir`; the `jwe`
+//!   feature): encryption keys that issue encrypted tokens; the keys of `SESSION_KEYS` then
+//!   only verify.
+//! - `SESSION_SIGNING`: `hs256` (the default) signs with the keys above; `node` (the
+//!   `node-keys` feature) makes this process its own Ed25519 key, published through the key
+//!   registry before it signs (no `SESSION_KEYS` needed; when given, those keys still verify
+//!   older sessions and sign while the node key is not published yet).
 //! - `SESSION_REGISTRATION_KEY` (node signing): base64url, at least 32 bytes, the same on
 //!   every instance; it authenticates the registry's entries. Without it a random one is
 //!   generated, with a warning: other instances then ignore this one's key.
+//!
+//! The parts for the `jwe` and `node-keys` features are the modules `encryption` and `node`;
+//! `features.rs` refuses their settings at startup in a build without them.
 
-use tower_stateless_session::keys::KeyManagement;
-use tower_stateless_session::keys::node::NodeKeys;
-use tower_stateless_session::keys::registry::RegistrationKey;
 use tower_stateless_session::{Key, KeyRing, KeyRingHandle};
 
 use super::config::env_var;
-use super::redis_env::key_registry;
+
+// The tests set them.
+#[cfg(all(test, feature = "jwe"))]
+pub(crate) use encryption::{ENCRYPTION_KEYS_VAR, JWE_ALG_VAR};
 
 /// The environment variable holding the key ring.
 pub(crate) const KEYS_VAR: &str = "SESSION_KEYS";
-/// The environment variable holding the encryption keys (turns the encrypted mode on).
-pub(crate) const ENCRYPTION_KEYS_VAR: &str = "SESSION_ENCRYPTION_KEYS";
-/// The environment variable choosing the encryption keys' key management.
-pub(crate) const JWE_ALG_VAR: &str = "SESSION_JWE_ALG";
 
 /// How sessions are signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signing {
     /// HS256 with the shared secrets of `SESSION_KEYS`.
     Hs256,
-    /// A node key of this process's own.
+    /// A node key of this process's own (the `node-keys` feature).
     Node,
 }
 
@@ -52,57 +52,51 @@ pub(crate) fn mode(
     }
 }
 
-/// Reads `SESSION_REGISTRATION_KEY` through `lookup`, or makes a random one (with a warning)
-/// when it is unset. Errors name the variable, never its value.
-pub(crate) fn registration_key(
-    mut lookup: impl FnMut(&str) -> Result<Option<String>, String>,
-) -> Result<RegistrationKey, String> {
-    if let Some(value) = lookup(REGISTRATION_VAR)? {
-        return RegistrationKey::from_base64(&value)
-            .map_err(|e| format!("{REGISTRATION_VAR} is invalid: {e}"));
-    }
-    eprintln!(
-        "warning: {REGISTRATION_VAR} is not set, so a random registration key was generated.\n\
-         warning: other instances will ignore this one's node key (and it theirs); give every\n\
-         warning: instance the same one, at least 32 bytes in base64url, for example:\n\
-         warning:   export {REGISTRATION_VAR}=\"$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')\""
-    );
-    RegistrationKey::generate().map_err(|e| format!("cannot generate a registration key: {e}"))
+/// The keys the session layer uses and, with node signing, the node key that keeps them
+/// current: its heartbeat stops when this is dropped.
+pub(crate) struct Signer {
+    keys: KeyRingHandle,
+    #[cfg(feature = "node-keys")]
+    _node: Option<tower_stateless_session::keys::node::NodeKeys>,
 }
 
-/// The key ring from `SESSION_KEYS`, or a throw-away key (with a warning) when it is unset.
+impl Signer {
+    /// The keys, to build the session layer on.
+    pub(crate) fn keys(&self) -> KeyRingHandle {
+        self.keys.clone()
+    }
+}
+
+/// The keys the layer signs and verifies with, as `SESSION_SIGNING` says: the ring of
+/// `SESSION_KEYS` (and `SESSION_ENCRYPTION_KEYS`), or this process's node key with the other
+/// instances' public keys from the registry. Keep the `Signer` while serving.
+pub(crate) async fn load() -> Result<Signer, String> {
+    match mode(env_var)? {
+        Signing::Hs256 => {
+            if env_var(REGISTRATION_VAR)?.is_some() {
+                eprintln!("warning: {REGISTRATION_VAR} is ignored without {SIGNING_VAR}=node");
+            }
+            Ok(Signer {
+                keys: keys_from_lookup(env_var)?.into(),
+                #[cfg(feature = "node-keys")]
+                _node: None,
+            })
+        }
+        #[cfg(feature = "node-keys")]
+        Signing::Node => node::load().await,
+        #[cfg(not(feature = "node-keys"))]
+        Signing::Node => Err(super::features::needs("SESSION_SIGNING=node", "node-keys")),
+    }
+}
+
+/// The key ring from the variables `lookup` finds (see [`configured_keys`]), or a
+/// throw-away signing key, with a warning, when none is set.
 /// The error text comes from [`ConfigError`](tower_stateless_session::ConfigError), which
 /// names keys by position or id and never repeats a secret.
-fn load_keys() -> Result<KeyRing, String> {
-    keys_from_lookup(env_var)
-}
-
-/// The key ring from the variables `lookup` finds: the encryption keys first when
-/// `SESSION_ENCRYPTION_KEYS` is set (they issue), then the signing keys of `SESSION_KEYS`
-/// (which then only verify); or a throw-away signing key when neither is set.
 pub(crate) fn keys_from_lookup(
     lookup: impl Fn(&str) -> Result<Option<String>, String>,
 ) -> Result<KeyRing, String> {
-    let signing = lookup(KEYS_VAR)?
-        .map(|spec| KeyRing::parse(&spec).map_err(|e| format!("{KEYS_VAR} is invalid: {e}")))
-        .transpose()?;
-    let alg = lookup(JWE_ALG_VAR)?;
-    if let Some(spec) = lookup(ENCRYPTION_KEYS_VAR)? {
-        let management = match alg.as_deref().map(str::trim) {
-            None | Some("") => KeyManagement::default(),
-            Some(name) => KeyManagement::from_name(name)
-                .ok_or_else(|| format!("{JWE_ALG_VAR} must be `A256KW` or `dir`, not {name:?}"))?,
-        };
-        let encryption = KeyRing::parse_encryption(&spec, management)
-            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} is invalid: {e}"))?;
-        let verify_only = signing.iter().flat_map(KeyRing::iter);
-        return KeyRing::from_keys(encryption.iter().chain(verify_only).cloned())
-            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} and {KEYS_VAR} together: {e}"));
-    }
-    if alg.is_some() {
-        eprintln!("warning: {JWE_ALG_VAR} is ignored without {ENCRYPTION_KEYS_VAR}");
-    }
-    if let Some(ring) = signing {
+    if let Some(ring) = configured_keys(lookup)? {
         return Ok(ring);
     }
     eprintln!(
@@ -117,43 +111,126 @@ pub(crate) fn keys_from_lookup(
         .map_err(|e| format!("cannot generate a key: {e}"))
 }
 
-/// The keys the layer signs and verifies with, as `SESSION_SIGNING` says: the ring of
-/// `SESSION_KEYS` (and `SESSION_ENCRYPTION_KEYS`), or this process's node key with the other
-/// instances' public keys from the registry. Keep the `NodeKeys`: its heartbeat stops with
-/// it.
-pub(crate) async fn load() -> Result<(KeyRingHandle, Option<NodeKeys>), String> {
-    if mode(env_var)? == Signing::Hs256 {
-        return Ok((load_keys()?.into(), None));
+/// The key ring the variables configure: the encryption keys first when
+/// `SESSION_ENCRYPTION_KEYS` is set (they issue; the `jwe` feature), then the signing keys of
+/// `SESSION_KEYS` (which then only verify); `None` when neither is set.
+fn configured_keys(
+    lookup: impl Fn(&str) -> Result<Option<String>, String>,
+) -> Result<Option<KeyRing>, String> {
+    let signing = lookup(KEYS_VAR)?
+        .map(|spec| KeyRing::parse(&spec).map_err(|e| format!("{KEYS_VAR} is invalid: {e}")))
+        .transpose()?;
+    #[cfg(feature = "jwe")]
+    if let Some(ring) = encryption::ring(&lookup, signing.as_ref())? {
+        return Ok(Some(ring));
     }
-    let registration = registration_key(env_var)?;
-    let registry = key_registry(env_var).await?;
-    // The deadlines and the clock come from the session layer built on the node's ring.
-    let mut node = NodeKeys::builder(registration, registry);
-    if env_var(KEYS_VAR)?.is_some() || env_var(ENCRYPTION_KEYS_VAR)?.is_some() {
-        // Sessions of the shared keys still verify (or decrypt), and move to the node key;
-        // while the node key is not published, the first of them issues instead.
-        node = node.with_fallback(load_keys()?);
+    Ok(signing)
+}
+
+/// Encrypted sessions (the `jwe` feature): `SESSION_ENCRYPTION_KEYS` and `SESSION_JWE_ALG`.
+#[cfg(feature = "jwe")]
+mod encryption {
+    use tower_stateless_session::KeyRing;
+    use tower_stateless_session::keys::KeyManagement;
+
+    use super::KEYS_VAR;
+
+    /// The environment variable holding the encryption keys (turns the encrypted mode on).
+    pub(crate) const ENCRYPTION_KEYS_VAR: &str = "SESSION_ENCRYPTION_KEYS";
+    /// The environment variable choosing the encryption keys' key management.
+    pub(crate) const JWE_ALG_VAR: &str = "SESSION_JWE_ALG";
+
+    /// The encryption keys of `SESSION_ENCRYPTION_KEYS`, with the key management that
+    /// `SESSION_JWE_ALG` names, followed by the keys of `signing`, which then only verify;
+    /// `None` when `SESSION_ENCRYPTION_KEYS` is unset.
+    pub(super) fn ring(
+        lookup: impl Fn(&str) -> Result<Option<String>, String>,
+        signing: Option<&KeyRing>,
+    ) -> Result<Option<KeyRing>, String> {
+        let alg = lookup(JWE_ALG_VAR)?;
+        let Some(spec) = lookup(ENCRYPTION_KEYS_VAR)? else {
+            if alg.is_some() {
+                eprintln!("warning: {JWE_ALG_VAR} is ignored without {ENCRYPTION_KEYS_VAR}");
+            }
+            return Ok(None);
+        };
+        let management = match alg.as_deref().map(str::trim) {
+            None | Some("") => KeyManagement::default(),
+            Some(name) => KeyManagement::from_name(name)
+                .ok_or_else(|| format!("{JWE_ALG_VAR} must be `A256KW` or `dir`, not {name:?}"))?,
+        };
+        let encryption = KeyRing::parse_encryption(&spec, management)
+            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} is invalid: {e}"))?;
+        let verify_only = signing.into_iter().flat_map(KeyRing::iter);
+        KeyRing::from_keys(encryption.iter().chain(verify_only).cloned())
+            .map(Some)
+            .map_err(|e| format!("{ENCRYPTION_KEYS_VAR} and {KEYS_VAR} together: {e}"))
     }
-    let node = node
-        .start()
-        .map_err(|e| format!("cannot start the node key: {e}"))?;
-    // Publish before use: the key signs once the registry confirms it (at once in memory).
-    for _ in 0..50 {
-        if node.is_signing() {
-            break;
+}
+
+/// Node signing (the `node-keys` feature): this process's Ed25519 key, published through
+/// the key registry (Redis, or this process's memory) before it signs.
+#[cfg(feature = "node-keys")]
+mod node {
+    use tower_stateless_session::keys::node::NodeKeys;
+    use tower_stateless_session::keys::registry::RegistrationKey;
+
+    use super::super::redis_env::key_registry;
+    use super::{REGISTRATION_VAR, Signer, configured_keys, env_var};
+
+    /// Reads `SESSION_REGISTRATION_KEY` through `lookup`, or makes a random one (with a
+    /// warning) when it is unset. Errors name the variable, never its value.
+    pub(crate) fn registration_key(
+        mut lookup: impl FnMut(&str) -> Result<Option<String>, String>,
+    ) -> Result<RegistrationKey, String> {
+        if let Some(value) = lookup(REGISTRATION_VAR)? {
+            return RegistrationKey::from_base64(&value)
+                .map_err(|e| format!("{REGISTRATION_VAR} is invalid: {e}"));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    if node.is_signing() {
-        eprintln!("signing with this node's Ed25519 key {}", node.kid());
-    } else {
         eprintln!(
-            "warning: the node key {} is not published yet; new sessions are refused (503) \
-             until it is",
-            node.kid()
+            "warning: {REGISTRATION_VAR} is not set, so a random registration key was generated.\n\
+             warning: other instances will ignore this one's node key (and it theirs); give every\n\
+             warning: instance the same one, at least 32 bytes in base64url, for example:\n\
+             warning:   export {REGISTRATION_VAR}=\"$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')\""
         );
+        RegistrationKey::generate().map_err(|e| format!("cannot generate a registration key: {e}"))
     }
-    Ok((node.keys(), Some(node)))
+
+    /// This process's node key, with the other instances' public keys from the registry.
+    pub(super) async fn load() -> Result<Signer, String> {
+        let registration = registration_key(env_var)?;
+        let registry = key_registry(env_var).await?;
+        // The deadlines and the clock come from the session layer built on the node's ring.
+        let mut node = NodeKeys::builder(registration, registry);
+        if let Some(shared) = configured_keys(env_var)? {
+            // Sessions of the shared keys still verify (or decrypt), and move to the node
+            // key; while the node key is not published, the first of them issues instead.
+            node = node.with_fallback(shared);
+        }
+        let node = node
+            .start()
+            .map_err(|e| format!("cannot start the node key: {e}"))?;
+        // Publish before use: the key signs once the registry confirms it (at once in memory).
+        for _ in 0..50 {
+            if node.is_signing() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if node.is_signing() {
+            eprintln!("signing with this node's Ed25519 key {}", node.kid());
+        } else {
+            eprintln!(
+                "warning: the node key {} is not published yet; new sessions are refused (503) \
+                 until it is",
+                node.kid()
+            );
+        }
+        Ok(Signer {
+            keys: node.keys(),
+            _node: Some(node),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -186,8 +263,11 @@ mod tests {
         assert!(error.contains("`hs256` or `node`"), "{error}");
     }
 
+    #[cfg(feature = "node-keys")]
     #[test]
     fn a_short_or_garbled_registration_key_is_refused_without_echoing_it() {
+        use super::node::registration_key;
+
         for value in ["c2hvcnQ", "not base64!"] {
             let vars: &'static [(&str, &str)] =
                 Box::leak(Box::new([("SESSION_REGISTRATION_KEY", value)]));

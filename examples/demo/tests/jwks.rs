@@ -1,4 +1,5 @@
-//! `GET /.well-known/jwks.json` in both signing modes.
+//! `GET /.well-known/jwks.json` in both signing modes (node keys with the `node-keys`
+//! feature).
 
 use super::*;
 
@@ -12,6 +13,22 @@ async fn with_hs256_the_jwks_is_empty_and_never_holds_the_secret() {
     assert_eq!(body_text(response).await, r#"{"keys":[]}"#);
 }
 
+#[tokio::test]
+async fn a_client_holding_the_current_set_gets_304() {
+    let app = test_app();
+    let response = send(&app, get("/.well-known/jwks.json", None)).await;
+    let etag = response.headers()[header::ETAG].clone();
+    let mut request = get("/.well-known/jwks.json", None);
+    request
+        .headers_mut()
+        .insert(header::IF_NONE_MATCH, etag.clone());
+    let response = send(&app, request).await;
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(response.headers()[header::ETAG], etag);
+    assert_eq!(body_text(response).await, "");
+}
+
+#[cfg(feature = "node-keys")]
 #[tokio::test]
 async fn with_a_node_key_the_jwks_serves_it_and_its_sessions_carry_its_kid() {
     let registration = RegistrationKey::generate().expect("rng");
@@ -42,6 +59,7 @@ async fn with_a_node_key_the_jwks_serves_it_and_its_sessions_carry_its_kid() {
     assert_eq!(me.status(), StatusCode::OK);
 }
 
+#[cfg(feature = "node-keys")]
 #[tokio::test]
 async fn the_page_says_which_node_signed_the_token() {
     let registration = RegistrationKey::generate().expect("rng");

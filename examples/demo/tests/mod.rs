@@ -1,6 +1,7 @@
 //! The demo's tests: the whole router driven with `tower::ServiceExt::oneshot`, on a manual
 //! clock.
 
+#[cfg(feature = "jwe")]
 mod encryption;
 mod jwks;
 mod notes;
@@ -10,6 +11,7 @@ mod session;
 
 use super::*;
 
+#[cfg(feature = "jwe")]
 use super::signing::{ENCRYPTION_KEYS_VAR, JWE_ALG_VAR, KEYS_VAR, keys_from_lookup};
 
 use axum::body::Body;
@@ -17,7 +19,9 @@ use axum::http::Request;
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+#[cfg(feature = "node-keys")]
 use tower_stateless_session::keys::node::NodeKeys;
+#[cfg(feature = "node-keys")]
 use tower_stateless_session::keys::registry::{MemoryKeyRegistry, RegistrationKey};
 use tower_stateless_session::revocation::MemoryRevocations;
 use tower_stateless_session::server::DEFAULT_COOKIE_BUDGET;
@@ -46,6 +50,7 @@ fn demo_layer(keys: impl Into<KeyRingHandle>) -> SessionLayer<DemoSession> {
 
 /// A node key published through `registry` (which confirms at once, so it signs); its
 /// heartbeat runs only when the test ticks it.
+#[cfg(feature = "node-keys")]
 fn node_key(registration: &RegistrationKey, registry: &MemoryKeyRegistry) -> NodeKeys {
     NodeKeys::builder(registration.clone(), registry.clone())
         .with_background_heartbeat(false)

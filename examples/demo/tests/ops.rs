@@ -47,6 +47,7 @@ async fn metrics_show_the_login_in_prometheus_text() {
 
 /// With `SESSION_SIGNING=node`, `/health` holds the node key's and the registry's checks
 /// (the layer gathers them from its ring), and `/metrics` their gauges.
+#[cfg(feature = "node-keys")]
 #[tokio::test]
 async fn in_node_mode_health_reports_the_node_key_and_the_registry() {
     // The recorder before the node key, as `main` does, so its first state is recorded.
