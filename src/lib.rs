@@ -210,6 +210,22 @@ pub mod observability {}
 #[doc = include_str!("../docs/dependencies.md")]
 pub mod dependencies {}
 
+/// Entry points for the cargo-fuzz targets in `fuzz/`, compiled only under `--cfg fuzzing`
+/// (which cargo-fuzz sets): parsers whose public callers need I/O to reach them.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The JWKS document parser of the JWKS verifier: the key ids kept (in order) and the
+    /// number of keys skipped, or `None` for a document that is not a key set.
+    #[cfg(feature = "node-keys")]
+    pub fn parse_jwks(json: &[u8], max_keys: usize) -> Option<(Vec<String>, usize)> {
+        crate::keys::jwks::parse(json, max_keys).map(|parsed| {
+            let kids = parsed.keys.iter().map(|k| k.kid().to_owned()).collect();
+            (kids, parsed.skipped)
+        })
+    }
+}
+
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -323,6 +323,13 @@ impl<T> SessionHandle<T> {
         }
     }
 
+    /// The key the session is bound to and the protocol that proves it (its `cnf`), when
+    /// it is bound: a DBSC-registered browser session or a DPoP token. `None` for an
+    /// unbound session and without a session.
+    pub fn confirmation(&self) -> Option<crate::token::Confirmation> {
+        self.lock().claims.as_ref().and_then(|c| c.cnf.clone())
+    }
+
     #[cfg(feature = "propagate")]
     /// On a downstream service with an [audience](crate::SessionLayer::with_audience): the
     /// registered claims of the minted token the request carried (`iss`, `aud`, `sub`,
