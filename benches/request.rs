@@ -14,6 +14,7 @@
 //! | `jsonwebtoken_cookie_resign` | a hand-written `from_fn_with_state` middleware: jsonwebtoken HS256 cookie decoded, re-signed on every response |
 //! | `ours_verify_uncached`, `ours_refresh_uncached` | as `ours_verify` and `ours_refresh`, with the cache of verified tokens off: the first request with a new token |
 //! | `ours_verify_revocation_100k` | as `ours_verify`, with a revocation store of 100 000 entries checked on every request |
+//! | `ours_verify_bound` | as `ours_verify`, with DBSC on and a device-bound cookie (`cnf`), a registered browser's steady request (only with `--features dbsc`) |
 //! | `ours_verify_metrics` | as `ours_verify`, with the layer's metrics recorded into metrics-exporter-prometheus's recorder (only with `--features metrics`) |
 //! | `propagate_forward`, `propagate_minted`, `propagate_minted_cold` | as `ours_verify`, the handler making one call to an in-process downstream service: the session token forwarded, a minted token from the cache, a token minted for every call (see `benches/contenders/propagate.rs`) |
 //!
@@ -103,10 +104,18 @@ fn request_bench(c: &mut Criterion) {
         propagate(Propagation::Minted),
         propagate(Propagation::MintedCold),
     ];
-    // Metrics into a real Prometheus recorder (with `--features metrics` only).
+    // A device-bound cookie (issue 21: at most 1.10 x ours_verify; `--features dbsc`).
     let contenders = contenders
         .into_iter()
-        .chain(cfg!(feature = "metrics").then(|| ours(OURS_VERIFY_METRICS)));
+        .chain(cfg!(feature = "dbsc").then(|| {
+            ours(Ours {
+                id: "ours_verify_bound",
+                bound: true,
+                ..ours_default
+            })
+        }));
+    // Metrics into a real Prometheus recorder (with `--features metrics` only).
+    let contenders = contenders.chain(cfg!(feature = "metrics").then(|| ours(OURS_VERIFY_METRICS)));
     let mut group = c.benchmark_group("request");
     for contender in contenders {
         let contender = &contender;

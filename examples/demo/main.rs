@@ -152,7 +152,7 @@ mod signer_view;
 mod signing;
 #[cfg(test)]
 mod tests;
-mod tls;
+pub(crate) mod tls;
 mod token_view;
 
 use std::process::ExitCode;
@@ -281,7 +281,17 @@ pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Route
             post(add_note).layer(DefaultBodyLimit::max(MAX_NOTE_BODY_BYTES)),
         )
         .route("/logout", post(logout))
-        .route("/logout-all", post(logout_all))
+        .route("/logout-all", post(logout_all));
+    // DBSC's endpoints are answered by the layer itself; these routes only put them under
+    // it (and answer 404 when DBSC is off).
+    #[cfg(feature = "dbsc")]
+    let sessions = {
+        use tower_stateless_session::pop::dbsc::{DEFAULT_REFRESH_PATH, DEFAULT_REGISTRATION_PATH};
+        sessions
+            .route(DEFAULT_REGISTRATION_PATH, post(dbsc_off))
+            .route(DEFAULT_REFRESH_PATH, post(dbsc_off))
+    };
+    let sessions = sessions
         .layer(layer.clone())
         // The public keys, for services that verify sessions without a secret.
         .merge(jwks(layer.keys()))
@@ -330,6 +340,15 @@ async fn empty_jwks(headers: HeaderMap) -> Response {
     }
     let json = [(header::CONTENT_TYPE, "application/json")];
     (cached, json, r#"{"keys":[]}"#).into_response()
+}
+
+/// DBSC's paths when DBSC is off (with it on, the layer answers them before any handler).
+#[cfg(feature = "dbsc")]
+async fn dbsc_off() -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        "device-bound sessions are off (SESSION_DBSC)",
+    )
 }
 
 /// The demo's routes and, with `SESSION_DPOP=on` (feature `dpop`), the DPoP API on its own

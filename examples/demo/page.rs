@@ -260,8 +260,14 @@ pub(crate) fn render(view: &View) -> Response {
         Some(session) => {
             signed_in_html(&mut main, view, session);
             let data = format!(
-                " data-now=\"{}\" data-refresh-after=\"{}\"",
-                view.now, view.refresh_after
+                " data-now=\"{}\" data-refresh-after=\"{}\"{}",
+                view.now,
+                view.refresh_after,
+                if session.binding.is_some() {
+                    " data-bound=\"1\""
+                } else {
+                    ""
+                }
             );
             (format!("Signed in as {}", session.user), Some(data))
         }
@@ -377,18 +383,37 @@ fn signed_in_html(main: &mut String, view: &View, s: &SignedIn) {
         "expired",
         &exp_caption,
     ));
-    main.push_str(&clock(
-        "clock-refresh",
-        "Next refresh in",
-        info.issued_at + view.refresh_after,
-        now,
-        "due now",
-        &format!(
-            "Then a request gets a new token. Before that ({} after signing), no cookie is \
-             sent.",
-            duration_words(view.refresh_after)
-        ),
-    ));
+    match (&s.binding, view.dbsc_bound) {
+        // A bound cookie is never re-signed by age: the idle timeout that matters is the
+        // refresh credential's, counted from the last proof of the key.
+        (Some(_), Some(bound)) => main.push_str(&clock(
+            "clock-refresh",
+            "Idle timeout in",
+            info.expires_at
+                .saturating_sub(bound)
+                .saturating_add(view.idle_timeout)
+                .min(info.absolute_deadline),
+            now,
+            "passed",
+            &format!(
+                "{} after your browser last proved its key. Each proof starts it again; \
+                 requests alone do not.",
+                duration_words(view.idle_timeout)
+            ),
+        )),
+        _ => main.push_str(&clock(
+            "clock-refresh",
+            "Next refresh in",
+            info.issued_at + view.refresh_after,
+            now,
+            "due now",
+            &format!(
+                "Then a request gets a new token. Before that ({} after signing), no cookie \
+                 is sent.",
+                duration_words(view.refresh_after)
+            ),
+        )),
+    }
     main.push_str(&clock(
         "clock-abs",
         "Session ends in",
