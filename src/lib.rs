@@ -122,6 +122,8 @@
 //! | `propagate` | no | downstream calls carry a token minted for their service (or the session token), and downstream layers accept only theirs (implies `node-keys`) | `propagate` |
 //! | `redis` | no | revocations and node keys shared between nodes through Redis (TLS, ACL, Sentinel, Cluster) | `redis` |
 //! | `metrics` | no | counters, gauges and histograms through the `metrics` facade | [`observability`] |
+//! | `dbsc` | no | device-bound sessions for browsers (DBSC): the cookie bound to a key the browser cannot export, extended only against a proof of it | `pop::dbsc`, `SessionLayer::with_dbsc` |
+//! | `dpop` | no | DPoP (RFC 9449) for API clients: tokens bound to the client's key, a proof on every request | `pop::dpop`, `SessionLayer::with_dpop` |
 //!
 //! The crate root holds what an axum handler and its router need; every other type lives in
 //! its module (futures, bodies and size reports in [`server`], the codec in [`token`], the
@@ -160,7 +162,8 @@
 //!   ([`SessionLayer::with_revocation`]) to have logout revoke the session everywhere the
 //!   store reaches; keep the idle timeout short either way.
 //! - **Replay protection** within the token's lifetime: use TLS (`Secure` cookies) and
-//!   `HttpOnly` so the token is hard to steal in the first place.
+//!   `HttpOnly` so the token is hard to steal in the first place, and bind sessions to a
+//!   key their client holds (features `dbsc`, `dpop`) so a stolen copy stops working.
 //!
 //! # MSRV
 //!

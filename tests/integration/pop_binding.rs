@@ -128,7 +128,7 @@ mod dbsc_rules {
                 response.status()
             );
             assert!(
-                cookies(&response).get("session").is_none(),
+                !cookies(&response).contains_key("session"),
                 "no new bound cookie"
             );
         }

@@ -12,12 +12,13 @@ const URL: &str = "https://api.example.com/resource";
 
 /// The proof types built in.
 fn protocols() -> Vec<&'static str> {
-    let mut all = Vec::new();
-    #[cfg(feature = "dbsc")]
-    all.push("dbsc+jwt");
-    #[cfg(feature = "dpop")]
-    all.push("dpop+jwt");
-    all
+    [
+        cfg!(feature = "dbsc").then_some("dbsc+jwt"),
+        cfg!(feature = "dpop").then_some("dpop+jwt"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Verifies `proof` as a proof of type `typ` whose key is in its header.

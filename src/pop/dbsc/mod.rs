@@ -232,10 +232,10 @@ pub fn verify_proof(
             return Err(ProofError::WrongAuthorization);
         }
     }
-    if let Some(aud) = string_claim(payload, "aud")? {
-        if url_path(aud) != Some(check.endpoint_path) {
-            return Err(ProofError::WrongAudience);
-        }
+    if let Some(aud) = string_claim(payload, "aud")?
+        && url_path(aud) != Some(check.endpoint_path)
+    {
+        return Err(ProofError::WrongAudience);
     }
     if let (Some(sub), Some(id)) = (string_claim(payload, "sub")?, check.session_id)
         && sub != id
