@@ -66,6 +66,8 @@ pub(crate) mod names {
         "stateless_session_jwks_refresh_interval_seconds";
     /// Failed JWKS fetches.
     pub(crate) const JWKS_FETCH_FAILURES: &str = "stateless_session_jwks_fetch_failures_total";
+    /// What became of proofs of possession (DBSC, DPoP).
+    pub(crate) const POP_EVENTS: &str = "stateless_session_pop_events_total";
 
     /// Every name above, and those [`redis_status`](super::redis_status) makes, for the
     /// documentation test.
@@ -91,6 +93,7 @@ pub(crate) mod names {
         JWKS_LAST_REFRESH,
         JWKS_REFRESH_INTERVAL,
         JWKS_FETCH_FAILURES,
+        POP_EVENTS,
         // From `redis_status`, for the revocation store and the key registry (feature
         // `redis`; the parts' `Feed::METRICS` names).
         "stateless_session_revocation_connected",

@@ -457,7 +457,10 @@ pub(crate) fn refresh<T: SessionData>(
     };
     let proof = match bare_header(headers, RESPONSE_HEADER) {
         Ok(Some(proof)) => proof,
-        Ok(None) => return challenge(StatusCode::FORBIDDEN),
+        Ok(None) => {
+            crate::metrics::pop_event("dbsc", "challenged");
+            return challenge(StatusCode::FORBIDDEN);
+        }
         Err(error) => {
             refresh_refused(error, "unreadable proof header");
             return with_reason(answer(StatusCode::BAD_REQUEST, Bytes::new(), false), error);
@@ -510,6 +513,7 @@ pub(crate) fn refresh<T: SessionData>(
 
 /// Log event: a registration was refused.
 fn registration_refused(reason: &str) {
+    crate::metrics::pop_event("dbsc", "registration_refused");
     #[cfg(feature = "tracing")]
     tracing::info!(
         reason,
@@ -521,6 +525,7 @@ fn registration_refused(reason: &str) {
 
 /// Log event: a session was bound to a key.
 fn registered(jkt: &str) {
+    crate::metrics::pop_event("dbsc", "registered");
     #[cfg(feature = "tracing")]
     tracing::debug!(jkt, "DBSC session registered");
     #[cfg(not(feature = "tracing"))]
@@ -529,12 +534,14 @@ fn registered(jkt: &str) {
 
 /// Log event: a refresh succeeded.
 fn refreshed() {
+    crate::metrics::pop_event("dbsc", "refreshed");
     #[cfg(feature = "tracing")]
     tracing::debug!("DBSC bound cookie refreshed");
 }
 
 /// Log event: a refresh was refused without ending the session.
 fn refresh_refused(error: ProofError, what: &str) {
+    crate::metrics::pop_event("dbsc", "refresh_refused");
     #[cfg(feature = "tracing")]
     tracing::info!(reason = error.as_str(), what, "DBSC refresh refused");
     #[cfg(not(feature = "tracing"))]
@@ -543,6 +550,7 @@ fn refresh_refused(error: ProofError, what: &str) {
 
 /// Log event: the browser's session is over.
 fn refresh_ended(why: &str) {
+    crate::metrics::pop_event("dbsc", "ended");
     #[cfg(feature = "tracing")]
     tracing::info!(why, "DBSC refresh answered continue: false");
     #[cfg(not(feature = "tracing"))]
@@ -551,6 +559,7 @@ fn refresh_ended(why: &str) {
 
 /// Log event: a refresh proof that only someone without the key would send.
 fn stolen_cookie_suspected(error: ProofError) {
+    crate::metrics::pop_event("dbsc", "wrong_key");
     #[cfg(feature = "tracing")]
     tracing::warn!(
         reason = error.as_str(),

@@ -232,6 +232,15 @@ pub(crate) fn on_unauthorized(
 
 /// Log event: a DPoP request refused (never the proof or the token).
 fn proof_refused(kind: RejectionKind, error: Option<ProofError>) {
+    crate::metrics::pop_event(
+        "dpop",
+        match (kind, error) {
+            (RejectionKind::NonceRequired, _) => "nonce_required",
+            (_, Some(ProofError::KeyMismatch)) => "wrong_key",
+            (_, Some(_)) | (RejectionKind::ProofMissing, _) => "proof_refused",
+            _ => "token_refused",
+        },
+    );
     #[cfg(feature = "tracing")]
     tracing::info!(
         kind = kind.as_str(),
