@@ -241,7 +241,8 @@ fn bare_header(headers: &HeaderMap, name: &str) -> Result<Option<String>, ProofE
 /// Whether the request carries `Secure-Session-Skipped` (malformed or not: the browser
 /// sent it without its bound cookie either way).
 pub(crate) fn skipped(headers: &HeaderMap) -> bool {
-    headers.contains_key(dbsc::SKIPPED_HEADER)
+    const SKIPPED: http::HeaderName = http::HeaderName::from_static(dbsc::SKIPPED_HEADER);
+    headers.contains_key(SKIPPED)
 }
 
 /// Verifies a token read from a cookie: the codec's checks, the deadlines, revocation.

@@ -151,12 +151,18 @@ where
 /// DPoP's proof.
 #[cfg(any(feature = "dbsc", feature = "dpop"))]
 fn prove<T, B>(config: &super::layer::Config<T>, handle: &SessionHandle<T>, request: &Request<B>) {
+    // A skipped refresh means the browser sent the request without its bound cookie: a
+    // session that came with one stands (the header cannot apply to it), anything else
+    // counts as no session. The bound steady request so skips the header lookup.
     #[cfg(feature = "dbsc")]
-    if config.dbsc.is_some() && super::dbsc::skipped(request.headers()) {
+    if config.dbsc.is_some() {
         let mut state = handle.lock();
-        state.claims = None;
-        state.inbound = None;
-        state.rejection = Some(RejectionKind::RefreshSkipped);
+        let bound = state.claims.as_ref().is_some_and(|c| c.cnf.is_some());
+        if !bound && super::dbsc::skipped(request.headers()) {
+            state.claims = None;
+            state.inbound = None;
+            state.rejection = Some(RejectionKind::RefreshSkipped);
+        }
     }
     #[cfg(feature = "dpop")]
     if let Some(dpop) = &config.dpop {
