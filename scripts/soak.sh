@@ -25,7 +25,7 @@
 # Environment: SOAK_SECS (load duration, default 300, at least 60), WARMUP_SECS (default 30),
 #              OUTAGE_SECS (default 20), CONNECTIONS (wrk connections, default 16),
 #              MAX_GROWTH_KB (default 1024), FEATURES (demo build features, default
-#              redis,metrics,jwe,node-keys,propagate), CARGO_TARGET_DIR (where the release
+#              redis,metrics: what the demo needs for Redis and /metrics), CARGO_TARGET_DIR (where the release
 #              build goes).
 #
 # Needs wrk (Debian: apt-get install wrk), redis-server, redis-cli and curl. Only 127.0.0.1
@@ -40,7 +40,7 @@ CONNECTIONS="${CONNECTIONS:-16}"
 MAX_GROWTH_KB="${MAX_GROWTH_KB:-1024}"
 # The demo as the other scripts and CI build it: Redis for the outage, metrics for the
 # recorder whose memory this watches, and the signing modes the demo's code needs.
-FEATURES="${FEATURES:-redis,metrics,jwe,node-keys,propagate}"
+FEATURES="${FEATURES:-redis,metrics}"
 MID=$((SOAK_SECS / 2))
 
 cd "$(dirname "$0")/.."
@@ -111,6 +111,9 @@ start_redis() {
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save '' \
         --appendonly no --logfile "$WORK/redis.log" &
     REDIS_PID=$!
+    # Not a job of this shell: its death by SIGKILL, which is the point, then prints no
+    # "Killed" line in the report. `stop` still ends it (a disowned child is still ours).
+    disown "$REDIS_PID"
     for _ in $(seq 50); do
         if [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ]; then
             return 0
@@ -233,10 +236,15 @@ wait_until() {
 }
 
 # RSS of both instances every 10 s, printed at the end to show the shape of the curve.
+# (Short sleeps, so that no `sleep` outlives the script by more than a second.)
 (
+    next=0
     while true; do
-        echo "$(elapsed) $(rss_kb "$A_PID") $(rss_kb "$B_PID")"
-        sleep 10
+        if [ "$(elapsed)" -ge "$next" ]; then
+            echo "$(elapsed) $(rss_kb "$A_PID") $(rss_kb "$B_PID")"
+            next=$((next + 10))
+        fi
+        sleep 1
     done
 ) >"$WORK/trace" &
 TRACE_PID=$!
@@ -253,7 +261,10 @@ wait_until "$MID"
 A_MID="$(rss_kb "$A_PID")"
 B_MID="$(rss_kb "$B_PID")"
 kill -KILL "$REDIS_PID"
-wait "$REDIS_PID" 2>/dev/null || true
+for _ in $(seq 50); do
+    kill -0 "$REDIS_PID" 2>/dev/null || break
+    sleep 0.1
+done
 REDIS_PID=""
 echo "t=$(elapsed)s: redis-server killed"
 
