@@ -9,7 +9,9 @@
 //! Run: `cargo bench --features metrics --bench interleave -- 1000` (the number of rounds,
 //! default 400). It prints each contender's time per request and the ratios:
 //! - `ours_verify_metrics` overhead over `bare` / `ours_verify`'s (issue 15: at most 1.15);
-//! - `ours_verify_uncached` overhead / `tower_sessions_memory`'s (issue 15: at most 0.55).
+//! - `ours_verify_uncached` overhead / `tower_sessions_memory`'s (issue 15: at most 0.55);
+//! - with `--features dbsc`, `ours_verify_bound` / `ours_verify`, whole requests (issue 21:
+//!   at most 1.10).
 //!
 //! The contenders are the request benchmark's (`benches/contenders/mod.rs`).
 
@@ -56,6 +58,13 @@ fn main() {
     ];
     if cfg!(feature = "metrics") {
         contenders.push(ours(OURS_VERIFY_METRICS));
+    }
+    if cfg!(feature = "dbsc") {
+        contenders.push(ours(Ours {
+            id: "ours_verify_bound",
+            bound: true,
+            ..OURS_VERIFY
+        }));
     }
     for contender in &contenders {
         let _recording = contender.recording();
@@ -109,6 +118,12 @@ fn main() {
             "{label:<6}: overhead ours_verify_uncached / tower_sessions_memory {:.3}",
             overhead(uncached) / overhead(memory)
         );
+        if let Some(bound) = find("ours_verify_bound") {
+            print!(
+                "; ours_verify_bound / ours_verify {:.3}",
+                pick(bound) / pick(verify)
+            );
+        }
         if let Some(metrics) = find("ours_verify_metrics") {
             print!(
                 "; ours_verify_metrics / ours_verify {:.3}",

@@ -15,6 +15,7 @@
 //! | `ours_verify_uncached`, `ours_refresh_uncached` | as `ours_verify` and `ours_refresh`, with the cache of verified tokens off: the first request with a new token |
 //! | `ours_verify_revocation_100k` | as `ours_verify`, with a revocation store of 100 000 entries (half sessions, half subjects) checked on every request |
 //! | `ours_verify_revocation_10m` | as `ours_verify`, with a revocation store of 10 000 000 entries (9 950 000 sessions, 50 000 subjects); built only when the command line has no filter or one containing `10m` (it takes seconds and about 400 MB) |
+//! | `ours_verify_bound` | as `ours_verify`, with DBSC on and a device-bound cookie (`cnf`), a registered browser's steady request (only with `--features dbsc`) |
 //! | `ours_verify_metrics` | as `ours_verify`, with the layer's metrics recorded into metrics-exporter-prometheus's recorder (only with `--features metrics`) |
 //! | `propagate_forward`, `propagate_minted`, `propagate_minted_cold` | as `ours_verify`, the handler making one call to an in-process downstream service: the session token forwarded, a minted token from the cache, a token minted for every call (see `benches/contenders/propagate.rs`) |
 //!
@@ -113,10 +114,19 @@ fn request_bench(c: &mut Criterion) {
             ..ours_default
         })
     });
+    // A device-bound cookie (issue 21: at most 1.10 x ours_verify; `--features dbsc`).
+    let bound = cfg!(feature = "dbsc").then(|| {
+        ours(Ours {
+            id: "ours_verify_bound",
+            bound: true,
+            ..ours_default
+        })
+    });
     // Metrics into a real Prometheus recorder (with `--features metrics` only).
     let contenders = contenders
         .into_iter()
         .chain(big)
+        .chain(bound)
         .chain(cfg!(feature = "metrics").then(|| ours(OURS_VERIFY_METRICS)));
     let mut group = c.benchmark_group("request");
     for contender in contenders {

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-30}"
-targets=(verify_token cookie_header open_jwe)
+targets=(verify_token cookie_header open_jwe pop_proof dbsc_headers jwks_document registry_entry)
 
 # cargo-fuzz needs a nightly toolchain (sanitizer flags).
 if ! command -v rustup >/dev/null 2>&1 || ! rustup toolchain list | grep -q '^nightly'; then

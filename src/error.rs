@@ -59,6 +59,25 @@ pub enum RejectionKind {
     /// A minted downstream token whose `aud` does not name this service (a token minted
     /// for another service, replayed here).
     WrongAudience,
+    /// The token is bound to a key (`cnf`) in a way this verifier does not accept: any
+    /// bound token where no proof of possession is checked (it is never a bearer token), a
+    /// DPoP-bound token as a cookie, a DBSC-bound one as a DPoP token, a DBSC refresh
+    /// credential as the session.
+    WrongBinding,
+    /// An unbound token where a binding is required: a DPoP layer's token without
+    /// `cnf`, or (with DBSC's unbound grace policy) a session that did not register a key
+    /// in time.
+    Unbound,
+    /// The request needs a proof of possession and carries none (DPoP: no `DPoP` header).
+    ProofMissing,
+    /// The proof of possession was refused (see
+    /// `pop::ProofError` for the reason, logged with it).
+    ProofInvalid,
+    /// DPoP: the server requires a nonce and the proof carries no current one.
+    NonceRequired,
+    /// The browser skipped a DBSC refresh (`Secure-Session-Skipped`) and sent the request
+    /// without its bound cookie: counted as no session.
+    RefreshSkipped,
     /// A handler asked for the session of a type no [`SessionLayer`](crate::SessionLayer)
     /// ran for: a configuration bug, answered 500 by the extractors (never produced by the
     /// layer itself).
@@ -86,6 +105,12 @@ impl RejectionKind {
             RejectionKind::Ambiguous => "ambiguous",
             RejectionKind::Revoked => "revoked",
             RejectionKind::WrongAudience => "wrong_audience",
+            RejectionKind::WrongBinding => "wrong_binding",
+            RejectionKind::Unbound => "unbound",
+            RejectionKind::ProofMissing => "proof_missing",
+            RejectionKind::ProofInvalid => "proof_invalid",
+            RejectionKind::NonceRequired => "nonce_required",
+            RejectionKind::RefreshSkipped => "refresh_skipped",
             RejectionKind::LayerMissing => "layer_missing",
         }
     }
@@ -482,6 +507,13 @@ mod tests {
             RejectionKind::Ambiguous,
             RejectionKind::Revoked,
             RejectionKind::WrongAudience,
+            RejectionKind::WrongBinding,
+            RejectionKind::Unbound,
+            RejectionKind::ProofMissing,
+            RejectionKind::ProofInvalid,
+            RejectionKind::NonceRequired,
+            RejectionKind::RefreshSkipped,
+            RejectionKind::LayerMissing,
         ];
         let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), kinds.len(), "two kinds share a name");

@@ -122,6 +122,8 @@
 //! | `propagate` | no | downstream calls carry a token minted for their service (or the session token), and downstream layers accept only theirs (implies `node-keys`) | `propagate` |
 //! | `redis` | no | revocations and node keys shared between nodes through Redis (TLS, ACL, Sentinel, Cluster) | `redis` |
 //! | `metrics` | no | counters, gauges and histograms through the `metrics` facade | [`observability`] |
+//! | `dbsc` | no | device-bound sessions for browsers (DBSC): the cookie bound to a key the browser cannot export, extended only against a proof of it | `pop::dbsc`, `SessionLayer::with_dbsc` |
+//! | `dpop` | no | DPoP (RFC 9449) for API clients: tokens bound to the client's key, a proof on every request | `pop::dpop`, `SessionLayer::with_dpop` |
 //!
 //! The crate root holds what an axum handler and its router need; every other type lives in
 //! its module (futures, bodies and size reports in [`server`], the codec in [`token`], the
@@ -160,7 +162,8 @@
 //!   ([`SessionLayer::with_revocation`]) to have logout revoke the session everywhere the
 //!   store reaches; keep the idle timeout short either way.
 //! - **Replay protection** within the token's lifetime: use TLS (`Secure` cookies) and
-//!   `HttpOnly` so the token is hard to steal in the first place.
+//!   `HttpOnly` so the token is hard to steal in the first place, and bind sessions to a
+//!   key their client holds (features `dbsc`, `dpop`) so a stolen copy stops working.
 //!
 //! # MSRV
 //!
@@ -180,6 +183,9 @@ mod generations;
 pub mod health;
 pub mod keys;
 mod metrics;
+#[cfg(any(feature = "dbsc", feature = "dpop"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "dbsc", feature = "dpop"))))]
+pub mod pop;
 #[cfg(feature = "propagate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "propagate")))]
 pub mod propagate;
@@ -206,6 +212,22 @@ pub mod observability {}
 
 #[doc = include_str!("../docs/dependencies.md")]
 pub mod dependencies {}
+
+/// Entry points for the cargo-fuzz targets in `fuzz/`, compiled only under `--cfg fuzzing`
+/// (which cargo-fuzz sets): parsers whose public callers need I/O to reach them.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The JWKS document parser of the JWKS verifier: the key ids kept (in order) and the
+    /// number of keys skipped, or `None` for a document that is not a key set.
+    #[cfg(feature = "node-keys")]
+    pub fn parse_jwks(json: &[u8], max_keys: usize) -> Option<(Vec<String>, usize)> {
+        crate::keys::jwks::parse(json, max_keys).map(|parsed| {
+            let kids = parsed.keys.iter().map(|k| k.kid().to_owned()).collect();
+            (kids, parsed.skipped)
+        })
+    }
+}
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]

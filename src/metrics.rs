@@ -69,6 +69,8 @@ pub(crate) mod names {
         "stateless_session_jwks_refresh_interval_seconds";
     /// Failed JWKS fetches.
     pub(crate) const JWKS_FETCH_FAILURES: &str = "stateless_session_jwks_fetch_failures_total";
+    /// What became of proofs of possession (DBSC, DPoP).
+    pub(crate) const POP_EVENTS: &str = "stateless_session_pop_events_total";
 
     /// Every name above, and those [`redis_status`](super::redis_status) makes, for the
     /// documentation test.
@@ -95,6 +97,7 @@ pub(crate) mod names {
         JWKS_LAST_REFRESH,
         JWKS_REFRESH_INTERVAL,
         JWKS_FETCH_FAILURES,
+        POP_EVENTS,
         // From `redis_status`, for the revocation store and the key registry (feature
         // `redis`; the parts' `Feed::METRICS` names).
         "stateless_session_revocation_connected",
@@ -343,7 +346,7 @@ mod enabled {
 
     /// Every kind a refused request can carry (all but `Missing` and `Revoked`, which
     /// have outcomes of their own), in the order of [`refused_index`].
-    const REFUSED: [RejectionKind; 15] = [
+    const REFUSED: [RejectionKind; 21] = [
         RejectionKind::Oversized,
         RejectionKind::Malformed,
         RejectionKind::UnsupportedAlgorithm,
@@ -359,6 +362,12 @@ mod enabled {
         RejectionKind::Ambiguous,
         RejectionKind::WrongAudience,
         RejectionKind::DecryptionFailed,
+        RejectionKind::WrongBinding,
+        RejectionKind::Unbound,
+        RejectionKind::ProofMissing,
+        RejectionKind::ProofInvalid,
+        RejectionKind::NonceRequired,
+        RejectionKind::RefreshSkipped,
     ];
 
     /// A kind's slot in [`REFUSED`]. Exhaustive on purpose: a new kind does not compile
@@ -380,6 +389,12 @@ mod enabled {
             RejectionKind::Ambiguous => 12,
             RejectionKind::WrongAudience => 13,
             RejectionKind::DecryptionFailed => 14,
+            RejectionKind::WrongBinding => 15,
+            RejectionKind::Unbound => 16,
+            RejectionKind::ProofMissing => 17,
+            RejectionKind::ProofInvalid => 18,
+            RejectionKind::NonceRequired => 19,
+            RejectionKind::RefreshSkipped => 20,
             // Outcomes of their own (`Outcome::of`), never counted as refused; a missing
             // layer is found by the extractors, after the layer (that never ran) would count.
             RejectionKind::Missing | RejectionKind::Revoked | RejectionKind::LayerMissing => 0,

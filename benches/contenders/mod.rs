@@ -171,6 +171,9 @@ pub struct Ours {
     pub metrics: bool,
     /// Sign with an Ed25519 node key (`EdDSA`) instead of the HS256 secret.
     pub eddsa: bool,
+    /// DBSC on, and a device-bound cookie (`cnf` of a registered key), as a registered
+    /// browser's steady request sends it (needs the crate's `dbsc` feature).
+    pub bound: bool,
 }
 
 /// `ours_verify`: the defaults, a valid token, no refresh due.
@@ -181,6 +184,7 @@ pub const OURS_VERIFY: Ours = Ours {
     revoked: 0,
     metrics: false,
     eddsa: false,
+    bound: false,
 };
 
 /// `ours_verify_metrics`: as `ours_verify`, the layer's metrics recorded into
@@ -248,8 +252,27 @@ pub fn ours(setup: Ours) -> Contender {
             Some(user.sub.as_str())
         });
     }
+    #[cfg(feature = "dbsc")]
+    if setup.bound {
+        use tower_stateless_session::pop::ChallengeKey;
+        use tower_stateless_session::pop::dbsc::Dbsc;
+        layer = layer.with_dbsc(Dbsc::new(ChallengeKey::new(SECRET).expect("a key")));
+    }
+    assert!(
+        !setup.bound || cfg!(feature = "dbsc"),
+        "{}: a bound cookie needs the dbsc feature",
+        setup.id
+    );
     let codec = layer.codec();
     let mut claims = codec.new_claims(reference_user()).expect("claims");
+    if setup.bound {
+        // What a registration leaves: a 10-minute cookie bound to the browser's key.
+        claims.exp = claims.iat + 600;
+        claims.cnf = Some(tower_stateless_session::token::Confirmation::new(
+            "Vz9U8cvWj3uS99m0wUVHpy_E3YC9J_FR5f58sAvtV88",
+            tower_stateless_session::token::Binding::Dbsc,
+        ));
+    }
     if setup.refresh {
         claims.iat -= 10;
         claims.auth_time -= 10;

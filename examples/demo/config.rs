@@ -13,6 +13,9 @@ pub(crate) struct Timeouts {
     pub(crate) absolute: Duration,
     pub(crate) refresh: Duration,
     pub(crate) leeway: Duration,
+    /// With `SESSION_DBSC=on`, the bound cookie's lifetime (`SESSION_DBSC_BOUND_SECS`,
+    /// default 600): DBSC is on for the page's cookie session.
+    pub(crate) bound: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -22,6 +25,7 @@ impl Default for Timeouts {
             absolute: Duration::from_secs(172_800),
             refresh: Duration::from_secs(60),
             leeway: Duration::from_secs(60),
+            bound: None,
         }
     }
 }
@@ -42,12 +46,39 @@ impl Timeouts {
             absolute: read("SESSION_ABSOLUTE_SECS", defaults.absolute, 1)?,
             refresh: read("SESSION_REFRESH_SECS", defaults.refresh, 0)?,
             leeway: read("SESSION_LEEWAY_SECS", defaults.leeway, 0)?,
+            bound: match on_off(&mut lookup, "SESSION_DBSC")? {
+                true => {
+                    let raw = lookup("SESSION_DBSC_BOUND_SECS")?;
+                    Some(parse_secs(
+                        "SESSION_DBSC_BOUND_SECS",
+                        raw.as_deref(),
+                        DEFAULT_BOUND,
+                        1,
+                    )?)
+                }
+                false => None,
+            },
         })
     }
 }
 
 /// Parses a whole number of seconds from the variable `name`; `None` means "use `default`".
 /// Values below `min` are refused too, so a typo cannot silently disable a timeout.
+/// The bound cookie's default lifetime with DBSC on: 10 minutes.
+const DEFAULT_BOUND: Duration = Duration::from_secs(600);
+
+/// A switch: `on` or `off` (unset or empty is off).
+pub(crate) fn on_off(
+    lookup: &mut impl FnMut(&str) -> Result<Option<String>, String>,
+    name: &str,
+) -> Result<bool, String> {
+    match lookup(name)?.as_deref().map(str::trim) {
+        None | Some("" | "off") => Ok(false),
+        Some("on") => Ok(true),
+        Some(other) => Err(format!("{name} must be on or off, got {other:?}")),
+    }
+}
+
 fn parse_secs(
     name: &str,
     raw: Option<&str>,

@@ -21,11 +21,16 @@ const NEEDS: &[(&str, Option<&str>, &str)] = &[
     ("REDIS_SENTINEL_MASTER", None, "redis"),
     ("REDIS_CLUSTER_NODES", None, "redis"),
     ("REDIS_CA_FILE", None, "redis"),
+    ("SESSION_DBSC", Some("on"), "dbsc"),
+    ("SESSION_DBSC_BOUND_SECS", None, "dbsc"),
+    ("SESSION_DPOP", Some("on"), "dpop"),
 ];
 
 /// The features the demo's settings can need, and `metrics` (it adds `GET /metrics`), in
 /// the order the suggested command lists them, with whether this build has them.
 const BUILT: &[(&str, bool)] = &[
+    ("dbsc", cfg!(feature = "dbsc")),
+    ("dpop", cfg!(feature = "dpop")),
     ("jwe", cfg!(feature = "jwe")),
     ("metrics", cfg!(feature = "metrics")),
     ("node-keys", cfg!(feature = "node-keys")),
@@ -127,7 +132,7 @@ mod tests {
                 continue;
             }
             let error = result.expect_err("refused without its feature");
-            let setting = if name == "SESSION_SIGNING" {
+            let setting = if matches!(name, "SESSION_SIGNING" | "SESSION_DBSC" | "SESSION_DPOP") {
                 format!("{name}={value}")
             } else {
                 name.to_owned()

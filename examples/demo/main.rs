@@ -140,6 +140,7 @@
 //! page, `outcome.rs` words refusals for people, `ops.rs` serves `/health` and `/metrics`
 //! and logs requests, and `tests/` drives the whole router.
 
+mod binding;
 mod config;
 mod features;
 mod input;
@@ -151,6 +152,7 @@ mod signer_view;
 mod signing;
 #[cfg(test)]
 mod tests;
+pub(crate) mod tls;
 mod token_view;
 
 use std::process::ExitCode;
@@ -212,7 +214,7 @@ pub(crate) fn session_layer(
     timeouts: &Timeouts,
     revocations: Arc<dyn RevocationStore>,
 ) -> SessionLayer<DemoSession> {
-    SessionLayer::new(keys)
+    let layer = SessionLayer::new(keys)
         .with_idle_timeout(timeouts.idle)
         .with_absolute_timeout(timeouts.absolute)
         .with_refresh_after(timeouts.refresh)
@@ -220,7 +222,13 @@ pub(crate) fn session_layer(
         .with_sign_failure_response(unsaved_change_response)
         .with_revocation(revocations, |session: &DemoSession| {
             Some(session.sub.as_str())
-        })
+        });
+    // Device-bound sessions (`SESSION_DBSC=on`): the layer answers DBSC's endpoints itself.
+    #[cfg(feature = "dbsc")]
+    if let Some(bound) = timeouts.bound {
+        return binding::with_dbsc(layer, bound);
+    }
+    layer
 }
 
 /// What the layer answers instead of the handler's response when the changed session cannot
@@ -273,7 +281,17 @@ pub(crate) fn app(layer: SessionLayer<DemoSession>, timeouts: Timeouts) -> Route
             post(add_note).layer(DefaultBodyLimit::max(MAX_NOTE_BODY_BYTES)),
         )
         .route("/logout", post(logout))
-        .route("/logout-all", post(logout_all))
+        .route("/logout-all", post(logout_all));
+    // DBSC's endpoints are answered by the layer itself; these routes only put them under
+    // it (and answer 404 when DBSC is off).
+    #[cfg(feature = "dbsc")]
+    let sessions = {
+        use tower_stateless_session::pop::dbsc::{DEFAULT_REFRESH_PATH, DEFAULT_REGISTRATION_PATH};
+        sessions
+            .route(DEFAULT_REGISTRATION_PATH, post(dbsc_off))
+            .route(DEFAULT_REFRESH_PATH, post(dbsc_off))
+    };
+    let sessions = sessions
         .layer(layer.clone())
         // The public keys, for services that verify sessions without a secret.
         .merge(jwks(layer.keys()))
@@ -324,6 +342,31 @@ async fn empty_jwks(headers: HeaderMap) -> Response {
     (cached, json, r#"{"keys":[]}"#).into_response()
 }
 
+/// DBSC's paths when DBSC is off (with it on, the layer answers them before any handler).
+#[cfg(feature = "dbsc")]
+async fn dbsc_off() -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        "device-bound sessions are off (SESSION_DBSC)",
+    )
+}
+
+/// The demo's routes and, with `SESSION_DPOP=on` (feature `dpop`), the DPoP API on its own
+/// layer over the same keys (see `binding.rs`).
+pub(crate) fn with_api(
+    app: Router,
+    keys: KeyRingHandle,
+    timeouts: &Timeouts,
+    dpop: bool,
+) -> Router {
+    #[cfg(feature = "dpop")]
+    if dpop {
+        return app.merge(binding::api(keys, timeouts));
+    }
+    let _ = (keys, timeouts, dpop);
+    app
+}
+
 /// Copies the size of a session cookie issued on this response, which the layer records as
 /// an [`IssuedToken`] in the response's extensions, into response headers. A real service
 /// would feed it to a metric instead.
@@ -363,6 +406,7 @@ async fn index(
             cookie_len: DEFAULT_COOKIE_NAME.len() + 1 + token.len(),
             claims: token_view::server_claims(&info, &data),
             keys: signer_view::Keys::new(&keys.current(), this_node.map(|Extension(node)| node.0)),
+            binding: session.confirmation(),
             token: token.as_str().to_owned(),
             user: data.sub,
             notes: data.notes,
@@ -375,6 +419,7 @@ async fn index(
         now: session.now(),
         refresh_after: timeouts.refresh.as_secs(),
         idle_timeout: timeouts.idle.as_secs(),
+        dbsc_bound: timeouts.bound.map(|b| b.as_secs()),
         refused,
         done: page::Done::parse(query.as_deref().and_then(|q| q.strip_prefix("done="))),
         // Values joined with "; ", as one header line would carry them.
@@ -539,16 +584,24 @@ async fn run() -> Result<(), String> {
         );
     }
 
+    let tls = tls::from_lookup(env_var)?;
+    let dpop = binding::dpop_on(env_var)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().unwrap_or(addr);
     // The page names this process by its address: shown only, never put in a token.
     let layer = session_layer(signer.keys(), &timeouts, revocations);
-    let router = app(layer, timeouts).layer(Extension(ThisNode(bound.to_string())));
-    println!("demo listening on http://{bound}/ (Ctrl-C to stop)");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server failed: {e}"))
+    let router = with_api(app(layer, timeouts), signer.keys(), &timeouts, dpop)
+        .layer(Extension(ThisNode(bound.to_string())));
+    let Some(acceptor) = tls else {
+        println!("demo listening on http://{bound}/ (Ctrl-C to stop)");
+        return axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server failed: {e}"));
+    };
+    println!("demo listening on https://{bound}/ (Ctrl-C to stop)");
+    tls::serve(listener, router, acceptor, shutdown_signal()).await;
+    Ok(())
 }

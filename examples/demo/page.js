@@ -5,6 +5,8 @@
   const skew = Number(document.body.dataset.now) - Date.now() / 1000;
   const now = () => Date.now() / 1000 + skew;
   const refreshAfter = Number(document.body.dataset.refreshAfter || 0);
+  // A device-bound cookie (DBSC) is renewed by the browser with a proof, never by age.
+  const bound = document.body.dataset.bound === "1";
   const two = (n) => String(n).padStart(2, "0");
 
   function span(seconds) {
@@ -92,10 +94,17 @@
             ": the idle timeout slid forward.",
         );
         retarget("clock-exp", body.exp);
-        retarget("clock-refresh", body.iat + refreshAfter);
+        if (!bound) retarget("clock-refresh", body.iat + refreshAfter);
         tick();
         const stale = document.getElementById("token-stale");
         if (stale) stale.hidden = false;
+      } else if (bound) {
+        show(
+          "same",
+          "Not re-signed.",
+          "Your cookie is device-bound: requests never extend it. Your browser gets a new " +
+            "one by proving its key when this one runs out, at " + local(body.exp) + ".",
+        );
       } else {
         const age = Math.max(0, Math.floor(now() - body.iat));
         show(

@@ -56,6 +56,8 @@ pub(crate) struct View {
     pub(crate) refresh_after: u64,
     /// The idle timeout, in seconds.
     pub(crate) idle_timeout: u64,
+    /// With DBSC on, the bound cookie's lifetime in seconds.
+    pub(crate) dbsc_bound: Option<u64>,
     /// Why the request's token was refused, if it was.
     pub(crate) refused: Option<Outcome>,
     /// What the previous form post did, from the redirect's query.
@@ -82,6 +84,8 @@ pub(crate) struct SignedIn {
     pub(crate) claims: serde_json::Map<String, serde_json::Value>,
     /// What this node knows of the keys, to say who made the token.
     pub(crate) keys: super::signer_view::Keys,
+    /// The key the session is bound to (DBSC), if it is.
+    pub(crate) binding: Option<tower_stateless_session::token::Confirmation>,
 }
 
 /// What a form post that redirected here did.
@@ -256,8 +260,14 @@ pub(crate) fn render(view: &View) -> Response {
         Some(session) => {
             signed_in_html(&mut main, view, session);
             let data = format!(
-                " data-now=\"{}\" data-refresh-after=\"{}\"",
-                view.now, view.refresh_after
+                " data-now=\"{}\" data-refresh-after=\"{}\"{}",
+                view.now,
+                view.refresh_after,
+                if session.binding.is_some() {
+                    " data-bound=\"1\""
+                } else {
+                    ""
+                }
             );
             (format!("Signed in as {}", session.user), Some(data))
         }
@@ -350,29 +360,60 @@ fn signed_in_html(main: &mut String, view: &View, s: &SignedIn) {
         );
     }
     main.push_str("<div class=\"clocks\">\n");
-    main.push_str(&clock(
-        "clock-exp",
-        "Token expires in",
-        info.expires_at,
-        now,
-        "expired",
-        &format!(
+    let exp_caption = match (&s.binding, view.dbsc_bound) {
+        (Some(_), Some(bound)) => format!(
+            "Bound cookie, {}. Only a proof of your browser's key extends it: your browser \
+             refreshes it by itself, a copy elsewhere dies here.",
+            duration_words(bound)
+        ),
+        _ => format!(
             "Idle timeout, {}. It slides: each refresh starts it again.",
             duration_words(view.idle_timeout)
         ),
-    ));
+    };
     main.push_str(&clock(
-        "clock-refresh",
-        "Next refresh in",
-        info.issued_at + view.refresh_after,
+        "clock-exp",
+        if s.binding.is_some() {
+            "Bound cookie expires in"
+        } else {
+            "Token expires in"
+        },
+        info.expires_at,
         now,
-        "due now",
-        &format!(
-            "Then a request gets a new token. Before that ({} after signing), no cookie is \
-             sent.",
-            duration_words(view.refresh_after)
-        ),
+        "expired",
+        &exp_caption,
     ));
+    match (&s.binding, view.dbsc_bound) {
+        // A bound cookie is never re-signed by age: the idle timeout that matters is the
+        // refresh credential's, counted from the last proof of the key.
+        (Some(_), Some(bound)) => main.push_str(&clock(
+            "clock-refresh",
+            "Idle timeout in",
+            info.expires_at
+                .saturating_sub(bound)
+                .saturating_add(view.idle_timeout)
+                .min(info.absolute_deadline),
+            now,
+            "passed",
+            &format!(
+                "{} after your browser last proved its key. Each proof starts it again; \
+                 requests alone do not.",
+                duration_words(view.idle_timeout)
+            ),
+        )),
+        _ => main.push_str(&clock(
+            "clock-refresh",
+            "Next refresh in",
+            info.issued_at + view.refresh_after,
+            now,
+            "due now",
+            &format!(
+                "Then a request gets a new token. Before that ({} after signing), no cookie \
+                 is sent.",
+                duration_words(view.refresh_after)
+            ),
+        )),
+    }
     main.push_str(&clock(
         "clock-abs",
         "Session ends in",
@@ -399,6 +440,9 @@ fn signed_in_html(main: &mut String, view: &View, s: &SignedIn) {
         sid = escape_html(&info.sid.to_string()),
         iat = info.issued_at,
     );
+    if let Some(bound) = view.dbsc_bound {
+        binding_html(main, s.binding.as_ref(), bound);
+    }
     notes_html(main, &s.notes);
     main.push_str(
         "<section class=\"card\" aria-labelledby=\"out-h\">\n<h2 id=\"out-h\">Log out</h2>\n\
@@ -437,6 +481,41 @@ fn signed_in_html(main: &mut String, view: &View, s: &SignedIn) {
         s.claims.clone()
     }));
     main.push_str("</div>\n</div>\n");
+}
+
+/// The device-binding card (DBSC on): whether the session is bound, to which key.
+fn binding_html(
+    main: &mut String,
+    binding: Option<&tower_stateless_session::token::Confirmation>,
+    bound: u64,
+) {
+    main.push_str(
+        "<section class=\"card\" aria-labelledby=\"bind-h\">\n<h2 id=\"bind-h\">Device \
+         binding</h2>\n",
+    );
+    match binding {
+        Some(cnf) => {
+            let _ = write!(
+                main,
+                "<p class=\"bound yes\"><strong id=\"binding-state\">Device-bound</strong></p>\n\
+                 <p>Your browser made a key for this site that it cannot export, and proved it \
+                 holds it (DBSC). The cookie now lives {every} at a time; your browser gets a \
+                 new one by signing a challenge with that key. A copy of the cookie on another \
+                 device stops working within {every}.</p>\n\
+                 <p class=\"muted small\">Key thumbprint (RFC 7638, the token's \
+                 <code>cnf.jkt</code>)<br><code id=\"jkt\">{jkt}</code></p>\n",
+                every = duration_words(bound),
+                jkt = escape_html(&cnf.jkt),
+            );
+        }
+        None => main.push_str(
+            "<p class=\"bound no\"><strong id=\"binding-state\">Not device-bound</strong></p>\n\
+             <p>Your browser did not register a key for this session (it may not support \
+             device-bound sessions). The cookie works as before: whoever holds a copy is you \
+             until it expires.</p>\n",
+        ),
+    }
+    main.push_str("</section>\n");
 }
 
 /// The notes card: the list, escaped, and the form to add one.

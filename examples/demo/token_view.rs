@@ -133,6 +133,12 @@ fn claim_meaning(name: &str) -> (&'static str, bool) {
             "remember me: the cookie outlives the browser session",
             false,
         ),
+        "cnf" => (
+            "confirmation: the thumbprint (jkt) of the key your browser holds and cannot \
+             export, and the protocol that proves it (pop); without a fresh proof of that key \
+             the token is never extended, so a copy dies at exp",
+            false,
+        ),
         "sub" => ("subject: your user name (the app's data)", false),
         "notes" => ("your notes (the app's data)", false),
         _ => ("the app's data", false),
@@ -152,7 +158,7 @@ fn short_value(value: &Value) -> String {
 
 /// The registered claims first, in the token's order, then `sub`, then the rest.
 fn ordered(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
-    const FIRST: [&str; 7] = ["sid", "iat", "exp", "auth_time", "ver", "rem", "sub"];
+    const FIRST: [&str; 8] = ["sid", "iat", "exp", "auth_time", "ver", "rem", "cnf", "sub"];
     let mut rows: Vec<_> = FIRST
         .iter()
         .filter_map(|name| map.get_key_value(*name))

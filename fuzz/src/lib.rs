@@ -83,6 +83,7 @@ fn claims(
         auth_time,
         ver: 1,
         remember,
+        cnf: None,
         data,
     }
 }
@@ -241,6 +242,77 @@ impl JweFixture {
     }
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Proofs of possession (the `pop_proof` target) and the key registry (`registry_entry`)
+// ---------------------------------------------------------------------------------------
+
+/// The fixed P-256 key the seed proofs are signed with.
+pub static PROOF_KEY: LazyLock<p256::ecdsa::SigningKey> = LazyLock::new(|| {
+    let mut d = [0x5au8; 32];
+    d[0] = 1;
+    p256::ecdsa::SigningKey::from_slice(&d).expect("a scalar")
+});
+
+/// The seed proofs' key as a JWK.
+pub fn proof_jwk() -> serde_json::Value {
+    let point = PROOF_KEY.verifying_key().to_sec1_point(false);
+    let bytes = point.as_bytes();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    serde_json::json!({
+        "crv": "P-256",
+        "kty": "EC",
+        "x": b64.encode(&bytes[1..33]),
+        "y": b64.encode(&bytes[33..65]),
+    })
+}
+
+/// A compact proof of `header` and `payload`, signed with [`PROOF_KEY`] (raw ES256).
+pub fn sign_proof(header: &serde_json::Value, payload: &serde_json::Value) -> String {
+    use p256::ecdsa::signature::Signer as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let input = format!(
+        "{}.{}",
+        b64.encode(header.to_string()),
+        b64.encode(payload.to_string())
+    );
+    let signature: p256::ecdsa::Signature = PROOF_KEY.sign(input.as_bytes());
+    format!("{input}.{}", b64.encode(signature.to_bytes()))
+}
+
+/// The URL the DPoP seed proofs name, and the time they were made.
+pub const DPOP_URL: &str = "https://api.example.com/me";
+
+/// Seed proofs: DBSC registration and refresh proofs, DPoP proofs with and without `ath`.
+pub static PROOF_SEEDS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    use serde_json::json;
+    vec![
+        sign_proof(
+            &json!({"alg": "ES256", "typ": "dbsc+jwt", "jwk": proof_jwk()}),
+            &json!({"jti": "challenge-1", "authorization": "a"}),
+        ),
+        sign_proof(&json!({"alg": "ES256", "typ": "dbsc+jwt"}), &json!({"jti": "challenge-2"})),
+        sign_proof(
+            &json!({"alg": "ES256", "typ": "dpop+jwt", "jwk": proof_jwk()}),
+            &json!({"jti": "j1", "htm": "GET", "htu": DPOP_URL, "iat": T0}),
+        ),
+        sign_proof(
+            &json!({"alg": "ES256", "typ": "dpop+jwt", "jwk": proof_jwk()}),
+            &json!({"jti": "j2", "htm": "GET", "htu": DPOP_URL, "iat": T0, "ath": "x"}),
+        ),
+    ]
+});
+
+/// The registration key of the `registry_entry` fixture, and an Ed25519 node key.
+pub static REGISTRY: LazyLock<(tower_stateless_session::keys::registry::RegistrationKey, Key)> =
+    LazyLock::new(|| {
+        let registration =
+            tower_stateless_session::keys::registry::RegistrationKey::new(&[0x33; 32])
+                .expect("a registration key");
+        let key = Key::ed25519_from_seed("node-a", &[0x44; 32]).expect("an Ed25519 key");
+        (registration, key)
+    });
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,10 +402,47 @@ mod tests {
         // Plaintexts too: the target also seals inputs that start with '{'.
         encrypted.extend(jwe.seeds.iter().map(|(_, plaintext)| plaintext.clone()));
 
+        let proofs: Vec<Vec<u8>> = PROOF_SEEDS
+            .iter()
+            .map(|p| p.clone().into_bytes())
+            .chain(std::iter::once(proof_jwk().to_string().into_bytes()))
+            .collect();
+        let headers: Vec<Vec<u8>> = [
+            "\x00(ES256 RS256);path=\"/r\";challenge=\"c\";authorization=\"a\"",
+            "\x01\"cv\";id=\"s-1\"",
+            "\x02quota_exceeded;session_identifier=\"123\"",
+            "\x03\"a\\\"b\\\\c\"",
+            "\x04eyJhbGciOiJFUzI1NiJ9.e30.AA",
+            "\x05a, (b c);d=?1;e=1.5, :AQID:",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let (registration, node) = &*REGISTRY;
+        let entry = tower_stateless_session::keys::registry::RegistryEntry::new(
+            registration,
+            node,
+            T0 + 600,
+            T0 + 3600,
+        )
+        .expect("an entry");
+        let entries = vec![entry.to_text().into_bytes()];
+        let jwks = vec![
+            tower_stateless_session::keys::jwks::JwksService::new(KeyRing::new(node.clone()))
+                .document()
+                .to_vec(),
+            br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA","kid":"a"},{"kty":"RSA"}]}"#
+                .to_vec(),
+        ];
+
         for (target, inputs) in [
             ("verify_token", verify),
             ("cookie_header", cookies),
             ("open_jwe", encrypted),
+            ("pop_proof", proofs),
+            ("dbsc_headers", headers),
+            ("registry_entry", entries),
+            ("jwks_document", jwks),
         ] {
             let dir = root.join(target);
             std::fs::create_dir_all(&dir).expect("create the corpus directory");

@@ -190,3 +190,21 @@ fn unix_seconds(at: std::time::SystemTime) -> f64 {
     at.duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
+
+/// A proof-of-possession event, for `stateless_session_pop_events_total`: `protocol` is
+/// `dbsc` or `dpop`, `event` what happened (rare on a healthy site but for `refreshed`).
+#[cfg(any(feature = "dbsc", feature = "dpop"))]
+pub(crate) fn pop_event(protocol: &'static str, event: &'static str) {
+    #[cfg(feature = "metrics")]
+    {
+        use ::metrics::{Unit, counter, describe_counter};
+        describe_counter!(
+            names::POP_EVENTS,
+            Unit::Count,
+            "Proofs of possession by protocol (dbsc, dpop) and what became of them"
+        );
+        counter!(names::POP_EVENTS, "protocol" => protocol, "event" => event).increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (protocol, event);
+}

@@ -129,6 +129,7 @@ mod tests {
                 auth_time: n,
                 ver: 1,
                 remember: false,
+                cnf: None,
                 data: n,
             },
             signed_with_current_key: true,

@@ -230,7 +230,7 @@ impl CookieSettings {
         &self.name
     }
 
-    #[cfg(test)]
+    #[cfg_attr(not(any(test, feature = "dbsc")), allow(dead_code))]
     pub(crate) fn attributes(&self) -> &str {
         &self.attributes
     }

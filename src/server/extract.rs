@@ -84,6 +84,12 @@ impl IntoResponse for Rejection {
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
         change_refused(&self);
+        if matches!(self, SessionError::ProofRequired) {
+            return plain(
+                StatusCode::UNAUTHORIZED,
+                "401 Unauthorized: a proof of possession is required\n",
+            );
+        }
         plain(
             StatusCode::INTERNAL_SERVER_ERROR,
             "500 Internal Server Error: the session could not be changed\n",

@@ -58,6 +58,10 @@ pin_project! {
         },
         // The layer's configuration does not hold: no session, no handler.
         Misconfigured,
+        // An endpoint the layer answers itself (DBSC's), with its own cookies.
+        Answered {
+            response: Option<Response<Bytes>>,
+        },
     }
 }
 
@@ -91,6 +95,16 @@ impl<F, T: SessionData> ResponseFuture<F, T> {
 }
 
 impl<F, T> ResponseFuture<F, T> {
+    /// The layer's own answer, sent as it is (no session outcome applied).
+    #[cfg_attr(not(feature = "dbsc"), allow(dead_code))]
+    pub(crate) fn answered(response: Response<Bytes>) -> Self {
+        ResponseFuture {
+            state: State::Answered {
+                response: Some(response),
+            },
+        }
+    }
+
     pub(crate) fn misconfigured() -> Self {
         ResponseFuture {
             state: State::Misconfigured,
@@ -141,6 +155,15 @@ where
                     )
                 });
                 Poll::Ready(Ok(complete(handle, response.map(ResponseBody::full))))
+            }
+            StateProj::Answered { response } => {
+                let response = response.take().unwrap_or_else(|| {
+                    plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "response already taken\n",
+                    )
+                });
+                Poll::Ready(Ok(response.map(ResponseBody::full)))
             }
             StateProj::Misconfigured => Poll::Ready(Ok(plain(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -84,6 +84,23 @@ pub(crate) struct State<T> {
     pub(crate) minted: Option<Arc<MintedClaims>>,
     /// A [`SessionHandle::modify`] closure is running: no other change may start.
     pub(crate) changing: bool,
+    /// What the request proved of a key (DPoP).
+    #[cfg(feature = "dpop")]
+    pub(crate) pop: PopState,
+}
+
+/// What a request proved of a key.
+#[cfg(feature = "dpop")]
+#[derive(Default)]
+pub(crate) struct PopState {
+    /// DPoP: a valid proof was checked on this request (a refresh may then extend a bound
+    /// token).
+    pub(crate) proven: bool,
+    /// DPoP: the thumbprint of a valid proof on a request without a token; a login binds
+    /// the new session to it.
+    pub(crate) dpop_jkt: Option<String>,
+    /// Why the request's proof was refused, for the logs.
+    pub(crate) proof_error: Option<crate::pop::ProofError>,
 }
 
 impl<T> State<T> {
@@ -100,6 +117,8 @@ impl<T> State<T> {
             #[cfg(feature = "propagate")]
             minted: None,
             changing: false,
+            #[cfg(feature = "dpop")]
+            pop: PopState::default(),
         }
     }
 }
@@ -188,6 +207,9 @@ pub enum SessionError {
     /// A [`modify`](SessionHandle::modify) closure is running on this session: a change
     /// cannot start inside it (make it after the closure returns).
     ChangeInProgress,
+    /// A DPoP layer's login needs a valid `DPoP` proof in its request: the new session is
+    /// bound to the proof's key.
+    ProofRequired,
 }
 
 impl fmt::Display for SessionError {
@@ -204,6 +226,10 @@ impl fmt::Display for SessionError {
             SessionError::ChangeInProgress => f.write_str(
                 "the session is being changed by a modify closure: change it after the closure \
                  returns",
+            ),
+            SessionError::ProofRequired => f.write_str(
+                "a DPoP login needs a valid DPoP proof in its request: the session is bound to \
+                 its key",
             ),
         }
     }
@@ -297,6 +323,13 @@ impl<T> SessionHandle<T> {
         }
     }
 
+    /// The key the session is bound to and the protocol that proves it (its `cnf`), when
+    /// it is bound: a DBSC-registered browser session or a DPoP token. `None` for an
+    /// unbound session and without a session.
+    pub fn confirmation(&self) -> Option<crate::token::Confirmation> {
+        self.lock().claims.as_ref().and_then(|c| c.cnf.clone())
+    }
+
     #[cfg(feature = "propagate")]
     /// On a downstream service with an [audience](crate::SessionLayer::with_audience): the
     /// registered claims of the minted token the request carried (`iss`, `aud`, `sub`,
@@ -330,9 +363,13 @@ impl<T> SessionHandle<T> {
     /// browser-session cookie. Call it at login. Returns the new session's id and
     /// timestamps.
     ///
+    /// On a layer with DPoP, the session is bound to the key of the request's `DPoP`
+    /// proof.
+    ///
     /// # Errors
     /// [`SessionError::ReadOnly`] in verify-only mode; [`SessionError::Random`] if the random
-    /// source fails.
+    /// source fails; [`SessionError::ProofRequired`] on a DPoP layer when the request
+    /// carries no valid proof.
     pub fn login(&self, data: T) -> Result<SessionInfo, SessionError> {
         self.start(data, false)
     }
@@ -354,6 +391,18 @@ impl<T> SessionHandle<T> {
             .fresh_claims(data)
             .map_err(SessionError::Random)?;
         claims.remember = remember;
+        #[cfg(feature = "dpop")]
+        if self.config().dpop.is_some() {
+            let jkt = state
+                .pop
+                .dpop_jkt
+                .clone()
+                .ok_or(SessionError::ProofRequired)?;
+            claims.cnf = Some(crate::token::Confirmation::new(
+                jkt,
+                crate::token::Binding::Dpop,
+            ));
+        }
         self.begin_after_revocations(&mut claims);
         let info = self.info_of(&claims);
         state.claims = Some(Arc::new(claims));

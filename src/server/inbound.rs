@@ -92,20 +92,43 @@ fn whole(value: &HeaderValue) -> Option<InboundToken> {
 fn find_token<T>(config: &Config<T>, headers: &HeaderMap) -> Found {
     let single = match &config.transport {
         Transport::Cookie => return find_cookies(headers, config.cookie.name().as_bytes()),
-        Transport::Bearer => bearer(headers),
+        Transport::Bearer => bearer(headers, dpop_on(config)),
         Transport::Header(name) => headers.get(name).and_then(whole),
     };
     (single, Vec::new(), 0)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<InboundToken> {
+/// Whether the layer takes DPoP tokens (`Authorization: DPoP <token>`) too.
+fn dpop_on<T>(config: &Config<T>) -> bool {
+    #[cfg(feature = "dpop")]
+    return config.dpop.is_some();
+    #[cfg(not(feature = "dpop"))]
+    {
+        let _ = config;
+        false
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`, or with `dpop`, of `DPoP <token>` (which
+/// of the two it came in is checked against the token's binding later).
+fn bearer(headers: &HeaderMap, dpop: bool) -> Option<InboundToken> {
     let value = headers.get(header::AUTHORIZATION)?;
     let bytes = value.as_bytes();
-    let scheme = bytes.get(..7)?;
-    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+    let start = if bytes
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"bearer "))
+    {
+        7
+    } else if dpop
+        && bytes
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"dpop "))
+    {
+        5
+    } else {
         return None;
-    }
-    let (start, end) = trim(bytes, 7, bytes.len());
+    };
+    let (start, end) = trim(bytes, start, bytes.len());
     Some(InboundToken {
         value: value.clone(),
         range: start..end,
@@ -319,7 +342,44 @@ fn verify_at<T: SessionData>(
         }
     };
     codec.check_times_at(&checked.claims, now)?;
+    check_binding(config, &checked.claims, now)?;
     Ok(checked)
+}
+
+/// Whether this layer accepts the token's binding (its `cnf`): an unbound token unless a
+/// binding is required, a bound one only where its proof is checked (DBSC-bound cookies
+/// with DBSC on, DPoP-bound tokens with DPoP on; the proof itself is checked after this),
+/// never a DBSC refresh credential.
+fn check_binding<T>(
+    config: &Config<T>,
+    claims: &crate::token::Claims<T>,
+    now: u64,
+) -> Result<(), Rejection> {
+    #[cfg(any(feature = "dbsc", feature = "dpop"))]
+    use crate::token::Binding;
+    let refuse = |kind| Err(Rejection::new(kind));
+    match &claims.cnf {
+        None => {
+            #[cfg(feature = "dbsc")]
+            if let Some(dbsc) = &config.dbsc
+                && let Some(grace) = dbsc.settings.unbound_grace
+                && now >= claims.auth_time.saturating_add(grace.as_secs())
+            {
+                return refuse(RejectionKind::Unbound);
+            }
+            #[cfg(feature = "dpop")]
+            if config.dpop.is_some() {
+                return refuse(RejectionKind::Unbound);
+            }
+            let _ = (config, now);
+            Ok(())
+        }
+        #[cfg(feature = "dbsc")]
+        Some(cnf) if cnf.binding == Binding::Dbsc && config.dbsc.is_some() => Ok(()),
+        #[cfg(feature = "dpop")]
+        Some(cnf) if cnf.binding == Binding::Dpop && config.dpop.is_some() => Ok(()),
+        Some(_) => refuse(RejectionKind::WrongBinding),
+    }
 }
 
 /// Picks among several session cookies of the same name.

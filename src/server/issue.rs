@@ -50,12 +50,29 @@ pub(crate) fn ensure_issued<'s, T: SessionData>(
             Change::None => {
                 let due = now.saturating_sub(claims.iat) >= config.refresh_after;
                 let extends = codec.expiry(now, claims.auth_time) > claims.exp;
+                // A bound token moves forward only against a proof of its key: a DPoP
+                // request's (checked before the handler ran); a DBSC cookie only at the
+                // refresh endpoint, never here.
+                let proven = match &claims.cnf {
+                    None => None,
+                    #[cfg(feature = "dpop")]
+                    Some(cnf) if cnf.binding == crate::token::Binding::Dpop && state.pop.proven => {
+                        Some(true)
+                    }
+                    Some(_) => Some(false),
+                };
                 let reason = match state.resign {
                     Some(reason) => reason,
-                    None if due && extends => IssueReason::Refresh,
+                    None if due && extends && proven != Some(false) => IssueReason::Refresh,
                     None => return Ok(None),
                 };
-                codec.refresh_at(Arc::make_mut(claims), now);
+                let claims = Arc::make_mut(claims);
+                if reason == IssueReason::Refresh && proven == Some(true) {
+                    #[cfg(any(feature = "dbsc", feature = "dpop"))]
+                    codec.extend_at(claims, now, None);
+                } else {
+                    codec.refresh_at(claims, now);
+                }
                 reason
             }
             // A session that ended has no claims; handled above.

@@ -97,6 +97,10 @@ struct Settings<T> {
     audience: Option<Audience>,
     #[cfg(feature = "propagate")]
     accepted_token_type: TokenType,
+    #[cfg(feature = "dbsc")]
+    dbsc: Option<crate::pop::dbsc::Dbsc>,
+    #[cfg(feature = "dpop")]
+    dpop: Option<crate::pop::dpop::Dpop>,
 }
 
 impl<T> Clone for Settings<T> {
@@ -129,6 +133,10 @@ impl<T> Clone for Settings<T> {
             audience: self.audience.clone(),
             #[cfg(feature = "propagate")]
             accepted_token_type: self.accepted_token_type.clone(),
+            #[cfg(feature = "dbsc")]
+            dbsc: self.dbsc.clone(),
+            #[cfg(feature = "dpop")]
+            dpop: self.dpop.clone(),
         }
     }
 }
@@ -163,6 +171,10 @@ impl<T> Settings<T> {
             audience: None,
             #[cfg(feature = "propagate")]
             accepted_token_type: TokenType::default(),
+            #[cfg(feature = "dbsc")]
+            dbsc: None,
+            #[cfg(feature = "dpop")]
+            dpop: None,
         }
     }
 
@@ -202,6 +214,24 @@ impl<T> Settings<T> {
             }
         };
         let codec = self.codec();
+        #[cfg(feature = "dbsc")]
+        let dbsc = match &self.dbsc {
+            Some(dbsc) => Some(Arc::new(super::dbsc::DbscConfig::derive(
+                dbsc,
+                &self.cookie,
+                &self.transport,
+                codec.idle_timeout_secs(),
+            )?)),
+            None => None,
+        };
+        #[cfg(feature = "dpop")]
+        let dpop = match &self.dpop {
+            Some(dpop) => Some(Arc::new(super::dpop::DpopConfig::derive(
+                dpop,
+                &self.transport,
+            )?)),
+            None => None,
+        };
         // Node keys keep a departed node's key as long as a token it signed can live:
         // they learn how long that is from the layers that verify with them.
         if let Some(source) = self.keys.refresher() {
@@ -229,6 +259,10 @@ impl<T> Settings<T> {
             audience: self.audience.clone(),
             #[cfg(feature = "propagate")]
             minted_type: self.accepted_token_type.clone(),
+            #[cfg(feature = "dbsc")]
+            dbsc,
+            #[cfg(feature = "dpop")]
+            dpop,
             _data: PhantomData,
         })
     }
@@ -261,6 +295,12 @@ pub(crate) struct Config<T> {
     /// The `typ` of the minted tokens accepted with an audience.
     #[cfg(feature = "propagate")]
     pub(crate) minted_type: TokenType,
+    /// DBSC's endpoints and cookies, when it is on.
+    #[cfg(feature = "dbsc")]
+    pub(crate) dbsc: Option<Arc<super::dbsc::DbscConfig>>,
+    /// DPoP's checks and replay cache, when it is on.
+    #[cfg(feature = "dpop")]
+    pub(crate) dpop: Option<Arc<super::dpop::DpopConfig>>,
     _data: PhantomData<fn() -> T>,
 }
 
@@ -353,6 +393,7 @@ struct Shared<T> {
 /// | [`with_rejection_response`](Self::with_rejection_response), [`with_sign_failure_response`](Self::with_sign_failure_response) | plain-text 401, 500 (503 while no key can sign) |
 /// | [`with_revocation`](Self::with_revocation) | none |
 /// | `with_audience`, `with_accepted_token_type` (feature `propagate`) | none, `downstream+jwt` |
+/// | `with_dbsc` (feature `dbsc`), `with_dpop` (feature `dpop`) | none (sessions are not bound to a key) |
 pub struct SessionLayer<T> {
     shared: Arc<Shared<T>>,
 }
@@ -744,6 +785,31 @@ impl<T> SessionLayer<T> {
     #[must_use]
     pub fn with_accepted_token_type(self, typ: TokenType) -> Self {
         self.set(|s| s.accepted_token_type = typ)
+    }
+
+    /// Device-bound sessions (DBSC) for browsers that support them: login responses offer
+    /// registration, the layer answers the registration and refresh endpoints itself, and
+    /// a registered session's cookie becomes a short-lived bound cookie that only a proof
+    /// of the browser's key extends (see [`pop::dbsc`](crate::pop::dbsc)). Needs the
+    /// cookie transport. Default: none.
+    ///
+    /// # Security
+    /// Until a session registers, its cookie is an ordinary bearer cookie; see
+    /// [`Dbsc::with_unbound_grace`](crate::pop::dbsc::Dbsc::with_unbound_grace).
+    #[cfg(feature = "dbsc")]
+    #[must_use]
+    pub fn with_dbsc(self, dbsc: crate::pop::dbsc::Dbsc) -> Self {
+        self.set(|s| s.dbsc = Some(dbsc))
+    }
+
+    /// DPoP (RFC 9449) for API clients: a login carrying a `DPoP` proof gets a token bound
+    /// to its key, and every request must then carry `Authorization: DPoP <token>` and a
+    /// fresh proof (see [`pop::dpop`](crate::pop::dpop)). Needs the bearer transport.
+    /// Default: none.
+    #[cfg(feature = "dpop")]
+    #[must_use]
+    pub fn with_dpop(self, dpop: crate::pop::dpop::Dpop) -> Self {
+        self.set(|s| s.dpop = Some(dpop))
     }
 
     /// The token codec this layer signs and verifies with (for tools and tests that sign

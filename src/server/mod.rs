@@ -5,6 +5,10 @@ mod body;
 mod budget;
 mod cache;
 pub(crate) mod cookie;
+#[cfg(feature = "dbsc")]
+mod dbsc;
+#[cfg(feature = "dpop")]
+mod dpop;
 #[cfg(feature = "axum")]
 mod extract;
 mod future;

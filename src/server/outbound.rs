@@ -36,6 +36,29 @@ pub(crate) fn finish<T: SessionData, B>(
                 let max_age = claims
                     .filter(|c| c.remember)
                     .map(|c| c.exp.saturating_sub(state.now));
+                // A DBSC-bound cookie always carries its Max-Age (the browser refreshes
+                // when it is gone), and its refresh credential follows every new one.
+                #[cfg(feature = "dbsc")]
+                let max_age = match (&config.dbsc, claims) {
+                    (Some(dbsc), Some(claims)) if claims.cnf.is_some() => {
+                        if let Some(value) =
+                            super::dbsc::refresh_credential(config, dbsc, claims, state.now)
+                        {
+                            response.headers_mut().append(header::SET_COOKIE, value);
+                        }
+                        super::dbsc::bound_max_age(claims, state.now).or(max_age)
+                    }
+                    // A new session: offer registration.
+                    (Some(dbsc), Some(claims)) if state.change == Change::Started => {
+                        if let Some(offer) = super::dbsc::offer(dbsc, &claims.sid, state.now) {
+                            response
+                                .headers_mut()
+                                .insert(crate::pop::dbsc::REGISTRATION_HEADER, offer);
+                        }
+                        max_age
+                    }
+                    _ => max_age,
+                };
                 sensitive(&config.cookie.set_cookie(issued.token.as_str(), max_age))
                     .map(|v| (header::SET_COOKIE, v))
             } else {
@@ -69,6 +92,15 @@ pub(crate) fn finish<T: SessionData, B>(
             {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }
+            // Logout ends the DBSC session too: without its refresh credential, the next
+            // refresh answers `continue: false`.
+            #[cfg(feature = "dbsc")]
+            if let Some(dbsc) = &config.dbsc
+                && state.change == Change::Ended
+                && let Some(value) = sensitive(dbsc.refresh_cookie.removal())
+            {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
         }
         Err(error) => {
             let changed = changed(state);
@@ -80,6 +112,16 @@ pub(crate) fn finish<T: SessionData, B>(
                 *response = replaced;
             }
         }
+    }
+    #[cfg(feature = "dpop")]
+    if let Some(error) = state.pop.proof_error {
+        response.extensions_mut().insert(error);
+    }
+    #[cfg(feature = "dpop")]
+    if let Some(dpop) = &config.dpop
+        && response.status() == http::StatusCode::UNAUTHORIZED
+    {
+        super::dpop::on_unauthorized(dpop, response.headers_mut(), state.rejection, state.now);
     }
     if let Some(kind) = state.rejection {
         response.extensions_mut().insert(Rejection::new(kind));

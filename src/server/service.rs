@@ -100,6 +100,27 @@ where
         let Some(config) = &self.config else {
             return ResponseFuture::misconfigured();
         };
+        // DBSC's endpoints are the layer's own: the inner service never sees them.
+        #[cfg(feature = "dbsc")]
+        if let Some(dbsc) = &config.dbsc
+            && request.method() == http::Method::POST
+        {
+            let path = request.uri().path();
+            if path == dbsc.settings.registration_path() {
+                return ResponseFuture::answered(super::dbsc::register(
+                    config,
+                    dbsc,
+                    request.headers(),
+                ));
+            }
+            if path == dbsc.settings.refresh_path() {
+                return ResponseFuture::answered(super::dbsc::refresh(
+                    config,
+                    dbsc,
+                    request.headers(),
+                ));
+            }
+        }
         let inbound::Begun {
             handle,
             oversize,
@@ -112,6 +133,8 @@ where
         // Rare path: the token names a key the ring does not hold yet (a node that just
         // joined), and the ring's source can refresh. The inner call is made now but not
         // polled until the refresh is over and the token verified again.
+        #[cfg(any(feature = "dbsc", feature = "dpop"))]
+        prove(config, &handle, &request);
         if let Some(wait) = key_wait {
             request.extensions_mut().insert(handle.clone());
             return ResponseFuture::awaiting_keys(self.inner.call(request), handle, wait);
@@ -124,6 +147,37 @@ where
     }
 }
 
+/// The proof-of-possession checks that need the whole request: DBSC's skipped refreshes,
+/// DPoP's proof.
+#[cfg(any(feature = "dbsc", feature = "dpop"))]
+fn prove<T, B>(config: &super::layer::Config<T>, handle: &SessionHandle<T>, request: &Request<B>) {
+    // A skipped refresh means the browser sent the request without its bound cookie: a
+    // session that came with one stands (the header cannot apply to it), anything else
+    // counts as no session. The bound steady request so skips the header lookup.
+    #[cfg(feature = "dbsc")]
+    if config.dbsc.is_some() {
+        let mut state = handle.lock();
+        let bound = state.claims.as_ref().is_some_and(|c| c.cnf.is_some());
+        if !bound && super::dbsc::skipped(request.headers()) {
+            state.claims = None;
+            state.inbound = None;
+            state.rejection = Some(RejectionKind::RefreshSkipped);
+        }
+    }
+    #[cfg(feature = "dpop")]
+    if let Some(dpop) = &config.dpop {
+        let line = super::dpop::RequestLine {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+            scheme: request.extensions().get::<http::uri::Scheme>(),
+        };
+        super::dpop::check(dpop, &mut handle.lock(), &line);
+    }
+    #[cfg(not(feature = "dpop"))]
+    let _ = (config, handle, request);
+}
+
 /// The layer's own 401 when a session is required and the request has none.
 pub(crate) fn required_session_missing<T>(handle: &SessionHandle<T>) -> Option<Response<Bytes>> {
     let config = handle.config();
@@ -132,6 +186,10 @@ pub(crate) fn required_session_missing<T>(handle: &SessionHandle<T>) -> Option<R
     }
     let kind = handle.rejection().unwrap_or(RejectionKind::Missing);
     let mut response = (config.rejection_response)(&Rejection::new(kind));
+    #[cfg(feature = "dpop")]
+    if let Some(dpop) = &config.dpop {
+        super::dpop::on_unauthorized(dpop, response.headers_mut(), Some(kind), handle.now());
+    }
     if config.transport == Transport::Bearer
         && !response.headers().contains_key(header::WWW_AUTHENTICATE)
     {

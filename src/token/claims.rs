@@ -17,10 +17,10 @@ use serde::ser::{
 };
 
 use super::number::read_u64;
-use super::{Claims, SessionId};
+use super::{Claims, Confirmation, SessionId};
 
 /// Claim names owned by the codec; session data may not use them.
-pub const RESERVED_CLAIMS: [&str; 6] = ["sid", "iat", "exp", "auth_time", "ver", "rem"];
+pub const RESERVED_CLAIMS: [&str; 7] = ["sid", "iat", "exp", "auth_time", "ver", "rem", "cnf"];
 
 fn is_reserved(name: &str) -> bool {
     RESERVED_CLAIMS.contains(&name)
@@ -209,6 +209,9 @@ impl<T: Serialize> Serialize for Claims<T> {
         map.serialize_entry("ver", &self.ver)?;
         if self.remember {
             map.serialize_entry("rem", &true)?;
+        }
+        if let Some(cnf) = &self.cnf {
+            map.serialize_entry("cnf", cnf)?;
         }
         self.data.serialize(Flatten { map: &mut map })?;
         map.end()
@@ -415,6 +418,7 @@ struct Prefilled {
     auth_time: Option<u64>,
     ver: Option<u32>,
     rem: Option<bool>,
+    cnf: Option<Confirmation>,
 }
 
 /// Decodes a claims object from `json`, which the caller lets us scribble on (it is
@@ -494,6 +498,7 @@ fn read_prefix(json: &[u8]) -> Option<(Prefilled, usize)> {
         auth_time: Some(auth_time),
         ver: Some(ver),
         rem,
+        cnf: None,
     };
     Some((prefilled, at))
 }
@@ -533,6 +538,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             auth_time,
             ver,
             rem,
+            cnf,
         } = self.prefilled;
         let mut access = Registered {
             map,
@@ -542,6 +548,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             auth_time,
             ver,
             rem,
+            cnf,
         };
         let data = T::deserialize(FlatDeserializer {
             access: &mut access,
@@ -554,6 +561,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             auth_time,
             ver,
             rem,
+            cnf,
             ..
         } = access;
         Ok(Claims {
@@ -563,6 +571,7 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for ClaimsVisitor<T> {
             auth_time: auth_time.ok_or_else(|| de::Error::missing_field("auth_time"))?,
             ver: ver.ok_or_else(|| de::Error::missing_field("ver"))?,
             remember: rem.unwrap_or(false),
+            cnf,
             data,
         })
     }
@@ -578,6 +587,7 @@ struct Registered<A> {
     auth_time: Option<u64>,
     ver: Option<u32>,
     rem: Option<bool>,
+    cnf: Option<Confirmation>,
 }
 
 enum Claim {
@@ -587,6 +597,7 @@ enum Claim {
     AuthTime,
     Ver,
     Rem,
+    Cnf,
 }
 
 enum MemberName<'de> {
@@ -602,6 +613,7 @@ fn classify(name: &str) -> Option<Claim> {
         "auth_time" => Claim::AuthTime,
         "ver" => Claim::Ver,
         "rem" => Claim::Rem,
+        "cnf" => Claim::Cnf,
         _ => return None,
     })
 }
@@ -659,6 +671,7 @@ impl<'de, A: MapAccess<'de>> Registered<A> {
             Claim::AuthTime => store(&mut self.map, &mut self.auth_time, "auth_time"),
             Claim::Ver => store(&mut self.map, &mut self.ver, "ver"),
             Claim::Rem => store(&mut self.map, &mut self.rem, "rem"),
+            Claim::Cnf => store(&mut self.map, &mut self.cnf, "cnf"),
         }
     }
 
@@ -772,6 +785,7 @@ mod tests {
             auth_time: 50,
             ver: 1,
             remember: false,
+            cnf: None,
             data,
         }
     }

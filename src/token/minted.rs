@@ -455,6 +455,7 @@ impl TokenCodec {
             auth_time: payload.iat,
             ver: self.data_version,
             remember: false,
+            cnf: None,
             data,
         };
         let minted = MintedClaims {

@@ -24,6 +24,7 @@
 //! cases, and applies the same claim and deadline checks after decryption.
 
 mod claims;
+mod cnf;
 #[cfg(feature = "jwe")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwe")))]
 pub mod jwe;
@@ -41,6 +42,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use self::claims::RESERVED_CLAIMS;
+pub use self::cnf::{Binding, Confirmation};
 pub use self::jws::{TOKEN_TYPE, verify_jws};
 #[cfg(feature = "propagate")]
 pub(crate) use self::minted::{Actor, Audience, DOWNSTREAM_TOKEN_TYPE, MintedClaims, TokenType};
@@ -191,6 +193,10 @@ pub struct Claims<T> {
     /// A persistent ("remember me") session: its cookie carries `Max-Age` and outlives the
     /// browser session. Written as `"rem":true`, omitted when false.
     pub remember: bool,
+    /// The key the token is bound to and how its possession is proven (`cnf`, omitted
+    /// when unbound). A bound token is accepted only where its proof is checked (see
+    /// [`Binding`]); [`TokenCodec::verify`] refuses every bound token.
+    pub cnf: Option<Confirmation>,
     /// The application's session data. It must serialize as a struct or map whose members
     /// avoid the names in [`RESERVED_CLAIMS`].
     pub data: T,
@@ -404,19 +410,40 @@ impl TokenCodec {
             auth_time: now,
             ver: self.data_version,
             remember: false,
+            cnf: None,
             data,
         })
     }
 
     /// Moves claims to a new token of the same session: `iat = now` and a new `exp`; `sid`
-    /// and `auth_time` are kept.
+    /// and `auth_time` are kept. A bound token's `exp` never moves forward here (only a
+    /// proof of its key extends it).
     pub fn refresh<T>(&self, claims: &mut Claims<T>) {
         self.refresh_at(claims, self.now());
     }
 
     pub(crate) fn refresh_at<T>(&self, claims: &mut Claims<T>, now: u64) {
         claims.iat = now;
-        claims.exp = self.expiry(now, claims.auth_time);
+        let exp = self.expiry(now, claims.auth_time);
+        // A bound token's `exp` moves forward only against a proof (`extend_at`): a
+        // re-sign for a data change or a key rotation never raises it.
+        claims.exp = match claims.cnf {
+            Some(_) => exp.min(claims.exp),
+            None => exp,
+        };
+        claims.ver = self.data_version;
+    }
+
+    /// Moves claims to a new token after a proof of their key: `iat = now`, and `exp` up
+    /// to `lifetime` ahead (the idle timeout when `None`), never past the absolute
+    /// deadline.
+    #[cfg(any(feature = "dbsc", feature = "dpop"))]
+    pub(crate) fn extend_at<T>(&self, claims: &mut Claims<T>, now: u64, lifetime: Option<u64>) {
+        claims.iat = now;
+        let idle = lifetime.unwrap_or(self.idle);
+        claims.exp = now
+            .saturating_add(idle)
+            .min(claims.auth_time.saturating_add(self.absolute));
         claims.ver = self.data_version;
     }
 
@@ -465,6 +492,10 @@ impl TokenCodec {
 
     /// Verifies a session token and decodes its claims.
     ///
+    /// A token bound to a key (its claims carry `cnf`) is refused as
+    /// [`RejectionKind::WrongBinding`]: it is good only with a proof of that key, which
+    /// only the session layer with DBSC or DPoP checks.
+    ///
     /// # Errors
     /// A [`Rejection`] whose [`kind`](Rejection::kind) names the first failed check.
     pub fn verify<T: DeserializeOwned>(
@@ -486,6 +517,11 @@ impl TokenCodec {
         migration: Option<&Migration<T>>,
     ) -> Result<Verified<T>, Rejection> {
         let decoded = self.decode_token(token.as_ref(), migration)?;
+        // A bound token is good only with a proof of its key, which a plain verifier does
+        // not check: it is never taken as a bearer token.
+        if decoded.claims.cnf.is_some() {
+            return Err(Rejection::new(RejectionKind::WrongBinding));
+        }
         self.check_times_at(&decoded.claims, self.now())?;
         Ok(decoded)
     }
@@ -566,6 +602,7 @@ impl TokenCodec {
                 auth_time: raw.auth_time,
                 ver: self.data_version,
                 remember: raw.remember,
+                cnf: raw.cnf,
                 data,
             },
             true,

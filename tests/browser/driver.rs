@@ -44,6 +44,11 @@ impl Browser {
     /// Starts chromedriver on a free loopback port and opens a session in a fresh profile;
     /// `javascript: false` turns page scripts off (the driver still works).
     pub async fn start(javascript: bool) -> Browser {
+        Self::start_with(javascript, &[]).await
+    }
+
+    /// As [`start`](Self::start), with more chromium flags.
+    pub async fn start_with(javascript: bool, extra: &[String]) -> Browser {
         static PROFILES: AtomicUsize = AtomicUsize::new(0);
         let profile = work_dir().join(format!(
             "profile-{}-{}",
@@ -59,6 +64,7 @@ impl Browser {
         if !javascript {
             args.push("--blink-settings=scriptEnabled=false".to_owned());
         }
+        args.extend(extra.iter().cloned());
         let options = json!({
             "binary": external::require("chromium"),
             "args": args,

@@ -30,6 +30,7 @@ mod common;
 mod demo;
 
 mod axe;
+mod dbsc;
 mod driver;
 mod modes;
 mod refusals;
@@ -43,7 +44,7 @@ use tower_stateless_session::revocation::MemoryRevocations;
 use tower_stateless_session::{Key, KeyRing, KeyRingHandle};
 
 /// The axe rules that must find something to check, and pass, on a page with forms.
-const FORMS: &[&str] = &["label", "color-contrast", "page-has-heading-one"];
+pub(crate) const FORMS: &[&str] = &["label", "color-contrast", "page-has-heading-one"];
 
 /// How old a token gets before a request re-signs it, in this test: long enough to see
 /// "not re-signed" right after login, short enough to wait for.
@@ -91,6 +92,11 @@ fn main() {
             "key_modes_and_refusals_read_plainly_in_a_real_browser",
             &["chromium", "chromedriver", "npm"],
             modes::key_modes_and_refusals_read_plainly_in_a_real_browser,
+        ),
+        external::trial(
+            "a_device_bound_session_registers_refreshes_and_ends_in_a_real_browser",
+            &["chromium", "chromedriver", "npm"],
+            dbsc::a_device_bound_session_registers_refreshes_and_ends_in_a_real_browser,
         ),
         external::trial(
             "login_notes_and_logout_work_without_javascript",

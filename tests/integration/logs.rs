@@ -213,3 +213,70 @@ fn a_refused_session_change_is_explained_in_the_log() {
         "the log says why the change was refused:\n{logs}"
     );
 }
+
+/// DBSC: a bound cookie under 3 minutes is allowed but warned about when the layer is
+/// built; a refresh with a proof from another key logs that a stolen cookie may be in use,
+/// without the proof or any token.
+#[cfg(feature = "dbsc")]
+#[test]
+fn dbsc_warns_of_a_short_bound_cookie_and_of_a_proof_from_another_key() {
+    use tower_stateless_session::pop::ChallengeKey;
+    use tower_stateless_session::pop::dbsc::Dbsc;
+
+    use crate::dbsc::{REFRESH_PATH, fixture, login, post, register};
+    use crate::pop_support::ProofKey;
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(Level::INFO)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let short = tower_stateless_session::SessionLayer::<User>::new(
+        tower_stateless_session::KeyRing::new(key("k1")),
+    )
+    .with_dbsc(
+        Dbsc::new(ChallengeKey::new(&[1; 32]).expect("key"))
+            .with_bound_lifetime(Duration::from_secs(60)),
+    )
+    .build();
+    assert!(short.is_ok(), "under 3 minutes is allowed");
+    assert!(
+        captured.text().contains("under 3 minutes"),
+        "and warned about:\n{}",
+        captured.text()
+    );
+    let thief_proof = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let f = fixture();
+            let (cookie, offer) = login(&f.app, "ada").await;
+            let bound = register(&f.app, &ProofKey::es256(1), &cookie, &offer).await;
+            let thief = ProofKey::es256(9).dbsc(&bound.challenge, false, None);
+            let response = post(
+                &f.app,
+                REFRESH_PATH,
+                &bound.refresh,
+                &[
+                    ("sec-secure-session-id", &bound.id),
+                    ("secure-session-response", &thief),
+                ],
+            )
+            .await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            (thief, bound.refresh)
+        });
+    let logs = captured.text();
+    assert!(logs.contains("a stolen cookie may be in use"), "{logs}");
+    for secret in [&thief_proof.0, &thief_proof.1] {
+        for part in secret.split(['.', '=']).filter(|p| p.len() > 20) {
+            assert!(
+                !logs.contains(part),
+                "a proof or token part is in the logs:\n{logs}"
+            );
+        }
+    }
+}

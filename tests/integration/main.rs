@@ -12,6 +12,10 @@ mod budget;
 mod configuration;
 #[cfg(feature = "propagate")]
 mod connection_leak;
+#[cfg(feature = "dbsc")]
+mod dbsc;
+#[cfg(feature = "dpop")]
+mod dpop;
 #[cfg(feature = "node-keys")]
 mod eddsa;
 #[cfg(feature = "jwe")]
@@ -35,6 +39,14 @@ mod module_graph;
 mod node_failure;
 #[cfg(feature = "jwks")]
 mod node_keys;
+#[cfg(any(feature = "dbsc", feature = "dpop"))]
+mod pop_binding;
+#[cfg(any(feature = "dbsc", feature = "dpop"))]
+mod pop_proofs;
+#[cfg(any(feature = "dbsc", feature = "dpop"))]
+mod pop_support;
+#[cfg(any(feature = "dbsc", feature = "dpop"))]
+mod pop_vectors;
 #[cfg(feature = "propagate")]
 mod propagation;
 mod properties;

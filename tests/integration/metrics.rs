@@ -539,3 +539,33 @@ fn a_layer_outside_any_recorder_still_serves() {
         .block_on(send(&app, "GET", "/public", None));
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[cfg(feature = "dbsc")]
+#[test]
+fn a_refresh_with_a_proof_from_another_key_is_counted_as_wrong_key() {
+    use crate::dbsc::{REFRESH_PATH, fixture, login, post, register};
+    use crate::pop_support::ProofKey;
+    with_recorder(|recorded| async move {
+        let f = fixture();
+        let (cookie, offer) = login(&f.app, "ada").await;
+        let bound = register(&f.app, &ProofKey::es256(1), &cookie, &offer).await;
+        let thief = ProofKey::es256(9).dbsc(&bound.challenge, false, None);
+        let response = post(
+            &f.app,
+            REFRESH_PATH,
+            &bound.refresh,
+            &[
+                ("sec-secure-session-id", &bound.id),
+                ("secure-session-response", &thief),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let moved = recorded.counters();
+        for event in ["registered", "wrong_key"] {
+            let name =
+                format!(r#"stateless_session_pop_events_total{{event="{event}",protocol="dbsc"}}"#);
+            assert_eq!(moved.get(&name), Some(&1), "{name} in {moved:?}");
+        }
+    });
+}

@@ -15,6 +15,7 @@ const LAYERS: &[&str] = &[
     "keys",
     "token",
     "revocation",
+    "pop",
     "server",
     "propagate",
     "redis",

@@ -1,6 +1,8 @@
 //! The demo's tests: the whole router driven with `tower::ServiceExt::oneshot`, on a manual
 //! clock.
 
+#[cfg(feature = "dpop")]
+mod dpop;
 #[cfg(feature = "jwe")]
 mod encryption;
 mod jwks;

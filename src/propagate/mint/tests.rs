@@ -54,6 +54,7 @@ fn session(token: &str) -> Fake {
             auth_time: T0,
             ver: 1,
             remember: false,
+            cnf: None,
             data: User {
                 sub: "ada".into(),
                 roles: vec!["reader".into()],

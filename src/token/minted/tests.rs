@@ -232,6 +232,7 @@ fn session_and_minted_tokens_are_never_taken_for_each_other() {
             auth_time: T0,
             ver: 1,
             remember: false,
+            cnf: None,
             data: Profile {
                 sub: "ada".into(),
                 roles: vec![],
