@@ -12,8 +12,7 @@ use super::body::ResponseBody;
 use super::inbound::retry;
 use super::outbound::finish;
 use super::rejection::plain;
-use super::service::required_session_missing;
-use crate::keys::KeyWait;
+use super::service::{Answer, Pending};
 use crate::server::handle::{SessionData, SessionHandle};
 
 /// The inner future as the response future holds it: with `propagate`, polled with the
@@ -49,12 +48,16 @@ pin_project! {
             future: Scoped<F>,
             handle: SessionHandle<T>,
             // Only on the rare path of a token naming a key not loaded yet: the refresh to
-            // wait for before the inner future is first polled.
-            wait: Option<KeyWait>,
+            // wait for before the inner future is first polled, and what to decide then.
+            wait: Option<Pending>,
         },
         Rejected {
             response: Option<Response<Bytes>>,
             handle: SessionHandle<T>,
+        },
+        // A cross-site request, refused with the session left as it was.
+        Answered {
+            response: Option<Response<Bytes>>,
         },
         // The layer's configuration does not hold: no session, no handler.
         Misconfigured,
@@ -74,11 +77,12 @@ impl<F, T: SessionData> ResponseFuture<F, T> {
         }
     }
 
-    /// The inner call, polled only once `wait` is over and the request's token has been
-    /// verified again with the refreshed keys; if the session is required and still
-    /// missing, the layer answers 401 and the inner future is never polled (it is dropped
-    /// with this future).
-    pub(crate) fn awaiting_keys(future: F, handle: SessionHandle<T>, wait: KeyWait) -> Self {
+    /// The inner call, polled only once the refresh `wait` holds is over and the request's
+    /// token has been verified again with the refreshed keys; if the layer then refuses
+    /// the request (a required session still missing, a CSRF token that does not hold), it
+    /// answers by itself and the inner future is never polled (it is dropped with this
+    /// future).
+    pub(crate) fn awaiting_keys(future: F, handle: SessionHandle<T>, wait: Pending) -> Self {
         let future = scoped(future, &handle);
         ResponseFuture {
             state: State::Called {
@@ -94,6 +98,16 @@ impl<F, T> ResponseFuture<F, T> {
     pub(crate) fn misconfigured() -> Self {
         ResponseFuture {
             state: State::Misconfigured,
+        }
+    }
+
+    /// The layer's 403 for a cross-site request: the session's outcome is not applied
+    /// (no refresh, no cookie change).
+    pub(crate) fn answered(response: Response<Bytes>) -> Self {
+        ResponseFuture {
+            state: State::Answered {
+                response: Some(response),
+            },
         }
     }
 
@@ -122,11 +136,21 @@ where
                 wait,
             } => {
                 if let Some(pending) = wait {
-                    ready!(pending.as_mut().poll(cx));
-                    *wait = None;
+                    ready!(pending.keys.as_mut().poll(cx));
                     retry(handle);
-                    if let Some(response) = required_session_missing(handle) {
-                        return Poll::Ready(Ok(complete(handle, response.map(ResponseBody::full))));
+                    let answer = pending.answer(handle);
+                    *wait = None;
+                    match answer {
+                        Some(Answer::Session(response)) => {
+                            return Poll::Ready(Ok(complete(
+                                handle,
+                                response.map(ResponseBody::full),
+                            )));
+                        }
+                        Some(Answer::Forbidden(response)) => {
+                            return Poll::Ready(Ok(response.map(ResponseBody::full)));
+                        }
+                        None => {}
                     }
                 }
                 let response = ready!(future.poll(cx))?;
@@ -141,6 +165,15 @@ where
                     )
                 });
                 Poll::Ready(Ok(complete(handle, response.map(ResponseBody::full))))
+            }
+            StateProj::Answered { response } => {
+                let response = response.take().unwrap_or_else(|| {
+                    plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "response already taken\n",
+                    )
+                });
+                Poll::Ready(Ok(response.map(ResponseBody::full)))
             }
             StateProj::Misconfigured => Poll::Ready(Ok(plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
