@@ -12,6 +12,7 @@ mod budget;
 mod configuration;
 #[cfg(feature = "propagate")]
 mod connection_leak;
+mod cross_origin;
 #[cfg(feature = "node-keys")]
 mod eddsa;
 #[cfg(feature = "jwe")]
