@@ -13,11 +13,14 @@ mod configuration;
 #[cfg(feature = "propagate")]
 mod connection_leak;
 mod cross_origin;
+#[cfg(feature = "csrf")]
+mod csrf_tokens;
 #[cfg(feature = "node-keys")]
 mod eddsa;
 #[cfg(feature = "jwe")]
 mod encrypted;
 mod expiry;
+mod grpc;
 mod hyper;
 #[cfg(feature = "node-keys")]
 mod interop;
