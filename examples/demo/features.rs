@@ -21,11 +21,13 @@ const NEEDS: &[(&str, Option<&str>, &str)] = &[
     ("REDIS_SENTINEL_MASTER", None, "redis"),
     ("REDIS_CLUSTER_NODES", None, "redis"),
     ("REDIS_CA_FILE", None, "redis"),
+    ("SESSION_CSRF", Some("token"), "csrf"),
 ];
 
 /// The features the demo's settings can need, and `metrics` (it adds `GET /metrics`), in
 /// the order the suggested command lists them, with whether this build has them.
 const BUILT: &[(&str, bool)] = &[
+    ("csrf", cfg!(feature = "csrf")),
     ("jwe", cfg!(feature = "jwe")),
     ("metrics", cfg!(feature = "metrics")),
     ("node-keys", cfg!(feature = "node-keys")),
@@ -97,7 +99,7 @@ pub(crate) fn check(
 
 /// The error for one setting whose feature this build lacks, for code that meets it
 /// without [`check`] having run first.
-#[cfg_attr(feature = "node-keys", allow(dead_code))]
+#[cfg_attr(all(feature = "node-keys", feature = "csrf"), allow(dead_code))]
 pub(crate) fn needs(setting: &str, feature: &str) -> String {
     debug_assert!(!built(feature), "{feature} is built in");
     format!("{setting} needs the {feature} feature: cargo run --example demo --features {feature}")
@@ -127,7 +129,7 @@ mod tests {
                 continue;
             }
             let error = result.expect_err("refused without its feature");
-            let setting = if name == "SESSION_SIGNING" {
+            let setting = if value != "some-secret-value" {
                 format!("{name}={value}")
             } else {
                 name.to_owned()

@@ -5,6 +5,10 @@
   const skew = Number(document.body.dataset.now) - Date.now() / 1000;
   const now = () => Date.now() / 1000 + skew;
   const refreshAfter = Number(document.body.dataset.refreshAfter || 0);
+  // With SESSION_CSRF=token the page carries the session's CSRF token: every request this
+  // script makes sends it in the X-CSRF-Token header (forms send it in a hidden field).
+  const csrf = document.body.dataset.csrf;
+  const withCsrf = (headers) => (csrf ? { ...headers, "X-CSRF-Token": csrf } : headers);
   const two = (n) => String(n).padStart(2, "0");
 
   function span(seconds) {
@@ -53,6 +57,33 @@
   tick();
   setInterval(tick, 1000);
 
+  // With a token, the note form is sent by the script: the note as text/plain with the
+  // token in the header (the layer checks it), then the page reloads. Any refusal falls
+  // back to the plain form post, so the server's own page says what went wrong.
+  const noteForm = document.querySelector("form[action='/note']");
+  if (csrf && noteForm) {
+    noteForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = noteForm.querySelector("textarea").value;
+      try {
+        const response = await fetch("/note", {
+          method: "POST",
+          headers: withCsrf({ "Content-Type": "text/plain;charset=UTF-8", Accept: "application/json" }),
+          body: text,
+          cache: "no-store",
+        });
+        if (response.ok) {
+          location.hash = "notes";
+          location.reload();
+          return;
+        }
+      } catch (error) {
+        // Fall back to the form below.
+      }
+      noteForm.submit();
+    });
+  }
+
   const button = document.getElementById("ping");
   const out = document.getElementById("ping-result");
   if (!button || !out) return;
@@ -74,7 +105,7 @@
     button.disabled = true;
     try {
       const response = await fetch("/me", {
-        headers: { Accept: "application/json" },
+        headers: withCsrf({ Accept: "application/json" }),
         cache: "no-store",
       });
       const body = await response.json().catch(() => ({}));
