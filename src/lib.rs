@@ -122,6 +122,7 @@
 //! | `propagate` | no | downstream calls carry a token minted for their service (or the session token), and downstream layers accept only theirs (implies `node-keys`) | `propagate` |
 //! | `redis` | no | revocations and node keys shared between nodes through Redis (TLS, ACL, Sentinel, Cluster) | `redis` |
 //! | `metrics` | no | counters, gauges and histograms through the `metrics` facade | [`observability`] |
+//! | `csrf` | no | session-bound CSRF tokens: issued by the handle, checked from a header by the layer and from a form field by an axum extractor (cross-origin protection needs no feature) | `server::csrf` |
 //!
 //! The crate root holds what an axum handler and its router need; every other type lives in
 //! its module (futures, bodies and size reports in [`server`], the codec in [`token`], the
@@ -161,6 +162,10 @@
 //!   store reaches; keep the idle timeout short either way.
 //! - **Replay protection** within the token's lifetime: use TLS (`Secure` cookies) and
 //!   `HttpOnly` so the token is hard to steal in the first place.
+//!
+//! Against cross-site requests, the layer refuses unsafe requests from other origins
+//! before it reads the session (on by default with cookies; see [`server`] for what that
+//! covers and what it does not); feature `csrf` adds session-bound tokens.
 //!
 //! # MSRV
 //!

@@ -171,6 +171,8 @@ pub struct Ours {
     pub metrics: bool,
     /// Sign with an Ed25519 node key (`EdDSA`) instead of the HS256 secret.
     pub eddsa: bool,
+    /// Cross-origin protection (on by default with cookies; off to measure what it costs).
+    pub cross_origin: bool,
 }
 
 /// `ours_verify`: the defaults, a valid token, no refresh due.
@@ -181,6 +183,7 @@ pub const OURS_VERIFY: Ours = Ours {
     revoked: 0,
     metrics: false,
     eddsa: false,
+    cross_origin: true,
 };
 
 /// `ours_verify_metrics`: as `ours_verify`, the layer's metrics recorded into
@@ -240,6 +243,9 @@ pub fn ours(setup: Ours) -> Contender {
     }
     if !setup.cache {
         layer = layer.with_verify_cache(0);
+    }
+    if !setup.cross_origin {
+        layer = layer.with_cross_origin_protection(false);
     }
     if setup.revoked > 0 {
         layer = layer.with_revocation(revocations(setup.revoked), |user: &User| {
