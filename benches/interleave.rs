@@ -9,7 +9,9 @@
 //! Run: `cargo bench --features metrics --bench interleave -- 1000` (the number of rounds,
 //! default 400). It prints each contender's time per request and the ratios:
 //! - `ours_verify_metrics` overhead over `bare` / `ours_verify`'s (issue 15: at most 1.15);
-//! - `ours_verify_uncached` overhead / `tower_sessions_memory`'s (issue 15: at most 0.55).
+//! - `ours_verify_uncached` overhead / `tower_sessions_memory`'s (issue 15: at most 0.55);
+//! - `ours_verify` minus `ours_verify_no_cross_origin`: what cross-origin protection costs a
+//!   `GET` (issue 22: at most 20 ns).
 //!
 //! The contenders are the request benchmark's (`benches/contenders/mod.rs`).
 
@@ -47,6 +49,11 @@ fn main() {
     let mut contenders: Vec<Contender> = vec![
         bare(),
         ours(OURS_VERIFY),
+        ours(Ours {
+            id: "ours_verify_no_cross_origin",
+            cross_origin: false,
+            ..OURS_VERIFY
+        }),
         ours(Ours {
             id: "ours_verify_uncached",
             cache: false,
@@ -109,6 +116,12 @@ fn main() {
             "{label:<6}: overhead ours_verify_uncached / tower_sessions_memory {:.3}",
             overhead(uncached) / overhead(memory)
         );
+        if let Some(off) = find("ours_verify_no_cross_origin") {
+            print!(
+                "; ours_verify - ours_verify_no_cross_origin {:+.1} ns",
+                pick(verify) - pick(off)
+            );
+        }
         if let Some(metrics) = find("ours_verify_metrics") {
             print!(
                 "; ours_verify_metrics / ours_verify {:.3}",

@@ -895,8 +895,8 @@ impl<T> SessionLayer<T> {
     }
 
     /// The request and response headers that carry this layer's tokens: `Cookie`,
-    /// `Set-Cookie`, `Authorization`, and for a header transport the request and response
-    /// headers it uses. Mark them sensitive in request logging (tower-http's
+    /// `Set-Cookie`, `Authorization`, for a header transport the request and response
+    /// headers it uses, and with CSRF tokens on (feature `csrf`) `X-CSRF-Token`. Mark them sensitive in request logging (tower-http's
     /// `SetSensitiveRequestHeadersLayer` and `SetSensitiveResponseHeadersLayer` around its
     /// `TraceLayer`) so no token reaches the logs; see
     /// [`observability`](crate::observability).
@@ -919,7 +919,15 @@ impl<T> SessionLayer<T> {
                     .unwrap_or(HeaderName::from_static(DEFAULT_TOKEN_RESPONSE_HEADER))
             })),
         };
-        for name in request.into_iter().chain(response) {
+        // The CSRF token is bound to the session: keep it out of request logs too.
+        #[cfg(feature = "csrf")]
+        let csrf = settings
+            .csrf
+            .enabled
+            .then(|| HeaderName::from_static(super::csrf::CSRF_HEADER));
+        #[cfg(not(feature = "csrf"))]
+        let csrf = None;
+        for name in request.into_iter().chain(response).chain(csrf) {
             if !names.contains(&name) {
                 names.push(name);
             }

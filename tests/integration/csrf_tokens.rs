@@ -468,3 +468,15 @@ proptest! {
         });
     }
 }
+
+#[test]
+fn the_token_header_is_marked_sensitive_for_request_logs() {
+    let f = fixture();
+    let on = f.layer.clone().with_csrf_tokens(true).sensitive_headers();
+    assert!(on.iter().any(|name| name.as_str() == CSRF_HEADER), "{on:?}");
+    let off = f.layer.clone().sensitive_headers();
+    assert!(
+        !off.iter().any(|name| name.as_str() == CSRF_HEADER),
+        "{off:?}"
+    );
+}
