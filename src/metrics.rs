@@ -48,6 +48,9 @@ pub(crate) mod names {
     pub(crate) const MINTED: &str = "stateless_session_minted_tokens_total";
     /// Entries of a revocation set.
     pub(crate) const REVOCATION_ENTRIES: &str = "stateless_session_revocation_entries";
+    /// Revocation entries read from Redis, by where from.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) const REVOCATION_READS: &str = "stateless_session_revocation_read_entries_total";
 
     /// Valid node keys in the ring, this node's and its peers', from the key registry.
     pub(crate) const REGISTRY_KEYS: &str = "stateless_session_key_registry_keys";
@@ -86,6 +89,7 @@ pub(crate) mod names {
         PROPAGATED,
         MINTED,
         REVOCATION_ENTRIES,
+        REVOCATION_READS,
         REGISTRY_KEYS,
         REGISTRY_MAX_KEYS,
         REGISTRY_IGNORED,

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use common::redis_setup::*;
 use common::*;
 use http::StatusCode;
-use tower_stateless_session::redis::RedisConfig;
+use tower_stateless_session::redis::{RedisConfig, RedisRevocations};
+use tower_stateless_session::revocation::{Revocation, RevocationStore};
+use tower_stateless_session::time::Clock;
+use tower_stateless_session::token::SessionId;
 
 fn main() {
     external::run(external::trials!(["redis-server"] =>
@@ -24,7 +27,11 @@ fn main() {
         a_server_that_stops_answering_is_caught_by_ping,
         an_acl_user_is_accepted_and_a_wrong_password_refused,
         the_database_number_is_used,
-        revocations_under_the_names_of_version_0_1_stay_enforced,
+        a_reconnection_reads_what_was_missed_and_writes_back_only_what_was_queued,
+        a_node_away_longer_than_the_log_keeps_loads_the_whole_set_again,
+        a_flood_beyond_the_queue_during_an_outage_is_all_enforced_on_the_other_node,
+        a_load_cut_by_a_lost_connection_resumes_where_it_stopped,
+        a_paged_load_holds_every_entry_at_least_until_its_expiry,
     ));
 }
 
@@ -324,44 +331,374 @@ async fn the_database_number_is_used() {
     assert_eq!(count_in(&redis, 0), 0, "nothing in database 0");
 }
 
-/// Version 0.1 named its sets without the hash tag (`test:subjects`): a node of this version
-/// enforces what it finds there and writes it back under the new names.
-async fn revocations_under_the_names_of_version_0_1_stay_enforced() {
+/// A reader node that can be cut off from Redis while the writer stays connected: it logs
+/// in as its own ACL user, which the test turns off (and its connections killed) and back
+/// on.
+struct Away {
+    redis: Server,
+    writer: Node,
+    reader: Node,
+}
+
+impl Away {
+    async fn start(f: &Fixture) -> Away {
+        let redis = server("user reader on >reader-secret ~* &* +@all");
+        let writer = node(f, redis.config()).await;
+        let url = format!(
+            "redis://reader:reader-secret@127.0.0.1:{}/0",
+            redis.process.port
+        );
+        let reader = node(f, RedisConfig::url(&url)).await;
+        Away {
+            redis,
+            writer,
+            reader,
+        }
+    }
+
+    fn admin(&self) -> redis::Connection {
+        admin(self.redis.process.port)
+    }
+
+    async fn cut_off(&self) {
+        let mut admin = self.admin();
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("reader")
+            .arg("off")
+            .query(&mut admin)
+            .expect("ACL SETUSER off");
+        let _: u64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("USER")
+            .arg("reader")
+            .query(&mut admin)
+            .expect("CLIENT KILL USER");
+        until("the reader to notice", Duration::from_secs(5), || {
+            !self.reader.store.is_connected()
+        })
+        .await;
+    }
+
+    async fn back(&self) {
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("reader")
+            .arg("on")
+            .query(&mut self.admin())
+            .expect("ACL SETUSER on");
+        until("the reader to reconnect", Duration::from_secs(10), || {
+            self.reader.store.is_connected()
+        })
+        .await;
+    }
+}
+
+/// Revokes `count` random sessions through `store`, expiring an hour from the fixture's now.
+fn revoke_many(f: &Fixture, store: &RedisRevocations, count: usize) -> Vec<SessionId> {
+    let now = f.clock.now();
+    (0..count)
+        .map(|_| {
+            let sid = SessionId::random().expect("random");
+            store.revoke(
+                Revocation::Session {
+                    sid,
+                    expires_at: now + 3600,
+                },
+                now,
+            );
+            sid
+        })
+        .collect()
+}
+
+fn all_revoked(f: &Fixture, store: &RedisRevocations, sids: &[SessionId]) -> bool {
+    let now = f.clock.now();
+    sids.iter().all(|sid| store.is_revoked(sid, None, 0, now))
+}
+
+/// A node that comes back reads the revocation log from where it stopped: it enforces what
+/// the others revoked meanwhile without loading the sets again, and it writes back the
+/// revocations it queued, not its whole set (the sets were emptied while it was away, and
+/// hold only the new entries afterwards).
+async fn a_reconnection_reads_what_was_missed_and_writes_back_only_what_was_queued() {
+    let f = fixture();
+    let away = Away::start(&f).await;
+    let mut admin = away.admin();
+    let before = revoke_many(&f, &away.writer.store, 1_000);
+    until(
+        "the reader to learn the first 1000",
+        Duration::from_secs(5),
+        || all_revoked(&f, &away.reader.store, &before),
+    )
+    .await;
+
+    away.cut_off().await;
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{{{PREFIX}}}:sessions"))
+        .query(&mut admin)
+        .expect("DEL");
+    let missed = revoke_many(&f, &away.writer.store, 300);
+    let queued = revoke_many(&f, &away.reader.store, 50);
+    assert_eq!(away.reader.store.queued(), 50, "queued while away");
+    assert!(
+        all_revoked(&f, &away.reader.store, &queued),
+        "enforced at once"
+    );
+    let loads = command_calls(&mut admin, "zrange");
+
+    away.back().await;
+    until("the reader to catch up", Duration::from_secs(2), || {
+        all_revoked(&f, &away.reader.store, &missed)
+    })
+    .await;
+    until(
+        "the writer to learn the reader's",
+        Duration::from_secs(2),
+        || all_revoked(&f, &away.writer.store, &queued),
+    )
+    .await;
+    assert_eq!(away.reader.store.queued(), 0, "the queue is written");
+    assert_eq!(
+        command_calls(&mut admin, "zrange"),
+        loads,
+        "no page of the sets was read: the reader caught up from the log"
+    );
+    assert_eq!(
+        session_count(&mut admin),
+        350,
+        "the sets hold the 300 made meanwhile and the 50 queued, not the reader's whole set"
+    );
+}
+
+/// The log no longer holds the position of a node that comes back (trimmed while it was
+/// away): it loads the sets again, and writes nothing back.
+async fn a_node_away_longer_than_the_log_keeps_loads_the_whole_set_again() {
+    let f = fixture();
+    let away = Away::start(&f).await;
+    let mut admin = away.admin();
+    let before = revoke_many(&f, &away.writer.store, 200);
+    until(
+        "the reader to learn the first 200",
+        Duration::from_secs(5),
+        || all_revoked(&f, &away.reader.store, &before),
+    )
+    .await;
+
+    away.cut_off().await;
+    let missed = revoke_many(&f, &away.writer.store, 100);
+    until("the writer to write them", Duration::from_secs(5), || {
+        away.writer.store.queued() == 0
+    })
+    .await;
+    // Everything but the newest entry goes, the reader's position with it.
+    let newest: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+        .arg(format!("{{{PREFIX}}}:log"))
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query(&mut admin)
+        .expect("XREVRANGE");
+    let _: u64 = redis::cmd("XTRIM")
+        .arg(format!("{{{PREFIX}}}:log"))
+        .arg("MINID")
+        .arg(&newest[0].0)
+        .query(&mut admin)
+        .expect("XTRIM");
+    let loads = command_calls(&mut admin, "zrange");
+    let writes = command_calls(&mut admin, "zadd");
+
+    away.back().await;
+    assert!(
+        all_revoked(&f, &away.reader.store, &missed),
+        "the load is over when the reader counts as connected"
+    );
+    assert!(
+        command_calls(&mut admin, "zrange") > loads,
+        "the sets were read again"
+    );
+    assert_eq!(
+        command_calls(&mut admin, "zadd"),
+        writes,
+        "nothing written back"
+    );
+}
+
+/// More revocations during an outage than a node's queue holds (10 here): each is enforced
+/// on that node at once; once Redis is back the node writes its whole set back and the
+/// other node, told through the log, reads the sets again and enforces every one.
+async fn a_flood_beyond_the_queue_during_an_outage_is_all_enforced_on_the_other_node() {
     let redis = server("");
     let mut admin = admin(redis.process.port);
     let f = fixture();
-    // "ada" revoked for every session that began before T0 + 1, as 0.1 wrote it.
-    let _: () = redis::cmd("ZADD")
-        .arg(format!("{PREFIX}:subjects"))
-        .arg(T0 + ABSOLUTE + LEEWAY)
-        .arg(format!("{}:ada", T0 + 1))
+    let config = redis
+        .config()
+        .with_ping_interval(Duration::from_millis(200))
+        .with_timeouts(Duration::from_millis(300), Duration::from_millis(300));
+    let a = node_with(&f, config.clone(), |b| b.with_max_queued(10)).await;
+    let b = node(&f, config).await;
+    // The server stops answering (its data kept) for three seconds.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(3000)
+        .arg("ALL")
         .query(&mut admin)
-        .expect("ZADD under the old name");
+        .expect("CLIENT PAUSE");
+    until("both nodes to notice", Duration::from_secs(3), || {
+        !a.store.is_connected() && !b.store.is_connected()
+    })
+    .await;
+    let flood = revoke_many(&f, &a.store, 200);
+    assert_eq!(a.store.queued(), 10, "the queue is bounded");
+    assert!(all_revoked(&f, &a.store, &flood), "enforced on its node");
+
+    until(
+        "the other node to enforce the flood",
+        Duration::from_secs(15),
+        || all_revoked(&f, &b.store, &flood),
+    )
+    .await;
+    assert_eq!(session_count(&mut admin), 200, "every one is in Redis");
+}
+
+/// A node starts on a set of 200 000 entries: it serves meanwhile, its status and health
+/// give the progress; the connection is killed half-way; the load goes on from the page it
+/// had reached (few pages are read twice) and ends with every entry.
+async fn a_load_cut_by_a_lost_connection_resumes_where_it_stopped() {
+    let redis = server("");
+    let mut admin = admin(redis.process.port);
+    let f = fixture();
+    let count = 200_000;
+    let sids = fill_sessions(&mut admin, count, f.clock.now() + 3600);
+    let store = RedisRevocations::builder(redis.config())
+        .with_prefix(PREFIX)
+        .with_clock(f.clock.clone())
+        .start()
+        .expect("a valid configuration");
+    let start = Instant::now();
+    let progress = loop {
+        match store.status().loading() {
+            Some((loaded, expected)) if loaded >= 50_000 => break (loaded, expected),
+            _ => {}
+        }
+        assert!(
+            !store.is_connected() && start.elapsed() < Duration::from_secs(60),
+            "the load is seen under way ({:?})",
+            store.status()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    assert_eq!(progress.1, count as u64, "about how many: the set's size");
+    let health = store.health();
+    assert!(
+        health
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("loading") && r.contains(&format!("of about {count}"))),
+        "health gives the progress: {health:?}"
+    );
+    assert!(
+        store.is_revoked(&sids[0], None, 0, f.clock.now()) || store.local().len() < count,
+        "served from what is loaded meanwhile"
+    );
+    // Subscribed over RESP3, the store's connection counts as a pub/sub client.
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut admin)
+        .expect("CLIENT KILL");
+    assert_eq!(killed, 1, "the store's connection");
+    assert!(
+        store.wait_loaded(Duration::from_secs(60)).await,
+        "the load ends ({:?})",
+        store.status()
+    );
+    assert_eq!(
+        store.status().reconnections(),
+        1,
+        "the connection was cut once"
+    );
+    assert_eq!(store.local().len(), count, "every entry is loaded");
+    assert!(all_revoked(&f, &store, &sids));
+    // One ZRANK per page: 20 full pages and an empty one for the sessions, one for the
+    // subjects; the page in flight when the connection broke may be read again. Starting
+    // over would add every page read before (at least five).
+    let pages = command_calls(&mut admin, "zrank");
+    assert!(
+        (22..=24).contains(&pages),
+        "{pages} pages read: the load resumed"
+    );
+}
+
+/// A node loads 25 000 sessions expiring within the same 50 minutes (their pages are read
+/// without scores, each entry held until its page's last expiry), 25 000 spread over two
+/// days (read with their scores), and subjects: each entry is held at least until its own
+/// expiry and at most an hour past it, the widely spread ones exactly.
+async fn a_paged_load_holds_every_entry_at_least_until_its_expiry() {
+    let redis = server("");
+    let mut admin = admin(redis.process.port);
+    let f = fixture();
+    let now = f.clock.now();
+    let mut written = std::collections::HashMap::new();
+    for n in 0..50_000u64 {
+        let expires_at = if n < 25_000 {
+            now + 600 + n % 3_000
+        } else {
+            now + 7_200 + (n - 25_000) * 6
+        };
+        written.insert(SessionId::random().expect("random"), expires_at);
+    }
+    let members: Vec<(u64, String)> = written.iter().map(|(s, e)| (*e, s.to_string())).collect();
+    for chunk in members.chunks(10_000) {
+        let _: () = redis::cmd("ZADD")
+            .arg(format!("{{{PREFIX}}}:sessions"))
+            .arg(chunk)
+            .query(&mut admin)
+            .expect("ZADD");
+    }
+    let subjects: Vec<(u64, String)> = (0..100)
+        .map(|n| (now + 3_600 + n, format!("{}:user {n}", now - n)))
+        .collect();
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{{{PREFIX}}}:subjects"))
+        .arg(&subjects)
+        .query(&mut admin)
+        .expect("ZADD");
 
     let a = node(&f, redis.config()).await;
-    let ada = login_cookie(&a.app, "ada").await;
-    let bob = login_cookie(&a.app, "bob").await;
-    let me = send(&a.app, "GET", "/me", Some(&ada)).await;
-    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        kind(&me),
-        Some(tower_stateless_session::RejectionKind::Revoked)
-    );
-    assert_eq!(
-        send(&a.app, "GET", "/me", Some(&bob)).await.status(),
-        StatusCode::OK,
-        "only the revoked subject is refused"
-    );
-    let moved: Vec<(String, u64)> = redis::cmd("ZRANGE")
-        .arg(format!("{{{PREFIX}}}:subjects"))
-        .arg(0)
-        .arg(-1)
-        .arg("WITHSCORES")
-        .query(&mut admin)
-        .expect("ZRANGE under the new name");
-    assert_eq!(
-        moved,
-        vec![(format!("{}:ada", T0 + 1), T0 + ABSOLUTE + LEEWAY)],
-        "the entry is written back under the new name"
-    );
+    let held = a.store.local().entries(now);
+    assert_eq!(held.len(), 50_100, "every entry is loaded");
+    let mut exact = 0;
+    for entry in held {
+        match entry {
+            Revocation::Session { sid, expires_at } => {
+                let own = written[&sid];
+                assert!(
+                    (own..=own + 3_600).contains(&expires_at),
+                    "{sid}: held until {expires_at}, expires at {own}"
+                );
+                exact += usize::from(expires_at == own);
+            }
+            Revocation::Subject {
+                subject,
+                before,
+                expires_at,
+            } => {
+                let n: u64 = subject["user ".len()..].parse().expect("ours");
+                let own = now + 3_600 + n;
+                assert_eq!(before, now - n, "{subject}");
+                assert!((own..=own + 3_600).contains(&expires_at), "{subject}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(exact >= 25_000, "the widely spread ones are exact: {exact}");
+    assert!(a.store.is_revoked(
+        &SessionId::random().expect("random"),
+        Some("user 7"),
+        now - 8,
+        now
+    ));
 }

@@ -27,12 +27,14 @@ use tower_stateless_session::health::{Health, HealthReport, Status};
 use tower_stateless_session::keys::node::NodeKeys;
 use tower_stateless_session::keys::registry::RegistrationKey;
 use tower_stateless_session::redis::RedisConfig;
-use tower_stateless_session::redis::RedisKeyRegistry;
+use tower_stateless_session::redis::{RedisKeyRegistry, RedisRevocations};
+use tower_stateless_session::time::Clock;
 
 fn main() {
     external::run(external::trials!(["redis-server"] =>
         a_redis_outage_turns_health_and_gauges_degraded_and_back,
         a_registry_outage_turns_its_check_and_gauges_degraded_and_back,
+        a_node_loading_a_large_set_serves_and_reports_its_progress_until_loaded,
     ));
 }
 
@@ -284,4 +286,60 @@ async fn a_registry_outage_turns_its_check_and_gauges_degraded_and_back() {
     KEY_REGISTRY
         .recovery(&mut redis, served, &health, before)
         .await;
+}
+
+/// A fresh node on a set of 300 000 revocations: it serves requests from the start; while
+/// the set loads, its check is degraded with the entries read so far; once loaded it is ok,
+/// and the entries read are counted.
+async fn a_node_loading_a_large_set_serves_and_reports_its_progress_until_loaded() {
+    const READ_FROM_SET: &str = "stateless_session_revocation_read_entries_total{from=\"set\"}";
+    prometheus();
+    let dir = TempDir::new("redis-load");
+    let redis = Process::start("redis-server", dir.path(), None, "");
+    let f = fixture();
+    let count = 300_000;
+    fill_sessions(&mut admin(redis.port), count, f.clock.now() + 3600);
+    let read_before = series(READ_FROM_SET).unwrap_or(0.0);
+    let config = RedisConfig::url(&format!("redis://127.0.0.1:{}/0", redis.port));
+    let store = RedisRevocations::builder(config)
+        .with_prefix(PREFIX)
+        .with_clock(f.clock.clone())
+        .start()
+        .expect("a valid configuration");
+    let layer = f
+        .layer
+        .clone()
+        .with_revocation(store.clone(), |u: &User| Some(u.sub.as_str()));
+    let health = layer.health();
+    let app = app(layer);
+    let cookie = login_cookie(&app, "ada").await;
+    let gauge = "stateless_session_revocation_connected";
+    let loading = |report: &HealthReport| {
+        report
+            .check("revocation")
+            .and_then(|c| c.reason.as_deref())
+            .is_some_and(|r| r.contains("loading from Redis") && r.contains("of about 300000"))
+    };
+    serve_until(
+        &app,
+        &cookie,
+        "a degraded check with the load's progress",
+        Duration::from_secs(30),
+        (&health, gauge),
+        || loading(&health.report()),
+    )
+    .await;
+    let took = serve_until(
+        &app,
+        &cookie,
+        "the end of the load",
+        Duration::from_secs(60),
+        (&health, gauge),
+        || health.report().is_ok(),
+    )
+    .await;
+    println!("300 000 entries loaded {took:?} after the progress was first seen (debug build)");
+    assert_eq!(store.local().len(), count, "every entry is held");
+    let read = series(READ_FROM_SET).unwrap_or(0.0) - read_before;
+    assert!(read >= count as f64, "the entries read are counted: {read}");
 }

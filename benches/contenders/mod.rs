@@ -197,25 +197,27 @@ pub const OURS_VERIFY_METRICS: Ours = Ours {
 /// The seed of the Ed25519 key of the `EdDSA` contenders.
 pub const ED25519_SEED: [u8; 32] = *b"benchmark-ed25519-seed-32-bytes!";
 
-/// A revocation store with `entries` entries, half sessions and half subjects, none of
-/// which matches the benchmark's session.
+/// A revocation store with `entries` entries, none of which matches the benchmark's
+/// session: half sessions and half subjects up to 100 000 entries; past that, 50 000
+/// subjects and the rest sessions (subject-wide revocations are the rare kind).
 pub fn revocations(entries: usize) -> MemoryRevocations {
-    let store = MemoryRevocations::new();
+    let store = MemoryRevocations::new().with_max_entries(usize::MAX);
     let now = SystemClock.now();
     let far = now + 365 * 24 * 3600;
+    let subjects = (entries / 2).min(50_000) as u64;
     for n in 0..entries as u64 {
-        let revocation = if n % 2 == 0 {
+        let revocation = if n % 2 == 1 && n / 2 < subjects {
+            Revocation::Subject {
+                subject: format!("user-{n}"),
+                before: now,
+                expires_at: far,
+            }
+        } else {
             let mut bytes = [0u8; 16];
             bytes[..8].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
             bytes[8..].copy_from_slice(&n.to_le_bytes());
             Revocation::Session {
                 sid: SessionId::from_bytes(bytes),
-                expires_at: far,
-            }
-        } else {
-            Revocation::Subject {
-                subject: format!("user-{n}"),
-                before: now,
                 expires_at: far,
             }
         };

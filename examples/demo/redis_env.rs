@@ -164,6 +164,11 @@ async fn redis_store(env: &RedisEnv) -> Result<Arc<dyn RevocationStore>, String>
         .map_err(|e| format!("Redis configuration: {e}"))?;
     if store.wait_loaded(std::time::Duration::from_secs(3)).await {
         eprintln!("revocations are shared through Redis ({store:?})");
+    } else if let Some((read, total)) = store.status().loading() {
+        eprintln!(
+            "revocations: loading from Redis ({read} of about {total} entries so far); \
+             serving with what is loaded, the rest follows in the background"
+        );
     } else {
         eprintln!(
             "warning: Redis is not reachable yet; serving with an empty revocation set and \

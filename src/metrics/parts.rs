@@ -30,6 +30,23 @@ pub(crate) fn revocation_entries(entries: usize) {
     let _ = entries;
 }
 
+/// Counts revocation entries a Redis store read: `from` is `set` (pages of the sorted sets,
+/// in a full load) or `log` (the revocation log, while following it and on catching up).
+#[cfg(feature = "redis")]
+pub(crate) fn revocation_reads(from: &'static str, entries: usize) {
+    #[cfg(feature = "metrics")]
+    {
+        describe_counter!(
+            names::REVOCATION_READS,
+            Unit::Count,
+            "Revocation entries read from Redis: set (full loads) or log (catching up)"
+        );
+        counter!(names::REVOCATION_READS, "from" => from).increment(entries as u64);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (from, entries);
+}
+
 /// Reports a Redis-backed part's connection (`part` is its name in metric names, such as
 /// `revocation` or `key_registry`): connected or not, when it last loaded its full state,
 /// how often it had to reconnect. Called whenever the state changes.
@@ -45,12 +62,12 @@ pub(crate) fn redis_status(
         let name = |what: &str| format!("stateless_session_{part}_{what}");
         describe_gauge!(
             name("connected"),
-            "1 while the connection to Redis is up and the state loaded, 0 otherwise"
+            "1 while the connection to Redis is up and the state loaded and up to date, 0 otherwise"
         );
         describe_gauge!(
             name("last_sync_timestamp_seconds"),
             Unit::Seconds,
-            "Unix time of the last full load from Redis"
+            "Unix time the state was last brought up to date with Redis after a connection"
         );
         describe_counter!(
             name("reconnections_total"),

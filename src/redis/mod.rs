@@ -7,11 +7,13 @@
 //!
 //! Each Redis-backed part ([`RedisRevocations`] and [`RedisKeyRegistry`]) runs one background task over this
 //! module. The task:
-//! - connects, and on any failure reconnects with exponential backoff (50 ms to 2 s, with
+//! - connects, and on any failure reconnects with exponential backoff (50 ms to 1 s, with
 //!   jitter), asking the sentinels for the primary again each time;
-//! - subscribes to its channels **first**, then runs its reconnection hook (reload the full
-//!   state, write back what was made locally meanwhile): messages published while it was
-//!   disconnected are lost by design of pub/sub, the reload makes up for them;
+//! - subscribes to its channels **first**, then runs its reconnection hook (bring the state
+//!   up to date, write back what was made locally meanwhile): messages published while it
+//!   was disconnected are lost by design of pub/sub, the hook makes up for them (the
+//!   revocation store reads what it missed from its log; a long load runs a page at a
+//!   time, the task serving messages and jobs in between);
 //! - uses RESP3 where the server speaks it (the subscription then shares the command
 //!   connection, as push messages), and RESP2 with a separate subscriber connection where it
 //!   does not (Redis before 6);
@@ -23,8 +25,9 @@
 //! checks).
 //!
 //! Inside the crate, a new Redis-backed part implements the crate-private `Feed` trait
-//! (its channels; the reconnection hook `on_connect`; `on_message`; `on_job` for the writes
-//! its handles queue; `on_tick` for periodic work such as heartbeats) and starts it with
+//! (its channels; the reconnection hook `on_connect`; `on_message`; `on_job`, or `on_jobs`
+//! for a batch, for the writes its handles queue; `loading` and `load_step` for a load long
+//! enough to need pages; `on_tick` for periodic work such as heartbeats) and starts it with
 //! `spawn(&config, feed)`, which checks the configuration and returns a handle to queue jobs
 //! and read the status. Its builder holds a crate-private `PartSettings` (the
 //! configuration, the key prefix, the clock), whose `key(name)` names the part's keys and
@@ -50,7 +53,9 @@ pub use self::registry::{
     DEFAULT_REGISTRY_MIN_RELOAD, DEFAULT_REGISTRY_RELOAD_WAIT, RedisKeyRegistry,
     RedisKeyRegistryBuilder,
 };
-pub use self::revocations::{RedisRevocations, RedisRevocationsBuilder};
+pub use self::revocations::{
+    DEFAULT_LOG_RETENTION, DEFAULT_MAX_QUEUED, RedisRevocations, RedisRevocationsBuilder,
+};
 pub use self::status::RedisStatus;
 
 pub(crate) use self::link::Commands;

@@ -38,12 +38,6 @@ impl PartSettings {
     pub(crate) fn key(&self, name: &str) -> String {
         format!("{{{}}}:{name}", self.prefix)
     }
-
-    /// The key `name` as version 0.1 wrote it, `<prefix>:<name>` without the hash tag:
-    /// read once per (re)connection so that an upgrade carries the old entries over.
-    pub(crate) fn legacy_key(&self, name: &str) -> String {
-        format!("{}:{name}", self.prefix)
-    }
 }
 
 impl fmt::Debug for PartSettings {
@@ -63,7 +57,6 @@ mod tests {
     fn keys_share_the_prefix_as_a_hash_tag() {
         let mut settings = PartSettings::new(RedisConfig::url("redis://127.0.0.1/0"), "tss:x");
         assert_eq!(settings.key("events"), "{tss:x}:events");
-        assert_eq!(settings.legacy_key("sessions"), "tss:x:sessions");
         settings.set_prefix("app");
         assert_eq!(settings.key("entries"), "{app}:entries");
     }

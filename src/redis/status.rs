@@ -9,11 +9,15 @@ use crate::health::Check;
 use crate::metrics;
 
 /// A snapshot of one Redis-backed part's connection: whether it is up, when it last
-/// synchronised its full state, how often it had to reconnect. Cheap to take (one short lock);
-/// meant for gauges and health reports.
+/// brought its state up to date, how far a load under way has come, how often it had to
+/// reconnect. Cheap to take (one short lock); meant for gauges and health reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisStatus {
+    /// The link is up (the state may still be loading).
+    up: bool,
     connected: bool,
+    /// Entries read so far and about how many there are, while a load is under way.
+    loading: Option<(u64, u64)>,
     resp3: bool,
     last_sync: Option<SystemTime>,
     reconnections: u64,
@@ -28,9 +32,17 @@ impl RedisStatus {
         self.changed_at
     }
 
-    /// Whether the connection is up and the state synchronised since it came up.
+    /// Whether the connection is up and the state synchronised since it came up (a load
+    /// under way is not synchronised yet).
     pub fn is_connected(&self) -> bool {
         self.connected
+    }
+
+    /// While the connection is up and a load of the state is under way (page by page, the
+    /// part serving with what it has): how many entries it has read so far, and about how
+    /// many there are. `None` otherwise.
+    pub fn loading(&self) -> Option<(u64, u64)> {
+        self.loading
     }
 
     /// Whether the current (or last) connection speaks RESP3 (pub/sub as push messages on
@@ -39,14 +51,15 @@ impl RedisStatus {
         self.resp3
     }
 
-    /// When the full state was last loaded from Redis (after a connection or a
-    /// reconnection); `None` before the first time.
+    /// When the state was last brought up to date with Redis after a connection or a
+    /// reconnection (a full load, or a catch-up on what was missed); `None` before the first
+    /// full load.
     pub fn last_sync(&self) -> Option<SystemTime> {
         self.last_sync
     }
 
-    /// How long ago the full state was last loaded, on the system clock; `None` before the
-    /// first time.
+    /// How long ago the state was last brought up to date, on the system clock; `None`
+    /// before the first time.
     pub fn since_last_sync(&self) -> Option<Duration> {
         self.last_sync
             .map(|at| SystemTime::now().duration_since(at).unwrap_or_default())
@@ -64,11 +77,17 @@ impl RedisStatus {
     }
 
     /// The health check of a part on this connection: ok while connected (since the
-    /// connection came up); degraded with `lost` while disconnected after a load, with
-    /// `never` before the first, since the loss (or the part's start).
+    /// connection came up); degraded while a load is under way (with its progress), with
+    /// `lost` while disconnected after a load, with `never` before the first, since the
+    /// change (or the part's start).
     pub(crate) fn check(&self, lost: &'static str, never: &'static str) -> Check {
         let check = if self.connected {
             Check::ok()
+        } else if let Some((loaded, expected)) = self.loading {
+            Check::degraded(format!(
+                "loading from Redis: {loaded} of about {expected} entries read; serving with \
+                 what is loaded"
+            ))
         } else if self.last_sync.is_some() {
             Check::degraded(lost)
         } else {
@@ -96,7 +115,9 @@ impl StatusCell {
         let cell = StatusCell {
             part,
             status: Mutex::new(RedisStatus {
+                up: false,
                 connected: false,
+                loading: None,
                 resp3: false,
                 last_sync: None,
                 reconnections: 0,
@@ -128,29 +149,56 @@ impl StatusCell {
         self.update(|s| s.clone())
     }
 
-    pub(crate) fn synced(&self, resp3: bool) {
-        self.update(|s| {
+    /// The state is up to date on a working connection; whether it was not before (a
+    /// connection came up, or a load ended).
+    pub(crate) fn synced(&self, resp3: bool) -> bool {
+        let changed = self.update(|s| {
             let now = SystemTime::now();
-            if !s.connected {
+            let changed = !s.connected;
+            if changed {
                 s.changed_at = now;
             }
+            s.up = true;
             s.connected = true;
+            s.loading = None;
             s.resp3 = resp3;
             s.last_sync = Some(now);
+            changed
         });
         self.export();
         self.synced.notify_waiters();
+        changed
+    }
+
+    /// The connection is up and a load is under way: `loaded` entries read of about
+    /// `expected`.
+    pub(crate) fn loading(&self, loaded: u64, expected: u64) {
+        let changed = self.update(|s| {
+            let changed = s.connected || s.loading.is_none();
+            if changed {
+                s.changed_at = SystemTime::now();
+            }
+            s.up = true;
+            s.connected = false;
+            s.loading = Some((loaded, expected));
+            changed
+        });
+        if changed {
+            self.export();
+        }
     }
 
     /// The connection was lost; returns whether it had been up.
     pub(crate) fn lost(&self) -> bool {
         let was = self.update(|s| {
-            let was = s.connected;
+            let was = s.up;
             if was {
                 s.reconnections += 1;
                 s.changed_at = SystemTime::now();
             }
+            s.up = false;
             s.connected = false;
+            s.loading = None;
             was
         });
         self.export();

@@ -13,11 +13,14 @@
 //!
 //! Each entry carries the time after which no token it could match can still be valid
 //! (its session's absolute deadline plus the leeway), and disappears then, so the set stays
-//! as small as the number of revocations in one absolute timeout.
+//! as small as the number of revocations in one absolute timeout. How much memory that
+//! takes, and what happens past a set's cap, is in `docs/revocation.md`.
 
 mod memory;
 
-pub use self::memory::MemoryRevocations;
+#[cfg(feature = "redis")]
+pub(crate) use self::memory::SHARDS;
+pub use self::memory::{DEFAULT_MAX_ENTRIES, MemoryRevocations};
 
 use crate::health::Check;
 use crate::token::SessionId;

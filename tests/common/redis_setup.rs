@@ -11,7 +11,8 @@ use axum::Router;
 use axum::routing::post;
 use http::StatusCode;
 use tower_stateless_session::redis::RedisConfig;
-use tower_stateless_session::redis::RedisRevocations;
+use tower_stateless_session::redis::{RedisRevocations, RedisRevocationsBuilder};
+use tower_stateless_session::token::SessionId;
 use tower_stateless_session::{RejectionKind, SessionHandle, SessionLayer};
 
 use super::{Fixture, User, kind, login_cookie, routes, send};
@@ -281,9 +282,20 @@ pub struct Node {
 
 /// A node on `config`, once it has loaded the revocation set.
 pub async fn node(f: &Fixture, config: RedisConfig) -> Node {
-    let store = RedisRevocations::builder(config)
+    node_with(f, config, |builder| builder).await
+}
+
+/// A node on `config` with its store's settings adjusted by `adjust`, once it has loaded
+/// the revocation set.
+pub async fn node_with(
+    f: &Fixture,
+    config: RedisConfig,
+    adjust: impl FnOnce(RedisRevocationsBuilder) -> RedisRevocationsBuilder,
+) -> Node {
+    let builder = RedisRevocations::builder(config)
         .with_prefix(PREFIX)
-        .with_clock(f.clock.clone())
+        .with_clock(f.clock.clone());
+    let store = adjust(builder)
         .start()
         .expect("a valid configuration, inside a runtime");
     assert!(
@@ -458,6 +470,50 @@ pub fn text(connection: &mut redis::Connection, args: &[&str]) -> String {
         command.arg(*arg);
     }
     command.query::<String>(connection).unwrap_or_default()
+}
+
+/// How many times the server ran `command` (lower case, `zrange`), from
+/// `INFO commandstats`.
+pub fn command_calls(connection: &mut redis::Connection, command: &str) -> u64 {
+    let stats = text(connection, &["INFO", "commandstats"]);
+    let prefix = format!("cmdstat_{command}:calls=");
+    stats
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Writes `count` revoked sessions (random ids, expiring at `expires_at`) straight into
+/// the sessions set, as a store would have; returns their ids.
+pub fn fill_sessions(
+    connection: &mut redis::Connection,
+    count: usize,
+    expires_at: u64,
+) -> Vec<SessionId> {
+    let sids: Vec<SessionId> = (0..count)
+        .map(|_| SessionId::random().expect("random"))
+        .collect();
+    for chunk in sids.chunks(10_000) {
+        let members: Vec<(u64, String)> =
+            chunk.iter().map(|s| (expires_at, s.to_string())).collect();
+        let _: () = redis::cmd("ZADD")
+            .arg(format!("{{{PREFIX}}}:sessions"))
+            .arg(&members)
+            .query(connection)
+            .expect("ZADD");
+    }
+    sids
+}
+
+/// Waits up to `limit` for `done`, polling every 5 ms.
+pub async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Polls `done` every 50 ms (blocking), failing after `limit`.
