@@ -12,6 +12,8 @@
 //! - `ours_verify_uncached` overhead / `tower_sessions_memory`'s (issue 15: at most 0.55);
 //! - with `--features dbsc`, `ours_verify_bound` / `ours_verify`, whole requests (issue 21:
 //!   at most 1.10).
+//! - `ours_verify` minus `ours_verify_no_cross_origin`: what cross-origin protection costs a
+//!   `GET` (issue 22: at most 20 ns).
 //!
 //! The contenders are the request benchmark's (`benches/contenders/mod.rs`).
 
@@ -49,6 +51,11 @@ fn main() {
     let mut contenders: Vec<Contender> = vec![
         bare(),
         ours(OURS_VERIFY),
+        ours(Ours {
+            id: "ours_verify_no_cross_origin",
+            cross_origin: false,
+            ..OURS_VERIFY
+        }),
         ours(Ours {
             id: "ours_verify_uncached",
             cache: false,
@@ -122,6 +129,12 @@ fn main() {
             print!(
                 "; ours_verify_bound / ours_verify {:.3}",
                 pick(bound) / pick(verify)
+            );
+        }
+        if let Some(off) = find("ours_verify_no_cross_origin") {
+            print!(
+                "; ours_verify - ours_verify_no_cross_origin {:+.1} ns",
+                pick(verify) - pick(off)
             );
         }
         if let Some(metrics) = find("ours_verify_metrics") {

@@ -7,7 +7,8 @@
 //! | id | what runs around the handler |
 //! |---|---|
 //! | `bare` | nothing: the router's own cost, the floor for the others |
-//! | `ours_verify` | `SessionLayer<User>`, a valid cookie, no refresh due (no `Set-Cookie`) |
+//! | `ours_verify` | `SessionLayer<User>`, a valid cookie, no refresh due (no `Set-Cookie`), cross-origin protection on (the default) |
+//! | `ours_verify_no_cross_origin` | as `ours_verify`, cross-origin protection off: `ours_verify` minus this is what the check costs a `GET` |
 //! | `ours_refresh` | `SessionLayer<User>` with a refresh due on every request (re-sign, `Set-Cookie`) |
 //! | `tower_sessions_memory` | tower-sessions with its memory store, an existing session, one key read |
 //! | `axum_extra_signed_jar` | axum-extra's `SignedCookieJar`, the JSON value verified and decoded |
@@ -55,6 +56,12 @@ fn request_bench(c: &mut Criterion) {
     let contenders = [
         bare(),
         ours(ours_default),
+        // The same without cross-origin protection: the before of its cost, in the same run.
+        ours(Ours {
+            id: "ours_verify_no_cross_origin",
+            cross_origin: false,
+            ..ours_default
+        }),
         // EdDSA node keys: the steady state (cache on; target at most 1.10 x ours_verify),
         // and the cold path (every request checks the Ed25519 signature).
         ours(Ours {

@@ -82,6 +82,20 @@ pub enum RejectionKind {
     /// ran for: a configuration bug, answered 500 by the extractors (never produced by the
     /// layer itself).
     LayerMissing,
+    /// An unsafe request (any method but `GET`, `HEAD` and `OPTIONS`) came from another
+    /// origin: its `Sec-Fetch-Site` is `cross-site` or `same-site`, or, without that header,
+    /// its `Origin` names another host than the request's own, and neither a trusted
+    /// origin nor an exempt path lets it through. Answered 403 before the session is read
+    /// (see [`with_cross_origin_protection`](crate::SessionLayer::with_cross_origin_protection)).
+    CrossOrigin,
+    /// An unsafe request with a session carried no CSRF token where one was required: no
+    /// `X-CSRF-Token` header on a request whose body cannot hold the form field, or no
+    /// `_csrf` field in a form (feature `csrf`; see `server::csrf`). Answered 403.
+    CsrfTokenMissing,
+    /// An unsafe request with a session carried a CSRF token that does not verify for its
+    /// session: another session's, one from before a login or a renewal, altered,
+    /// truncated, or made with a key no longer held (feature `csrf`). Answered 403.
+    CsrfTokenInvalid,
 }
 
 impl RejectionKind {
@@ -112,6 +126,9 @@ impl RejectionKind {
             RejectionKind::NonceRequired => "nonce_required",
             RejectionKind::RefreshSkipped => "refresh_skipped",
             RejectionKind::LayerMissing => "layer_missing",
+            RejectionKind::CrossOrigin => "cross_origin",
+            RejectionKind::CsrfTokenMissing => "csrf_token_missing",
+            RejectionKind::CsrfTokenInvalid => "csrf_token_invalid",
         }
     }
 }
@@ -123,7 +140,9 @@ impl fmt::Display for RejectionKind {
 }
 
 /// Why a request has no usable session: a token was refused, or none came where one was
-/// required, or (from the axum extractors) no session layer ran at all.
+/// required, or (from the axum extractors) no session layer ran at all; or why an unsafe
+/// request was refused as a cross-site request (another origin, a missing or invalid CSRF
+/// token).
 ///
 /// The one refusal type of the crate. The codec returns it ([`TokenCodec::verify`]), the
 /// layer attaches it to the responses it refuses or answers (in the response's extensions,
@@ -166,6 +185,9 @@ impl fmt::Display for Rejection {
             RejectionKind::LayerMissing => {
                 f.write_str("no session layer for this session type ran before the handler")
             }
+            RejectionKind::CrossOrigin
+            | RejectionKind::CsrfTokenMissing
+            | RejectionKind::CsrfTokenInvalid => write!(f, "request refused: {}", self.kind),
             kind => write!(f, "no valid session: {kind}"),
         }
     }
@@ -369,6 +391,16 @@ pub enum ConfigError {
         /// What it must be.
         reason: &'static str,
     },
+    /// A setting of the cross-site defences is invalid: a trusted origin that is not
+    /// `scheme://host[:port]`, or an exempt path that does not start with `/`.
+    InvalidCrossSiteSetting {
+        /// Which setting.
+        setting: &'static str,
+        /// The value given (an origin or a path: never a secret).
+        value: String,
+        /// What it must be.
+        reason: &'static str,
+    },
     /// A setting of minted downstream tokens (an audience, an issuer, a token type) is
     /// invalid.
     InvalidDownstreamSetting {
@@ -445,6 +477,11 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidSetting { setting, reason } => {
                 write!(f, "invalid {setting}: must be {reason}")
             }
+            ConfigError::InvalidCrossSiteSetting {
+                setting,
+                value,
+                reason,
+            } => write!(f, "invalid {setting} {value:?}: must be {reason}"),
             ConfigError::InvalidDownstreamSetting { setting, reason } => {
                 write!(f, "invalid downstream token {setting}: {reason}")
             }
@@ -514,6 +551,9 @@ mod tests {
             RejectionKind::NonceRequired,
             RejectionKind::RefreshSkipped,
             RejectionKind::LayerMissing,
+            RejectionKind::CrossOrigin,
+            RejectionKind::CsrfTokenMissing,
+            RejectionKind::CsrfTokenInvalid,
         ];
         let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), kinds.len(), "two kinds share a name");

@@ -124,6 +124,7 @@
 //! | `metrics` | no | counters, gauges and histograms through the `metrics` facade | [`observability`] |
 //! | `dbsc` | no | device-bound sessions for browsers (DBSC): the cookie bound to a key the browser cannot export, extended only against a proof of it | `pop::dbsc`, `SessionLayer::with_dbsc` |
 //! | `dpop` | no | DPoP (RFC 9449) for API clients: tokens bound to the client's key, a proof on every request | `pop::dpop`, `SessionLayer::with_dpop` |
+//! | `csrf` | no | session-bound CSRF tokens: issued by the handle, checked from a header by the layer and from a form field by an axum extractor (cross-origin protection needs no feature) | `server::csrf` |
 //!
 //! The crate root holds what an axum handler and its router need; every other type lives in
 //! its module (futures, bodies and size reports in [`server`], the codec in [`token`], the
@@ -164,6 +165,10 @@
 //! - **Replay protection** within the token's lifetime: use TLS (`Secure` cookies) and
 //!   `HttpOnly` so the token is hard to steal in the first place, and bind sessions to a
 //!   key their client holds (features `dbsc`, `dpop`) so a stolen copy stops working.
+//!
+//! Against cross-site requests, the layer refuses unsafe requests from other origins
+//! before it reads the session (on by default with cookies; see [`server`] for what that
+//! covers and what it does not); feature `csrf` adds session-bound tokens.
 //!
 //! # MSRV
 //!

@@ -24,6 +24,8 @@ use crate::error::{RejectionKind, SignError};
 pub(crate) mod names {
     /// Requests the layer saw, by what became of their session.
     pub(crate) const REQUESTS: &str = "stateless_session_requests_total";
+    /// Unsafe requests refused as cross-site (403), by reason.
+    pub(crate) const FORBIDDEN: &str = "stateless_session_forbidden_requests_total";
     /// Requests whose cookies broke a size budget.
     pub(crate) const OVERSIZED: &str = "stateless_session_oversized_requests_total";
     /// Tokens signed and sent, by why.
@@ -77,6 +79,7 @@ pub(crate) mod names {
     #[cfg(test)]
     pub(crate) const ALL: &[&str] = &[
         REQUESTS,
+        FORBIDDEN,
         OVERSIZED,
         ISSUED,
         SIGN_FAILURES,
@@ -200,6 +203,18 @@ impl LayerMetrics {
         self.handles(budgets).request(outcome);
         #[cfg(not(feature = "metrics"))]
         let _ = (budgets, outcome);
+    }
+
+    /// Counts an unsafe request refused as cross-site (403): `kind` is
+    /// [`RejectionKind::CrossOrigin`], [`RejectionKind::CsrfTokenMissing`] or
+    /// [`RejectionKind::CsrfTokenInvalid`]. Such a request is not counted again by
+    /// [`request`](Self::request) when it is refused before its session is read.
+    #[inline]
+    pub(crate) fn forbidden(&self, budgets: impl FnOnce() -> Budgets, kind: RejectionKind) {
+        #[cfg(feature = "metrics")]
+        self.handles(budgets).forbidden(kind);
+        #[cfg(not(feature = "metrics"))]
+        let _ = (budgets, kind);
     }
 
     /// Counts a lookup in the cache of verified tokens.
@@ -345,7 +360,8 @@ mod enabled {
     use crate::error::{RejectionKind, SignError};
 
     /// Every kind a refused request can carry (all but `Missing` and `Revoked`, which
-    /// have outcomes of their own), in the order of [`refused_index`].
+    /// have outcomes of their own, and the cross-site refusals of [`FORBIDDEN`], counted
+    /// apart), in the order of [`refused_index`].
     const REFUSED: [RejectionKind; 21] = [
         RejectionKind::Oversized,
         RejectionKind::Malformed,
@@ -369,6 +385,19 @@ mod enabled {
         RejectionKind::NonceRequired,
         RejectionKind::RefreshSkipped,
     ];
+
+    /// The cross-site refusals (403), in the order of [`forbidden_index`].
+    const FORBIDDEN: [RejectionKind; 3] = [
+        RejectionKind::CrossOrigin,
+        RejectionKind::CsrfTokenMissing,
+        RejectionKind::CsrfTokenInvalid,
+    ];
+
+    /// A cross-site refusal's slot in [`FORBIDDEN`]; `None` for the kinds of
+    /// [`refused_index`].
+    fn forbidden_index(kind: RejectionKind) -> Option<usize> {
+        FORBIDDEN.iter().position(|k| *k == kind)
+    }
 
     /// A kind's slot in [`REFUSED`]. Exhaustive on purpose: a new kind does not compile
     /// until it has a series of its own.
@@ -398,6 +427,10 @@ mod enabled {
             // Outcomes of their own (`Outcome::of`), never counted as refused; a missing
             // layer is found by the extractors, after the layer (that never ran) would count.
             RejectionKind::Missing | RejectionKind::Revoked | RejectionKind::LayerMissing => 0,
+            // Counted in `FORBIDDEN`'s series (`forbidden_index`).
+            RejectionKind::CrossOrigin
+            | RejectionKind::CsrfTokenMissing
+            | RejectionKind::CsrfTokenInvalid => 0,
         }
     }
 
@@ -406,6 +439,11 @@ mod enabled {
     fn every_refused_kind_has_its_own_slot() {
         for (index, kind) in REFUSED.iter().enumerate() {
             assert_eq!(refused_index(*kind), index, "{kind:?}");
+            assert_eq!(forbidden_index(*kind), None, "{kind:?}");
+        }
+        for (index, kind) in FORBIDDEN.iter().enumerate() {
+            assert_eq!(forbidden_index(*kind), Some(index), "{kind:?}");
+            assert!(!REFUSED.contains(kind), "{kind:?} counted twice");
         }
     }
 
@@ -414,6 +452,7 @@ mod enabled {
         valid: Counter,
         revoked: Counter,
         refused: [Counter; REFUSED.len()],
+        forbidden: [Counter; FORBIDDEN.len()],
         /// `[cause][rejected as usize]`.
         oversized: [[Counter; 2]; 3],
         issued: [Counter; 5],
@@ -447,6 +486,8 @@ mod enabled {
                 refused: REFUSED.map(|kind| {
                     counter!(names::REQUESTS, "outcome" => "refused", "reason" => kind.as_str())
                 }),
+                forbidden: FORBIDDEN
+                    .map(|kind| counter!(names::FORBIDDEN, "reason" => kind.as_str())),
                 oversized: [
                     oversized("session_cookie"),
                     oversized("cookie_header"),
@@ -474,6 +515,13 @@ mod enabled {
                 Outcome::Valid => self.valid.increment(1),
                 Outcome::Revoked => self.revoked.increment(1),
                 Outcome::Refused(kind) => self.refused[refused_index(kind)].increment(1),
+            }
+        }
+
+        #[inline]
+        pub(super) fn forbidden(&self, kind: RejectionKind) {
+            if let Some(index) = forbidden_index(kind) {
+                self.forbidden[index].increment(1);
             }
         }
 
@@ -516,6 +564,12 @@ mod enabled {
             Unit::Count,
             "Requests seen by the session layer, by outcome (no_token, valid, refused with a \
              reason, revoked)"
+        );
+        describe_counter!(
+            names::FORBIDDEN,
+            Unit::Count,
+            "Unsafe requests refused with 403 as cross-site, by reason (cross_origin, \
+             csrf_token_missing, csrf_token_invalid)"
         );
         describe_counter!(
             names::OVERSIZED,

@@ -174,6 +174,8 @@ pub struct Ours {
     /// DBSC on, and a device-bound cookie (`cnf` of a registered key), as a registered
     /// browser's steady request sends it (needs the crate's `dbsc` feature).
     pub bound: bool,
+    /// Cross-origin protection (on by default with cookies; off to measure what it costs).
+    pub cross_origin: bool,
 }
 
 /// `ours_verify`: the defaults, a valid token, no refresh due.
@@ -185,6 +187,7 @@ pub const OURS_VERIFY: Ours = Ours {
     metrics: false,
     eddsa: false,
     bound: false,
+    cross_origin: true,
 };
 
 /// `ours_verify_metrics`: as `ours_verify`, the layer's metrics recorded into
@@ -246,6 +249,9 @@ pub fn ours(setup: Ours) -> Contender {
     }
     if !setup.cache {
         layer = layer.with_verify_cache(0);
+    }
+    if !setup.cross_origin {
+        layer = layer.with_cross_origin_protection(false);
     }
     if setup.revoked > 0 {
         layer = layer.with_revocation(revocations(setup.revoked), |user: &User| {

@@ -105,6 +105,19 @@ pub(crate) fn parse_addr(raw: Option<&str>) -> Result<SocketAddr, String> {
         .map_err(|_| format!("DEMO_ADDR must be an address like {DEFAULT_ADDR}, got {raw:?}"))
 }
 
+/// Whether the pages carry session-bound CSRF tokens (`SESSION_CSRF=token`, feature
+/// `csrf`) on top of cross-origin protection, which is always on. Unset or empty: no
+/// tokens.
+pub(crate) fn csrf_tokens(raw: Option<&str>) -> Result<bool, String> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some("token") => Ok(true),
+        Some(other) => Err(format!(
+            "SESSION_CSRF must be token (or unset: cross-origin protection only), got {other:?}"
+        )),
+    }
+}
+
 /// One environment variable: `Ok(None)` when unset, an error when it is not Unicode.
 pub(crate) fn env_var(name: &str) -> Result<Option<String>, String> {
     match std::env::var(name) {
@@ -155,6 +168,11 @@ mod tests {
             Ok(Timeouts::default()),
             "no variables means the defaults"
         );
+
+        assert_eq!(csrf_tokens(None), Ok(false));
+        assert_eq!(csrf_tokens(Some(" ")), Ok(false));
+        assert_eq!(csrf_tokens(Some("token")), Ok(true));
+        assert!(csrf_tokens(Some("tokens")).is_err(), "a typo is refused");
 
         assert!(
             parse_addr(Some("localhost:http")).is_err(),

@@ -24,6 +24,7 @@ const NEEDS: &[(&str, Option<&str>, &str)] = &[
     ("SESSION_DBSC", Some("on"), "dbsc"),
     ("SESSION_DBSC_BOUND_SECS", None, "dbsc"),
     ("SESSION_DPOP", Some("on"), "dpop"),
+    ("SESSION_CSRF", Some("token"), "csrf"),
 ];
 
 /// The features the demo's settings can need, and `metrics` (it adds `GET /metrics`), in
@@ -31,6 +32,7 @@ const NEEDS: &[(&str, Option<&str>, &str)] = &[
 const BUILT: &[(&str, bool)] = &[
     ("dbsc", cfg!(feature = "dbsc")),
     ("dpop", cfg!(feature = "dpop")),
+    ("csrf", cfg!(feature = "csrf")),
     ("jwe", cfg!(feature = "jwe")),
     ("metrics", cfg!(feature = "metrics")),
     ("node-keys", cfg!(feature = "node-keys")),
@@ -102,7 +104,7 @@ pub(crate) fn check(
 
 /// The error for one setting whose feature this build lacks, for code that meets it
 /// without [`check`] having run first.
-#[cfg_attr(feature = "node-keys", allow(dead_code))]
+#[cfg_attr(all(feature = "node-keys", feature = "csrf"), allow(dead_code))]
 pub(crate) fn needs(setting: &str, feature: &str) -> String {
     debug_assert!(!built(feature), "{feature} is built in");
     format!("{setting} needs the {feature} feature: cargo run --example demo --features {feature}")
@@ -132,7 +134,7 @@ mod tests {
                 continue;
             }
             let error = result.expect_err("refused without its feature");
-            let setting = if matches!(name, "SESSION_SIGNING" | "SESSION_DBSC" | "SESSION_DPOP") {
+            let setting = if value != "some-secret-value" {
                 format!("{name}={value}")
             } else {
                 name.to_owned()

@@ -80,10 +80,7 @@ pub(crate) async fn read_note(request: Request) -> Result<Note, Response> {
         }
     };
     let raw = if form {
-        Form::<FormNote>::from_request(request, &())
-            .await
-            .map(|Form(form)| form.note)
-            .map_err(|rejection| (rejection.status(), rejection.body_text()))
+        read_form::<FormNote>(request).await?.map(|form| form.note)
     } else {
         String::from_request(request, &())
             .await
@@ -99,6 +96,43 @@ pub(crate) async fn read_note(request: Request) -> Result<Note, Response> {
     };
     match checked {
         Ok(text) => Ok(Note { text, form }),
+        Err((status, message)) => Err(plain(status, &message)),
+    }
+}
+
+/// Reads a form body: through `CsrfForm` with the `csrf` feature, which checks the `_csrf`
+/// field when the layer has CSRF tokens on (`SESSION_CSRF=token`) and answers the layer's
+/// 403 when it is missing or wrong; as axum's `Form` otherwise. `Err` is a refusal to send
+/// as it is; `Ok(Err)` a status and message for the caller to word.
+async fn read_form<T: serde::de::DeserializeOwned>(
+    request: Request,
+) -> Result<Result<T, (StatusCode, String)>, Response> {
+    #[cfg(feature = "csrf")]
+    {
+        use tower_stateless_session::server::csrf::CsrfForm;
+        match CsrfForm::<T>::from_request(request, &()).await {
+            Ok(CsrfForm(form)) => Ok(Ok(form)),
+            Err(rejection) if rejection.status() == StatusCode::FORBIDDEN => {
+                Err(rejection.into_response())
+            }
+            Err(rejection) => Ok(Err((rejection.status(), rejection.to_string()))),
+        }
+    }
+    #[cfg(not(feature = "csrf"))]
+    Ok(Form::<T>::from_request(request, &())
+        .await
+        .map(|Form(form)| form)
+        .map_err(|rejection| (rejection.status(), rejection.body_text())))
+}
+
+/// For a form post that carries nothing else (logout): its `_csrf` field checked, as
+/// [`read_form`] does; any other request passes (the layer checked what it could).
+pub(crate) async fn check_form(request: Request) -> Result<(), Response> {
+    if media_type(request.headers()).as_deref() != Some("application/x-www-form-urlencoded") {
+        return Ok(());
+    }
+    match read_form::<serde::de::IgnoredAny>(request).await? {
+        Ok(_) => Ok(()),
         Err((status, message)) => Err(plain(status, &message)),
     }
 }

@@ -30,9 +30,23 @@
 //! | `POST /logout-all` | Revokes every session of the current user, on every device, and ends this one (`401` without a session). Same answers as `/logout`, the redirect going to `/?done=logout-all`. |
 //! | `GET /.well-known/jwks.json` | The public keys that verify the sessions, as a JWK set (`application/json`, `Cache-Control: max-age=60`, `ETag`/304): this instance's node key and the other instances' with `SESSION_SIGNING=node`, an empty set with HS256. |
 //!
-//! Refusals (400, 401, 413, 415, the layer's 431, ...) are plain text; a browser that asks
-//! for HTML (`Accept: text/html`) gets them as a small page saying what happened, with a link
-//! back.
+//! Refusals (400, 401, 413, 415, the layer's 403 and 431, ...) are plain text; a browser
+//! that asks for HTML (`Accept: text/html`) gets them as a small page saying what happened,
+//! with a link back.
+//!
+//! # Cross-site requests
+//!
+//! Cross-origin protection is on (the layer's default with cookies): a form or script on
+//! another site, or on another port of this host, that posts to the demo is refused with
+//! 403 before the session is read, login included ("Refused: this came from another
+//! site"). With `SESSION_CSRF=token` (needs `--features csrf`) the demo adds the
+//! session-bound tokens users of Rails and Django expect: each page carries the session's
+//! token, masked afresh, in a hidden `_csrf` field of its forms (notes, logout, log out
+//! everywhere; the login form has no session to bind to) and in `data-csrf` for its
+//! script, which then sends notes as `text/plain` with the `X-CSRF-Token` header. A form
+//! without the field, or with the field of a page from before a new login, is refused
+//! with 403 ("Refused: this form is out of date"); so is a script or curl request without
+//! the header (with curl, read a token from the `data-csrf` attribute of `GET /`).
 //!
 //! # Revocation
 //!
@@ -83,6 +97,9 @@
 //! - `GET /.well-known/jwks.json` serves the public keys in every mode (an empty set with
 //!   HS256, whose secrets are never published), for services that verify sessions without
 //!   holding a secret.
+//! - `SESSION_CSRF=token` (needs `--features csrf`): session-bound CSRF tokens in the
+//!   page's forms and script, on top of cross-origin protection (see "Cross-site
+//!   requests" above). Unset: cross-origin protection only.
 //! - `SESSION_IDLE_SECS` (default 1800), `SESSION_ABSOLUTE_SECS` (default 172800),
 //!   `SESSION_REFRESH_SECS` (default 60), `SESSION_LEEWAY_SECS` (default 60).
 //! - Redis, to share revocations and node keys (needs `--features redis`, and node keys
@@ -168,13 +185,13 @@ use serde::{Deserialize, Serialize};
 use tower_stateless_session::revocation::RevocationStore;
 use tower_stateless_session::server::{DEFAULT_COOKIE_NAME, IssuedToken};
 use tower_stateless_session::token::SignError;
-use tower_stateless_session::{KeyRingHandle, Session, SessionError, SessionHandle, SessionLayer};
+use tower_stateless_session::{KeyRingHandle, Session, SessionHandle, SessionLayer};
 
 // `pub(crate)`: the browser test (`tests/browser/`) includes this file as a module and serves
 // the same app.
 pub(crate) use config::Timeouts;
-use config::{env_var, parse_addr};
-use input::{is_form_post, plain, read_login, read_note};
+use config::{csrf_tokens, env_var, parse_addr};
+use input::{check_form, is_form_post, plain, read_login, read_note};
 use outcome::Outcome;
 pub(crate) use signer_view::ThisNode;
 
@@ -229,6 +246,36 @@ pub(crate) fn session_layer(
         return binding::with_dbsc(layer, bound);
     }
     layer
+}
+
+/// The demo's layer with session-bound CSRF tokens on (`SESSION_CSRF=token`): its pages
+/// then carry the token in a hidden `_csrf` field, and its script sends it in the
+/// `X-CSRF-Token` header. Cross-origin protection is on either way (the layer's default
+/// with cookies).
+#[cfg(feature = "csrf")]
+pub(crate) fn with_csrf_tokens(
+    layer: SessionLayer<DemoSession>,
+) -> Result<SessionLayer<DemoSession>, String> {
+    Ok(layer.with_csrf_tokens(true))
+}
+
+/// Without the `csrf` feature there are no tokens (`features::check` stops earlier).
+#[cfg(not(feature = "csrf"))]
+pub(crate) fn with_csrf_tokens(
+    _layer: SessionLayer<DemoSession>,
+) -> Result<SessionLayer<DemoSession>, String> {
+    Err(features::needs("SESSION_CSRF=token", "csrf"))
+}
+
+/// The session's CSRF token for the page's forms and script; `None` without tokens.
+fn csrf_token(session: &SessionHandle<DemoSession>) -> Option<String> {
+    #[cfg(feature = "csrf")]
+    return session.csrf_token().map(|token| token.as_str().to_owned());
+    #[cfg(not(feature = "csrf"))]
+    {
+        let _ = session;
+        None
+    }
 }
 
 /// What the layer answers instead of the handler's response when the changed session cannot
@@ -408,6 +455,7 @@ async fn index(
             keys: signer_view::Keys::new(&keys.current(), this_node.map(|Extension(node)| node.0)),
             binding: session.confirmation(),
             token: token.as_str().to_owned(),
+            csrf: csrf_token(&session),
             user: data.sub,
             notes: data.notes,
             info,
@@ -509,21 +557,27 @@ async fn add_note(session: Option<Session<DemoSession>>, request: Request) -> Re
 }
 
 /// `POST /logout`: deletes the cookie and revokes the session; harmless without one.
-async fn logout(
-    session: SessionHandle<DemoSession>,
-    headers: HeaderMap,
-) -> Result<Response, SessionError> {
-    session.logout()?;
-    Ok(logged_out(&headers, "/?done=logout"))
+async fn logout(session: SessionHandle<DemoSession>, request: Request) -> Response {
+    let headers = request.headers().clone();
+    if let Err(refusal) = check_form(request).await {
+        return refusal;
+    }
+    match session.logout() {
+        Ok(()) => logged_out(&headers, "/?done=logout"),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `POST /logout-all`: revokes every session of this user and ends this one.
-async fn logout_all(
-    session: Session<DemoSession>,
-    headers: HeaderMap,
-) -> Result<Response, SessionError> {
-    session.logout_everywhere()?;
-    Ok(logged_out(&headers, "/?done=logout-all"))
+async fn logout_all(session: Session<DemoSession>, request: Request) -> Response {
+    let headers = request.headers().clone();
+    if let Err(refusal) = check_form(request).await {
+        return refusal;
+    }
+    match session.logout_everywhere() {
+        Ok(()) => logged_out(&headers, "/?done=logout-all"),
+        Err(e) => e.into_response(),
+    }
 }
 
 fn logged_out(headers: &HeaderMap, page: &str) -> Response {
@@ -591,7 +645,10 @@ async fn run() -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().unwrap_or(addr);
     // The page names this process by its address: shown only, never put in a token.
-    let layer = session_layer(signer.keys(), &timeouts, revocations);
+    let mut layer = session_layer(signer.keys(), &timeouts, revocations);
+    if csrf_tokens(env_var("SESSION_CSRF")?.as_deref())? {
+        layer = with_csrf_tokens(layer)?;
+    }
     let router = with_api(app(layer, timeouts), signer.keys(), &timeouts, dpop)
         .layer(Extension(ThisNode(bound.to_string())));
     let Some(acceptor) = tls else {

@@ -31,6 +31,12 @@ pub(crate) enum Outcome {
     TooLarge,
     /// Anything that means "not a token this server issued, as issued".
     NotAccepted,
+    /// A form or script on another site (or another port) sent this request: refused by
+    /// cross-origin protection before the session was read.
+    CrossSite,
+    /// The form's CSRF token is missing, or belongs to an earlier session (a page loaded
+    /// before logging in again).
+    StaleForm,
 }
 
 impl Outcome {
@@ -43,6 +49,8 @@ impl Outcome {
             | RejectionKind::AbsoluteTimeout => Outcome::Expired,
             RejectionKind::Revoked => Outcome::Revoked,
             RejectionKind::Oversized => Outcome::TooLarge,
+            RejectionKind::CrossOrigin => Outcome::CrossSite,
+            RejectionKind::CsrfTokenMissing | RejectionKind::CsrfTokenInvalid => Outcome::StaleForm,
             // Malformed, bad signature, unknown key, wrong algorithm or type, bad claims,
             // unsupported version, issued in the future, ambiguous, and kinds added later.
             _ => Outcome::NotAccepted,
@@ -56,6 +64,8 @@ impl Outcome {
             Outcome::Revoked => "revoked",
             Outcome::TooLarge => "too_large",
             Outcome::NotAccepted => "not_accepted",
+            Outcome::CrossSite => "cross_site",
+            Outcome::StaleForm => "stale_form",
         }
     }
 
@@ -66,6 +76,8 @@ impl Outcome {
             Outcome::Revoked => "Your session was ended",
             Outcome::TooLarge => "Your session cookie was too large",
             Outcome::NotAccepted => "Your session cookie was not accepted",
+            Outcome::CrossSite => "Refused: this came from another site",
+            Outcome::StaleForm => "Refused: this form is out of date",
         }
     }
 
@@ -87,6 +99,16 @@ impl Outcome {
             Outcome::NotAccepted => {
                 "It was altered, damaged, or not issued by this server, so it was ignored and \
                  deleted. Log in again."
+            }
+            Outcome::CrossSite => {
+                "A page on another site (or another port of this host) sent this request with \
+                 your session cookie. The server refused it before reading your session: \
+                 nothing was changed. To do this, use the demo's own page."
+            }
+            Outcome::StaleForm => {
+                "Its security token does not match your current session (the page was loaded \
+                 before you logged in again), so nothing was changed. Reload the page and try \
+                 again."
             }
         }
     }
@@ -238,5 +260,15 @@ mod tests {
             None,
             "no token is no message"
         );
+        assert_eq!(
+            Outcome::from_kind(RejectionKind::CrossOrigin),
+            Some(Outcome::CrossSite)
+        );
+        for kind in [
+            RejectionKind::CsrfTokenMissing,
+            RejectionKind::CsrfTokenInvalid,
+        ] {
+            assert_eq!(Outcome::from_kind(kind), Some(Outcome::StaleForm), "{kind}");
+        }
     }
 }

@@ -7,6 +7,10 @@
   const refreshAfter = Number(document.body.dataset.refreshAfter || 0);
   // A device-bound cookie (DBSC) is renewed by the browser with a proof, never by age.
   const bound = document.body.dataset.bound === "1";
+  // With SESSION_CSRF=token the page carries the session's CSRF token: every request this
+  // script makes sends it in the X-CSRF-Token header (forms send it in a hidden field).
+  const csrf = document.body.dataset.csrf;
+  const withCsrf = (headers) => (csrf ? { ...headers, "X-CSRF-Token": csrf } : headers);
   const two = (n) => String(n).padStart(2, "0");
 
   function span(seconds) {
@@ -55,6 +59,33 @@
   tick();
   setInterval(tick, 1000);
 
+  // With a token, the note form is sent by the script: the note as text/plain with the
+  // token in the header (the layer checks it), then the page reloads. Any refusal falls
+  // back to the plain form post, so the server's own page says what went wrong.
+  const noteForm = document.querySelector("form[action='/note']");
+  if (csrf && noteForm) {
+    noteForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = noteForm.querySelector("textarea").value;
+      try {
+        const response = await fetch("/note", {
+          method: "POST",
+          headers: withCsrf({ "Content-Type": "text/plain;charset=UTF-8", Accept: "application/json" }),
+          body: text,
+          cache: "no-store",
+        });
+        if (response.ok) {
+          location.hash = "notes";
+          location.reload();
+          return;
+        }
+      } catch (error) {
+        // Fall back to the form below.
+      }
+      noteForm.submit();
+    });
+  }
+
   const button = document.getElementById("ping");
   const out = document.getElementById("ping-result");
   if (!button || !out) return;
@@ -76,7 +107,7 @@
     button.disabled = true;
     try {
       const response = await fetch("/me", {
-        headers: { Accept: "application/json" },
+        headers: withCsrf({ Accept: "application/json" }),
         cache: "no-store",
       });
       const body = await response.json().catch(() => ({}));

@@ -76,6 +76,9 @@ pub(crate) struct SignedIn {
     pub(crate) info: SessionInfo,
     /// The token the browser holds once this response arrives.
     pub(crate) token: String,
+    /// The session's CSRF token, masked for this page (`SESSION_CSRF=token`): a hidden
+    /// `_csrf` field in each form, and `data-csrf` for the script's header.
+    pub(crate) csrf: Option<String>,
     /// The size of the cookie carrying it (`session=...`).
     pub(crate) cookie_len: usize,
     /// Whether this very request re-signed it.
@@ -259,7 +262,7 @@ pub(crate) fn render(view: &View) -> Response {
     let (title, data) = match &view.session {
         Some(session) => {
             signed_in_html(&mut main, view, session);
-            let data = format!(
+            let mut data = format!(
                 " data-now=\"{}\" data-refresh-after=\"{}\"{}",
                 view.now,
                 view.refresh_after,
@@ -269,6 +272,9 @@ pub(crate) fn render(view: &View) -> Response {
                     ""
                 }
             );
+            if let Some(csrf) = &session.csrf {
+                let _ = write!(data, " data-csrf=\"{}\"", escape_html(csrf));
+            }
             (format!("Signed in as {}", session.user), Some(data))
         }
         None => {
@@ -443,13 +449,15 @@ fn signed_in_html(main: &mut String, view: &View, s: &SignedIn) {
     if let Some(bound) = view.dbsc_bound {
         binding_html(main, s.binding.as_ref(), bound);
     }
-    notes_html(main, &s.notes);
-    main.push_str(
+    let csrf = csrf_field(s.csrf.as_deref());
+    notes_html(main, &s.notes, &csrf);
+    let _ = write!(
+        main,
         "<section class=\"card\" aria-labelledby=\"out-h\">\n<h2 id=\"out-h\">Log out</h2>\n\
          <div class=\"actions\">\n\
-         <form method=\"post\" action=\"/logout\"><button type=\"submit\" class=\"secondary\">Log \
+         <form method=\"post\" action=\"/logout\">{csrf}<button type=\"submit\" class=\"secondary\">Log \
          out</button></form>\n\
-         <form method=\"post\" action=\"/logout-all\"><button type=\"submit\" class=\"danger\">Log \
+         <form method=\"post\" action=\"/logout-all\">{csrf}<button type=\"submit\" class=\"danger\">Log \
          out everywhere</button></form>\n</div>\n\
          <p class=\"muted\"><strong>Log out</strong> deletes the cookie and revokes this \
          token, so even a copy stops working. <strong>Log out everywhere</strong> revokes \
@@ -518,8 +526,20 @@ fn binding_html(
     main.push_str("</section>\n");
 }
 
+/// The hidden field that carries the session's CSRF token in a form (nothing without
+/// tokens).
+fn csrf_field(csrf: Option<&str>) -> String {
+    csrf.map(|token| {
+        format!(
+            "<input type=\"hidden\" name=\"_csrf\" value=\"{}\">",
+            escape_html(token)
+        )
+    })
+    .unwrap_or_default()
+}
+
 /// The notes card: the list, escaped, and the form to add one.
-fn notes_html(main: &mut String, notes: &[String]) {
+fn notes_html(main: &mut String, notes: &[String], csrf: &str) {
     let _ = write!(
         main,
         "<section class=\"card\" id=\"notes\" aria-labelledby=\"notes-h\">\n\
@@ -539,7 +559,7 @@ fn notes_html(main: &mut String, notes: &[String]) {
     }
     let _ = write!(
         main,
-        "<form method=\"post\" action=\"/note\" class=\"stack\">\n\
+        "<form method=\"post\" action=\"/note\" class=\"stack\">{csrf}\n\
          <label for=\"note\">New note</label>\n\
          <textarea id=\"note\" name=\"note\" rows=\"3\" maxlength=\"{MAX_NOTE_BYTES}\" required>\
          </textarea>\n<button type=\"submit\">Add note</button>\n</form>\n</section>\n"

@@ -99,6 +99,20 @@ impl HmacKey {
         self.fed(input).finalize().into_bytes().into()
     }
 
+    /// A secret for another purpose, derived from this key: `HMAC-SHA256(key, label)`, as
+    /// HKDF-Expand's first block with `label` as its info (RFC 5869 §2.3; the secret is
+    /// already uniformly random, so no extract step). `label` never contains a `.`, so no
+    /// derived secret is ever the MAC of a token this key signs, and knowing one reveals
+    /// nothing of the key or of its other derivations.
+    #[cfg_attr(not(feature = "csrf"), allow(dead_code))]
+    pub(crate) fn derive(&self, label: &[u8]) -> [u8; 32] {
+        debug_assert!(
+            !label.contains(&b'.'),
+            "a label is never a JWS signing input"
+        );
+        self.tag(label)
+    }
+
     /// Signs everything in `out` (the signing input) and appends `.` and the signature.
     pub(crate) fn append_signature(&self, out: &mut String) {
         let encoded = encode_tag(&self.tag(out.as_bytes()));

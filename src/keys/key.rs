@@ -460,6 +460,20 @@ impl Key {
             .map(|public| ed25519::thumbprint(&public))
     }
 
+    /// For an HS256 key, a secret for another purpose derived from it under `label` (see
+    /// `HmacKey::derive`): the key itself is never used for that purpose. `None` for other
+    /// keys (an Ed25519 key has no shared secret; an encryption key keeps its one purpose).
+    #[cfg_attr(not(feature = "csrf"), allow(dead_code))]
+    pub(crate) fn derive_secret(&self, label: &[u8]) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+        match &self.material {
+            Material::Hs256(key) => Some(zeroize::Zeroizing::new(key.derive(label))),
+            #[cfg(feature = "node-keys")]
+            Material::Ed25519(_) => None,
+            #[cfg(feature = "jwe")]
+            Material::Encryption(_) => None,
+        }
+    }
+
     /// The encoded header of tokens this key signs.
     pub(crate) fn encoded_header(&self) -> &str {
         &self.header

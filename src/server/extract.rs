@@ -13,6 +13,7 @@ use http::StatusCode;
 use http::request::Parts;
 
 use super::handle::{Session, SessionData, SessionError, SessionHandle};
+use super::rejection::FORBIDDEN_BODY;
 use crate::error::{Rejection, RejectionKind};
 
 /// The handle the layer left in the request, or [`RejectionKind::LayerMissing`] (logged
@@ -62,8 +63,10 @@ impl<T: SessionData, S: Send + Sync> OptionalFromRequestParts<S> for Session<T> 
     }
 }
 
-/// 500 for [`RejectionKind::LayerMissing`] (a configuration bug), 401 for everything else,
-/// with a body that names neither the reason nor any type.
+/// 500 for [`RejectionKind::LayerMissing`] (a configuration bug), 403 for the cross-site
+/// refusals ([`RejectionKind::CrossOrigin`], [`RejectionKind::CsrfTokenMissing`],
+/// [`RejectionKind::CsrfTokenInvalid`]), 401 for everything else, with a body that names
+/// neither the reason nor any type.
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         match self.kind() {
@@ -71,6 +74,9 @@ impl IntoResponse for Rejection {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "500 Internal Server Error\n",
             ),
+            RejectionKind::CrossOrigin
+            | RejectionKind::CsrfTokenMissing
+            | RejectionKind::CsrfTokenInvalid => plain(StatusCode::FORBIDDEN, FORBIDDEN_BODY),
             _ => plain(
                 StatusCode::UNAUTHORIZED,
                 "401 Unauthorized: a valid session is required\n",

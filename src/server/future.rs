@@ -12,8 +12,7 @@ use super::body::ResponseBody;
 use super::inbound::retry;
 use super::outbound::finish;
 use super::rejection::plain;
-use super::service::required_session_missing;
-use crate::keys::KeyWait;
+use super::service::{Answer, Pending};
 use crate::server::handle::{SessionData, SessionHandle};
 
 /// The inner future as the response future holds it: with `propagate`, polled with the
@@ -49,8 +48,8 @@ pin_project! {
             future: Scoped<F>,
             handle: SessionHandle<T>,
             // Only on the rare path of a token naming a key not loaded yet: the refresh to
-            // wait for before the inner future is first polled.
-            wait: Option<KeyWait>,
+            // wait for before the inner future is first polled, and what to decide then.
+            wait: Option<Pending>,
         },
         Rejected {
             response: Option<Response<Bytes>>,
@@ -58,7 +57,8 @@ pin_project! {
         },
         // The layer's configuration does not hold: no session, no handler.
         Misconfigured,
-        // An endpoint the layer answers itself (DBSC's), with its own cookies.
+        // The layer's own answer, sent as it is: a cross-site refusal (the session left as
+        // it was) or an endpoint the layer serves itself (DBSC's, with its own cookies).
         Answered {
             response: Option<Response<Bytes>>,
         },
@@ -78,11 +78,12 @@ impl<F, T: SessionData> ResponseFuture<F, T> {
         }
     }
 
-    /// The inner call, polled only once `wait` is over and the request's token has been
-    /// verified again with the refreshed keys; if the session is required and still
-    /// missing, the layer answers 401 and the inner future is never polled (it is dropped
-    /// with this future).
-    pub(crate) fn awaiting_keys(future: F, handle: SessionHandle<T>, wait: KeyWait) -> Self {
+    /// The inner call, polled only once the refresh `wait` holds is over and the request's
+    /// token has been verified again with the refreshed keys; if the layer then refuses
+    /// the request (a required session still missing, a CSRF token that does not hold), it
+    /// answers by itself and the inner future is never polled (it is dropped with this
+    /// future).
+    pub(crate) fn awaiting_keys(future: F, handle: SessionHandle<T>, wait: Pending) -> Self {
         let future = scoped(future, &handle);
         ResponseFuture {
             state: State::Called {
@@ -95,19 +96,19 @@ impl<F, T: SessionData> ResponseFuture<F, T> {
 }
 
 impl<F, T> ResponseFuture<F, T> {
-    /// The layer's own answer, sent as it is (no session outcome applied).
-    #[cfg_attr(not(feature = "dbsc"), allow(dead_code))]
+    pub(crate) fn misconfigured() -> Self {
+        ResponseFuture {
+            state: State::Misconfigured,
+        }
+    }
+
+    /// The layer's own answer, sent as it is: a cross-site refusal (403) or a DBSC
+    /// endpoint's. The session's outcome is not applied (no refresh, no cookie change).
     pub(crate) fn answered(response: Response<Bytes>) -> Self {
         ResponseFuture {
             state: State::Answered {
                 response: Some(response),
             },
-        }
-    }
-
-    pub(crate) fn misconfigured() -> Self {
-        ResponseFuture {
-            state: State::Misconfigured,
         }
     }
 
@@ -136,11 +137,21 @@ where
                 wait,
             } => {
                 if let Some(pending) = wait {
-                    ready!(pending.as_mut().poll(cx));
-                    *wait = None;
+                    ready!(pending.keys.as_mut().poll(cx));
                     retry(handle);
-                    if let Some(response) = required_session_missing(handle) {
-                        return Poll::Ready(Ok(complete(handle, response.map(ResponseBody::full))));
+                    let answer = pending.answer(handle);
+                    *wait = None;
+                    match answer {
+                        Some(Answer::Session(response)) => {
+                            return Poll::Ready(Ok(complete(
+                                handle,
+                                response.map(ResponseBody::full),
+                            )));
+                        }
+                        Some(Answer::Forbidden(response)) => {
+                            return Poll::Ready(Ok(response.map(ResponseBody::full)));
+                        }
+                        None => {}
                     }
                 }
                 let response = ready!(future.poll(cx))?;

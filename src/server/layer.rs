@@ -25,7 +25,12 @@ use super::budget::{
     default_oversize_response,
 };
 use super::cache::{DEFAULT_VERIFY_CACHE_ENTRIES, VerifyCache};
-use super::rejection::{default_rejection_response, default_sign_failure_response};
+use super::cross_origin::{CrossOrigin, CrossOriginSettings};
+#[cfg(feature = "csrf")]
+use super::csrf::{CsrfKeys, CsrfSettings};
+use super::rejection::{
+    default_forbidden_response, default_rejection_response, default_sign_failure_response,
+};
 use super::service::SessionService;
 use crate::error::{ConfigError, Rejection, SignError};
 use crate::health::Health;
@@ -46,7 +51,7 @@ pub const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(60);
 /// The default response header carrying a new token for [`Transport::Bearer`].
 pub const DEFAULT_TOKEN_RESPONSE_HEADER: &str = "x-session-token";
 
-type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
+pub(crate) type RejectionFn = dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync;
 type SignFailureFn = dyn Fn(&SignError) -> Response<Bytes> + Send + Sync;
 type OversizeFn = dyn Fn(&Oversize) -> Response<Bytes> + Send + Sync;
 type SubjectFn<T> = dyn for<'a> Fn(&'a T) -> Option<&'a str> + Send + Sync;
@@ -101,6 +106,10 @@ struct Settings<T> {
     dbsc: Option<crate::pop::dbsc::Dbsc>,
     #[cfg(feature = "dpop")]
     dpop: Option<crate::pop::dpop::Dpop>,
+    cross_origin: CrossOriginSettings,
+    forbidden_response: Arc<RejectionFn>,
+    #[cfg(feature = "csrf")]
+    csrf: CsrfSettings,
 }
 
 impl<T> Clone for Settings<T> {
@@ -137,6 +146,10 @@ impl<T> Clone for Settings<T> {
             dbsc: self.dbsc.clone(),
             #[cfg(feature = "dpop")]
             dpop: self.dpop.clone(),
+            cross_origin: self.cross_origin.clone(),
+            forbidden_response: Arc::clone(&self.forbidden_response),
+            #[cfg(feature = "csrf")]
+            csrf: self.csrf.clone(),
         }
     }
 }
@@ -175,6 +188,10 @@ impl<T> Settings<T> {
             dbsc: None,
             #[cfg(feature = "dpop")]
             dpop: None,
+            cross_origin: CrossOriginSettings::default(),
+            forbidden_response: Arc::new(default_forbidden_response),
+            #[cfg(feature = "csrf")]
+            csrf: CsrfSettings::default(),
         }
     }
 
@@ -232,6 +249,9 @@ impl<T> Settings<T> {
             )?)),
             None => None,
         };
+        let cross_origin = self.cross_origin.derive(&self.transport)?;
+        #[cfg(feature = "csrf")]
+        let csrf = self.csrf.derive(&self.keys, self.cookie.name.as_str())?;
         // Node keys keep a departed node's key as long as a token it signed can live:
         // they learn how long that is from the layers that verify with them.
         if let Some(source) = self.keys.refresher() {
@@ -263,6 +283,10 @@ impl<T> Settings<T> {
             dbsc,
             #[cfg(feature = "dpop")]
             dpop,
+            cross_origin,
+            forbidden_response: Arc::clone(&self.forbidden_response),
+            #[cfg(feature = "csrf")]
+            csrf,
             _data: PhantomData,
         })
     }
@@ -301,6 +325,13 @@ pub(crate) struct Config<T> {
     /// DPoP's checks and replay cache, when it is on.
     #[cfg(feature = "dpop")]
     pub(crate) dpop: Option<Arc<super::dpop::DpopConfig>>,
+    /// Cross-origin protection, and the paths exempt from the cross-site defences.
+    pub(crate) cross_origin: CrossOrigin,
+    /// The 403 of a cross-site refusal.
+    pub(crate) forbidden_response: Arc<RejectionFn>,
+    /// The keys of CSRF tokens, when the layer checks them.
+    #[cfg(feature = "csrf")]
+    pub(crate) csrf: Option<CsrfKeys>,
     _data: PhantomData<fn() -> T>,
 }
 
@@ -394,6 +425,10 @@ struct Shared<T> {
 /// | [`with_revocation`](Self::with_revocation) | none |
 /// | `with_audience`, `with_accepted_token_type` (feature `propagate`) | none, `downstream+jwt` |
 /// | `with_dbsc` (feature `dbsc`), `with_dpop` (feature `dpop`) | none (sessions are not bound to a key) |
+/// | [`with_cross_origin_protection`](Self::with_cross_origin_protection) | on with the cookie transport, off with a header transport |
+/// | [`with_trusted_origin`](Self::with_trusted_origin), [`with_cross_site_exempt_path`](Self::with_cross_site_exempt_path) | none, none |
+/// | [`with_forbidden_response`](Self::with_forbidden_response) | plain-text 403 |
+/// | `with_csrf_tokens`, `with_csrf_keys` (feature `csrf`) | off, keys derived from the ring's HS256 keys |
 pub struct SessionLayer<T> {
     shared: Arc<Shared<T>>,
 }
@@ -462,7 +497,9 @@ impl<T> SessionLayer<T> {
     /// The first conflict found: [`ConfigError::InvalidCookieName`] (not a cookie token, or
     /// a `__Host-`/`__Secure-` prefix with attributes it forbids),
     /// [`ConfigError::InvalidCookieAttribute`] (a bad `Path` or `Domain`, `SameSite=None`
-    /// without `Secure`).
+    /// without `Secure`), [`ConfigError::InvalidCrossSiteSetting`] (a trusted origin or an
+    /// exempt path of the wrong form), and with CSRF tokens on (feature `csrf`)
+    /// [`ConfigError::InvalidSetting`] when no ring holds an HS256 key to derive them from.
     pub fn build(self) -> Result<Self, ConfigError> {
         if self.shared.config.get().is_none() {
             let config = Arc::new(self.shared.settings.derive()?);
@@ -812,6 +849,103 @@ impl<T> SessionLayer<T> {
         self.set(|s| s.dpop = Some(dpop))
     }
 
+    /// Whether unsafe requests (every method but `GET`, `HEAD` and `OPTIONS`) sent by a
+    /// browser from another origin are refused with 403 ([`RejectionKind::CrossOrigin`]),
+    /// before the session is read: those whose `Sec-Fetch-Site` is `cross-site` or
+    /// `same-site`, and, from browsers that do not send it, those whose `Origin` names
+    /// another host than the request's. Requests with neither header (not from a browser)
+    /// pass, and so do [trusted origins](Self::with_trusted_origin) and
+    /// [exempt paths](Self::with_cross_site_exempt_path). Login is covered like every other
+    /// request, session or not. See [`server`](crate::server) for what this covers and what
+    /// it does not. Default: on with [`Transport::Cookie`] (browsers attach cookies to
+    /// cross-site requests), off with a header transport (a page on another site cannot
+    /// make the browser send a bearer token).
+    ///
+    /// `GET` requests pay one comparison of the method; unsafe ones, at most two header
+    /// lookups and a byte comparison.
+    ///
+    /// # Security
+    /// Turning it off with cookies leaves `SameSite=Lax` as the only defence against
+    /// cross-site forms: it does not cover sibling subdomains (`same-site`), nor
+    /// top-level `POST`s in browsers that do not enforce it.
+    ///
+    /// [`RejectionKind::CrossOrigin`]: crate::RejectionKind::CrossOrigin
+    #[must_use]
+    pub fn with_cross_origin_protection(self, enabled: bool) -> Self {
+        self.set(|s| s.cross_origin.enabled = Some(enabled))
+    }
+
+    /// Adds an origin (`scheme://host[:port]`, such as `https://admin.example.com`) whose
+    /// cross-origin requests pass: another front end of the application that posts to
+    /// this one. Compared exactly with the `Origin` header, ignoring ASCII case. Call once
+    /// per origin. Default: none. [`build`](Self::build) checks the form and returns
+    /// [`ConfigError::InvalidCrossSiteSetting`] naming a bad value.
+    ///
+    /// # Security
+    /// A trusted origin can make any request a signed-in user's browser could: trust
+    /// only origins you control.
+    #[must_use]
+    pub fn with_trusted_origin(self, origin: &str) -> Self {
+        let origin = origin.to_owned();
+        self.set(|s| s.cross_origin.trusted_origins.push(origin))
+    }
+
+    /// Adds a path exempt from the layer's cross-site defences (cross-origin protection,
+    /// and with the `csrf` feature the CSRF token check of the layer): exactly this path,
+    /// or every path under it when it ends with `/` (`/webhooks/`). For endpoints other
+    /// sites call by design, such as webhooks that authenticate with a signature of their
+    /// own. Call once per path. Default: none. [`build`](Self::build) checks that it
+    /// starts with `/`.
+    ///
+    /// # Security
+    /// A request to an exempt path that carries the session cookie acts for the signed-in
+    /// user: give such endpoints no session (or a handler that ignores it).
+    #[must_use]
+    pub fn with_cross_site_exempt_path(self, path: &str) -> Self {
+        let path = path.to_owned();
+        self.set(|s| s.cross_origin.exempt_paths.push(path))
+    }
+
+    /// Replaces the 403 response of a cross-site refusal (a request from another origin,
+    /// a missing or invalid CSRF token). The [`Rejection`] tells which, for logs; keep it
+    /// out of the body. Default: a plain-text 403 that is the same for all of them. For a
+    /// gRPC request the layer turns it into a gRPC answer (`grpc-status` 7).
+    #[must_use]
+    pub fn with_forbidden_response(
+        self,
+        response: impl Fn(&Rejection) -> Response<Bytes> + Send + Sync + 'static,
+    ) -> Self {
+        let response: Arc<RejectionFn> = Arc::new(response);
+        self.set(|s| s.forbidden_response = response)
+    }
+
+    /// Whether the layer checks session-bound CSRF tokens on unsafe requests that carry a
+    /// session, and the handle issues them
+    /// ([`SessionHandle::csrf_token`](crate::SessionHandle::csrf_token)). The layer checks
+    /// the `X-CSRF-Token` header; a form's `_csrf` field is checked by the
+    /// [`CsrfForm`](crate::server::csrf::CsrfForm) extractor (see
+    /// [`server::csrf`](crate::server::csrf) for exactly which requests are protected by
+    /// what). Default: off (cross-origin protection needs no token).
+    #[cfg(feature = "csrf")]
+    #[must_use]
+    pub fn with_csrf_tokens(self, enabled: bool) -> Self {
+        self.set(|s| s.csrf.enabled = enabled)
+    }
+
+    /// The keys CSRF tokens are made with: a ring whose HS256 keys each give a CSRF key
+    /// (the first one makes new tokens, every one checks them, so rotate it as a session
+    /// ring). Default: the session ring's own HS256 keys. A session ring without a shared
+    /// secret (node keys, a JWKS verifier, encryption keys alone) needs this: give every
+    /// node that serves the forms the same ring (for example
+    /// `KeyRing::from_env("CSRF_KEYS")`). The keys are never used as they are: each CSRF
+    /// key is derived from one (see [`server::csrf`](crate::server::csrf)).
+    #[cfg(feature = "csrf")]
+    #[must_use]
+    pub fn with_csrf_keys(self, keys: impl Into<KeyRingHandle>) -> Self {
+        let keys = keys.into();
+        self.set(|s| s.csrf.keys = Some(keys))
+    }
+
     /// The token codec this layer signs and verifies with (for tools and tests that sign
     /// or check tokens outside a request).
     pub fn codec(&self) -> TokenCodec {
@@ -827,8 +961,8 @@ impl<T> SessionLayer<T> {
     }
 
     /// The request and response headers that carry this layer's tokens: `Cookie`,
-    /// `Set-Cookie`, `Authorization`, and for a header transport the request and response
-    /// headers it uses. Mark them sensitive in request logging (tower-http's
+    /// `Set-Cookie`, `Authorization`, for a header transport the request and response
+    /// headers it uses, and with CSRF tokens on (feature `csrf`) `X-CSRF-Token`. Mark them sensitive in request logging (tower-http's
     /// `SetSensitiveRequestHeadersLayer` and `SetSensitiveResponseHeadersLayer` around its
     /// `TraceLayer`) so no token reaches the logs; see
     /// [`observability`](crate::observability).
@@ -851,7 +985,15 @@ impl<T> SessionLayer<T> {
                     .unwrap_or(HeaderName::from_static(DEFAULT_TOKEN_RESPONSE_HEADER))
             })),
         };
-        for name in request.into_iter().chain(response) {
+        // The CSRF token is bound to the session: keep it out of request logs too.
+        #[cfg(feature = "csrf")]
+        let csrf = settings
+            .csrf
+            .enabled
+            .then(|| HeaderName::from_static(super::csrf::CSRF_HEADER));
+        #[cfg(not(feature = "csrf"))]
+        let csrf = None;
+        for name in request.into_iter().chain(response).chain(csrf) {
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -918,6 +1060,10 @@ impl<T> fmt::Debug for SessionLayer<T> {
             .field("header_budget", &s.header_budget)
             .field("oversize_action", &s.oversize_action)
             .field("revocation", &s.revocations.is_some())
+            .field("cross_origin", &s.cross_origin);
+        #[cfg(feature = "csrf")]
+        debug.field("csrf", &s.csrf);
+        debug
             .field("verify_cache_entries", &s.verify_cache_entries)
             .field("built", &self.shared.config.get().is_some())
             .finish_non_exhaustive()

@@ -24,6 +24,17 @@ pub(crate) fn default_rejection_response(_: &Rejection) -> Response<Bytes> {
     )
 }
 
+/// The body of the layer's 403: the same for every cross-site refusal, so it tells a
+/// prober nothing about which check failed.
+pub(crate) const FORBIDDEN_BODY: &str =
+    "403 Forbidden: this request was refused as a cross-site request\n";
+
+/// 403, the same for a request from another origin and for a missing or invalid CSRF
+/// token.
+pub(crate) fn default_forbidden_response(_: &Rejection) -> Response<Bytes> {
+    plain(StatusCode::FORBIDDEN, FORBIDDEN_BODY)
+}
+
 /// 500 for a session change that could not be signed (503 when no key can sign here now).
 pub(crate) fn default_sign_failure_response(error: &SignError) -> Response<Bytes> {
     let body = match error {

@@ -8,11 +8,16 @@ use http::{HeaderValue, Request, Response, header};
 use tower_service::Service;
 
 use super::body::ResponseBody;
+use super::cross_origin;
+#[cfg(feature = "csrf")]
+use super::csrf;
 use super::future::ResponseFuture;
+use super::grpc;
 use super::inbound;
 use super::layer::Config;
 use crate::error::Rejection;
 use crate::error::RejectionKind;
+use crate::keys::KeyWait;
 use crate::server::cookie::Transport;
 use crate::server::handle::{SessionData, SessionHandle};
 
@@ -100,6 +105,10 @@ where
         let Some(config) = &self.config else {
             return ResponseFuture::misconfigured();
         };
+        // Unsafe requests from other origins are refused before any session work.
+        if let Some(response) = cross_origin_refusal(config, &request) {
+            return ResponseFuture::answered(response);
+        }
         // DBSC's endpoints are the layer's own: the inner service never sees them.
         #[cfg(feature = "dbsc")]
         if let Some(dbsc) = &config.dbsc
@@ -127,20 +136,40 @@ where
             key_wait,
         } = inbound::begin(config, request.headers());
         if let Some(report) = oversize {
-            let response = (config.oversize_response)(&report);
+            let response = grpc::answer_for(request.headers(), (config.oversize_response)(&report));
             return ResponseFuture::rejected(response, handle);
         }
+        // What the layer checks of an unsafe request's CSRF token once its session is known.
+        #[cfg(feature = "csrf")]
+        let csrf = csrf::Demand::of(config, request.method(), request.uri(), request.headers());
+        #[cfg(any(feature = "dbsc", feature = "dpop"))]
+        prove(config, &handle, &request);
         // Rare path: the token names a key the ring does not hold yet (a node that just
         // joined), and the ring's source can refresh. The inner call is made now but not
         // polled until the refresh is over and the token verified again.
-        #[cfg(any(feature = "dbsc", feature = "dpop"))]
-        prove(config, &handle, &request);
         if let Some(wait) = key_wait {
+            let pending = Pending {
+                keys: wait,
+                grpc: grpc::content_type(request.headers()),
+                #[cfg(feature = "csrf")]
+                csrf,
+            };
+            pending.expose(request.extensions_mut(), &handle);
             request.extensions_mut().insert(handle.clone());
-            return ResponseFuture::awaiting_keys(self.inner.call(request), handle, wait);
+            return ResponseFuture::awaiting_keys(self.inner.call(request), handle, pending);
         }
         if let Some(response) = required_session_missing(&handle) {
+            let response = grpc::answer_for(request.headers(), response);
             return ResponseFuture::rejected(response, handle);
+        }
+        #[cfg(feature = "csrf")]
+        if let Some(kind) = csrf.as_ref().and_then(|demand| demand.refusal(&handle)) {
+            let response = forbidden(config, kind);
+            return ResponseFuture::answered(grpc::answer_for(request.headers(), response));
+        }
+        #[cfg(all(feature = "csrf", feature = "axum"))]
+        if let Some(demand) = &csrf {
+            csrf::expose(request.extensions_mut(), &handle, demand, true);
         }
         request.extensions_mut().insert(handle.clone());
         ResponseFuture::called(self.inner.call(request), handle)
@@ -176,6 +205,82 @@ fn prove<T, B>(config: &super::layer::Config<T>, handle: &SessionHandle<T>, requ
     }
     #[cfg(not(feature = "dpop"))]
     let _ = (config, handle, request);
+}
+
+/// The layer's 403 for a cross-site request, with the rejection in its extensions.
+fn forbidden<T>(config: &Config<T>, kind: RejectionKind) -> Response<Bytes> {
+    let rejection = Rejection::new(kind);
+    let mut response = (config.forbidden_response)(&rejection);
+    response.extensions_mut().insert(rejection);
+    response
+}
+
+/// The refusal of an unsafe request from another origin (counted and logged); `None` when
+/// it may pass. A safe method costs one comparison here.
+#[inline]
+fn cross_origin_refusal<T, B>(config: &Config<T>, request: &Request<B>) -> Option<Response<Bytes>> {
+    let refused = config
+        .cross_origin
+        .check(request.method(), request.uri(), request.headers())
+        .err()?;
+    cross_origin::refused(request.method(), request.uri(), &refused);
+    config
+        .metrics
+        .forbidden(|| config.budgets(), RejectionKind::CrossOrigin);
+    let response = forbidden(config, RejectionKind::CrossOrigin);
+    Some(grpc::answer_for(request.headers(), response))
+}
+
+/// What the layer still has to decide about a request whose token waits for fresher
+/// keys: once it is verified again, whether a required session is missing, and (feature
+/// `csrf`) whether its CSRF token holds; answered as gRPC for a gRPC request.
+pub(crate) struct Pending {
+    /// The refresh to wait for.
+    pub(crate) keys: KeyWait,
+    /// The request's content type, for a gRPC request.
+    grpc: Option<HeaderValue>,
+    #[cfg(feature = "csrf")]
+    csrf: Option<csrf::Demand>,
+}
+
+/// How the layer answers a request by itself once its session is known.
+pub(crate) enum Answer {
+    /// A session refusal (401): the session's outcome is applied to it (a refused
+    /// cookie is deleted).
+    Session(Response<Bytes>),
+    /// A cross-site refusal (403): the session is left as it was.
+    #[cfg_attr(not(feature = "csrf"), allow(dead_code))]
+    Forbidden(Response<Bytes>),
+}
+
+impl Pending {
+    /// Leaves what the CSRF extractor needs in the request's extensions.
+    fn expose<T: SessionData>(&self, extensions: &mut http::Extensions, handle: &SessionHandle<T>) {
+        #[cfg(all(feature = "csrf", feature = "axum"))]
+        if let Some(demand) = &self.csrf {
+            csrf::expose(extensions, handle, demand, false);
+        }
+        #[cfg(not(all(feature = "csrf", feature = "axum")))]
+        let _ = (extensions, handle);
+    }
+
+    /// The layer's own answer, now that the request's token was verified again; `None`
+    /// when the request goes on to the service.
+    pub(crate) fn answer<T: SessionData>(&self, handle: &SessionHandle<T>) -> Option<Answer> {
+        let as_grpc = |response| match &self.grpc {
+            Some(content_type) => grpc::answer(response, content_type.clone()),
+            None => response,
+        };
+        if let Some(response) = required_session_missing(handle) {
+            return Some(Answer::Session(as_grpc(response)));
+        }
+        #[cfg(feature = "csrf")]
+        if let Some(kind) = self.csrf.as_ref().and_then(|demand| demand.refusal(handle)) {
+            let response = forbidden(handle.config(), kind);
+            return Some(Answer::Forbidden(as_grpc(response)));
+        }
+        None
+    }
 }
 
 /// The layer's own 401 when a session is required and the request has none.

@@ -10,10 +10,11 @@
 //! registry: "this node" on one, "another node" on the other, and the JWKS they link) and
 //! with encrypted sessions (`A256KW`, `dir`), then a forged, a revoked, an expired and a too
 //! large cookie. A third visit with JavaScript off shows that login, notes and logout work
-//! with plain forms.
+//! with plain forms. A fourth (`cross_site.rs`) submits a form to the demo from a page on
+//! another port: refused, the note not saved, with and without `SESSION_CSRF=token`.
 //!
 //! Screenshots land in `target/tmp/browser/` for a person to look at (`01` to `06` from the
-//! first and third visits, `07` to `14` from the second); `docs/demo.png` in the README is
+//! first and third visits, `07` to `14` from the second, `15` to `19` from the fourth); `docs/demo.png` in the README is
 //! made from `03-notes-past-75-percent.png` (`scripts/demo-screenshot.sh`).
 //!
 //! Needs `chromium`, `chromedriver` (Debian `chromium-driver`) and, on the first run, `npm`
@@ -30,6 +31,7 @@ mod common;
 mod demo;
 
 mod axe;
+mod cross_site;
 mod dbsc;
 mod driver;
 mod modes;
@@ -97,6 +99,16 @@ fn main() {
             "a_device_bound_session_registers_refreshes_and_ends_in_a_real_browser",
             &["chromium", "chromedriver", "npm"],
             dbsc::a_device_bound_session_registers_refreshes_and_ends_in_a_real_browser,
+        ),
+        external::trial(
+            "a_form_from_another_origin_is_refused_in_a_real_browser",
+            &["chromium", "chromedriver"],
+            || {
+                with_browser(true, |browser| async move {
+                    cross_site::a_form_from_another_origin_is_refused_in_a_real_browser(&browser)
+                        .await;
+                })
+            },
         ),
         external::trial(
             "login_notes_and_logout_work_without_javascript",

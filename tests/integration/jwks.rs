@@ -550,3 +550,90 @@ async fn futures_join_all<F: std::future::Future>(
     outputs.extend(results.into_iter().flatten());
     outputs
 }
+
+/// The rare path where a token names a key the ring is still fetching: the layer makes its
+/// CSRF decision after the refresh, before the handler runs (feature `csrf`).
+#[cfg(feature = "csrf")]
+#[tokio::test]
+async fn a_token_waiting_for_its_key_still_has_its_csrf_token_checked() {
+    use axum::routing::{get, post};
+    use tower_stateless_session::SessionHandle;
+    use tower_stateless_session::server::csrf::CSRF_HEADER;
+
+    let (gateway, endpoint, jwks) = verifier(|b| b.with_min_refetch_interval(Duration::ZERO)).await;
+    let csrf_keys = KeyRingHandle::new(KeyRing::new(key("csrf")));
+    let layer = SessionLayer::<User>::verify_only(jwks.keys())
+        .with_csrf_tokens(true)
+        .with_csrf_keys(csrf_keys.clone());
+    // The CSRF token of a session token signed by `signer`, as the gateway node that
+    // signed it hands it out.
+    let csrf_of = |signer: Key, token: String| {
+        let issuer = SessionLayer::<User>::verify_only(KeyRing::new(signer))
+            .with_csrf_tokens(true)
+            .with_csrf_keys(csrf_keys.clone());
+        async move {
+            let app = axum::Router::new()
+                .route(
+                    "/csrf",
+                    get(|s: SessionHandle<User>| async move {
+                        s.csrf_token()
+                            .map(|t| t.as_str().to_owned())
+                            .unwrap_or_default()
+                    }),
+                )
+                .layer(issuer);
+            let request = Request::get("/csrf")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request");
+            body_text(app.oneshot(request).await.expect("infallible")).await
+        }
+    };
+    let act = |token: &str, csrf: &str| {
+        let request = Request::post("/act")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(CSRF_HEADER, csrf)
+            .body(Body::empty())
+            .expect("request");
+        axum::Router::new()
+            .route("/act", post(|| async { "acted" }))
+            .layer(layer.clone())
+            .oneshot(request)
+    };
+
+    // Node 2 joins: the downstream has not fetched its key when the first call comes.
+    node_2_joins(&gateway);
+    let ada = signed_by(&node(2));
+    let bob = signed_by(&node(2));
+    let bobs_csrf = csrf_of(node(2), bob).await;
+    assert_eq!(bobs_csrf.len(), 48, "a CSRF token: {bobs_csrf:?}");
+    let before = endpoint.requests();
+    let response = act(&ada, &bobs_csrf).await.expect("infallible");
+    assert_eq!(
+        endpoint.requests() - before,
+        1,
+        "the call waited for a fetch"
+    );
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(kind(&response), Some(RejectionKind::CsrfTokenInvalid));
+
+    // Node 3 joins: its session's own token passes once the key is fetched.
+    gateway.replace(
+        KeyRing::new(node(1))
+            .with_peer_key(node(2).public_key().expect("Ed25519"))
+            .expect("distinct")
+            .with_peer_key(node(3).public_key().expect("Ed25519"))
+            .expect("distinct"),
+    );
+    let carol = signed_by(&node(3));
+    let carols_csrf = csrf_of(node(3), carol.clone()).await;
+    let before = endpoint.requests();
+    let response = act(&carol, &carols_csrf).await.expect("infallible");
+    assert_eq!(
+        endpoint.requests() - before,
+        1,
+        "the call waited for a fetch"
+    );
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", kind(&response));
+}

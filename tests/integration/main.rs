@@ -12,6 +12,9 @@ mod budget;
 mod configuration;
 #[cfg(feature = "propagate")]
 mod connection_leak;
+mod cross_origin;
+#[cfg(feature = "csrf")]
+mod csrf_tokens;
 #[cfg(feature = "dbsc")]
 mod dbsc;
 #[cfg(feature = "dpop")]
@@ -21,6 +24,7 @@ mod eddsa;
 #[cfg(feature = "jwe")]
 mod encrypted;
 mod expiry;
+mod grpc;
 mod hyper;
 #[cfg(feature = "node-keys")]
 mod interop;

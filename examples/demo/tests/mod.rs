@@ -1,6 +1,7 @@
 //! The demo's tests: the whole router driven with `tower::ServiceExt::oneshot`, on a manual
 //! clock.
 
+mod cross_site;
 #[cfg(feature = "dpop")]
 mod dpop;
 #[cfg(feature = "jwe")]
