@@ -10,11 +10,14 @@
 //! registry: "this node" on one, "another node" on the other, and the JWKS they link) and
 //! with encrypted sessions (`A256KW`, `dir`), then a forged, a revoked, an expired and a too
 //! large cookie. A third visit with JavaScript off shows that login, notes and logout work
-//! with plain forms. A fourth (`cross_site.rs`) submits a form to the demo from a page on
-//! another port: refused, the note not saved, with and without `SESSION_CSRF=token`.
+//! with plain forms. A fourth (`dbsc.rs`) registers a device-bound session over TLS with a
+//! 10 s bound cookie, refreshes it and ends it at logout. A fifth (`cross_site.rs`) submits
+//! a form to the demo from a page on another port: refused, the note not saved, with and
+//! without `SESSION_CSRF=token`.
 //!
 //! Screenshots land in `target/tmp/browser/` for a person to look at (`01` to `06` from the
-//! first and third visits, `07` to `14` from the second, `15` to `19` from the fourth); `docs/demo.png` in the README is
+//! first and third visits, `07` to `14` from the second, `15` to `17` from the fourth, `18`
+//! to `22` from the fifth); `docs/demo.png` in the README is
 //! made from `03-notes-past-75-percent.png` (`scripts/demo-screenshot.sh`).
 //!
 //! Needs `chromium`, `chromedriver` (Debian `chromium-driver`) and, on the first run, `npm`
