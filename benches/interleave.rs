@@ -25,10 +25,7 @@ use std::time::Instant;
 use axum::extract::Request;
 use tower::{Service, ServiceExt};
 
-use contenders::{
-    Contender, OURS_VERIFY, OURS_VERIFY_METRICS, Ours, bare, check, ours, request,
-    tower_sessions_memory,
-};
+use contenders::{Contender, check, request};
 
 /// Requests per contender per round.
 const PER_ROUND: u32 = 500;
@@ -48,31 +45,23 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut contenders: Vec<Contender> = vec![
-        bare(),
-        ours(OURS_VERIFY),
-        ours(Ours {
-            id: "ours_verify_no_cross_origin",
-            cross_origin: false,
-            ..OURS_VERIFY
-        }),
-        ours(Ours {
-            id: "ours_verify_uncached",
-            cache: false,
-            ..OURS_VERIFY
-        }),
-        rt.block_on(tower_sessions_memory()),
+    let ids = [
+        "bare",
+        "ours_verify",
+        "ours_verify_no_cross_origin",
+        "ours_verify_uncached",
+        "tower_sessions_memory",
+        "ours_verify_metrics",
+        "ours_verify_bound",
     ];
-    if cfg!(feature = "metrics") {
-        contenders.push(ours(OURS_VERIFY_METRICS));
-    }
-    if cfg!(feature = "dbsc") {
-        contenders.push(ours(Ours {
-            id: "ours_verify_bound",
-            bound: true,
-            ..OURS_VERIFY
-        }));
-    }
+    let mut contenders: Vec<Contender> = ids
+        .into_iter()
+        .filter(|id| contenders::ids().contains(id))
+        .map(|id| {
+            rt.block_on(contenders::by_id(id))
+                .expect("a known contender")
+        })
+        .collect();
     for contender in &contenders {
         let _recording = contender.recording();
         rt.block_on(check(contender));

@@ -42,99 +42,22 @@ use axum::extract::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::{Service, ServiceExt};
 
-use contenders::{
-    OURS_VERIFY, OURS_VERIFY_METRICS, Ours, Propagation, axum_extra_signed_jar, bare, check,
-    jsonwebtoken_cookie_resign, ours, propagate, request, tower_sessions_memory,
-};
+use contenders::{check, request};
 
 fn request_bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let ours_default = OURS_VERIFY;
-    let contenders = [
-        bare(),
-        ours(ours_default),
-        // The same without cross-origin protection: the before of its cost, in the same run.
-        ours(Ours {
-            id: "ours_verify_no_cross_origin",
-            cross_origin: false,
-            ..ours_default
-        }),
-        // EdDSA node keys: the steady state (cache on; target at most 1.10 x ours_verify),
-        // and the cold path (every request checks the Ed25519 signature).
-        ours(Ours {
-            id: "ours_verify_eddsa",
-            eddsa: true,
-            ..ours_default
-        }),
-        ours(Ours {
-            id: "ours_verify_eddsa_uncached",
-            eddsa: true,
-            cache: false,
-            ..ours_default
-        }),
-        ours(Ours {
-            id: "ours_refresh_eddsa",
-            eddsa: true,
-            refresh: true,
-            ..ours_default
-        }),
-        ours(Ours {
-            id: "ours_refresh",
-            refresh: true,
-            ..ours_default
-        }),
-        rt.block_on(tower_sessions_memory()),
-        rt.block_on(axum_extra_signed_jar()),
-        jsonwebtoken_cookie_resign(),
-        // The cold path: every request verifies the MAC and decodes the claims.
-        ours(Ours {
-            id: "ours_verify_uncached",
-            cache: false,
-            ..ours_default
-        }),
-        ours(Ours {
-            id: "ours_refresh_uncached",
-            refresh: true,
-            cache: false,
-            ..ours_default
-        }),
-        // The revocation check against 100 000 entries (issue: at most 1.10 x ours_verify).
-        ours(Ours {
-            id: "ours_verify_revocation_100k",
-            revoked: 100_000,
-            ..ours_default
-        }),
-        // Propagation (issue: minted at most 1.15 x forward, cache warm).
-        propagate(Propagation::Forward),
-        propagate(Propagation::Minted),
-        propagate(Propagation::MintedCold),
-    ];
-    // The revocation check against 10 000 000 entries (issue: at most 1.10 x ours_verify),
-    // only when the run can select it: its store takes seconds and 400 MB to build.
-    let big = named_or_unfiltered("10m").then(|| {
-        ours(Ours {
-            id: "ours_verify_revocation_10m",
-            revoked: 10_000_000,
-            ..ours_default
-        })
-    });
-    // A device-bound cookie (issue 21: at most 1.10 x ours_verify; `--features dbsc`).
-    let bound = cfg!(feature = "dbsc").then(|| {
-        ours(Ours {
-            id: "ours_verify_bound",
-            bound: true,
-            ..ours_default
-        })
-    });
-    // Metrics into a real Prometheus recorder (with `--features metrics` only).
-    let contenders = contenders
+    // The 10-million-entry revocation store takes seconds and 400 MB to build: only when
+    // the run can select it.
+    let ids = contenders::ids()
         .into_iter()
-        .chain(big)
-        .chain(bound)
-        .chain(cfg!(feature = "metrics").then(|| ours(OURS_VERIFY_METRICS)));
+        .filter(|id| !id.ends_with("_10m") || named_or_unfiltered("10m"));
+    let contenders = ids.map(|id| {
+        rt.block_on(contenders::by_id(id))
+            .unwrap_or_else(|| panic!("{id} is listed but unknown"))
+    });
     let mut group = c.benchmark_group("request");
     for contender in contenders {
         let contender = &contender;
