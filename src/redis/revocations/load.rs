@@ -25,6 +25,8 @@ pub(super) struct Load {
     pub(super) cursor: Cursor,
     pub(super) loaded: u64,
     pub(super) expected: u64,
+    /// For the log line that reports how long the load took.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(super) started: Instant,
 }
 
