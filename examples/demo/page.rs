@@ -238,7 +238,13 @@ pub(crate) fn shell(title: &str, main: &str, data: Option<&str>) -> String {
 /// The page for `view`.
 pub(crate) fn render(view: &View) -> Response {
     let mut main = String::new();
-    if let Some(outcome) = view.refused {
+    // Right after a logout, a revoked copy of the token (a DBSC refresh the browser had
+    // under way as the user logged out can bring one back) is what the logout banner below
+    // already explains: say it once.
+    let refused = view
+        .refused
+        .filter(|outcome| !(view.done.is_some() && *outcome == Outcome::Revoked));
+    if let Some(outcome) = refused {
         let _ = writeln!(
             main,
             "<section class=\"banner banner-error\" role=\"alert\"><h2>{}</h2><p>{}</p></section>",

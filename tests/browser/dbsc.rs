@@ -219,7 +219,12 @@ pub async fn a_device_bound_session_registers_refreshes_and_ends_in_a_real_brows
 
         // Logout: the next refresh answers continue: false, and chromium stops refreshing.
         b.submit(None, "form[action='/logout'] button").await;
-        assert!(b.text(".banner").await.contains("You are logged out"));
+        let banner = b.text(".banner").await;
+        assert!(
+            banner.contains("You are logged out"),
+            "the logout page: {banner:?}; exchanges: {:?}",
+            exchanges(&log)
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
         b.client.refresh().await.expect("reload after logout");
         let ended = exchanges(&log)

@@ -350,3 +350,31 @@ async fn logging_out_through_the_form_says_so_on_the_page() {
     let page = body_text(send(&app, browse("/?done=%3Cb%3E", None)).await).await;
     assert_eq!(banner(&page), "", "an unknown value shows nothing");
 }
+
+#[tokio::test]
+async fn the_page_after_a_logout_says_logged_out_even_with_a_revoked_copy_of_the_token() {
+    // A DBSC refresh the browser had under way as the user logged out can bring back a
+    // cookie of the revoked session: the landing page says "logged out" once, not "your
+    // session was ended" above it.
+    let app = test_app();
+    let cookie = json_login(&app, "ada").await;
+    let logout = post(
+        "/logout",
+        Some("application/x-www-form-urlencoded"),
+        "",
+        Some(&cookie),
+    );
+    assert_eq!(send(&app, logout).await.status(), StatusCode::SEE_OTHER);
+    let page = body_text(send(&app, browse("/?done=logout", Some(&cookie))).await).await;
+    assert!(
+        banner(&page).contains("You are logged out"),
+        "the first banner:\n{page}"
+    );
+    assert_eq!(page.matches("<section class=\"banner").count(), 1, "{page}");
+    // Without the logout just made, the same copy is still explained as revoked.
+    let page = body_text(send(&app, browse("/", Some(&cookie))).await).await;
+    assert!(
+        banner(&page).contains("banner-error"),
+        "a revoked copy on its own is explained:\n{page}"
+    );
+}
