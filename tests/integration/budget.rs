@@ -782,58 +782,12 @@ async fn raising_the_cookie_budget_raises_the_token_cap_with_it() {
     );
 }
 
-/// A `tracing` writer into shared memory.
-#[cfg(feature = "tracing")]
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
-
-#[cfg(feature = "tracing")]
-impl LogBuffer {
-    fn text(&self) -> String {
-        let bytes = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        self.text().matches(needle).count()
-    }
-}
-
-#[cfg(feature = "tracing")]
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[cfg(feature = "tracing")]
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[cfg(feature = "tracing")]
 #[tokio::test]
 async fn budget_warning_is_logged_once_per_crossing_of_75_percent() {
     const WARNING: &str = "session token crossed 75% of its size budget";
-    let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::WARN)
-        .finish();
-    // Thread-local, and `#[tokio::test]` runs everything on this thread.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // `#[tokio::test]` runs everything on this thread.
+    let logs = crate::capture::LogCapture::start();
 
     let f = fixture();
     let app = budget_app(f.layer.clone());

@@ -393,28 +393,7 @@ fn the_refusal_is_counted_in_its_own_series() {
 #[cfg(feature = "tracing")]
 #[test]
 fn the_refusal_is_logged_with_the_deciding_header_and_without_the_token() {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = crate::capture::LogCapture::start();
     let cookie = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -434,7 +413,7 @@ fn the_refusal_is_logged_with_the_deciding_header_and_without_the_token() {
             assert_eq!(response.status(), StatusCode::FORBIDDEN);
             cookie
         });
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("lock")).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("cross-origin request refused")
             && logs.contains("cross_origin")

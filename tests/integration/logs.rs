@@ -5,10 +5,9 @@
 //! marked `Sensitive`, and not one token segment. The same stack without the
 //! sensitive-headers layers does leak, which shows the check can fail.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::capture::LogCapture;
 use crate::common::*;
 use axum::Router;
 use http::StatusCode;
@@ -18,27 +17,6 @@ use tower_http::sensitive_headers::{
 };
 use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
-
-/// Log output, shared with the subscriber's writer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The test app behind a `TraceLayer` that prints every request's and response's headers,
 /// with or without the sensitive-headers layers around it.
@@ -72,14 +50,7 @@ fn logged_app(f: &Fixture, mark_sensitive: bool) -> Router {
 /// Runs a login, a refresh and a refusal through the logged app; returns the log output
 /// and every token that travelled (the two issued, and the refused one).
 fn session_story(mark_sensitive: bool) -> (String, Vec<String>) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = LogCapture::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -159,14 +130,7 @@ fn without_the_sensitive_layers_the_same_trace_leaks_tokens() {
 
 /// Runs `requests` against `app` with a capturing subscriber; returns the log output.
 fn captured_logs(app: Router, requests: &[(&str, &str, Option<&str>)]) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = LogCapture::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -226,14 +190,7 @@ fn dbsc_warns_of_a_short_bound_cookie_and_of_a_proof_from_another_key() {
     use crate::dbsc::{REFRESH_PATH, fixture, login, post, register};
     use crate::pop_support::ProofKey;
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(Level::INFO)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = LogCapture::start();
     let short = tower_stateless_session::SessionLayer::<User>::new(
         tower_stateless_session::KeyRing::new(key("k1")),
     )

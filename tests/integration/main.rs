@@ -9,6 +9,8 @@ mod common;
 mod axum;
 mod bad_inputs;
 mod budget;
+#[cfg(feature = "tracing")]
+mod capture;
 mod configuration;
 #[cfg(feature = "propagate")]
 mod connection_leak;
